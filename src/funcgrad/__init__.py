@@ -1,0 +1,116 @@
+"""funcgrad: PyTorch's autograd semantics over JAX.
+
+``import funcgrad as torch`` and PyTorch-style autograd code runs unchanged, printing what
+PyTorch prints, while every kernel is an XLA program built by ``jax.jit``. Ops are recorded
+lazily and flushed as fused, cached programs when a value is needed.
+
+funcgrad turns on JAX's 64-bit mode (``jax_enable_x64``) at import, because torch has int64
+and float64 tensors. funcgrad always passes explicit dtypes, so float32 stays float32; but raw
+JAX code in the same process then defaults to 64-bit types (``jnp.array(1.0)`` is float64).
+"""
+from __future__ import annotations
+
+import jax as _jax
+
+_jax.config.update("jax_enable_x64", True)
+
+from . import _dtypes  # noqa: E402
+from ._device import device  # noqa: E402
+from ._dtypes import (bfloat16, bool, cdouble, cfloat, complex64, complex128, double, dtype, float, float16,  # noqa: E402,A004
+                      float32, float64, get_default_dtype, half, int, int8, int16, int32, int64, long, set_default_dtype,
+                      short, uint8)
+from ._lazy import cache_info, set_lazy  # noqa: E402
+from ._size import Size  # noqa: E402
+from ._tensor_str import set_printoptions  # noqa: E402
+from .tensor import Tensor  # noqa: E402
+from . import _ops, _tensor_methods  # noqa: E402
+from ._ops.creation import (Generator, arange, as_tensor, asarray, bernoulli, clone, empty, empty_like, eye,  # noqa: E402
+                            from_numpy, full, full_like, get_rng_state, initial_seed, linspace, logspace, manual_seed,
+                            multinomial, normal, ones, ones_like, rand, rand_like, randint, randint_like, randn,
+                            randn_like, randperm, seed, set_rng_state, tensor, zeros, zeros_like)
+from ._ops.indexing import (cat, concat, concatenate, gather, hstack, index_select, masked_select, nonzero,  # noqa: E402
+                            stack, tile, vstack)
+from ._ops.linalg import addmm, bmm, dot, einsum, matmul, mm, mv, outer  # noqa: E402
+from ._ops.pointwise import clamp, clip, float_power, pow, where  # noqa: E402,A004
+from ._ops.reduction import max, min  # noqa: E402,A004
+from ._ops.views import (broadcast_to, chunk, expand_as, split, swapaxes, swapdims, unbind)  # noqa: E402
+from .autograd.grad_mode import (enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled,  # noqa: E402
+                                 no_grad, set_grad_enabled)
+from . import autograd  # noqa: E402
+from . import nn, optim  # noqa: E402
+
+_tensor_methods.install(Tensor)
+_ops.install(Tensor, globals())
+
+__version__ = "0.1.0"
+
+
+def is_tensor(obj):
+    return isinstance(obj, Tensor)
+
+
+def numel(input):
+    return input.numel()
+
+
+def result_type(tensor1, tensor2):
+    metas, scalars = [], []
+    for x in (tensor1, tensor2):
+        if isinstance(x, Tensor):
+            metas.append((x.dtype, x.dim()))
+        else:
+            scalars.append(x)
+    return _dtypes.result_type(metas, scalars)
+
+
+def _legacy(dt):
+    class _Legacy(Tensor):
+        def __new__(cls, *args, **kwargs):
+            from ._ops.creation import _legacy_new
+
+            return _legacy_new(dt, args, kwargs)
+
+    _Legacy.__name__ = dt._legacy
+    return _Legacy
+
+
+FloatTensor = _legacy(float32)
+DoubleTensor = _legacy(float64)
+LongTensor = _legacy(int64)
+IntTensor = _legacy(int32)
+BoolTensor = _legacy(bool)
+ByteTensor = _legacy(uint8)
+HalfTensor = _legacy(float16)
+
+cuda = None  # set below
+
+
+class _Cuda:
+    """``torch.cuda``: answers from JAX's device list."""
+
+    @staticmethod
+    def is_available():
+        try:
+            return len(_jax.devices("gpu")) > 0
+        except RuntimeError:
+            return False
+
+    @staticmethod
+    def device_count():
+        try:
+            return len(_jax.devices("gpu"))
+        except RuntimeError:
+            return 0
+
+    @staticmethod
+    def synchronize(device=None):
+        pass
+
+    @staticmethod
+    def manual_seed(seed):
+        manual_seed(seed)
+
+    manual_seed_all = manual_seed
+
+
+cuda = _Cuda()

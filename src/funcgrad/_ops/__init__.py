@@ -1,0 +1,29 @@
+"""Op families. Importing this package registers every op and derives the Tensor methods,
+the ``funcgrad.*`` functions and the in-place variants from the registry."""
+from __future__ import annotations
+
+from . import creation, indexing, linalg, pointwise, reduction, views  # noqa: F401 - registration
+from .registry import OPS, _PUBLIC
+
+__all__ = ["OPS", "install"]
+
+
+def _inplace(fn, name):
+    def method(self, *args, **kwargs):
+        return self._inplace_assign(fn(self, *args, **kwargs))
+
+    method.__name__ = name + "_"
+    method.__qualname__ = "Tensor." + name + "_"
+    method.__doc__ = f"In-place version of :meth:`{name}`."
+    return method
+
+
+def install(Tensor, namespace):
+    """Attach registry ops as Tensor methods (and ``name_`` in-place forms) and module functions."""
+    for name, (fn, method, function, inplace) in _PUBLIC.items():
+        if function:
+            namespace.setdefault(name, fn)
+        if method and not hasattr(Tensor, name):
+            setattr(Tensor, name, fn)
+        if inplace and not hasattr(Tensor, name + "_"):
+            setattr(Tensor, name + "_", _inplace(fn, name))

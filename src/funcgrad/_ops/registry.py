@@ -1,0 +1,275 @@
+"""The op registry: each op is declared once and everything else is derived from that entry.
+
+An entry (:class:`OpDef`) holds the op's JAX forward, its torch node name(s), which inputs its
+torch derivative formula saves (for version-counter checks) and whether it is a view. From it
+come the ``funcgrad.<name>`` function, the ``Tensor.<name>`` method, the in-place ``<name>_``
+variant, the backward node class and its vjp (``jax.vjp`` of the forward, itself an op, so
+gradients can be differentiated again).
+
+Declaring an op::
+
+    @defop(lambda a, b: jnp.multiply(a, b), node="MulBackward0", saves={0: (1,), 1: (0,)},
+           promote=True, inplace=True)
+    def mul(input, other):
+        "Multiply ``input`` by ``other`` (tensor or number), broadcasting."
+        return (input, other), ()
+
+The decorated *binder* maps torch's signature onto ``(inputs, params)`` (or
+``(inputs, params, node_name)``); ``params`` is a hashable tuple of static arguments passed to
+the forward as keywords.
+"""
+from __future__ import annotations
+
+import functools
+
+import jax
+import numpy as np
+
+from .. import _dtypes, _lazy
+from ..autograd import grad_mode as _gm
+from ..autograd.anomaly_mode import _state as _anomaly, capture_trace
+from ..autograd.graph import OpNode, node_class
+
+__all__ = ["OpDef", "defop", "dispatch", "OPS", "vjp_op"]
+
+OPS: dict = {}
+_mode = _gm._mode
+
+
+class OpDef:
+    __slots__ = ("name", "forward", "node", "saves", "promote", "view", "prim", "_vjps", "nondiff_out",
+                 "__weakref__")
+
+    def __init__(self, name, forward, node, saves, promote, view, nondiff_out):
+        self.name = name
+        self.forward = forward
+        self.node = node
+        self.saves = saves
+        self.promote = promote
+        self.view = view
+        self.nondiff_out = nondiff_out
+        self._vjps = {}
+        if promote:
+            idx = None if promote is True else frozenset(promote)
+
+            def impl(params, *xs, _f=forward, _idx=idx):
+                cast = params[0]
+                xs = [x.astype(cast) if (_idx is None or i in _idx) and x.dtype != cast else x
+                      for i, x in enumerate(xs)]
+                return _f(*xs, **dict(params[1:]))
+        else:
+            def impl(params, *xs, _f=forward):
+                return _f(*xs, **dict(params))
+        self.prim = _lazy.Prim(name, impl)
+
+    def __repr__(self):
+        return f"<op {self.name}>"
+
+
+def _tensor_cls():
+    from ..tensor import Tensor
+
+    return Tensor
+
+
+def defop(forward, *, node, saves=None, promote=False, view=False, inplace=False, method=True,
+          function=True, name=None, nondiff_out=False):
+    """Register an op; see the module docstring. Returns the public function."""
+
+    def deco(binder):
+        opname = name or binder.__name__.rstrip("_")
+        op = OpDef(opname, forward, node, saves, promote, view, nondiff_out)
+        OPS[opname] = op
+
+        @functools.wraps(binder)
+        def fn(*args, **kwargs):
+            out = kwargs.pop("out", None)
+            bound = binder(*args, **kwargs)
+            if len(bound) == 3:
+                inputs, params, nname = bound
+            else:
+                (inputs, params), nname = bound, None
+            res = dispatch(op, inputs, params, nname)
+            if out is not None:
+                out.copy_(res)
+                return out
+            return res
+
+        fn.op = op
+        fn.__qualname__ = fn.__name__ = opname
+        _PUBLIC[opname] = (fn, method, function, inplace)
+        return fn
+
+    return deco
+
+
+_PUBLIC: dict = {}
+
+
+class Const:
+    """A python number that is an input of the program (no recompiles) but not a graph edge."""
+
+    __slots__ = ("v",)
+
+    def __init__(self, v):
+        self.v = v
+
+
+def _check_device(tensors):
+    d = None
+    for t in tensors:
+        td = t._st.device
+        if d is None:
+            d = td
+        elif td != d:
+            raise RuntimeError(
+                f"Expected all tensors to be on the same device, but found at least two devices, {d} and {td}!"
+            )
+    return d
+
+
+def dispatch(op, inputs, params, node_name=None):
+    """Run (record) ``op`` on ``inputs`` (Tensors, python scalars or None) and build its graph node."""
+    Tensor = _tensor_cls()
+    vals = []
+    tensors = []
+    grad = _mode.grad
+    needs_grad = False
+    cast = None
+    if op.promote:
+        metas, scalars = [], []
+        for i, x in enumerate(inputs):
+            if op.promote is not True and i not in op.promote:
+                continue
+            if isinstance(x, Tensor):
+                metas.append((x._dtype, len(x._shape)))
+            elif x is not None:
+                scalars.append(x.v if type(x) is Const else x)
+        cast = _dtypes.result_type(metas, scalars)
+        params = (cast.np,) + tuple(params)
+    dev = None
+    for x in inputs:
+        if isinstance(x, Tensor):
+            vals.append(x._value())
+            tensors.append(x)
+            if dev is None:
+                dev = x._st.device
+            elif x._st.device != dev and x._shape:
+                _check_device(tensors)
+            if grad and x._rg:
+                needs_grad = True
+        elif x is None:
+            vals.append(None)
+        else:
+            v = x.v if type(x) is Const else x
+            if isinstance(v, np.ndarray):
+                vals.append(v)
+            else:
+                vals.append(np.asarray(v, dtype=(cast or _dtypes.scalar_dtype(v)).np))
+    try:
+        lz = _lazy.record(op.prim, params, [v for v in vals if v is not None])
+    except (TypeError, ValueError) as e:
+        raise RuntimeError(f"{op.name}: {e}") from None
+    from .._device import _CPU
+
+    out = Tensor._make(lz, dev or _CPU)
+    if op.view:
+        src = inputs[0]
+        out._st = src._st
+        out._view = (src._view or ()) + ((op.prim, params),)
+        out._vcache = (src._st.version, lz)
+        out._base = src._base if src._base is not None else src
+    if needs_grad and not op.nondiff_out and (out._dtype.is_floating_point or out._dtype.is_complex):
+        _attach_node(op, node_name or (op.node if isinstance(op.node, str) else op.node(params)),
+                     inputs, vals, params, out)
+    return out
+
+
+def _edge(t):
+    if t.grad_fn is not None:
+        return (t.grad_fn, t._output_nr)
+    if t._rg:
+        return (t._accumulate_node(), 0)
+    return (None, 0)
+
+
+def _saved_desc(t, node=None, nr=0):
+    dev = t._st.device
+    prefix = "torch.cuda." if dev.type == "cuda" else "torch."
+    fn = node if node is not None else t.grad_fn
+    extra = f", which is output {nr if node is not None else t._output_nr} of {fn.name()}" if fn is not None else ""
+    return (prefix + t._dtype._legacy, t._shape, extra)
+
+
+def _attach_node(op, name, inputs, vals, params, out):
+    Tensor = _tensor_cls()
+    cls = node_class(name)
+    node = cls.__new__(cls)
+    edges = []
+    for x in inputs:
+        if isinstance(x, Tensor):
+            edges.append(_edge(x) if x._rg else (None, 0))
+        elif x is not None and type(x) is not Const:
+            edges.append((None, 0))
+    OpNode.__init__(node, tuple(edges))
+    pos, k = [], 0
+    for x in inputs:
+        if x is None:
+            continue
+        if type(x) is not Const:
+            pos.append(k)
+        k += 1
+    node._pos = tuple(pos)
+    node.op = op
+    node.params = params
+    node.vals = tuple(v for v in vals if v is not None)
+    node._freed = False
+    node._out = (out._shape, out._dtype)
+    saved = []
+    needed = False
+    if op.saves is not None:
+        want = set()
+        idx = 0
+        for x in inputs:
+            if x is None:
+                continue
+            if isinstance(x, Tensor) and x._rg:
+                want.update(op.saves.get(idx, ()))
+            idx += 1
+        tensors = [x for x in inputs if x is not None]
+        for w in want:
+            if w == "result":
+                saved.append((out._st, out._st.version, _saved_desc(out, node, 0)))
+            elif isinstance(tensors[w], Tensor):
+                t = tensors[w]
+                saved.append((t._st, t._st.version, _saved_desc(t)))
+            needed = True
+    node._saved = tuple(saved)
+    node._needed = needed
+    if _anomaly.enabled:
+        node._anomaly_trace = capture_trace()
+    out.grad_fn = node
+    out._rg = True
+    out._output_nr = 0
+
+
+def vjp_op(op, i, n_inputs):
+    """The op computing the gradient of ``op``'s input ``i`` from (inputs..., grad_output)."""
+    key = (i, n_inputs)
+    v = op._vjps.get(key)
+    if v is None:
+        prim = op.prim
+
+        def forward(*args, params):
+            xs, g = list(args[:-1]), args[-1]
+
+            def f(xi):
+                ys = list(xs)
+                ys[i] = xi
+                return prim.impl(params, *ys)
+
+            return jax.vjp(f, xs[i])[1](g)[0]
+
+        v = OpDef(f"{op.name}_vjp{i}", forward, None, None, False, False, False)
+        op._vjps[key] = v
+    return v

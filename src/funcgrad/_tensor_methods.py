@@ -1,0 +1,208 @@
+"""Tensor methods that are compositions of registry ops (operators, in-place protocol, indexing)."""
+from __future__ import annotations
+
+from . import _dtypes
+from ._ops import creation, indexing, linalg, pointwise, reduction, views
+from ._ops.registry import dispatch
+from .autograd import grad_mode as _gm
+
+_mode = _gm._mode
+
+
+def _inplace_assign(self, res):
+    """Make ``self`` hold ``res`` in place: version bump, views written through, graph rebased."""
+    if _mode.grad and self.grad_fn is None and self._rg:
+        raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+    if res._dtype is not self._dtype:
+        if _dtypes._category(res._dtype) > _dtypes._category(self._dtype):
+            raise RuntimeError(f"result type {_dt_name(res._dtype)} can't be cast to the desired output type "
+                               f"{_dt_name(self._dtype)}")
+        res = res.to(self._dtype)
+    if res._shape != self._shape:
+        raise RuntimeError(f"output with shape [{', '.join(map(str, self._shape))}] doesn't match the broadcast shape "
+                           f"[{', '.join(map(str, res._shape))}]")
+    base = self._base
+    if base is not None and self._view is not None and _mode.grad and (base._rg or res._rg):
+        rel = self._view[len(base._view or ()):]
+        new_base = views.copy_slices(base, res, rel)
+        base._set_value(new_base._value())
+        base.grad_fn, base._output_nr, base._rg = new_base.grad_fn, 0, True
+        replay = views.view_replay(base, rel)
+        self.grad_fn, self._output_nr, self._rg = replay.grad_fn, 0, True
+        self._vcache = (self._st.version, res._value())
+        return self
+    self._set_value(res._value())
+    node = res.grad_fn
+    if node is not None:
+        saved = getattr(node, "_saved", None)
+        if saved:
+            node._saved = tuple((self._st, self._st.version, d) if st is res._st else (st, v, d) for st, v, d in saved)
+        self.grad_fn, self._output_nr, self._rg = node, res._output_nr, True
+    return self
+
+
+def _dt_name(d):
+    return {"float32": "Float", "float64": "Double", "int64": "Long", "int32": "Int", "bool": "Bool",
+            "float16": "Half", "bfloat16": "BFloat16", "int16": "Short", "int8": "Char", "uint8": "Byte",
+            "complex64": "ComplexFloat", "complex128": "ComplexDouble"}[d.name]
+
+
+def _zero_(self):
+    return self._inplace_assign(creation._zero(self))
+
+
+def _fill_(self, value):
+    return self._inplace_assign(creation._fill_op(self, value))
+
+
+def _copy_(self, src, non_blocking=False):
+    return self._inplace_assign(creation._copy_op(self, src))
+
+
+def _sum_to_size(self, *size):
+    size = views._shape_args(size)
+    lead = self.dim() - len(size)
+    dims = tuple(range(lead)) + tuple(lead + i for i, s in enumerate(size) if s == 1 and self._shape[lead + i] != 1)
+    out = reduction.sum(self, dims, keepdim=True) if dims else self
+    return out.reshape(size) if out._shape != tuple(size) else out
+
+
+def _new_factory(fn):
+    def method(self, *size, dtype=None, device=None, requires_grad=False):
+        return fn(*size, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
+    return method
+
+
+def _bin(fn, swap=False):
+    if swap:
+        def op(self, other):
+            return fn(other, self)
+    else:
+        def op(self, other):
+            return fn(self, other)
+    return op
+
+
+def _ibin(fn):
+    def op(self, other):
+        return self._inplace_assign(fn(self, other))
+    return op
+
+
+def _rtruediv(self, other):
+    return pointwise.mul(pointwise.reciprocal(self), other)
+
+
+def _rpow(self, other):
+    return pointwise.pow(other, self)
+
+
+def _rmatmul(self, other):
+    return linalg.matmul(other, self)
+
+
+def _getitem(self, index):
+    return indexing.getitem(self, index)
+
+
+def _setitem(self, index, value):
+    indexing.setitem(self, index, value)
+
+
+def _T(self):
+    n = self.dim()
+    if n > 2:
+        import warnings
+
+        warnings.warn("The use of `x.T` on tensors of dimension other than 2 to reverse their shape is deprecated "
+                      "and it will throw an error in a future release.", UserWarning, stacklevel=2)
+    return views.permute(self, *reversed(range(n)))
+
+
+def _mT(self):
+    return views._mT(self)
+
+
+def _view_as(self, other):
+    return views.view(self, other._shape)
+
+
+def _reshape_as(self, other):
+    return views.reshape(self, other._shape)
+
+
+def _max(self, dim=None, keepdim=False):
+    return reduction.max(self, dim, keepdim)
+
+
+def _min(self, dim=None, keepdim=False):
+    return reduction.min(self, dim, keepdim)
+
+
+def _clamp_(self, min=None, max=None):  # noqa: A002
+    return self._inplace_assign(pointwise.clamp(self, min, max))
+
+
+def _pow_(self, exponent):
+    return self._inplace_assign(pointwise.pow(self, exponent))
+
+
+def _masked_fill(self, mask, value):
+    return indexing.masked_fill(self, mask, value)
+
+
+def _expand_as(self, other):
+    return views.expand(self, other._shape)
+
+
+def _apply_(self, fn):
+    raise NotImplementedError("apply_ runs python per element; funcgrad does not support it")
+
+
+def _index_put_(self, indices, values, accumulate=False):
+    spec, arrays = indexing._index_arrays(self._shape, tuple(indices))
+    return self._inplace_assign(indexing._index_put(self, values, arrays, spec, "IndexPutBackward0", accumulate))
+
+
+def install(Tensor):
+    ops = {
+        "_inplace_assign": _inplace_assign, "zero_": _zero_, "fill_": _fill_, "copy_": _copy_,
+        "sum_to_size": _sum_to_size, "new_zeros": _new_factory(creation.zeros), "new_ones": _new_factory(creation.ones),
+        "new_empty": _new_factory(creation.empty),
+        "new_full": lambda self, size, fill_value, dtype=None, device=None, requires_grad=False: creation.full(
+            size, fill_value, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad),
+        "__add__": _bin(pointwise.add), "__radd__": _bin(pointwise.add), "__iadd__": _ibin(pointwise.add),
+        "__sub__": _bin(pointwise.sub), "__rsub__": _bin(pointwise.rsub), "__isub__": _ibin(pointwise.sub),
+        "__mul__": _bin(pointwise.mul), "__rmul__": _bin(pointwise.mul), "__imul__": _ibin(pointwise.mul),
+        "__truediv__": _bin(pointwise.div), "__rtruediv__": _rtruediv, "__itruediv__": _ibin(pointwise.div),
+        "__floordiv__": _bin(pointwise.floor_divide), "__rfloordiv__": _bin(pointwise.floor_divide, swap=True),
+        "__ifloordiv__": _ibin(pointwise.floor_divide),
+        "__mod__": _bin(pointwise.remainder), "__rmod__": _bin(pointwise.remainder, swap=True),
+        "__pow__": _bin(pointwise.pow), "__rpow__": _rpow, "__ipow__": _ibin(pointwise.pow),
+        "__matmul__": _bin(linalg.matmul), "__rmatmul__": _rmatmul,
+        "__neg__": pointwise.neg, "__pos__": lambda self: self, "__abs__": pointwise.abs,
+        "__invert__": pointwise.bitwise_not,
+        "__and__": _bin(pointwise.bitwise_and), "__or__": _bin(pointwise.bitwise_or),
+        "__xor__": _bin(pointwise.bitwise_xor), "__rand__": _bin(pointwise.bitwise_and),
+        "__ror__": _bin(pointwise.bitwise_or), "__iand__": _ibin(pointwise.bitwise_and),
+        "__ior__": _ibin(pointwise.bitwise_or),
+        "__eq__": _bin(pointwise.eq), "__ne__": _bin(pointwise.ne), "__lt__": _bin(pointwise.lt),
+        "__le__": _bin(pointwise.le), "__gt__": _bin(pointwise.gt), "__ge__": _bin(pointwise.ge),
+        "__getitem__": _getitem, "__setitem__": _setitem,
+        "T": property(_T), "mT": property(_mT), "H": property(_T), "mH": property(_mT),
+        "view_as": _view_as, "reshape_as": _reshape_as, "expand_as": _expand_as,
+        "max": _max, "min": _min, "clamp": pointwise.clamp, "clip": pointwise.clamp, "clamp_": _clamp_,
+        "clip_": _clamp_, "pow": pointwise.pow, "pow_": _pow_, "matmul": linalg.matmul, "outer": linalg.outer,
+        "split": views.split, "chunk": views.chunk, "unbind": views.unbind, "masked_fill": _masked_fill,
+        "swapaxes": views.transpose, "swapdims": views.transpose, "nonzero": indexing.nonzero,
+        "masked_select": indexing.masked_select, "tile": indexing.tile, "index_put_": _index_put_,
+        "square_": lambda self: self._inplace_assign(pointwise.square(self)),
+        "float_power": pointwise.float_power, "true_divide": pointwise.div, "divide": pointwise.div,
+        "multiply": pointwise.mul, "subtract": pointwise.sub, "negative": pointwise.neg, "absolute": pointwise.abs,
+        "arcsin": pointwise.asin, "arccos": pointwise.acos, "arctan": pointwise.atan, "greater": pointwise.gt,
+        "less": pointwise.lt, "greater_equal": pointwise.ge, "less_equal": pointwise.le, "not_equal": pointwise.ne,
+        "apply_": _apply_, "bernoulli": creation.bernoulli, "multinomial": creation.multinomial,
+    }
+    for k, v in ops.items():
+        setattr(Tensor, k, v)
+    Tensor.__hash__ = lambda self: id(self)

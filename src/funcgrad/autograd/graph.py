@@ -1,0 +1,171 @@
+"""Autograd graph nodes: the base ``Node``, ``AccumulateGrad`` and the op nodes made by the registry."""
+from __future__ import annotations
+
+import itertools
+import weakref
+
+from .. import _lazy
+from .anomaly_mode import anomaly_hint
+
+__all__ = ["Node", "AccumulateGrad", "OpNode", "node_class", "RemovableHandle"]
+
+_seq = itertools.count()
+
+FREED_MSG = (
+    "Trying to backward through the graph a second time (or directly access saved tensors after they "
+    "have already been freed). Saved intermediate values of the graph are freed when you call .backward() "
+    "or autograd.grad(). Specify retain_graph=True if you need to backward through the graph a second time "
+    "or if you need to access saved tensors after calling backward."
+)
+
+
+class RemovableHandle:
+    """Returned by ``register_hook``-style calls; ``remove()`` takes the hook out."""
+
+    _ids = itertools.count()
+
+    def __init__(self, store):
+        self._store = weakref.ref(store) if store is not None else None
+        self.id = next(RemovableHandle._ids)
+
+    def remove(self):
+        store = self._store() if self._store is not None else None
+        if store is not None:
+            store.pop(self.id, None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+
+
+class _HookDict(dict):
+    pass
+
+
+class Node:
+    """A node of the backward graph (``torch.autograd.graph.Node``).
+
+    ``next_functions`` is a tuple of ``(node, output_nr)`` pairs, one per input of the forward op,
+    with ``(None, 0)`` for inputs that do not require grad.
+    """
+
+    __slots__ = ("next_functions", "_seq", "_hooks", "_pre_hooks", "_tensor_pre_hooks", "_retained",
+                 "_anomaly_trace", "__weakref__")
+
+    def __init__(self, next_functions=()):
+        self.next_functions = next_functions
+        self._seq = next(_seq)
+        self._hooks = None
+        self._pre_hooks = None
+        self._tensor_pre_hooks = None  # {output_nr: _HookDict}
+        self._retained = None  # {output_nr: weakref to a non-leaf tensor that retains grad}
+        self._anomaly_trace = None
+
+    def name(self) -> str:
+        return type(self).__name__
+
+    @property
+    def metadata(self):
+        return {}
+
+    def register_hook(self, fn):
+        """``fn(grad_inputs, grad_outputs)`` runs after this node; may return new grad_inputs."""
+        if self._hooks is None:
+            self._hooks = _HookDict()
+        h = RemovableHandle(self._hooks)
+        self._hooks[h.id] = fn
+        return h
+
+    def register_prehook(self, fn):
+        """``fn(grad_outputs)`` runs before this node; may return new grad_outputs."""
+        if self._pre_hooks is None:
+            self._pre_hooks = _HookDict()
+        h = RemovableHandle(self._pre_hooks)
+        self._pre_hooks[h.id] = fn
+        return h
+
+    def _add_tensor_pre_hook(self, nr, fn):
+        if self._tensor_pre_hooks is None:
+            self._tensor_pre_hooks = {}
+        d = self._tensor_pre_hooks.setdefault(nr, _HookDict())
+        h = RemovableHandle(d)
+        d[h.id] = fn
+        return h
+
+    def _num_outputs(self):
+        return 1
+
+    def apply(self, grads, create_graph):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _release(self):
+        pass
+
+
+class AccumulateGrad(Node):
+    """Sink of the graph for a leaf: adds incoming gradients into ``variable.grad``."""
+
+    __slots__ = ("variable", "_post_acc_hooks")
+
+    def __init__(self, variable):
+        super().__init__(())
+        self.variable = variable
+        self._post_acc_hooks = None
+
+
+AccumulateGrad.__module__ = "builtins"
+
+
+class OpNode(Node):
+    """The backward of one registry op: gradients come from ``jax.vjp`` of the op's forward."""
+
+    __slots__ = ("op", "params", "vals", "_saved", "_freed", "_out", "_needed", "_pos")
+
+    def _check_saved(self):
+        if self._freed:
+            raise RuntimeError(FREED_MSG)
+        for st, version, desc in self._saved:
+            if st.version != version:
+                raise RuntimeError(
+                    "one of the variables needed for gradient computation has been modified by an inplace "
+                    f"operation: [{desc[0]} {list(desc[1])}]{desc[2]}, is at version {st.version}; expected "
+                    f"version {version} instead. " + anomaly_hint()
+                )
+
+    def _release(self):
+        """Free saved values; inputs the formula does not read become zeros of their shape."""
+        if self._freed or self.vals is None:
+            return
+        self._freed = bool(self._saved) or self._needed
+        vals = []
+        for v in self.vals:
+            if type(v) is _lazy.Lazy or hasattr(v, "shape"):
+                shape, dtype = _lazy._aval(v)
+                v = _lazy.Lazy(_ZEROS, (shape, dtype), (), shape, dtype, 1)
+            vals.append(v)
+        self.vals = tuple(vals)
+
+
+def _zeros_impl(params, *_):
+    import jax.numpy as jnp
+
+    shape, dtype = params
+    return jnp.zeros(shape, dtype)
+
+
+_ZEROS = _lazy.Prim("zeros", _zeros_impl)
+
+_classes: dict = {}
+
+
+def node_class(name, base=OpNode):
+    """The node class called ``name`` (e.g. ``MulBackward0``), made once and printed as torch does."""
+    key = (name, base)
+    cls = _classes.get(key)
+    if cls is None:
+        cls = type(name, (base,), {"__slots__": ()})
+        cls.__module__ = "builtins"  # so repr is <MulBackward0 object at 0x...>, like torch's C++ nodes
+        _classes[key] = cls
+    return cls

@@ -1,0 +1,2 @@
+"""``funcgrad.nn``: modules, parameters, layers and losses."""
+from . import functional  # noqa: F401

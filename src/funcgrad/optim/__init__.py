@@ -1,0 +1,1 @@
+"""``funcgrad.optim``: optimizers over optax."""

@@ -1,0 +1,534 @@
+"""``Tensor``: a stateful, torch-like tensor over a (possibly pending) ``jax.Array``.
+
+State lives in three places:
+
+* a :class:`Storage` (the value and the version counter), shared by a tensor, its ``detach()``
+  aliases and its views: an in-place edit of any of them is seen by all and bumps one counter;
+* a view chain (``_view``): the view ops that lead from the storage's value to this tensor's;
+* autograd state: ``requires_grad``, ``grad_fn``, ``.grad``, retain-grad and hooks.
+"""
+from __future__ import annotations
+
+import warnings
+import weakref
+
+import jax
+import numpy as np
+
+from . import _dtypes, _lazy
+from ._device import _CPU, device as _device_cls, from_jax as _dev_from_jax
+from ._tensor_str import tensor_repr
+from .autograd import grad_mode as _gm
+from .autograd.graph import AccumulateGrad
+
+__all__ = ["Tensor", "Storage"]
+
+_NP2DT = _dtypes._FROM_NP
+_mode = _gm._mode
+Lazy = _lazy.Lazy
+
+NONLEAF_GRAD_WARNING = (
+    "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its .grad attribute "
+    "won't be populated during autograd.backward(). If you indeed want the .grad field to be populated "
+    "for a non-leaf Tensor, use .retain_grad() on the non-leaf Tensor. If you access the non-leaf Tensor "
+    "by mistake, make sure you access the leaf Tensor instead. See github.com/pytorch/pytorch/pull/30531 "
+    "for more informations."
+)
+
+
+class Storage:
+    """The value (array or pending Lazy) and version counter that aliases and views share."""
+
+    __slots__ = ("value", "version", "device", "__weakref__")
+
+    def __init__(self, value, device):
+        self.value = value
+        self.version = 0
+        self.device = device
+
+
+class Tensor:
+    """A multi-dimensional array with PyTorch's autograd semantics, computed by XLA through JAX."""
+
+    __slots__ = ("_st", "_view", "_vcache", "_base", "_shape", "_dtype", "_rg", "grad_fn",
+                 "_output_nr", "_grad", "_retains_grad", "_acc", "_hooks", "_post_acc_hooks", "_is_param",
+                 "__weakref__", "__dict__")
+
+    # -- construction -------------------------------------------------------------------------
+    @classmethod
+    def _make(cls, value, device=_CPU, requires_grad=False):
+        t = object.__new__(cls)
+        t._st = Storage(value, device)
+        t._view = None
+        t._vcache = None
+        t._base = None
+        t._shape = tuple(value.shape)
+        t._dtype = _NP2DT[np.dtype(value.dtype)]
+        t._rg = requires_grad
+        t.grad_fn = None
+        t._output_nr = 0
+        t._grad = None
+        t._retains_grad = False
+        t._acc = None
+        t._hooks = None
+        t._post_acc_hooks = None
+        return t
+
+    def __init__(self, *args, **kwargs):  # torch.Tensor(2, 3) / torch.Tensor([1, 2]) legacy forms
+        from ._ops.creation import _legacy_new
+
+        src = _legacy_new(_dtypes.get_default_dtype(), args, kwargs)
+        self._adopt(src)
+
+    def __new__(cls, *args, **kwargs):
+        return object.__new__(cls)
+
+    def _adopt(self, src):
+        for k in Tensor.__slots__:
+            if k in ("__weakref__", "__dict__"):
+                continue
+            setattr(self, k, getattr(src, k))
+
+    # -- values ---------------------------------------------------------------------------------
+    def _value(self):
+        """This tensor's current value: a jax.Array or a pending Lazy."""
+        chain = self._view
+        if chain is None:
+            return self._st.value
+        st = self._st
+        ver, val = self._vcache
+        if ver == st.version:
+            return val
+        val = st.value
+        for prim, params in chain:
+            val = _lazy.record(prim, params, [val])
+        self._vcache = (st.version, val)
+        return val
+
+    def _array(self) -> jax.Array:
+        """The concrete jax.Array (flushes pending work)."""
+        v = self._value()
+        if type(v) is Lazy:
+            v = _lazy.value_of(v)
+            if self._view is None:
+                self._st.value = v
+            else:
+                self._vcache = (self._st.version, v)
+        return v
+
+    def _numpy_view(self) -> np.ndarray:
+        return np.asarray(self._array())
+
+    def _set_value(self, value):
+        """Write a new value into this tensor (through its view chain) and bump the version."""
+        st = self._st
+        if self._view is None:
+            st.value = value
+        else:
+            from ._ops.views import write_through
+
+            st.value = write_through(st.value, self._view, value)
+        st.version += 1
+        if self._view is not None:
+            self._vcache = (st.version, value)
+
+    # -- metadata -------------------------------------------------------------------------------
+    @property
+    def shape(self):
+        from ._size import Size
+
+        return Size(self._shape)
+
+    def size(self, dim=None):
+        if dim is None:
+            return self.shape
+        return self._shape[_wrap_dim(dim, len(self._shape))]
+
+    @property
+    def dtype(self):
+        return self._dtype
+
+    @property
+    def device(self):
+        return self._st.device
+
+    @property
+    def is_cuda(self):
+        return self._st.device.type == "cuda"
+
+    @property
+    def is_cpu(self):
+        return self._st.device.type == "cpu"
+
+    @property
+    def ndim(self):
+        return len(self._shape)
+
+    def dim(self):
+        return len(self._shape)
+
+    ndimension = dim
+
+    def numel(self):
+        n = 1
+        for s in self._shape:
+            n *= s
+        return n
+
+    nelement = numel
+
+    def element_size(self):
+        return self._dtype.itemsize
+
+    def is_floating_point(self):
+        return self._dtype.is_floating_point
+
+    def is_complex(self):
+        return self._dtype.is_complex
+
+    def is_contiguous(self, memory_format=None):
+        return True
+
+    def contiguous(self, memory_format=None):
+        return self
+
+    def stride(self, dim=None):
+        st, acc = [], 1
+        for s in reversed(self._shape):
+            st.append(acc)
+            acc *= max(s, 1)
+        st = tuple(reversed(st))
+        return st if dim is None else st[_wrap_dim(dim, len(self._shape))]
+
+    def type(self, dtype=None):
+        if dtype is None:
+            return ("torch.cuda." if self.is_cuda else "torch.") + self._dtype._legacy
+        if isinstance(dtype, str):
+            name = dtype.rsplit(".", 1)[-1]
+            dtype = next(d for d in _dtypes._ALL if d._legacy == name)
+        return self.to(dtype)
+
+    @property
+    def itemsize(self):
+        return self._dtype.itemsize
+
+    @property
+    def nbytes(self):
+        return self.numel() * self._dtype.itemsize
+
+    # -- autograd state --------------------------------------------------------------------------
+    @property
+    def requires_grad(self):
+        return self._rg
+
+    @requires_grad.setter
+    def requires_grad(self, flag):
+        self._set_requires_grad(flag)
+
+    @property
+    def is_leaf(self):
+        return self.grad_fn is None
+
+    @property
+    def grad(self):
+        if self.grad_fn is not None and not self._retains_grad:
+            warnings.warn(NONLEAF_GRAD_WARNING, UserWarning, stacklevel=2)
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"assigned grad expected to be a Tensor or None but got grad of type {type(value).__name__}")
+            if value._dtype is not self._dtype:
+                raise RuntimeError("assigned grad has data of a different type")
+            if value._shape != self._shape:
+                raise RuntimeError("assigned grad has data of a different size")
+        self._grad = value
+
+    @grad.deleter
+    def grad(self):
+        self._grad = None
+
+    @property
+    def retains_grad(self):
+        return self._retains_grad
+
+    @property
+    def _version(self):
+        return self._st.version
+
+    @property
+    def data(self):
+        t = self.detach()
+        return t
+
+    @data.setter
+    def data(self, other):
+        if not isinstance(other, Tensor):
+            raise TypeError(f"data must be a Tensor, not {type(other).__name__}")
+        self._st = Storage(other._value(), other._st.device)
+        self._view = None
+        self._vcache = None
+        self._shape = other._shape
+        self._dtype = other._dtype
+
+    def _accumulate_node(self):
+        acc = self._acc() if self._acc is not None else None
+        if acc is None:
+            acc = AccumulateGrad(self)
+            self._acc = weakref.ref(acc)
+        return acc
+
+    def requires_grad_(self, requires_grad=True):
+        """Set ``requires_grad`` in place (leaves only for ``False``); returns ``self``."""
+        self._set_requires_grad(requires_grad)
+        return self
+
+    def _set_requires_grad(self, flag):
+        flag = bool(flag)
+        if self.grad_fn is not None:
+            if not flag:
+                raise RuntimeError(
+                    "you can only change requires_grad flags of leaf variables. If you want to use a computed "
+                    "variable in a subgraph that doesn't require differentiation use var_no_grad = var.detach()."
+                )
+            return
+        if flag and not (self._dtype.is_floating_point or self._dtype.is_complex):
+            raise RuntimeError("only Tensors of floating point and complex dtype can require gradients")
+        self._rg = flag
+
+    def retain_grad(self):
+        """Keep ``.grad`` for this non-leaf tensor after backward (no-op on leaves)."""
+        if self.grad_fn is None:
+            if not self.requires_grad:
+                raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+            return
+        if self._retains_grad:
+            return
+        node = self.grad_fn
+        if node._retained is None:
+            node._retained = {}
+        node._retained[self._output_nr] = weakref.ref(self)
+        self._retains_grad = True
+
+    def register_hook(self, hook):
+        """``hook(grad)`` runs when this tensor's gradient is computed; it may return a new grad."""
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self.grad_fn is not None:
+            return self.grad_fn._add_tensor_pre_hook(self._output_nr, hook)
+        if self._hooks is None:
+            from .autograd.graph import _HookDict
+
+            self._hooks = _HookDict()
+        from .autograd.graph import RemovableHandle
+
+        h = RemovableHandle(self._hooks)
+        self._hooks[h.id] = hook
+        self._accumulate_node()
+        return h
+
+    def register_post_accumulate_grad_hook(self, hook):
+        """``hook(tensor)`` runs after ``.grad`` of this leaf has been accumulated."""
+        if self.grad_fn is not None:
+            raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf tensors")
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        from .autograd.graph import RemovableHandle, _HookDict
+
+        if self._post_acc_hooks is None:
+            self._post_acc_hooks = _HookDict()
+        h = RemovableHandle(self._post_acc_hooks)
+        self._post_acc_hooks[h.id] = hook
+        return h
+
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+        """Accumulate d(self)/d(leaf) into the ``.grad`` of every leaf (see torch.Tensor.backward)."""
+        from .autograd import backward
+
+        backward(self, gradient, retain_graph, create_graph, inputs=inputs)
+
+    def detach(self):
+        """A new tensor sharing this one's storage and version counter, cut from the graph."""
+        t = object.__new__(type(self) if type(self) is Tensor else Tensor)
+        t._st = self._st
+        t._view = self._view
+        t._vcache = self._vcache if self._view is None else (self._st.version, self._value())
+        t._base = None
+        t._shape = self._shape
+        t._dtype = self._dtype
+        t._rg = False
+        t.grad_fn = None
+        t._output_nr = 0
+        t._grad = None
+        t._retains_grad = False
+        t._acc = None
+        t._hooks = None
+        t._post_acc_hooks = None
+        return t
+
+    def detach_(self):
+        if self._view is not None and self._base is not None and self.grad_fn is not None:
+            raise RuntimeError("Can't detach views in-place. Use detach() instead.")
+        self.grad_fn = None
+        self._rg = False
+        return self
+
+    # -- conversion ------------------------------------------------------------------------------
+    def item(self):
+        """The value of a one-element tensor as a python number."""
+        if self.numel() != 1:
+            raise RuntimeError(f"a Tensor with {self.numel()} elements cannot be converted to Scalar")
+        return self._numpy_view().reshape(()).item()
+
+    def tolist(self):
+        return self._numpy_view().tolist()
+
+    def numpy(self, *, force=False):
+        """A numpy array of the value (read-only: JAX arrays are immutable)."""
+        if self._rg and not force:
+            raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.")
+        if self.is_cuda and not force:
+            raise TypeError("can't convert cuda:0 device type tensor to numpy. Use Tensor.cpu() to copy the tensor to host memory first.")
+        return np.asarray(self._array())
+
+    def __array__(self, dtype=None, copy=None):
+        a = np.asarray(self._array())
+        return a.astype(dtype) if dtype is not None else a
+
+    def __jax_array__(self):
+        return self._array()
+
+    def __bool__(self):
+        if self.numel() != 1:
+            raise RuntimeError(f"Boolean value of Tensor with more than one value is ambiguous")
+        return bool(self.item())
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __index__(self):
+        if self._dtype.is_floating_point or self.numel() != 1:
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self.item())
+
+    def __complex__(self):
+        return complex(self.item())
+
+    def __len__(self):
+        if not self._shape:
+            raise TypeError("len() of a 0-d tensor")
+        return self._shape[0]
+
+    def __iter__(self):
+        if not self._shape:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self._shape[0]))
+
+    def __hash__(self):
+        return id(self)
+
+    def __repr__(self, *, tensor_contents=None):
+        if self._is_param_repr():
+            return "Parameter containing:\n" + tensor_repr(self)
+        return tensor_repr(self)
+
+    def _is_param_repr(self):
+        return False
+
+    __str__ = __repr__
+
+    def __format__(self, spec):
+        if self.dim() == 0:
+            return self.item().__format__(spec)
+        return object.__format__(self, spec)
+
+    def __reduce_ex__(self, proto):
+        from ._ops.creation import tensor as _t
+
+        return (_rebuild, (self._numpy_view().copy(), self._rg))
+
+    def __deepcopy__(self, memo):
+        if self.grad_fn is not None:
+            raise RuntimeError("Only Tensors created explicitly by the user (graph leaves) support the deepcopy protocol at the moment.")
+        t = type(self)._make(self._value(), self._st.device, False) if type(self) is Tensor else self._deepcopy_sub()
+        t._rg = self._rg
+        if self._grad is not None:
+            t._grad = self._grad.__deepcopy__(memo)
+        memo[id(self)] = t
+        return t
+
+    # -- devices and dtypes ----------------------------------------------------------------------
+    def to(self, *args, **kwargs):
+        """``to(dtype)``, ``to(device)``, ``to(device, dtype)``, ``to(other)``; ``copy=``, ``non_blocking=``."""
+        from ._ops.creation import _to
+
+        return _to(self, *args, **kwargs)
+
+    def cpu(self):
+        return self.to("cpu")
+
+    def cuda(self, device=None, non_blocking=False):
+        return self.to(_device_cls("cuda", device if isinstance(device, int) else None) if not isinstance(device, (str, _device_cls)) else device)
+
+    def float(self):
+        return self.to(_dtypes.float32)
+
+    def double(self):
+        return self.to(_dtypes.float64)
+
+    def half(self):
+        return self.to(_dtypes.float16)
+
+    def bfloat16(self):
+        return self.to(_dtypes.bfloat16)
+
+    def long(self):
+        return self.to(_dtypes.int64)
+
+    def int(self):
+        return self.to(_dtypes.int32)
+
+    def short(self):
+        return self.to(_dtypes.int16)
+
+    def bool(self):
+        return self.to(_dtypes.bool)
+
+    def byte(self):
+        return self.to(_dtypes.uint8)
+
+    def char(self):
+        return self.to(_dtypes.int8)
+
+    def type_as(self, other):
+        return self.to(other.dtype)
+
+    def new_tensor(self, data, dtype=None, device=None, requires_grad=False):
+        from ._ops.creation import tensor
+
+        return tensor(data, dtype=dtype or self._dtype, device=device or self.device, requires_grad=requires_grad)
+
+
+def _rebuild(arr, requires_grad):
+    from ._ops.creation import tensor
+
+    return tensor(arr, requires_grad=requires_grad)
+
+
+def _wrap_dim(dim, ndim):
+    n = max(ndim, 1)
+    if not -n <= dim < n:
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {dim})")
+    return dim % n
+
+
+def _device_of(arr):
+    try:
+        return _dev_from_jax(next(iter(arr.devices())))
+    except Exception:  # noqa: BLE001 - numpy arrays and pending values live on the CPU
+        return _CPU
