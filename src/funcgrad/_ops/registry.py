@@ -197,7 +197,7 @@ def _saved_desc(t, node=None, nr=0):
     dev = t._st.device
     prefix = "torch.cuda." if dev.type == "cuda" else "torch."
     fn = node if node is not None else t.grad_fn
-    extra = f", which is output {nr if node is not None else t._output_nr} of {fn.name()}" if fn is not None else ""
+    extra = f", which is output {nr if node is not None else t._output_nr} of {fn.name()}," if fn is not None else ""
     return (prefix + t._dtype._legacy, t._shape, extra)
 
 

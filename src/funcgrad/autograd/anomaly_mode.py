@@ -29,7 +29,7 @@ def anomaly_hint() -> str:
         return ("Hint: the backtrace further above shows the operation that failed to compute its gradient. "
                 "The variable in question was changed in there or anywhere later. Good luck!")
     return ("Hint: enable anomaly detection to find the operation that failed to compute its gradient, "
-            "with torch.autograd.set_detect_anomaly(True).")
+            "with torch.autograd.set_detect_anomaly(True, check_nan=False).")
 
 
 class detect_anomaly:
@@ -68,4 +68,15 @@ class set_detect_anomaly:
 
 
 def capture_trace():
-    return "".join(traceback.format_stack()[:-3])
+    """The user's stack at the forward op (funcgrad's own frames left out)."""
+    import os
+
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    frames = [f for f in traceback.extract_stack() if not os.path.abspath(f.filename).startswith(here)]
+    return "".join(traceback.format_list(frames))
+
+
+def warn_forward_trace(node):
+    if node._anomaly_trace:
+        warnings.warn(f"Error detected in {node.name()}. Traceback of forward call that caused the error:\n"
+                      + node._anomaly_trace, UserWarning, stacklevel=4)

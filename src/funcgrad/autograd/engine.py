@@ -8,11 +8,10 @@ non-leaf or an ``autograd.grad`` output is materialised together, so a whole bac
 from __future__ import annotations
 
 import heapq
-import warnings
 
 from .. import _lazy
 from . import grad_mode
-from .anomaly_mode import _state as _anomaly
+from .anomaly_mode import _state as _anomaly, warn_forward_trace
 from .graph import AccumulateGrad, OpNode
 
 __all__ = ["run_backward"]
@@ -87,10 +86,14 @@ def _check_nan(node, outs):
 
     for i, g in enumerate(outs):
         if g is not None and np.isnan(np.asarray(g._array())).any():
-            if node._anomaly_trace:
-                warnings.warn(f"Error detected in {node.name()}. Traceback of forward call that caused the error:\n"
-                              + node._anomaly_trace, RuntimeWarning, stacklevel=4)
             raise RuntimeError(f"Function '{node.name()}' returned nan values in its {i}th output.")
+
+
+def _apply(node, grads, create_graph):
+    outs = node.apply(grads, create_graph) if not isinstance(node, OpNode) else _op_backward(node, grads, create_graph)
+    if _anomaly.enabled and _anomaly.check_nan:
+        _check_nan(node, outs)
+    return outs
 
 
 def run_backward(roots, retain_graph, create_graph, inputs=None, capture=False, allow_unused=False):
@@ -175,10 +178,14 @@ def run_backward(roots, retain_graph, create_graph, inputs=None, capture=False, 
                 _accumulate(node, grads[0], create_graph, want, captured, capture, touched)
                 outs = []
             else:
-                outs = node.apply(grads, create_graph) if not isinstance(node, OpNode) else \
-                    _op_backward(node, grads, create_graph)
-                if _anomaly.enabled and _anomaly.check_nan:
-                    _check_nan(node, outs)
+                if _anomaly.enabled:
+                    try:
+                        outs = _apply(node, grads, create_graph)
+                    except Exception:
+                        warn_forward_trace(node)
+                        raise
+                else:
+                    outs = _apply(node, grads, create_graph)
             if node._hooks:
                 for h in list(node._hooks.values()):
                     r = h(tuple(outs), tuple(grads))
@@ -241,7 +248,7 @@ def _accumulate(node, g, create_graph, want, captured, capture, touched):
             return
     if leaf._grad is None:
         leaf._grad = g if create_graph else _T()._make(g._value(), g._st.device)
-    elif create_graph or leaf._grad.requires_grad:
+    elif create_graph:
         leaf._grad = _add(leaf._grad, g)
     else:
         with grad_mode.no_grad():

@@ -54,7 +54,7 @@ class FunctionCtx:
                 desc = _saved_desc(t)
                 raise RuntimeError(
                     "one of the variables needed for gradient computation has been modified by an inplace "
-                    f"operation: [{desc[0]} {list(desc[1])}]{desc[2]}, is at version {t._st.version}; expected "
+                    f"operation: [{desc[0]} {list(desc[1])}]{desc[2]} is at version {t._st.version}; expected "
                     f"version {version} instead. " + anomaly_hint())
             out.append(t)
         return tuple(out)

@@ -130,7 +130,7 @@ class OpNode(Node):
             if st.version != version:
                 raise RuntimeError(
                     "one of the variables needed for gradient computation has been modified by an inplace "
-                    f"operation: [{desc[0]} {list(desc[1])}]{desc[2]}, is at version {st.version}; expected "
+                    f"operation: [{desc[0]} {list(desc[1])}]{desc[2]} is at version {st.version}; expected "
                     f"version {version} instead. " + anomaly_hint()
                 )
 
