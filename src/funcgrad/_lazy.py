@@ -1,15 +1,15 @@
 """Lazy recording of JAX work, flushed as one cached ``jax.jit`` program.
 
-Every funcgrad op (forward or backward) records a :class:`Lazy` node: a primitive, its static
-parameters and its arguments (concrete ``jax.Array`` values or other pending nodes). Nothing
-runs until a value is observed (``print``, ``.item()``, ``.numpy()``, ``bool()``, the end of
-``backward()``...). Then :func:`materialize` collects the pending sub-graph, keys it by its
-structure (primitives, parameters, wiring, input shapes and dtypes) and runs one jitted program
-that is compiled once per structure and cached. Every pending value still referenced from
-outside the sub-graph is returned by that program too, so no work is ever recomputed.
-
-Shapes and dtypes of pending values are known at record time through a cached
-``jax.eval_shape``; so shape errors still surface at the op that caused them.
+Every funcgrad op (forward or backward) appends an entry to the *tape*: a primitive, its static
+parameters and where its arguments come from (an earlier entry of the tape, or a concrete
+``jax.Array`` fed to the program). The op returns a :class:`Lazy` placeholder of known shape
+and dtype (from a cached ``jax.eval_shape``, so shape errors still surface at the op that
+caused them). Nothing runs until a value is observed (``print``, ``.item()``, ``.numpy()``,
+``bool()``, the end of ``backward()``...). Then :func:`flush` turns the tape into one jitted
+program, keyed by its structure (entries, input shapes and dtypes, which entries are still
+referenced) and cached, so a training loop compiles once. Every pending value still referenced
+from outside the tape is returned by that program, so no work is ever recomputed; values
+nobody holds are never materialised (XLA removes their computation).
 """
 from __future__ import annotations
 
@@ -19,14 +19,13 @@ import threading
 import jax
 import numpy as np
 
-__all__ = ["Prim", "Lazy", "record", "materialize", "value_of", "set_lazy", "is_lazy", "cache_info"]
+__all__ = ["Prim", "Lazy", "record", "flush", "materialize", "value_of", "set_lazy", "is_lazy", "cache_info"]
 
 _getrefcount = sys.getrefcount
-_ArrayTypes = (jax.Array, np.ndarray, np.generic)
 
-# A pending chain deeper than this is flushed where it stands, which bounds compile times and
-# memory of programs that are never observed (long loops with no print/item/backward).
-MAX_DEPTH = 400
+# A tape longer than this is flushed where it stands: it bounds compile time and memory of
+# programs that are never observed (long loops with no print/item/backward).
+MAX_TAPE = 2000
 
 
 class Prim:
@@ -43,18 +42,27 @@ class Prim:
 
 
 class Lazy:
-    """A pending value: ``prim.impl(params, *args)``, of known ``shape`` and ``dtype``."""
+    """A pending value: entry ``idx`` of tape generation ``gen``; ``value`` once computed."""
 
-    __slots__ = ("prim", "params", "args", "shape", "dtype", "value", "depth")
+    __slots__ = ("shape", "dtype", "value", "gen", "idx")
 
-    def __init__(self, prim, params, args, shape, dtype, depth):
-        self.prim = prim
-        self.params = params
-        self.args = args
+    def __init__(self, shape, dtype, gen, idx):
         self.shape = shape
         self.dtype = dtype
         self.value = None
-        self.depth = depth
+        self.gen = gen
+        self.idx = idx
+
+
+class _Tape:
+    __slots__ = ("gen", "nodes", "entries", "inputs", "in_pos")
+
+    def __init__(self, gen):
+        self.gen = gen
+        self.nodes = []  # Lazy placeholders, one per entry
+        self.entries = []  # (prim, params, arg codes): code >= 0 is an entry, < 0 an input
+        self.inputs = []  # concrete arrays fed to the program
+        self.in_pos = {}  # id(array) -> input index
 
 
 class _State(threading.local):
@@ -62,6 +70,8 @@ class _State(threading.local):
 
 
 _state = _State()
+_tape = _Tape(0)
+_lock = threading.Lock()
 
 
 def set_lazy(flag: bool) -> None:
@@ -80,7 +90,7 @@ _stats = {"programs": 0, "flushes": 0, "eval_shape": 0}
 
 def cache_info():
     """How many fused programs were compiled and how many flushes ran (for tests/benchmarks)."""
-    return dict(_stats, cached_programs=len(_program_cache))
+    return dict(_stats, cached_programs=len(_program_cache), pending=len(_tape.entries))
 
 
 def _aval(x):
@@ -94,7 +104,7 @@ def _aval(x):
 
 def infer(prim, params, args):
     """(shape, numpy dtype) of ``prim(params, *args)``; cached by shapes and dtypes."""
-    avals = tuple(_aval(a) for a in args)
+    avals = tuple([_aval(a) for a in args])
     key = (prim, params, avals)
     try:
         return _shape_cache[key]
@@ -108,16 +118,35 @@ def infer(prim, params, args):
 
 
 def record(prim, params, args, shape=None, dtype=None):
-    """Record ``prim(params, *args)``; returns a Lazy (or a concrete array when lazy mode is off)."""
+    """Append ``prim(params, *args)`` to the tape; returns its Lazy (or the array when not lazy)."""
     if shape is None:
         shape, dtype = infer(prim, params, args)
-    depth = 0
-    for a in args:
-        if type(a) is Lazy and a.value is None and a.depth > depth:
-            depth = a.depth
-    node = Lazy(prim, params, args, shape, dtype, depth + 1)
-    if not _state.lazy or depth >= MAX_DEPTH:
-        return materialize((node,))[0]
+    with _lock:
+        tape = _tape
+        gen = tape.gen
+        codes = []
+        for a in args:
+            if type(a) is Lazy:
+                v = a.value
+                if v is None:
+                    if a.gen == gen:
+                        codes.append(a.idx)
+                        continue
+                    raise RuntimeError("funcgrad internal error: a pending value outlived its tape")
+                a = v
+            k = id(a)
+            j = tape.in_pos.get(k)
+            if j is None:
+                j = tape.in_pos[k] = len(tape.inputs)
+                tape.inputs.append(a)
+            codes.append(-1 - j)
+        node = Lazy(shape, dtype, gen, len(tape.nodes))
+        tape.nodes.append(node)
+        tape.entries.append((prim, params, tuple(codes)))
+        n = len(tape.nodes)
+    if not _state.lazy or n >= MAX_TAPE:
+        flush()
+        return node.value
     return node
 
 
@@ -126,70 +155,16 @@ def value_of(x):
     if type(x) is Lazy:
         v = x.value
         if v is None:
-            v = materialize((x,))[0]
+            flush()
+            v = x.value
         return v
     return x
 
 
 def materialize(targets):
-    """Compute the pending ``targets`` (Lazy nodes) in one fused program; returns their arrays."""
-    pending = [t for t in targets if type(t) is Lazy and t.value is None]
-    if not pending:
-        return [t.value if type(t) is Lazy else t for t in targets]
-    order = []  # pending nodes in topological order
-    pos = {}  # id(node) -> index in order
-    inputs = []  # concrete arrays fed to the program
-    in_pos = {}
-    internal = []  # per node: references held by other nodes of this flush
-    stack = [(t, False) for t in reversed(pending)]
-    while stack:
-        node, done = stack.pop()
-        nid = id(node)
-        if done:
-            if nid not in pos:
-                pos[nid] = len(order)
-                order.append(node)
-                internal.append(0)
-            continue
-        if nid in pos:
-            continue
-        stack.append((node, True))
-        for a in reversed(node.args):
-            if type(a) is Lazy and a.value is None and id(a) not in pos:
-                stack.append((a, False))
-    spec = []
-    for node in order:
-        codes = []
-        for a in node.args:
-            if type(a) is Lazy:
-                v = a.value
-                if v is None:
-                    i = pos[id(a)]
-                    internal[i] += 1
-                    codes.append(i)
-                    continue
-                a = v
-            k = id(a)
-            j = in_pos.get(k)
-            if j is None:
-                j = in_pos[k] = len(inputs)
-                inputs.append(a)
-            codes.append(-1 - j)
-        spec.append((node.prim, node.params, tuple(codes)))
-    target_ids = {id(t) for t in pending}
-    counts = _refcounts(order)
-    outs = [i for i in range(len(order)) if counts[i] > _BASE_REFS + internal[i] or id(order[i]) in target_ids]
-    key = (tuple(spec), tuple((a.shape, a.dtype) for a in inputs), tuple(outs))
-    fn = _program_cache.get(key)
-    if fn is None:
-        fn = _program_cache[key] = _build(spec, outs)
-        _stats["programs"] += 1
-    _stats["flushes"] += 1
-    results = fn(*inputs)
-    for i, r in zip(outs, results):
-        n = order[i]
-        n.value = r
-        n.args = None
+    """Compute everything pending (the targets included); returns the targets' arrays."""
+    if any(type(t) is Lazy and t.value is None for t in targets):
+        flush()
     return [t.value if type(t) is Lazy else t for t in targets]
 
 
@@ -197,18 +172,44 @@ def _refcounts(nodes):
     return [_getrefcount(n) for n in nodes]
 
 
-# References a node held only by the list passed to _refcounts has there; more means the node is
-# also held from outside the flushed sub-graph (a live Tensor, a saved value, a pending consumer).
+# References a node held only by a list passed to _refcounts has there; more means the node is
+# also held from outside the tape (a live Tensor, a saved value, a view cache...).
 _BASE_REFS = _refcounts([object()])[0]
 
 
-def _build(spec, outs):
-    spec = list(spec)
+def flush():
+    """Run the tape as one cached jitted program and fill in the values still referenced."""
+    global _tape
+    with _lock:
+        tape = _tape
+        if not tape.entries:
+            return
+        _tape = _Tape(tape.gen + 1)
+    nodes = tape.nodes
+    counts = _refcounts(nodes)
+    base = _BASE_REFS
+    outs = tuple([i for i, c in enumerate(counts) if c > base])
+    inputs = tape.inputs
+    if not outs:
+        return
+    key = (tuple(tape.entries), tuple([(a.shape, a.dtype) for a in inputs]), outs)
+    fn = _program_cache.get(key)
+    if fn is None:
+        fn = _program_cache[key] = _build(tape.entries, outs)
+        _stats["programs"] += 1
+    _stats["flushes"] += 1
+    results = fn(*inputs)
+    for i, r in zip(outs, results):
+        nodes[i].value = r
+
+
+def _build(entries, outs):
+    entries = list(entries)
     outs = list(outs)
 
     def program(*inputs):
         vals = []
-        for prim, params, codes in spec:
+        for prim, params, codes in entries:
             vals.append(prim.impl(params, *[vals[c] if c >= 0 else inputs[-1 - c] for c in codes]))
         return [vals[i] for i in outs]
 

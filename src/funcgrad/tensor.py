@@ -50,28 +50,28 @@ class Storage:
 class Tensor:
     """A multi-dimensional array with PyTorch's autograd semantics, computed by XLA through JAX."""
 
-    __slots__ = ("_st", "_view", "_vcache", "_base", "_shape", "_dtype", "_rg", "grad_fn",
-                 "_output_nr", "_grad", "_retains_grad", "_acc", "_hooks", "_post_acc_hooks", "_is_param",
-                 "__weakref__", "__dict__")
+    __slots__ = ("_st", "_shape", "_dtype", "_rg", "grad_fn", "__weakref__", "__dict__")
+
+    # Rarely set state lives in the instance __dict__ only once set; these are the defaults.
+    _view = None  # view chain from the storage value, or None
+    _vcache = None  # (storage version, value) of a view
+    _base = None  # the tensor this is a view of
+    _output_nr = 0
+    _grad = None
+    _retains_grad = False
+    _acc = None  # weakref to this leaf's AccumulateGrad
+    _hooks = None
+    _post_acc_hooks = None
 
     # -- construction -------------------------------------------------------------------------
     @classmethod
     def _make(cls, value, device=_CPU, requires_grad=False):
         t = object.__new__(cls)
         t._st = Storage(value, device)
-        t._view = None
-        t._vcache = None
-        t._base = None
         t._shape = tuple(value.shape)
-        t._dtype = _NP2DT[np.dtype(value.dtype)]
+        t._dtype = _NP2DT[value.dtype]
         t._rg = requires_grad
         t.grad_fn = None
-        t._output_nr = 0
-        t._grad = None
-        t._retains_grad = False
-        t._acc = None
-        t._hooks = None
-        t._post_acc_hooks = None
         return t
 
     def __init__(self, *args, **kwargs):  # torch.Tensor(2, 3) / torch.Tensor([1, 2]) legacy forms
@@ -84,10 +84,9 @@ class Tensor:
         return object.__new__(cls)
 
     def _adopt(self, src):
-        for k in Tensor.__slots__:
-            if k in ("__weakref__", "__dict__"):
-                continue
+        for k in ("_st", "_shape", "_dtype", "_rg", "grad_fn"):
             setattr(self, k, getattr(src, k))
+        self.__dict__.update(src.__dict__)
 
     # -- values ---------------------------------------------------------------------------------
     def _value(self):
@@ -351,21 +350,15 @@ class Tensor:
 
     def detach(self):
         """A new tensor sharing this one's storage and version counter, cut from the graph."""
-        t = object.__new__(type(self) if type(self) is Tensor else Tensor)
+        t = object.__new__(Tensor)
         t._st = self._st
-        t._view = self._view
-        t._vcache = self._vcache if self._view is None else (self._st.version, self._value())
-        t._base = None
+        if self._view is not None:
+            t._view = self._view
+            t._vcache = (self._st.version, self._value())
         t._shape = self._shape
         t._dtype = self._dtype
         t._rg = False
         t.grad_fn = None
-        t._output_nr = 0
-        t._grad = None
-        t._retains_grad = False
-        t._acc = None
-        t._hooks = None
-        t._post_acc_hooks = None
         return t
 
     def detach_(self):

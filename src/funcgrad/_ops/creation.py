@@ -1,6 +1,8 @@
 """Factories, random numbers, copies, dtype/device moves and the in-place-only ops."""
 from __future__ import annotations
 
+from ..tensor import Tensor  # noqa: E402 - _ops load after tensor
+
 import threading
 import warnings
 
@@ -18,11 +20,6 @@ __all__ = ["tensor", "as_tensor", "from_numpy", "zeros", "ones", "full", "empty"
            "clone", "normal", "bernoulli", "multinomial", "Generator", "get_rng_state", "set_rng_state"]
 
 
-def _T():
-    from ..tensor import Tensor
-
-    return Tensor
-
 
 def _place(arr, device):
     dev = as_device(device) or _CPU
@@ -30,7 +27,6 @@ def _place(arr, device):
 
 
 def _new(arr, dtype=None, device=None, requires_grad=False):
-    Tensor = _T()
     arr, dev = _place(arr, device)
     t = Tensor._make(arr, dev)
     if requires_grad:
@@ -40,7 +36,6 @@ def _new(arr, dtype=None, device=None, requires_grad=False):
 
 def _infer_np(data):
     """numpy array for python data with torch's dtype inference."""
-    Tensor = _T()
     if isinstance(data, Tensor):
         return np.asarray(data._array())
     if isinstance(data, np.ndarray):
@@ -82,7 +77,6 @@ def _infer_np(data):
 
 
 def _unwrap(x):
-    Tensor = _T()
     if isinstance(x, (list, tuple)):
         return [_unwrap(y) for y in x]
     if isinstance(x, Tensor):
@@ -92,7 +86,6 @@ def _unwrap(x):
 
 def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=False):
     """A new leaf tensor copied from ``data`` (number, nested list, numpy array or tensor)."""
-    Tensor = _T()
     if isinstance(data, Tensor):
         warnings.warn(
             "To copy construct from a tensor, it is recommended to use sourceTensor.detach().clone() or "
@@ -108,7 +101,6 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=Fal
 
 
 def as_tensor(data, dtype=None, device=None):
-    Tensor = _T()
     if isinstance(data, Tensor):
         return data.to(device=device, dtype=dtype) if (dtype or device) else data
     return tensor(data, dtype=dtype, device=device)
@@ -355,7 +347,6 @@ def randint_like(input, low, high=None, *, dtype=None, device=None):
 
 
 def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=None, requires_grad=False):
-    Tensor = _T()
     if size is not None:
         return randn(size, generator=generator, dtype=dtype, device=device, requires_grad=requires_grad) * std + mean
     shape = (mean if isinstance(mean, Tensor) else std)._shape
@@ -396,7 +387,6 @@ def _to_copy(input, dtype):
 
 
 def _parse_to(args, kwargs):
-    Tensor = _T()
     dtype, device = kwargs.pop("dtype", None), kwargs.pop("device", None)
     for a in args:
         if isinstance(a, _dtypes.dtype):
@@ -421,7 +411,6 @@ def _to(self, *args, **kwargs):
 
 
 def _move(t, device):
-    Tensor = _T()
     arr = jax.device_put(t._array(), device.jax_device())
     out = Tensor._make(arr, device)
     if t._rg and _lazy_grad_enabled():
@@ -451,7 +440,6 @@ def _zero(input):
 @defop(lambda x, v: jnp.broadcast_to(v.astype(x.dtype), x.shape), node="FillBackward0", method=False,
        function=False, name="fill")
 def _fill_op(input, value):
-    Tensor = _T()
     if isinstance(value, Tensor):
         if value.dim():
             raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor with {value.dim()} dimensions.")
@@ -462,7 +450,6 @@ def _fill_op(input, value):
 @defop(lambda x, src: jnp.broadcast_to(src.astype(x.dtype), x.shape), node="CopyBackwards", saves={0: (), 1: ()},
        method=False, function=False, name="copy")
 def _copy_op(input, src):
-    Tensor = _T()
     if not isinstance(src, Tensor):
         raise TypeError(f"copy_(): argument 'src' must be Tensor, not {type(src).__name__}")
     s, d = src._shape, input._shape

@@ -1,6 +1,8 @@
 """Indexing (``__getitem__``/``__setitem__``), joining (cat/stack) and gathering ops."""
 from __future__ import annotations
 
+from ..tensor import Tensor  # noqa: E402 - _ops load after tensor
+
 import jax.numpy as jnp
 import numpy as np
 
@@ -10,11 +12,6 @@ from .views import basic_index
 
 __all__ = ["getitem", "setitem"]
 
-
-def _tensor_cls():
-    from ..tensor import Tensor
-
-    return Tensor
 
 
 def _normalize(index):
@@ -82,7 +79,6 @@ def _index(input, indices, spec):
 
 def _index_arrays(shape, index):
     """Turn tensor/list/bool items into integer index arrays (bool masks need their values)."""
-    Tensor = _tensor_cls()
     items, arrays, dim = [], [], 0
     n_real = 0
     for item in index:
@@ -180,7 +176,6 @@ def _index_put(input, value, arrays, spec, node, accumulate=False):
 
 def setitem(self, index, value):
     """``self[index] = value`` as an in-place op (CopySlices / IndexPutBackward0 in the graph)."""
-    Tensor = _tensor_cls()
     index = _normalize(index)
     if all(_is_basic(i) for i in index):
         spec, _ = parse_basic(self._shape, index)
@@ -284,7 +279,6 @@ def _masked_fill_fwd(x, mask, value):
 @defop(_masked_fill_fwd, node="MaskedFillBackward0", saves={0: (1,)}, inplace=True)
 def masked_fill(input, mask, value):
     """``value`` where ``mask`` is True, else ``input``."""
-    Tensor = _tensor_cls()
     if mask._dtype is not _dtypes.bool:
         raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask with dtype {mask._dtype.name}")
     if isinstance(value, Tensor):
@@ -321,7 +315,7 @@ def _scatter_fwd(x, src, idx, axis, reduce):
 
 @defop(_scatter_fwd, node="ScatterBackward0", saves={0: (2,), 1: (2,)}, inplace=True)
 def scatter(input, dim, index, src=None, *, value=None, reduce=None):
-    from ..tensor import Tensor, _wrap_dim
+    from ..tensor import _wrap_dim
 
     if src is None:
         src = value

@@ -1,6 +1,8 @@
 """Elementwise ops: arithmetic with torch's type promotion and broadcasting, math, comparisons."""
 from __future__ import annotations
 
+from ..tensor import Tensor  # noqa: E402 - _ops load after tensor
+
 import jax
 import jax.numpy as jnp
 
@@ -8,7 +10,6 @@ from .registry import Const, defop
 
 
 def _broadcast_check(a, b):
-    from ..tensor import Tensor
 
     if isinstance(a, Tensor) and isinstance(b, Tensor):
         sa, sb = a._shape, b._shape
@@ -47,7 +48,6 @@ def add(input, other, *, alpha=None):
        promote=True, inplace=True)
 def sub(input, other, *, alpha=None):
     """``input - alpha * other``."""
-    from ..tensor import Tensor
 
     if (isinstance(input, Tensor) and input._dtype.name == "bool") or (
             isinstance(other, Tensor) and other._dtype.name == "bool"):
@@ -79,7 +79,6 @@ multiply = mul
 @defop(_div_fwd, node="DivBackward0", saves={0: (1,), 1: (0, 1)}, promote=True, inplace=True)
 def div(input, other, *, rounding_mode=None):
     """True division (``rounding_mode=None``), or ``'trunc'``/``'floor'`` rounding."""
-    from ..tensor import Tensor
     from .. import _dtypes
 
     _broadcast_check(input, other)
@@ -150,7 +149,6 @@ def _pow_scalar_tensor(base, exponent):
 
 def pow(input, exponent):  # noqa: A001 - torch's name
     """``input ** exponent``; either may be a number (one must be a tensor)."""
-    from ..tensor import Tensor
     from .. import _dtypes
 
     if not isinstance(input, Tensor):
@@ -168,7 +166,6 @@ def pow(input, exponent):  # noqa: A001 - torch's name
 
 def float_power(input, exponent):
     from .. import _dtypes
-    from ..tensor import Tensor
 
     input = input.to(_dtypes.float64) if isinstance(input, Tensor) else float(input)
     exponent = exponent.to(_dtypes.float64) if isinstance(exponent, Tensor) else float(exponent)
@@ -201,7 +198,6 @@ def _lerp_fwd(a, b, w):
 
 @defop(_lerp_fwd, node="LerpBackward0", promote=True, inplace=True)
 def lerp(input, end, weight):
-    from ..tensor import Tensor
 
     if isinstance(weight, Tensor):
         return (input, end, weight), (), "LerpBackward1"
@@ -317,7 +313,6 @@ def _clamp_tensor(input, lo, hi):
 
 def clamp(input, min=None, max=None):  # noqa: A002 - torch's names
     """Limit values to ``[min, max]``; bounds are numbers or tensors (one may be None)."""
-    from ..tensor import Tensor
 
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
@@ -346,7 +341,6 @@ def clamp_max(input, max):  # noqa: A002
 @defop(lambda c, a, b: jnp.where(c, a, b), node="WhereBackward0", saves={0: (0,), 1: (0,)}, promote=(1, 2))
 def where(condition, input=None, other=None):
     """``input`` where ``condition`` holds, else ``other`` (broadcasting)."""
-    from ..tensor import Tensor
 
     if input is None and other is None:
         return condition.nonzero(as_tuple=True)

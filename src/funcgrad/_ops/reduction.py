@@ -1,6 +1,8 @@
 """Reductions: sum, mean, prod, max/min (all, or along dims), var/std, norms, logsumexp, argmax..."""
 from __future__ import annotations
 
+from ..tensor import Tensor  # noqa: E402 - _ops load after tensor
+
 import collections
 
 import jax.numpy as jnp
@@ -176,7 +178,6 @@ def _values_at(input, indices, axis, keepdim, node):
 
 
 def _minmax(kind, input, dim=None, keepdim=False):
-    from ..tensor import Tensor
 
     if dim is None:
         return _max_all(input, kind)

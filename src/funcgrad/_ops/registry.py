@@ -20,12 +20,15 @@ the forward as keywords.
 """
 from __future__ import annotations
 
+from ..tensor import Tensor  # noqa: E402 - _ops load after tensor
+
 import functools
 
 import jax
 import numpy as np
 
 from .. import _dtypes, _lazy
+from .._device import _CPU
 from ..autograd import grad_mode as _gm
 from ..autograd.anomaly_mode import _state as _anomaly, capture_trace
 from ..autograd.graph import OpNode, node_class
@@ -65,11 +68,6 @@ class OpDef:
     def __repr__(self):
         return f"<op {self.name}>"
 
-
-def _tensor_cls():
-    from ..tensor import Tensor
-
-    return Tensor
 
 
 def defop(forward, *, node, saves=None, promote=False, view=False, inplace=False, method=True,
@@ -128,50 +126,74 @@ def _check_device(tensors):
     return d
 
 
+_consts: dict = {}
+
+
+def const(v, np_dtype):
+    """A python number as a cached, uncommitted JAX array of ``np_dtype`` (one transfer per value)."""
+    key = (type(v), v, np_dtype)
+    try:
+        return _consts[key]
+    except (KeyError, TypeError):
+        pass
+    if len(_consts) > 4096:
+        _consts.clear()
+    a = jax.device_put(np.asarray(v, dtype=np_dtype))
+    try:
+        _consts[key] = a
+    except TypeError:
+        pass
+    return a
+
+
+_promote_cache: dict = {}
+
+
+def _promote(inputs, which):
+    if which is not True:
+        inputs = [x for i, x in enumerate(inputs) if i in which]
+    key = tuple([(x._dtype, bool(x._shape)) if isinstance(x, Tensor) else type(x.v if type(x) is Const else x)
+                 for x in inputs if x is not None])
+    r = _promote_cache.get(key)
+    if r is None:
+        metas = [k for k in key if type(k) is tuple]
+        scalars = [{bool: True, int: 1, float: 1.0, complex: 1j}.get(k, 1.0) for k in key if type(k) is not tuple]
+        r = _promote_cache[key] = _dtypes.result_type([(d, int(nd)) for d, nd in metas], scalars)
+    return r
+
+
 def dispatch(op, inputs, params, node_name=None):
     """Run (record) ``op`` on ``inputs`` (Tensors, python scalars or None) and build its graph node."""
-    Tensor = _tensor_cls()
     vals = []
-    tensors = []
     grad = _mode.grad
     needs_grad = False
     cast = None
     if op.promote:
-        metas, scalars = [], []
-        for i, x in enumerate(inputs):
-            if op.promote is not True and i not in op.promote:
-                continue
-            if isinstance(x, Tensor):
-                metas.append((x._dtype, len(x._shape)))
-            elif x is not None:
-                scalars.append(x.v if type(x) is Const else x)
-        cast = _dtypes.result_type(metas, scalars)
-        params = (cast.np,) + tuple(params)
+        cast = _promote(inputs, op.promote)
+        params = (cast.np,) + params
     dev = None
     for x in inputs:
         if isinstance(x, Tensor):
             vals.append(x._value())
-            tensors.append(x)
+            d = x._st.device
             if dev is None:
-                dev = x._st.device
-            elif x._st.device != dev and x._shape:
-                _check_device(tensors)
+                dev = d
+            elif d is not dev and d != dev and x._shape:
+                _check_device([t for t in inputs if isinstance(t, Tensor)])
             if grad and x._rg:
                 needs_grad = True
         elif x is None:
-            vals.append(None)
+            continue
         else:
             v = x.v if type(x) is Const else x
-            if isinstance(v, np.ndarray):
+            if isinstance(v, (np.ndarray, jax.Array)):
                 vals.append(v)
             else:
-                vals.append(np.asarray(v, dtype=(cast or _dtypes.scalar_dtype(v)).np))
+                vals.append(const(v, (cast or _dtypes.scalar_dtype(v)).np))
     try:
-        lz = _lazy.record(op.prim, params, [v for v in vals if v is not None])
+        lz = _lazy.record(op.prim, params, vals)
     except (TypeError, ValueError) as e:
         raise RuntimeError(f"{op.name}: {e}") from None
-    from .._device import _CPU
-
     out = Tensor._make(lz, dev or _CPU)
     if op.view:
         src = inputs[0]
@@ -194,63 +216,71 @@ def _edge(t):
 
 
 def _saved_desc(t, node=None, nr=0):
-    dev = t._st.device
+    """What a version error names: ``(type string, shape, ", which is output N of XBackward0,")``."""
+    return _format_desc((t._dtype, t._shape, t._st.device, node if node is not None else t.grad_fn,
+                         nr if node is not None else t._output_nr))
+
+
+def _format_desc(meta):
+    dtype, shape, dev, fn, nr = meta
     prefix = "torch.cuda." if dev.type == "cuda" else "torch."
-    fn = node if node is not None else t.grad_fn
-    extra = f", which is output {nr if node is not None else t._output_nr} of {fn.name()}," if fn is not None else ""
-    return (prefix + t._dtype._legacy, t._shape, extra)
+    extra = f", which is output {nr} of {fn.name()}," if fn is not None else ""
+    return (prefix + dtype._legacy, shape, extra)
 
 
 def _attach_node(op, name, inputs, vals, params, out):
-    Tensor = _tensor_cls()
-    cls = node_class(name)
+    cls = _node_classes.get(name)
+    if cls is None:
+        cls = _node_classes[name] = node_class(name)
     node = cls.__new__(cls)
     edges = []
-    for x in inputs:
-        if isinstance(x, Tensor):
-            edges.append(_edge(x) if x._rg else (None, 0))
-        elif x is not None and type(x) is not Const:
-            edges.append((None, 0))
-    OpNode.__init__(node, tuple(edges))
-    pos, k = [], 0
+    pos = []
+    k = 0
+    want = None
+    saves = op.saves
     for x in inputs:
         if x is None:
             continue
-        if type(x) is not Const:
-            pos.append(k)
+        if type(x) is Const:
+            k += 1
+            continue
+        if isinstance(x, Tensor) and x._rg:
+            edges.append(_edge(x))
+            if saves is not None:
+                s = saves.get(k, ())
+                if s:
+                    want = set(s) if want is None else want.union(s)
+        else:
+            edges.append((None, 0))
+        pos.append(k)
         k += 1
+    OpNode.__init__(node, tuple(edges))
     node._pos = tuple(pos)
     node.op = op
     node.params = params
-    node.vals = tuple(v for v in vals if v is not None)
+    node.vals = tuple(vals)
     node._freed = False
     node._out = (out._shape, out._dtype)
-    saved = []
-    needed = False
-    if op.saves is not None:
-        want = set()
-        idx = 0
-        for x in inputs:
-            if x is None:
-                continue
-            if isinstance(x, Tensor) and x._rg:
-                want.update(op.saves.get(idx, ()))
-            idx += 1
+    saved = ()
+    if want:
         tensors = [x for x in inputs if x is not None]
+        saved = []
         for w in want:
             if w == "result":
-                saved.append((out._st, out._st.version, _saved_desc(out, node, 0)))
+                saved.append((out._st, out._st.version, (out._dtype, out._shape, out._st.device, node, 0)))
             elif isinstance(tensors[w], Tensor):
                 t = tensors[w]
-                saved.append((t._st, t._st.version, _saved_desc(t)))
-            needed = True
-    node._saved = tuple(saved)
-    node._needed = needed
+                saved.append((t._st, t._st.version, (t._dtype, t._shape, t._st.device, t.grad_fn, t._output_nr)))
+        saved = tuple(saved)
+    node._saved = saved
+    node._needed = bool(want) or op.saves is None
     if _anomaly.enabled:
         node._anomaly_trace = capture_trace()
     out.grad_fn = node
     out._rg = True
-    out._output_nr = 0
+
+
+_node_classes: dict = {}
 
 
 def vjp_op(op, i, n_inputs):

@@ -7,12 +7,11 @@ non-leaf or an ``autograd.grad`` output is materialised together, so a whole bac
 """
 from __future__ import annotations
 
-import heapq
 
 from .. import _lazy
 from . import grad_mode
 from .anomaly_mode import _state as _anomaly, warn_forward_trace
-from .graph import AccumulateGrad, OpNode
+from .graph import _ZEROS, AccumulateGrad, OpNode
 
 __all__ = ["run_backward"]
 
@@ -33,41 +32,88 @@ def _add(a, b):
     return add(a, b)
 
 
+def _add_raw(a, b):
+    from .._ops.registry import OPS
+
+    shape, dtype = _lazy._aval(a)
+    return _lazy.record(OPS["add"].prim, (dtype,), [a, b], shape, dtype)
+
+
+class _Values:
+    """Gradients as raw values (no create_graph) or Tensors (create_graph), converted at the edges."""
+
+    def __init__(self, raw, device):
+        self.raw = raw
+        self.device = device
+
+    def tensor(self, g):
+        if g is None or not self.raw:
+            return g
+        return _T()._make(g, self.device)
+
+    def value(self, t):
+        if t is None or not self.raw:
+            return t
+        return t._value()
+
+    def add(self, a, b):
+        return _add_raw(a, b) if self.raw else _add(a, b)
+
+
 def _op_backward(node, grads, create_graph):
-    """Input gradients of an OpNode from its output gradient (vjp of the forward)."""
+    """Input gradients of an OpNode from its output gradient (vjp of the forward).
+
+    With ``create_graph`` grads are Tensors and each vjp is a differentiable op; otherwise they
+    are raw values (arrays or pending Lazy) and each vjp is recorded directly.
+    """
     from .._ops.registry import dispatch, vjp_op
 
-    node._check_saved()
+    if node._freed or node._saved:
+        node._check_saved()
     g = grads[0]
-    Tensor = _T()
-    if g is None:
-        from .._ops.creation import zeros
-
-        g = zeros(node._out[0], dtype=node._out[1])
     vals = node.vals
+    if vals is None:
+        vals = node._zeros_vals()
     n = len(vals)
     params = (("params", node.params),)
     out = []
+    if create_graph:
+        if g is None:
+            from .._ops.creation import zeros
+
+            g = zeros(node._out[0], dtype=node._out[1])
+        ins = None
+        for e, (nxt, nr) in enumerate(node.next_functions):
+            if nxt is None:
+                out.append(None)
+                continue
+            if ins is None:
+                ins = list(_saved_inputs(node, vals))
+            out.append(dispatch(vjp_op(node.op, node._pos[e], n), ins + [g], params, node.name() + "Backward"))
+        return out
+    if g is None:
+        g = _lazy.record(_ZEROS, (node._out[0], node._out[1].np), (), node._out[0], node._out[1].np)
+    record = _lazy.record
+    aval = _lazy._aval
+    args = None
     for e, (nxt, nr) in enumerate(node.next_functions):
         if nxt is None:
             out.append(None)
             continue
         i = node._pos[e]
-        vop = vjp_op(node.op, i, n)
-        if create_graph:
-            ins = list(_saved_inputs(node))
-            r = dispatch(vop, ins + [g], params, node.name() + "Backward")
-        else:
-            r = Tensor._make(_lazy.record(vop.prim, params, list(vals) + [g._value()]), g._st.device)
-        out.append(r)
+        if args is None:
+            args = list(vals)
+            args.append(g)
+        shape, dtype = aval(vals[i])
+        out.append(record(vjp_op(node.op, i, n).prim, params, args, shape, dtype))
     return out
 
 
-def _saved_inputs(node):
+def _saved_inputs(node, vals):
     """The forward inputs as tensors wired to their graph edges (for create_graph)."""
     Tensor = _T()
     edge_at = {p: e for e, p in enumerate(node._pos)}
-    for k, v in enumerate(node.vals):
+    for k, v in enumerate(vals):
         e = edge_at.get(k)
         nxt = node.next_functions[e][0] if e is not None else None
         if isinstance(nxt, AccumulateGrad):
@@ -85,7 +131,10 @@ def _check_nan(node, outs):
     import numpy as np
 
     for i, g in enumerate(outs):
-        if g is not None and np.isnan(np.asarray(g._array())).any():
+        if g is None:
+            continue
+        a = g._array() if hasattr(g, "_array") else _lazy.value_of(g)
+        if np.isnan(np.asarray(a)).any():
             raise RuntimeError(f"Function '{node.name()}' returned nan values in its {i}th output.")
 
 
@@ -96,19 +145,25 @@ def _apply(node, grads, create_graph):
     return outs
 
 
+def _seq_key(n):
+    return n._seq
+
+
 def run_backward(roots, retain_graph, create_graph, inputs=None, capture=False, allow_unused=False):
     """Run backward from ``roots`` = [(tensor, grad Tensor)].
+
+    Nodes run in decreasing sequence number, which is torch's order (a node is always created
+    after the nodes of its inputs, so every consumer of a node runs before it); an
+    ``AccumulateGrad`` runs as soon as all its gradients have arrived, as in torch.
 
     With ``capture`` (autograd.grad) returns the gradients of ``inputs`` instead of
     accumulating into ``.grad``; with ``inputs`` and no capture, accumulates only into those.
     """
-    Tensor = _T()
     if retain_graph is None:
         retain_graph = create_graph
     from .._ops.registry import _edge
 
-    # Where gradients are captured: {(node, nr): index into inputs}
-    want = None
+    want = None  # where gradients are captured: {(node, nr): [index into inputs]}
     if inputs is not None:
         want = {}
         for k, t in enumerate(inputs):
@@ -117,6 +172,7 @@ def run_backward(roots, retain_graph, create_graph, inputs=None, capture=False, 
             want.setdefault(_edge(t), []).append(k)
     captured = [None] * (len(inputs) if inputs is not None else 0)
 
+    V = _Values(not create_graph, roots[0][0]._st.device)
     buffers = {}
     root_nodes = []
     for t, g in roots:
@@ -125,85 +181,41 @@ def run_backward(roots, retain_graph, create_graph, inputs=None, capture=False, 
         if buf is None:
             buf = buffers[node] = [None] * node._num_outputs()
             root_nodes.append(node)
-        buf[nr] = g if buf[nr] is None else _add(buf[nr], g)
+        g = V.value(g)
+        buf[nr] = g if buf[nr] is None else V.add(buf[nr], g)
 
-    deps = {}
+    # reachable nodes; incoming-edge counts for the AccumulateGrad sinks
     seen = set(root_nodes)
     stack = list(root_nodes)
+    order = []
+    acc_deps = {}
     while stack:
         n = stack.pop()
+        if type(n) is AccumulateGrad:
+            continue
+        order.append(n)
         for nxt, _ in n.next_functions:
             if nxt is None:
                 continue
-            deps[nxt] = deps.get(nxt, 0) + 1
+            if type(nxt) is AccumulateGrad:
+                acc_deps[nxt] = acc_deps.get(nxt, 0) + 1
             if nxt not in seen:
                 seen.add(nxt)
                 stack.append(nxt)
+    order.sort(key=_seq_key, reverse=True)
+    for n in root_nodes:
+        if type(n) is AccumulateGrad and n not in acc_deps:
+            order.append(n)
 
-    ready = [(-n._seq, id(n), n) for n in root_nodes if deps.get(n, 0) == 0]
-    heapq.heapify(ready)
     touched = []
     executed = []
-    with grad_mode.set_grad_enabled(create_graph):
-        while ready:
-            _, _, node = heapq.heappop(ready)
-            grads = buffers.pop(node, None) or [None] * node._num_outputs()
-            if node._tensor_pre_hooks:
-                for nr, hooks in node._tensor_pre_hooks.items():
-                    for h in list(hooks.values()):
-                        if grads[nr] is not None:
-                            r = h(grads[nr])
-                            if r is not None:
-                                grads[nr] = r
-            if node._retained:
-                for nr, ref in node._retained.items():
-                    t = ref()
-                    if t is not None and grads[nr] is not None:
-                        _retain(t, grads[nr], create_graph)
-                        touched.append(t._grad)
-            if want is not None:
-                for nr in range(len(grads)):
-                    ks = want.get((node, nr))
-                    if ks and not isinstance(node, AccumulateGrad):
-                        for k in ks:
-                            captured[k] = grads[nr]
-            if node._pre_hooks:
-                for h in list(node._pre_hooks.values()):
-                    r = h(tuple(grads))
-                    if r is not None:
-                        grads = list(r)
-            if all(g is None for g in grads):
-                outs = [None] * len(node.next_functions)
-            elif isinstance(node, AccumulateGrad):
-                _accumulate(node, grads[0], create_graph, want, captured, capture, touched)
-                outs = []
-            else:
-                if _anomaly.enabled:
-                    try:
-                        outs = _apply(node, grads, create_graph)
-                    except Exception:
-                        warn_forward_trace(node)
-                        raise
-                else:
-                    outs = _apply(node, grads, create_graph)
-            if node._hooks:
-                for h in list(node._hooks.values()):
-                    r = h(tuple(outs), tuple(grads))
-                    if r is not None:
-                        outs = list(r)
-            executed.append(node)
-            for (nxt, nr), g in zip(node.next_functions, outs):
-                if nxt is None:
-                    continue
-                if g is not None:
-                    buf = buffers.get(nxt)
-                    if buf is None:
-                        buf = buffers[nxt] = [None] * nxt._num_outputs()
-                    buf[nr] = g if buf[nr] is None else _add(buf[nr], g)
-                d = deps[nxt] - 1
-                deps[nxt] = d
-                if d == 0:
-                    heapq.heappush(ready, (-nxt._seq, id(nxt), nxt))
+    prev_grad = grad_mode._mode.grad
+    grad_mode._mode.grad = create_graph
+    try:
+        for node in order:
+            _run_node(node, buffers, acc_deps, V, create_graph, want, captured, capture, touched, executed)
+    finally:
+        grad_mode._mode.grad = prev_grad
     if not retain_graph:
         for node in executed:
             node._release()
@@ -218,6 +230,81 @@ def run_backward(roots, retain_graph, create_graph, inputs=None, capture=False, 
     if not create_graph:
         _lazy.materialize([p for p in pending if type(p) is _lazy.Lazy])
     return captured
+
+
+def _run_node(node, buffers, acc_deps, V, create_graph, want, captured, capture, touched, executed):
+    grads = buffers.pop(node, None) or [None] * node._num_outputs()
+    if node._tensor_pre_hooks:
+        for nr, hooks in node._tensor_pre_hooks.items():
+            for h in list(hooks.values()):
+                if grads[nr] is not None:
+                    r = h(V.tensor(grads[nr]))
+                    if r is not None:
+                        grads[nr] = V.value(r)
+    if node._retained:
+        for nr, ref in node._retained.items():
+            t = ref()
+            if t is not None and grads[nr] is not None:
+                _retain(t, V.tensor(grads[nr]), create_graph)
+                touched.append(t._grad)
+    if want is not None and type(node) is not AccumulateGrad:
+        for nr in range(len(grads)):
+            ks = want.get((node, nr))
+            if ks:
+                for k in ks:
+                    captured[k] = V.tensor(grads[nr])
+    if node._pre_hooks:
+        grads = [V.tensor(g) for g in grads]
+        for h in list(node._pre_hooks.values()):
+            r = h(tuple(grads))
+            if r is not None:
+                grads = list(r)
+        grads = [V.value(g) for g in grads]
+    if type(node) is AccumulateGrad:
+        if grads[0] is not None:
+            _accumulate(node, V.tensor(grads[0]), create_graph, want, captured, capture, touched)
+        executed.append(node)
+        return
+    if len(grads) == 1 and grads[0] is None or all(g is None for g in grads):
+        outs = [None] * len(node.next_functions)
+    elif type(node).__mro__[1] is OpNode and not _anomaly.enabled:
+        outs = _op_backward(node, grads, create_graph)
+    elif isinstance(node, OpNode):
+        try:
+            outs = _apply(node, grads, create_graph)
+        except Exception:
+            warn_forward_trace(node)
+            raise
+    else:  # custom Functions see Tensors
+        tg = [V.tensor(g) for g in grads]
+        try:
+            outs = _apply(node, tg, create_graph)
+        except Exception:
+            if _anomaly.enabled:
+                warn_forward_trace(node)
+            raise
+        outs = [V.value(o) for o in outs]
+    if node._hooks:
+        outs = [V.tensor(o) for o in outs]
+        for h in list(node._hooks.values()):
+            r = h(tuple(outs), tuple(V.tensor(g) for g in grads))
+            if r is not None:
+                outs = list(r)
+        outs = [V.value(o) for o in outs]
+    executed.append(node)
+    for (nxt, nr), g in zip(node.next_functions, outs):
+        if nxt is None:
+            continue
+        if g is not None:
+            buf = buffers.get(nxt)
+            if buf is None:
+                buf = buffers[nxt] = [None] * nxt._num_outputs()
+            buf[nr] = g if buf[nr] is None else V.add(buf[nr], g)
+        if type(nxt) is AccumulateGrad:
+            d = acc_deps[nxt] - 1
+            acc_deps[nxt] = d
+            if d == 0:
+                _run_node(nxt, buffers, acc_deps, V, create_graph, want, captured, capture, touched, executed)
 
 
 def _retain(t, g, create_graph):

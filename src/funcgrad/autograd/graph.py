@@ -121,13 +121,16 @@ AccumulateGrad.__module__ = "builtins"
 class OpNode(Node):
     """The backward of one registry op: gradients come from ``jax.vjp`` of the op's forward."""
 
-    __slots__ = ("op", "params", "vals", "_saved", "_freed", "_out", "_needed", "_pos")
+    __slots__ = ("op", "params", "vals", "_saved", "_freed", "_out", "_needed", "_pos", "_avals")
 
     def _check_saved(self):
         if self._freed:
             raise RuntimeError(FREED_MSG)
-        for st, version, desc in self._saved:
+        for st, version, meta in self._saved:
             if st.version != version:
+                from .._ops.registry import _format_desc
+
+                desc = _format_desc(meta)
                 raise RuntimeError(
                     "one of the variables needed for gradient computation has been modified by an inplace "
                     f"operation: [{desc[0]} {list(desc[1])}]{desc[2]} is at version {st.version}; expected "
@@ -135,17 +138,16 @@ class OpNode(Node):
                 )
 
     def _release(self):
-        """Free saved values; inputs the formula does not read become zeros of their shape."""
-        if self._freed or self.vals is None:
+        """Free saved values; a formula that reads none of them can still run on zeros of their shape."""
+        vals = self.vals
+        if self._freed or vals is None:
             return
-        self._freed = bool(self._saved) or self._needed
-        vals = []
-        for v in self.vals:
-            if type(v) is _lazy.Lazy or hasattr(v, "shape"):
-                shape, dtype = _lazy._aval(v)
-                v = _lazy.Lazy(_ZEROS, (shape, dtype), (), shape, dtype, 1)
-            vals.append(v)
-        self.vals = tuple(vals)
+        self._freed = self._needed
+        self._avals = [_lazy._aval(v) for v in vals]
+        self.vals = None
+
+    def _zeros_vals(self):
+        return tuple(_lazy.record(_ZEROS, (s, d), (), s, d) for s, d in self._avals)
 
 
 def _zeros_impl(params, *_):
