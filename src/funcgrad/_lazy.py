@@ -119,11 +119,10 @@ def infer(prim, params, args):
 
 def record(prim, params, args, shape=None, dtype=None):
     """Append ``prim(params, *args)`` to the tape; returns its Lazy (or the array when not lazy)."""
-    if shape is None:
-        shape, dtype = infer(prim, params, args)
     with _lock:
         tape = _tape
         gen = tape.gen
+        in_pos = tape.in_pos
         codes = []
         for a in args:
             if type(a) is Lazy:
@@ -134,19 +133,31 @@ def record(prim, params, args, shape=None, dtype=None):
                         continue
                     raise RuntimeError("funcgrad internal error: a pending value outlived its tape")
                 a = v
-            k = id(a)
-            j = tape.in_pos.get(k)
+            j = in_pos.get(id(a))
             if j is None:
-                j = tape.in_pos[k] = len(tape.inputs)
+                j = in_pos[id(a)] = len(tape.inputs)
                 tape.inputs.append(a)
             codes.append(-1 - j)
-        node = Lazy(shape, dtype, gen, len(tape.nodes))
+        if shape is None:
+            key = (prim, params, tuple([(a.shape, a.dtype) for a in args]))
+            sd = _shape_cache.get(key)
+            if sd is None:
+                sd = infer(prim, params, args)
+            shape, dtype = sd
+        n = len(tape.nodes)
+        node = Lazy(shape, dtype, gen, n)
         tape.nodes.append(node)
         tape.entries.append((prim, params, tuple(codes)))
-        n = len(tape.nodes)
-    if not _state.lazy or n >= MAX_TAPE:
+    if not _state.lazy or n + 1 >= MAX_TAPE:
         flush()
         return node.value
+    return node
+
+
+def wrap(array):
+    """A computed Lazy holding ``array`` (Tensors keep their values wrapped: cheap shape lookups)."""
+    node = Lazy(tuple(array.shape), np.dtype(array.dtype), -1, -1)
+    node.value = array
     return node
 
 

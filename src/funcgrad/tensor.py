@@ -66,9 +66,11 @@ class Tensor:
     # -- construction -------------------------------------------------------------------------
     @classmethod
     def _make(cls, value, device=_CPU, requires_grad=False):
+        if type(value) is not Lazy:
+            value = _lazy.wrap(value)
         t = object.__new__(cls)
         t._st = Storage(value, device)
-        t._shape = tuple(value.shape)
+        t._shape = value.shape
         t._dtype = _NP2DT[value.dtype]
         t._rg = requires_grad
         t.grad_fn = None
@@ -108,11 +110,7 @@ class Tensor:
         """The concrete jax.Array (flushes pending work)."""
         v = self._value()
         if type(v) is Lazy:
-            v = _lazy.value_of(v)
-            if self._view is None:
-                self._st.value = v
-            else:
-                self._vcache = (self._st.version, v)
+            return _lazy.value_of(v)
         return v
 
     def _numpy_view(self) -> np.ndarray:
@@ -309,6 +307,7 @@ class Tensor:
         if node._retained is None:
             node._retained = {}
         node._retained[self._output_nr] = weakref.ref(self)
+        node._special = True
         self._retains_grad = True
 
     def register_hook(self, hook):

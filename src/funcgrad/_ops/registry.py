@@ -31,7 +31,7 @@ from .. import _dtypes, _lazy
 from .._device import _CPU
 from ..autograd import grad_mode as _gm
 from ..autograd.anomaly_mode import _state as _anomaly, capture_trace
-from ..autograd.graph import OpNode, node_class
+from ..autograd.graph import OpNode, _seq, node_class
 
 __all__ = ["OpDef", "defop", "dispatch", "OPS", "vjp_op"]
 
@@ -81,7 +81,7 @@ def defop(forward, *, node, saves=None, promote=False, view=False, inplace=False
 
         @functools.wraps(binder)
         def fn(*args, **kwargs):
-            out = kwargs.pop("out", None)
+            out = kwargs.pop("out", None) if kwargs else None
             bound = binder(*args, **kwargs)
             if len(bound) == 3:
                 inputs, params, nname = bound
@@ -169,7 +169,15 @@ def dispatch(op, inputs, params, node_name=None):
     needs_grad = False
     cast = None
     if op.promote:
-        cast = _promote(inputs, op.promote)
+        if len(inputs) == 2 and op.promote is True:
+            a, b = inputs
+            tb = type(b)
+            if type(a) is Tensor and (tb is float and a._dtype.is_floating_point or tb is Tensor and b._dtype is a._dtype):
+                cast = a._dtype
+            else:
+                cast = _promote(inputs, True)
+        else:
+            cast = _promote(inputs, op.promote)
         params = (cast.np,) + params
     dev = None
     for x in inputs:
@@ -254,12 +262,12 @@ def _attach_node(op, name, inputs, vals, params, out):
             edges.append((None, 0))
         pos.append(k)
         k += 1
-    OpNode.__init__(node, tuple(edges))
+    node.next_functions = tuple(edges)
+    node._seq = next(_seq)
     node._pos = tuple(pos)
     node.op = op
     node.params = params
     node.vals = tuple(vals)
-    node._freed = False
     node._out = (out._shape, out._dtype)
     saved = ()
     if want:
@@ -273,7 +281,8 @@ def _attach_node(op, name, inputs, vals, params, out):
                 saved.append((t._st, t._st.version, (t._dtype, t._shape, t._st.device, t.grad_fn, t._output_nr)))
         saved = tuple(saved)
     node._saved = saved
-    node._needed = bool(want) or op.saves is None
+    if want or op.saves is None:
+        node._needed = True
     if _anomaly.enabled:
         node._anomaly_trace = capture_trace()
     out.grad_fn = node

@@ -16,10 +16,22 @@ from .graph import _ZEROS, AccumulateGrad, OpNode
 __all__ = ["run_backward"]
 
 
-def _T():
+_late = {}
+
+
+def _bind():
+    """Late imports (engine loads before tensor and the op registry)."""
+    from .._ops import registry
+    from .._ops.pointwise import add
     from ..tensor import Tensor
 
-    return Tensor
+    _late.update(Tensor=Tensor, add=add, add_prim=registry.OPS["add"].prim, dispatch=registry.dispatch,
+                 vjp_op=registry.vjp_op, edge=registry._edge)
+    return _late
+
+
+def _T():
+    return (_late or _bind())["Tensor"]
 
 
 def _wrap(value, device):
@@ -27,16 +39,12 @@ def _wrap(value, device):
 
 
 def _add(a, b):
-    from .._ops.pointwise import add
-
-    return add(a, b)
+    return (_late or _bind())["add"](a, b)
 
 
 def _add_raw(a, b):
-    from .._ops.registry import OPS
-
     shape, dtype = _lazy._aval(a)
-    return _lazy.record(OPS["add"].prim, (dtype,), [a, b], shape, dtype)
+    return _lazy.record((_late or _bind())["add_prim"], (dtype,), [a, b], shape, dtype)
 
 
 class _Values:
@@ -66,8 +74,8 @@ def _op_backward(node, grads, create_graph):
     With ``create_graph`` grads are Tensors and each vjp is a differentiable op; otherwise they
     are raw values (arrays or pending Lazy) and each vjp is recorded directly.
     """
-    from .._ops.registry import dispatch, vjp_op
-
+    late = _late or _bind()
+    vjp_op = late["vjp_op"]
     if node._freed or node._saved:
         node._check_saved()
     g = grads[0]
@@ -89,7 +97,7 @@ def _op_backward(node, grads, create_graph):
                 continue
             if ins is None:
                 ins = list(_saved_inputs(node, vals))
-            out.append(dispatch(vjp_op(node.op, node._pos[e], n), ins + [g], params, node.name() + "Backward"))
+            out.append(late["dispatch"](vjp_op(node.op, node._pos[e], n), ins + [g], params, node.name() + "Backward"))
         return out
     if g is None:
         g = _lazy.record(_ZEROS, (node._out[0], node._out[1].np), (), node._out[0], node._out[1].np)
@@ -145,6 +153,20 @@ def _apply(node, grads, create_graph):
     return outs
 
 
+class _PlainTypes:
+    """Node classes that are plain single-output registry nodes (filled as they are seen)."""
+
+    def __contains__(self, cls):
+        r = _plain_cache.get(cls)
+        if r is None:
+            r = _plain_cache[cls] = cls.__mro__[1] is OpNode
+        return r
+
+
+_plain_cache: dict = {}
+_plain = _PlainTypes()
+
+
 def _seq_key(n):
     return n._seq
 
@@ -161,7 +183,7 @@ def run_backward(roots, retain_graph, create_graph, inputs=None, capture=False, 
     """
     if retain_graph is None:
         retain_graph = create_graph
-    from .._ops.registry import _edge
+    _edge = (_late or _bind())["edge"]
 
     want = None  # where gradients are captured: {(node, nr): [index into inputs]}
     if inputs is not None:
@@ -234,6 +256,12 @@ def run_backward(roots, retain_graph, create_graph, inputs=None, capture=False, 
 
 def _run_node(node, buffers, acc_deps, V, create_graph, want, captured, capture, touched, executed):
     grads = buffers.pop(node, None) or [None] * node._num_outputs()
+    if want is None and not node._special and type(node) in _plain and not _anomaly.enabled:
+        # the common case: an op node without hooks, retained grads or captures
+        outs = _op_backward(node, grads, create_graph) if grads[0] is not None else [None] * len(node.next_functions)
+        executed.append(node)
+        _propagate(node, outs, buffers, acc_deps, V, create_graph, want, captured, capture, touched, executed)
+        return
     if node._tensor_pre_hooks:
         for nr, hooks in node._tensor_pre_hooks.items():
             for h in list(hooks.values()):
@@ -292,6 +320,10 @@ def _run_node(node, buffers, acc_deps, V, create_graph, want, captured, capture,
                 outs = list(r)
         outs = [V.value(o) for o in outs]
     executed.append(node)
+    _propagate(node, outs, buffers, acc_deps, V, create_graph, want, captured, capture, touched, executed)
+
+
+def _propagate(node, outs, buffers, acc_deps, V, create_graph, want, captured, capture, touched, executed):
     for (nxt, nr), g in zip(node.next_functions, outs):
         if nxt is None:
             continue

@@ -51,17 +51,19 @@ class Node:
     with ``(None, 0)`` for inputs that do not require grad.
     """
 
-    __slots__ = ("next_functions", "_seq", "_hooks", "_pre_hooks", "_tensor_pre_hooks", "_retained",
-                 "_anomaly_trace", "__weakref__")
+    __slots__ = ("next_functions", "_seq", "__dict__", "__weakref__")
+
+    # Rarely set state: class defaults, shadowed in the instance __dict__ once set.
+    _hooks = None
+    _pre_hooks = None
+    _tensor_pre_hooks = None  # {output_nr: _HookDict}
+    _retained = None  # {output_nr: weakref to a non-leaf tensor that retains grad}
+    _anomaly_trace = None
+    _special = False  # any hook or retained grad: the engine takes its slow path
 
     def __init__(self, next_functions=()):
         self.next_functions = next_functions
         self._seq = next(_seq)
-        self._hooks = None
-        self._pre_hooks = None
-        self._tensor_pre_hooks = None  # {output_nr: _HookDict}
-        self._retained = None  # {output_nr: weakref to a non-leaf tensor that retains grad}
-        self._anomaly_trace = None
 
     def name(self) -> str:
         return type(self).__name__
@@ -74,6 +76,7 @@ class Node:
         """``fn(grad_inputs, grad_outputs)`` runs after this node; may return new grad_inputs."""
         if self._hooks is None:
             self._hooks = _HookDict()
+        self._special = True
         h = RemovableHandle(self._hooks)
         self._hooks[h.id] = fn
         return h
@@ -82,6 +85,7 @@ class Node:
         """``fn(grad_outputs)`` runs before this node; may return new grad_outputs."""
         if self._pre_hooks is None:
             self._pre_hooks = _HookDict()
+        self._special = True
         h = RemovableHandle(self._pre_hooks)
         self._pre_hooks[h.id] = fn
         return h
@@ -89,6 +93,7 @@ class Node:
     def _add_tensor_pre_hook(self, nr, fn):
         if self._tensor_pre_hooks is None:
             self._tensor_pre_hooks = {}
+        self._special = True
         d = self._tensor_pre_hooks.setdefault(nr, _HookDict())
         h = RemovableHandle(d)
         d[h.id] = fn
@@ -121,7 +126,9 @@ AccumulateGrad.__module__ = "builtins"
 class OpNode(Node):
     """The backward of one registry op: gradients come from ``jax.vjp`` of the op's forward."""
 
-    __slots__ = ("op", "params", "vals", "_saved", "_freed", "_out", "_needed", "_pos", "_avals")
+    __slots__ = ("op", "params", "vals", "_saved", "_out", "_pos")
+    _freed = False
+    _needed = False
 
     def _check_saved(self):
         if self._freed:
@@ -142,8 +149,10 @@ class OpNode(Node):
         vals = self.vals
         if self._freed or vals is None:
             return
-        self._freed = self._needed
-        self._avals = [_lazy._aval(v) for v in vals]
+        if self._needed:
+            self._freed = True
+        else:
+            self._avals = [_lazy._aval(v) for v in vals]
         self.vals = None
 
     def _zeros_vals(self):
