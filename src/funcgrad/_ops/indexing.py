@@ -140,12 +140,35 @@ def _index_arrays(shape, index):
 
 
 def getitem(self, index):
+    """``self[index]``: basic indices become a chain of view ops, as torch builds them."""
+    from . import views
+
+    single_slice = isinstance(index, slice)
     index = _normalize(index)
-    if all(_is_basic(i) for i in index):
-        spec, name = parse_basic(self._shape, index)
-        return basic_index(self, spec, name)
-    spec, arrays = _index_arrays(self._shape, index)
-    return _index(self, arrays, spec)
+    if not all(_is_basic(i) for i in index):
+        spec, arrays = _index_arrays(self._shape, index)
+        return _index(self, arrays, spec)
+    parse_basic(self._shape, index)  # bounds and arity errors, as torch words them
+    n_real = sum(1 for i in index if i is not None and i is not Ellipsis)
+    out, dim = self, 0
+    for item in index:
+        if item is Ellipsis:
+            dim += self.dim() - n_real
+        elif item is None:
+            out = views.unsqueeze(out, dim)
+            dim += 1
+        elif isinstance(item, slice):
+            size = out._shape[dim]
+            st, sp, step = item.indices(size)
+            if step <= 0:
+                raise ValueError("step must be greater than zero")
+            sp = max(sp, st)
+            if single_slice or not (st == 0 and sp == size and step == 1):
+                out = views.slice_dim(out, dim, st, sp, step)
+            dim += 1
+        else:
+            out = views.select(out, dim, int(item))
+    return views.alias(out) if out is self else out
 
 
 def _index_put_impl(x, v, *idx_arrays, spec, accumulate=False):
@@ -276,7 +299,7 @@ def _masked_fill_fwd(x, mask, value):
     return jnp.where(mask, value.astype(x.dtype), x)
 
 
-@defop(_masked_fill_fwd, node="MaskedFillBackward0", saves={0: (1,)}, inplace=True)
+@defop(_masked_fill_fwd, node="MaskedFillBackward0", saves={0: (1,), 2: (1,)}, inplace=True, nondiff=(1,))
 def masked_fill(input, mask, value):
     """``value`` where ``mask`` is True, else ``input``."""
     if mask._dtype is not _dtypes.bool:

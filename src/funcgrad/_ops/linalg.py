@@ -103,7 +103,29 @@ def matmul(input, other):
     if input._shape[-1] != other._shape[-2 if db > 1 else -1]:
         raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: "
                            f"[{input._shape[0]}, {input._shape[-1]}] but got: [{other._shape[0]}, {other._shape[-2 if db > 1 else 0]}].")
+    if da >= 3 and db == 2:
+        # torch folds the batch into rows: mm(a.reshape(-1, k), b) then _unsafe_view
+        k = input._shape[-1]
+        out = mm(input.reshape(-1, k), other)
+        return _unsafe_view(out, input._shape[:-1] + (other._shape[-1],))
+    if da >= 2 and db >= 2:
+        import numpy as np
+
+        batch = tuple(np.broadcast_shapes(input._shape[:-2], other._shape[:-2]))
+        a = input if input._shape[:-2] == batch else input.expand(*batch, *input._shape[-2:])
+        b = other if other._shape[:-2] == batch else other.expand(*batch, *other._shape[-2:])
+        n = 1
+        for s in batch:
+            n *= s
+        out = bmm(a.reshape(n, *a._shape[-2:]), b.reshape(n, *b._shape[-2:]))
+        return _unsafe_view(out, batch + out._shape[-2:])
     return _matmul_nd(input, other)
+
+
+@defop(lambda x, shape: jnp.reshape(x, shape), node="UnsafeViewBackward0", saves={0: ()}, method=False,
+       function=False, name="unsafe_view")
+def _unsafe_view(input, shape):
+    return (input,), (("shape", tuple(shape)),)
 
 
 def outer(input, vec2):

@@ -6,7 +6,7 @@ from ..tensor import Tensor  # noqa: E402 - _ops load after tensor
 import jax
 import jax.numpy as jnp
 
-from .registry import Const, defop
+from .registry import ABSENT, Const, defop
 
 
 def _broadcast_check(a, b):
@@ -305,10 +305,17 @@ def _clamp_max_only(input, hi):
     return (input, Const(hi)), ()
 
 
-@defop(lambda x, lo, hi: _clamp_fwd(x, lo, hi), node="ClampBackward0", saves={0: (0, 1, 2), 1: (0, 1), 2: (0, 2)},
-       method=False, function=False, name="clamp_tensor")
+def _clamp_tensor_fwd(x, *bounds, has_lo, has_hi):
+    bounds = list(bounds)
+    lo = bounds.pop(0) if has_lo else None
+    hi = bounds.pop(0) if has_hi else None
+    return _clamp_fwd(x, lo, hi)
+
+
+@defop(_clamp_tensor_fwd, node="ClampBackward0", method=False, function=False, name="clamp_tensor")
 def _clamp_tensor(input, lo, hi):
-    return (input, lo, hi), ()
+    return (input, ABSENT if lo is None else lo, ABSENT if hi is None else hi), \
+        (("has_lo", lo is not None), ("has_hi", hi is not None))
 
 
 def clamp(input, min=None, max=None):  # noqa: A002 - torch's names
@@ -338,7 +345,8 @@ def clamp_max(input, max):  # noqa: A002
     return (input, Const(max)), ()
 
 
-@defop(lambda c, a, b: jnp.where(c, a, b), node="WhereBackward0", saves={0: (0,), 1: (0,)}, promote=(1, 2))
+@defop(lambda c, a, b: jnp.where(c, a, b), node="WhereBackward0", saves={1: (0,), 2: (0,)}, promote=(1, 2),
+       nondiff=(0,))
 def where(condition, input=None, other=None):
     """``input`` where ``condition`` holds, else ``other`` (broadcasting)."""
 

@@ -172,7 +172,8 @@ def _max_dim_fwd(x, idx, axis, keepdims):
     return jnp.take_along_axis(x, jnp.expand_dims(idx, axis) if not keepdims else idx, axis=axis).reshape(idx.shape)
 
 
-@defop(_max_dim_fwd, node="MaxBackward0", saves={0: (1,)}, method=False, function=False, name="max_dim")
+@defop(_max_dim_fwd, node="MaxBackward0", saves={0: (1,)}, method=False, function=False, name="max_dim",
+       nondiff=(1,))
 def _values_at(input, indices, axis, keepdim, node):
     return (input, indices), (("axis", axis), ("keepdims", keepdim)), node
 
@@ -233,13 +234,12 @@ def _norm_fwd(x, ord, axis, keepdims):
     return jnp.sum(jnp.abs(x) ** ord, axis=axis, keepdims=keepdims) ** (1.0 / ord)
 
 
-@defop(_norm_fwd, node="NormBackward1", saves={0: (0, "result")})
+@defop(_norm_fwd, node="LinalgVectorNormBackward0", saves={0: (0, "result")})
 def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     """Vector p-norm over all elements or ``dim`` (Frobenius by default)."""
     if p is None:
         p = 2
-    return (input,), (("ord", p), ("axis", _dims(dim, input.dim())), ("keepdims", bool(keepdim))), \
-        "NormBackward0" if dim is None else "NormBackward1"
+    return (input,), (("ord", p), ("axis", _dims(dim, input.dim())), ("keepdims", bool(keepdim)))
 
 
 def _cum_fwd(x, axis, kind):

@@ -41,9 +41,9 @@ _mode = _gm._mode
 
 class OpDef:
     __slots__ = ("name", "forward", "node", "saves", "promote", "view", "prim", "_vjps", "nondiff_out",
-                 "__weakref__")
+                 "nondiff", "__weakref__")
 
-    def __init__(self, name, forward, node, saves, promote, view, nondiff_out):
+    def __init__(self, name, forward, node, saves, promote, view, nondiff_out, nondiff=()):
         self.name = name
         self.forward = forward
         self.node = node
@@ -51,6 +51,7 @@ class OpDef:
         self.promote = promote
         self.view = view
         self.nondiff_out = nondiff_out
+        self.nondiff = frozenset(nondiff)
         self._vjps = {}
         if promote:
             idx = None if promote is True else frozenset(promote)
@@ -71,12 +72,13 @@ class OpDef:
 
 
 def defop(forward, *, node, saves=None, promote=False, view=False, inplace=False, method=True,
-          function=True, name=None, nondiff_out=False):
+          function=True, name=None, nondiff_out=False, nondiff=()):
     """Register an op; see the module docstring. Returns the public function."""
 
     def deco(binder):
         opname = name or binder.__name__.rstrip("_")
-        op = OpDef(opname, forward, node, saves, promote, view, nondiff_out)
+        op = OpDef(opname, forward, node, {0: ()} if view and saves is None else saves, promote, view,
+                   nondiff_out, nondiff)
         OPS[opname] = op
 
         @functools.wraps(binder)
@@ -111,6 +113,16 @@ class Const:
 
     def __init__(self, v):
         self.v = v
+
+
+class _Absent:
+    """An optional tensor argument left out: a ``(None, 0)`` edge, like torch's, and no value."""
+
+    def __repr__(self):
+        return "ABSENT"
+
+
+ABSENT = _Absent()
 
 
 def _check_device(tensors):
@@ -190,7 +202,7 @@ def dispatch(op, inputs, params, node_name=None):
                 _check_device([t for t in inputs if isinstance(t, Tensor)])
             if grad and x._rg:
                 needs_grad = True
-        elif x is None:
+        elif x is None or x is ABSENT:
             continue
         else:
             v = x.v if type(x) is Const else x
@@ -246,10 +258,15 @@ def _attach_node(op, name, inputs, vals, params, out):
     k = 0
     want = None
     saves = op.saves
+    nondiff = op.nondiff
     for x in inputs:
         if x is None:
             continue
-        if type(x) is Const:
+        if x is ABSENT:
+            edges.append((None, 0))
+            pos.append(-1)
+            continue
+        if type(x) is Const or k in nondiff:
             k += 1
             continue
         if isinstance(x, Tensor) and x._rg:
@@ -271,7 +288,7 @@ def _attach_node(op, name, inputs, vals, params, out):
     node._out = (out._shape, out._dtype)
     saved = ()
     if want:
-        tensors = [x for x in inputs if x is not None]
+        tensors = [x for x in inputs if x is not None and x is not ABSENT]
         saved = []
         for w in want:
             if w == "result":

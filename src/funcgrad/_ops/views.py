@@ -226,6 +226,21 @@ def narrow(input, dim, start, length):
     return (input,), (("dim", d), ("start", start), ("length", int(length)))
 
 
+def _slice_impl(x, dim, start, stop, step):
+    return x[(slice(None),) * dim + (slice(start, stop, step),)]
+
+
+@defop(_slice_impl, node="SliceBackward0", view=True, method=False, function=False, name="slice")
+def slice_dim(input, dim, start, stop, step):
+    """The view ``input[..., start:stop:step, ...]`` along ``dim`` (bounds already normalised)."""
+    return (input,), (("dim", dim), ("start", start), ("stop", stop), ("step", step))
+
+
+@defop(lambda x: x, node="AliasBackward0", view=True, method=False, function=False, name="alias")
+def alias(input):
+    return (input,), ()
+
+
 def _select_impl(x, dim, index):
     return x[(slice(None),) * dim + (index,)]
 

@@ -97,7 +97,10 @@ def _op_backward(node, grads, create_graph):
                 continue
             if ins is None:
                 ins = list(_saved_inputs(node, vals))
-            out.append(late["dispatch"](vjp_op(node.op, node._pos[e], n), ins + [g], params, node.name() + "Backward"))
+            i = node._pos[e]
+            deps = _formula_inputs(node.op, i, n)
+            args = [t if k in deps or not t.requires_grad else t.detach() for k, t in enumerate(ins)]
+            out.append(late["dispatch"](vjp_op(node.op, i, n), args + [g], params, node.name() + "Backward"))
         return out
     if g is None:
         g = _lazy.record(_ZEROS, (node._out[0], node._out[1].np), (), node._out[0], node._out[1].np)
@@ -115,6 +118,18 @@ def _op_backward(node, grads, create_graph):
         shape, dtype = aval(vals[i])
         out.append(record(vjp_op(node.op, i, n).prim, params, args, shape, dtype))
     return out
+
+
+def _formula_inputs(op, i, n):
+    """Inputs whose values the gradient of input ``i`` reads (torch's saved variables); the
+    others enter the double-backward graph detached, so e.g. the gradient of ``a + b`` does not
+    require grad, as in torch."""
+    if op.saves is None:
+        return range(n)
+    s = op.saves.get(i, ())
+    if "result" in s:
+        return range(n)
+    return set(s)
 
 
 def _saved_inputs(node, vals):
