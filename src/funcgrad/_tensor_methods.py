@@ -36,8 +36,11 @@ def _inplace_assign(self, res):
     if node is not None:
         saved = getattr(node, "_saved", None)
         if saved:
-            node._saved = tuple((self._st, self._st.version, d) if st is res._st else (st, v, d) for st, v, d in saved)
+            # the op's result now lives in self; an input that was self is now this node's output
+            node._saved = tuple((self._st, self._st.version, d, k) if st is res._st else (st, v, d, k)
+                                for st, v, d, k in saved)
         self.grad_fn, self._output_nr, self._rg = node, res._output_nr, True
+        self._st.last_fn = (node, res._output_nr)
     return self
 
 

@@ -37,14 +37,38 @@ NONLEAF_GRAD_WARNING = (
 
 
 class Storage:
-    """The value (array or pending Lazy) and version counter that aliases and views share."""
+    """The value (array or pending Lazy) and version counter that aliases and views share.
 
-    __slots__ = ("value", "version", "device", "__weakref__")
+    ``last_fn`` is the graph node of the last in-place op on it (named by version errors)."""
+
+    __slots__ = ("value", "version", "device", "last_fn", "__weakref__")
 
     def __init__(self, value, device):
         self.value = value
         self.version = 0
         self.device = device
+        self.last_fn = None
+
+
+class _DataStorage(Storage):
+    """What ``.data`` shares: the same value as its parent, but a version counter of its own
+    (so edits through ``.data`` are invisible to autograd's checks, as in torch)."""
+
+    __slots__ = ("parent",)
+
+    def __init__(self, parent):
+        self.parent = parent
+        self.version = 0
+        self.device = parent.device
+        self.last_fn = None
+
+    @property
+    def value(self):
+        return self.parent.value
+
+    @value.setter
+    def value(self, v):
+        self.parent.value = v
 
 
 class Tensor:
@@ -258,6 +282,7 @@ class Tensor:
     @property
     def data(self):
         t = self.detach()
+        t._st = _DataStorage(self._st)
         return t
 
     @data.setter
@@ -279,10 +304,10 @@ class Tensor:
 
     def requires_grad_(self, requires_grad=True):
         """Set ``requires_grad`` in place (leaves only for ``False``); returns ``self``."""
-        self._set_requires_grad(requires_grad)
+        self._set_requires_grad(requires_grad, "only Tensors of floating point dtype can require gradients")
         return self
 
-    def _set_requires_grad(self, flag):
+    def _set_requires_grad(self, flag, int_msg="only Tensors of floating point and complex dtype can require gradients"):
         flag = bool(flag)
         if self.grad_fn is not None:
             if not flag:
@@ -292,7 +317,7 @@ class Tensor:
                 )
             return
         if flag and not (self._dtype.is_floating_point or self._dtype.is_complex):
-            raise RuntimeError("only Tensors of floating point and complex dtype can require gradients")
+            raise RuntimeError(int_msg)
         self._rg = flag
 
     def retain_grad(self):

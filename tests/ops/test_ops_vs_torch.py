@@ -133,9 +133,6 @@ def _np(g):
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_op_double_backward_matches_torch(name):
     """create_graph=True: grad of sum(grad * w) agrees with torch (second order through every op)."""
-    if name in ("getitem_mask",):
-        pytest.skip("boolean-mask indices are data dependent; covered by first order")
-
     def second(lib):
         fn, arrays = CASES[name]
         xs = [lib.tensor(a.astype(np.float64), requires_grad=True) for a in arrays]

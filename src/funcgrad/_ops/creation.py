@@ -30,7 +30,7 @@ def _new(arr, dtype=None, device=None, requires_grad=False):
     arr, dev = _place(arr, device)
     t = Tensor._make(arr, dev)
     if requires_grad:
-        t.requires_grad_(True)
+        t._set_requires_grad(True, "Only Tensors of floating point and complex dtype can require gradients")
     return t
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 from ..tensor import Tensor  # noqa: E402 - _ops load after tensor
 
 import functools
+import re
 
 import jax
 import numpy as np
@@ -244,7 +245,8 @@ def _saved_desc(t, node=None, nr=0):
 def _format_desc(meta):
     dtype, shape, dev, fn, nr = meta
     prefix = "torch.cuda." if dev.type == "cuda" else "torch."
-    extra = f", which is output {nr} of {fn.name()}," if fn is not None else ""
+    # torch names the forward op here: "output 0 of Mul" for a tensor made by MulBackward0's op
+    extra = f", which is output {nr} of {re.sub(r'Backward[0-9]*$', '', fn.name())}," if fn is not None else ""
     return (prefix + dtype._legacy, shape, extra)
 
 
@@ -292,10 +294,11 @@ def _attach_node(op, name, inputs, vals, params, out):
         saved = []
         for w in want:
             if w == "result":
-                saved.append((out._st, out._st.version, (out._dtype, out._shape, out._st.device, node, 0)))
+                saved.append((out._st, out._st.version, (out._dtype, out._shape, out._st.device, node, 0), -1))
             elif isinstance(tensors[w], Tensor):
                 t = tensors[w]
-                saved.append((t._st, t._st.version, (t._dtype, t._shape, t._st.device, t.grad_fn, t._output_nr)))
+                saved.append((t._st, t._st.version, (t._dtype, t._shape, t._st.device, t.grad_fn, t._output_nr),
+                              w if t._view is None else -1))
         saved = tuple(saved)
     node._saved = saved
     if want or op.saves is None:

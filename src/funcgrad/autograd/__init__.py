@@ -61,6 +61,9 @@ def _make_grads(outputs, grad_outputs, create_graph):
     return roots
 
 
+_warned_cycle = False
+
+
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, grad_variables=None, inputs=None):
     """Accumulate gradients of ``tensors`` into the ``.grad`` of graph leaves (or only of ``inputs``)."""
     tensors = _as_tuple(tensors)
@@ -71,9 +74,11 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
         raise RuntimeError(f"grad can be implicitly created only for scalar outputs" if not grads else
                            f"got {len(grads)} gradients for {len(tensors)} tensors")
     roots = _make_grads(tensors, grads, create_graph)
-    if create_graph:
+    global _warned_cycle
+    if create_graph and not _warned_cycle:  # torch warns once per process
         import warnings
 
+        _warned_cycle = True
         warnings.warn(
             "Using backward() with create_graph=True will create a reference cycle between the parameter and its "
             "gradient which can cause a memory leak. We recommend using autograd.grad when creating the graph to "

@@ -76,10 +76,8 @@ def _op_backward(node, grads, create_graph):
     """
     late = _late or _bind()
     vjp_op = late["vjp_op"]
-    if node._freed or node._saved:
-        node._check_saved()
+    vals = node._check_saved() if node._freed or node._saved else node.vals
     g = grads[0]
-    vals = node.vals
     if vals is None:
         vals = node._zeros_vals()
     n = len(vals)
@@ -259,8 +257,8 @@ def run_backward(roots, retain_graph, create_graph, inputs=None, capture=False, 
     if capture:
         for k, g in enumerate(captured):
             if g is None and not allow_unused:
-                raise RuntimeError("One of the differentiated Tensors appears to not have been used in the graph. "
-                                   "Set allow_unused=True if this is the desired behavior.")
+                raise RuntimeError(f"The differentiated Tensor at index {k} appears to not have been used in the "
+                                   "graph. Set allow_unused=True if this is the desired behavior.")
         pending = [g._value() for g in captured if g is not None]
     else:
         pending = [t._value() for t in touched]
@@ -381,7 +379,12 @@ def _accumulate(node, g, create_graph, want, captured, capture, touched):
         if capture or not ks:
             return
     if leaf._grad is None:
-        leaf._grad = g if create_graph else _T()._make(g._value(), g._st.device)
+        if create_graph and g.requires_grad:
+            from .._ops.creation import _copy_op, zeros_like
+
+            leaf._grad = _copy_op(zeros_like(g), g)  # torch clones it: the grad's node is CopyBackwards
+        else:
+            leaf._grad = g.detach() if create_graph else _T()._make(g._value(), g._st.device)
     elif create_graph:
         leaf._grad = _add(leaf._grad, g)
     else:

@@ -131,18 +131,27 @@ class OpNode(Node):
     _needed = False
 
     def _check_saved(self):
+        """Version checks of what torch's formula saved. Returns the values to differentiate at:
+        a saved input changed through ``.data`` (no version bump) is read as it is now, as torch does."""
         if self._freed:
             raise RuntimeError(FREED_MSG)
-        for st, version, meta in self._saved:
-            if st.version != version:
-                from .._ops.registry import _format_desc
+        vals = self.vals
+        for st, version, meta, k in self._saved:
+            if st.version == version:
+                if k >= 0 and st.value is not vals[k]:
+                    vals = vals[:k] + (st.value,) + vals[k + 1:]
+                continue
+            from .._ops.registry import _format_desc
 
-                desc = _format_desc(meta)
-                raise RuntimeError(
-                    "one of the variables needed for gradient computation has been modified by an inplace "
-                    f"operation: [{desc[0]} {list(desc[1])}]{desc[2]} is at version {st.version}; expected "
-                    f"version {version} instead. " + anomaly_hint()
-                )
+            if k >= 0 and st.last_fn is not None:  # an input: torch names what it is now the output of
+                meta = meta[:3] + st.last_fn
+            desc = _format_desc(meta)
+            raise RuntimeError(
+                "one of the variables needed for gradient computation has been modified by an inplace "
+                f"operation: [{desc[0]} {list(desc[1])}]{desc[2]} is at version {st.version}; expected "
+                f"version {version} instead. " + anomaly_hint()
+            )
+        return vals
 
     def _release(self):
         """Free saved values; a formula that reads none of them can still run on zeros of their shape."""
