@@ -1,2 +1,8 @@
-"""``funcgrad.nn``: modules, parameters, layers and losses."""
-from . import functional  # noqa: F401
+"""``funcgrad.nn``: modules, parameters, layers and losses, as ``torch.nn``."""
+from . import functional, init, utils
+from .module import Module
+from .modules import *  # noqa: F401,F403 - the layer classes
+from .modules import __all__ as _layers
+from .parameter import Buffer, Parameter
+
+__all__ = ["Module", "Parameter", "Buffer", "functional", "init", "utils", *_layers]

@@ -1,13 +1,25 @@
-"""``funcgrad.nn.functional``: losses and activations as registry ops."""
+"""``funcgrad.nn.functional``: activations, layers and losses, each a registry op or a composition
+built the way torch builds it (so ``grad_fn`` names and ``next_functions`` match torch's)."""
 from __future__ import annotations
+
+import warnings
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
+from .. import _dtypes
+from .._ops import creation, linalg, pointwise, reduction
 from .._ops.pointwise import _leaky_relu, relu, sigmoid, tanh  # noqa: F401 - re-exported
-from .._ops.registry import defop
+from .._ops.registry import ABSENT, Const, defop, dispatch
+from ..autograd import grad_mode
+from ..tensor import Tensor
 
-__all__ = ["binary_cross_entropy_with_logits", "relu", "sigmoid", "tanh", "leaky_relu"]
+__all__ = ["linear", "relu", "relu6", "sigmoid", "tanh", "leaky_relu", "gelu", "elu", "silu", "softplus", "hardtanh",
+           "softmax", "log_softmax", "dropout", "layer_norm", "batch_norm", "embedding", "conv2d", "max_pool2d",
+           "avg_pool2d", "mse_loss", "l1_loss", "nll_loss", "cross_entropy", "binary_cross_entropy",
+           "binary_cross_entropy_with_logits", "huber_loss", "smooth_l1_loss", "kl_div", "one_hot", "pad",
+           "normalize", "cosine_similarity"]
 
 _REDUCTIONS = ("none", "mean", "sum")
 
@@ -20,9 +32,490 @@ def _reduce(x, reduction):
     return x
 
 
-def _check_reduction(reduction):
+def _reduction(reduction, size_average=None, reduce=None):
+    if size_average is not None or reduce is not None:
+        size_average = True if size_average is None else size_average
+        reduce = True if reduce is None else reduce
+        reduction = "none" if not reduce else ("mean" if size_average else "sum")
     if reduction not in _REDUCTIONS:
         raise ValueError(f"{reduction} is not a valid value for reduction")
+    return reduction
+
+
+def _same_shape(input, target, name):
+    if target.shape != input.shape:
+        warnings.warn(
+            f"Using a target size ({target.shape}) that is different to the input size ({input.shape}). This will "
+            "likely lead to incorrect results due to broadcasting. Please ensure they have the same size.",
+            UserWarning, stacklevel=3)
+
+
+# -- linear -------------------------------------------------------------------------------------------
+def linear(input, weight, bias=None):
+    """``input @ weight.T + bias``, built as torch builds it (addmm for 2-D input)."""
+    if input.dim() == 2 and bias is not None:
+        return linalg.addmm(bias, input, weight.t())
+    if input.dim() == 2:
+        return input.mm(weight.t())
+    lead = input._shape[:-1]
+    flat = input.reshape(-1, input._shape[-1])
+    out = linalg.addmm(bias, flat, weight.t()) if bias is not None else flat.mm(weight.t())
+    return out.view(*lead, weight._shape[0])
+
+
+# -- activations ----------------------------------------------------------------------------------------
+def _act(name, fwd, node, doc):
+    def binder(input):
+        return (input,), ()
+
+    binder.__name__ = name
+    binder.__doc__ = doc
+    return defop(fwd, node=node, saves={0: (0,)}, method=False, function=False, name="nn_" + name)(binder)
+
+
+_gelu = {
+    "none": _act("gelu", lambda x: jax.nn.gelu(x, approximate=False), "GeluBackward0", "GELU (exact, erf)."),
+    "tanh": _act("gelu_tanh", lambda x: jax.nn.gelu(x, approximate=True), "GeluBackward0", "GELU, tanh approximation."),
+}
+_silu = _act("silu", jax.nn.silu, "SiluBackward0", "x * sigmoid(x).")
+_mish = _act("mish", lambda x: x * jnp.tanh(jax.nn.softplus(x)), "MishBackward0", "x * tanh(softplus(x)).")
+
+
+def gelu(input, approximate="none"):
+    return _gelu[approximate](input)
+
+
+def silu(input, inplace=False):
+    out = _silu(input)
+    return input._inplace_assign(out) if inplace else out
+
+
+def mish(input, inplace=False):
+    out = _mish(input)
+    return input._inplace_assign(out) if inplace else out
+
+
+def leaky_relu(input, negative_slope=0.01, inplace=False):
+    out = _leaky_relu(input, negative_slope)
+    return input._inplace_assign(out) if inplace else out
+
+
+@defop(lambda x, alpha: jnp.where(x > 0, x, alpha * jnp.expm1(x)), node="EluBackward0", saves={0: ("result",)},
+       method=False, function=False, name="elu")
+def _elu(input, alpha):
+    return (input,), (("alpha", float(alpha)),)
+
+
+def elu(input, alpha=1.0, inplace=False):
+    out = _elu(input, alpha)
+    return input._inplace_assign(out) if inplace else out
+
+
+def _softplus_fwd(x, beta, threshold):
+    return jnp.where(x * beta > threshold, x, jnp.log1p(jnp.exp(x * beta)) / beta)
+
+
+@defop(_softplus_fwd, node="SoftplusBackward0", saves={0: (0,)}, method=False, function=False, name="softplus")
+def softplus(input, beta=1.0, threshold=20.0):
+    return (input,), (("beta", float(beta)), ("threshold", float(threshold)))
+
+
+@defop(lambda x, lo, hi: jnp.clip(x, lo, hi), node="HardtanhBackward0", saves={0: (0,)}, method=False,
+       function=False, name="hardtanh")
+def _hardtanh(input, min_val, max_val):
+    return (input,), (("lo", float(min_val)), ("hi", float(max_val)))
+
+
+def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+    out = _hardtanh(input, min_val, max_val)
+    return input._inplace_assign(out) if inplace else out
+
+
+def relu6(input, inplace=False):
+    return hardtanh(input, 0.0, 6.0, inplace)
+
+
+def _softmax_dim(input, dim, name):
+    if dim is None:
+        warnings.warn(f"Implicit dimension choice for {name} has been deprecated. Change the call to include dim=X as "
+                      "an argument.", UserWarning, stacklevel=3)
+        dim = 0 if input.dim() in (0, 1, 3) else 1
+    from ..tensor import _wrap_dim
+
+    return _wrap_dim(dim, input.dim())
+
+
+@defop(lambda x, axis: jax.nn.softmax(x, axis=axis), node="SoftmaxBackward0", saves={0: ("result",)},
+       method=False, function=False, name="softmax")
+def _softmax(input, axis):
+    return (input,), (("axis", axis),)
+
+
+@defop(lambda x, axis: jax.nn.log_softmax(x, axis=axis), node="LogSoftmaxBackward0", saves={0: ("result",)},
+       method=False, function=False, name="log_softmax")
+def _log_softmax(input, axis):
+    return (input,), (("axis", axis),)
+
+
+def softmax(input, dim=None, _stacklevel=3, dtype=None):
+    """Softmax along ``dim``."""
+    if dtype is not None:
+        input = input.to(dtype)
+    return _softmax(input, _softmax_dim(input, dim, "softmax"))
+
+
+def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
+    """Log-softmax along ``dim`` (numerically stable)."""
+    if dtype is not None:
+        input = input.to(dtype)
+    return _log_softmax(input, _softmax_dim(input, dim, "log_softmax"))
+
+
+def dropout(input, p=0.5, training=True, inplace=False):
+    """Zero elements with probability ``p`` and scale the rest by ``1/(1-p)`` (identity when not training)."""
+    if p < 0.0 or p > 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if not training or p == 0.0:
+        return input
+    with grad_mode.no_grad():
+        if p == 1.0:
+            mask = creation.zeros_like(input)
+        else:
+            mask = (creation.rand(input._shape, dtype=input.dtype, device=input.device) >= p).to(input.dtype) \
+                / (1.0 - p)
+    out = input * mask
+    return input._inplace_assign(out) if inplace else out
+
+
+# -- normalisation --------------------------------------------------------------------------------------
+def _layer_norm_fwd(x, *wb, axes, eps, has_w, has_b):
+    wb = list(wb)
+    mean = jnp.mean(x, axis=axes, keepdims=True)
+    var = jnp.mean(jnp.square(x - mean), axis=axes, keepdims=True)
+    y = (x - mean) * jax.lax.rsqrt(var + eps)
+    if has_w:
+        y = y * wb.pop(0)
+    if has_b:
+        y = y + wb.pop(0)
+    return y
+
+
+@defop(_layer_norm_fwd, node="NativeLayerNormBackward0", method=False, function=False, name="layer_norm")
+def _layer_norm(input, normalized_shape, weight, bias, eps):
+    n = len(normalized_shape)
+    if tuple(input._shape[-n:]) != tuple(normalized_shape):
+        raise RuntimeError(f"Given normalized_shape={list(normalized_shape)}, expected input with shape "
+                           f"[*, {', '.join(map(str, normalized_shape))}], but got input of size{list(input._shape)}")
+    axes = tuple(range(input.dim() - n, input.dim()))
+    return (input, ABSENT if weight is None else weight, ABSENT if bias is None else bias), \
+        (("axes", axes), ("eps", float(eps)), ("has_w", weight is not None), ("has_b", bias is not None))
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """Normalise over the last ``len(normalized_shape)`` dims, then scale and shift."""
+    if isinstance(normalized_shape, int):
+        normalized_shape = (normalized_shape,)
+    return _layer_norm(input, tuple(normalized_shape), weight, bias, eps)
+
+
+def _bn_fwd(x, *rest, axes, eps, training, has_w, has_b):
+    rest = list(rest)
+    if training:
+        mean = jnp.mean(x, axis=axes, keepdims=True)
+        var = jnp.mean(jnp.square(x - mean), axis=axes, keepdims=True)
+    else:
+        shape = [1] * x.ndim
+        shape[1] = x.shape[1]
+        mean = rest.pop(0).reshape(shape)
+        var = rest.pop(0).reshape(shape)
+    y = (x - mean) * jax.lax.rsqrt(var + eps)
+    shape = [1] * x.ndim
+    shape[1] = x.shape[1]
+    if has_w:
+        y = y * rest.pop(0).reshape(shape)
+    if has_b:
+        y = y + rest.pop(0).reshape(shape)
+    return y
+
+
+@defop(_bn_fwd, node="NativeBatchNormBackward0", method=False, function=False, name="batch_norm")
+def _batch_norm(input, running, weight, bias, eps, training):
+    axes = (0,) + tuple(range(2, input.dim()))
+    stats = () if training else tuple(Const(r._array()) for r in running)
+    return (input, *stats, ABSENT if weight is None else weight, ABSENT if bias is None else bias), \
+        (("axes", axes), ("eps", float(eps)), ("training", bool(training)), ("has_w", weight is not None),
+         ("has_b", bias is not None))
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
+    """Batch normalisation; in training the running statistics are updated in place (unbiased variance)."""
+    if input.dim() < 2:
+        raise ValueError(f"expected 2D or 3D input (got {input.dim()}D input)")
+    n = input.numel() // input._shape[1]
+    if training and n <= 1:
+        raise ValueError(f"Expected more than 1 value per channel when training, got input size {list(input._shape)}")
+    use_batch = training or running_mean is None
+    out = _batch_norm(input, (running_mean, running_var), weight, bias, eps, use_batch)
+    if training and running_mean is not None:
+        with grad_mode.no_grad():
+            axes = (0,) + tuple(range(2, input.dim()))
+            x = input.detach()
+            mean = x.mean(axes)
+            var = x.var(axes, unbiased=True) if n > 1 else x.var(axes, unbiased=False)
+            running_mean.mul_(1 - momentum).add_(mean * momentum)
+            running_var.mul_(1 - momentum).add_(var * momentum)
+    return out
+
+
+def _embedding_fwd(w, idx, padding_idx):
+    out = jnp.take(w, idx, axis=0)
+    if padding_idx is not None:
+        out = jnp.where((idx == padding_idx)[..., None], jax.lax.stop_gradient(out), out)
+    return out
+
+
+@defop(_embedding_fwd, node="EmbeddingBackward0", saves={0: (1,)}, method=False, function=False, name="embedding")
+def _embedding(weight, indices, padding_idx):
+    return (weight, Const(indices)), (("padding_idx", padding_idx),)
+
+
+def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,
+              sparse=False):
+    """Rows of ``weight`` at the integer ``input`` indices."""
+    if input._dtype not in (_dtypes.int64, _dtypes.int32):
+        raise RuntimeError("Expected tensor for argument #1 'indices' to have one of the following scalar types: Long, "
+                           f"Int; but got {input.type()} instead (while checking arguments for embedding)")
+    idx = np.asarray(input._array())
+    n = weight._shape[0]
+    if idx.size and (idx.max() >= n or idx.min() < -n):
+        raise IndexError("index out of range in self")
+    if padding_idx is not None and padding_idx < 0:
+        padding_idx += n
+    return _embedding(weight, idx, padding_idx)
+
+
+# -- convolution and pooling ----------------------------------------------------------------------------
+def _pair(v):
+    return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
+
+
+def _conv_fwd(x, w, *b, stride, padding, dilation, groups, has_b):
+    y = jax.lax.conv_general_dilated(x, w, window_strides=stride, padding=padding, rhs_dilation=dilation,
+                                     dimension_numbers=("NCHW", "OIHW", "NCHW"), feature_group_count=groups)
+    if has_b:
+        y = y + b[0].reshape(1, -1, 1, 1)
+    return y
+
+
+@defop(_conv_fwd, node="ConvolutionBackward0", saves={0: (1,), 1: (0,), 2: ()}, method=False, function=False,
+       name="conv2d")
+def _conv2d(input, weight, bias, stride, padding, dilation, groups):
+    return (input, weight, ABSENT if bias is None else bias), \
+        (("stride", stride), ("padding", padding), ("dilation", dilation), ("groups", groups),
+         ("has_b", bias is not None))
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-D convolution over NCHW input with OIHW weights (``jax.lax.conv_general_dilated``)."""
+    unbatched = input.dim() == 3
+    if unbatched:
+        input = input.unsqueeze(0)
+    if input.dim() != 4:
+        raise RuntimeError(f"Expected 3D (unbatched) or 4D (batched) input to conv2d, but got input of size: "
+                           f"{list(input._shape)}")
+    if input._shape[1] != weight._shape[1] * groups:
+        raise RuntimeError(f"Given groups={groups}, weight of size {list(weight._shape)}, expected input"
+                           f"{list(input._shape)} to have {weight._shape[1] * groups} channels, but got "
+                           f"{input._shape[1]} channels instead")
+    if isinstance(padding, str):
+        if padding == "valid":
+            pad = ((0, 0), (0, 0))
+        else:
+            k = weight._shape[2:]
+            d = _pair(dilation)
+            tot = [d[i] * (k[i] - 1) for i in range(2)]
+            pad = tuple((t // 2, t - t // 2) for t in tot)
+    else:
+        p = _pair(padding)
+        pad = ((p[0], p[0]), (p[1], p[1]))
+    out = _conv2d(input, weight, bias, _pair(stride), pad, _pair(dilation), groups)
+    return out.squeeze(0) if unbatched else out
+
+
+def _pool_fwd(x, kernel, stride, padding, kind, ceil_mode, count_include_pad):
+    window = (1, 1) + kernel
+    strides = (1, 1) + stride
+    pads = ((0, 0), (0, 0)) + tuple((p, p + (s - 1 if ceil_mode else 0)) for p, s in zip(padding, stride))
+    if kind == "max":
+        return jax.lax.reduce_window(x, -jnp.inf, jax.lax.max, window, strides, pads)
+    s = jax.lax.reduce_window(x, 0.0, jax.lax.add, window, strides, pads)
+    if count_include_pad:
+        return s / (kernel[0] * kernel[1])
+    ones = jnp.ones(x.shape[2:], x.dtype)[None, None]
+    cnt = jax.lax.reduce_window(ones, 0.0, jax.lax.add, window, strides, pads)
+    return s / cnt
+
+
+@defop(_pool_fwd, node="MaxPool2DWithIndicesBackward0", saves={0: (0,)}, method=False, function=False,
+       name="pool2d")
+def _pool2d(input, kernel, stride, padding, kind, ceil_mode, count_include_pad, node):
+    return (input,), (("kernel", kernel), ("stride", stride), ("padding", padding), ("kind", kind),
+                      ("ceil_mode", ceil_mode), ("count_include_pad", count_include_pad)), node
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """Max over windows of NCHW input."""
+    if return_indices or dilation != 1:
+        raise NotImplementedError("max_pool2d: return_indices and dilation are not supported by funcgrad yet")
+    k = _pair(kernel_size)
+    s = _pair(stride) if stride is not None else k
+    return _pool2d(input, k, s, _pair(padding), "max", ceil_mode, True, "MaxPool2DWithIndicesBackward0")
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None):
+    """Mean over windows of NCHW input."""
+    k = _pair(kernel_size)
+    s = _pair(stride) if stride is not None else k
+    return _pool2d(input, k, s, _pair(padding), "avg", ceil_mode, count_include_pad, "AvgPool2DBackward0")
+
+
+# -- losses ---------------------------------------------------------------------------------------------
+def _mse_fwd(x, y, reduction):
+    return _reduce(jnp.square(x - y), reduction)
+
+
+@defop(_mse_fwd, node="MseLossBackward0", saves={0: (0, 1), 1: (0, 1)}, promote=True, method=False, function=False,
+       name="mse_loss")
+def _mse(input, target, reduction):
+    return (input, target), (("reduction", reduction),)
+
+
+def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
+    """Mean squared error."""
+    reduction = _reduction(reduction, size_average, reduce)
+    _same_shape(input, target, "mse_loss")
+    return _mse(input, target, reduction)
+
+
+def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
+    """Mean absolute error (torch composes it: ``(input - target).abs().mean()``)."""
+    reduction = _reduction(reduction, size_average, reduce)
+    _same_shape(input, target, "l1_loss")
+    d = (input - target).abs()
+    return d.mean() if reduction == "mean" else d.sum() if reduction == "sum" else d
+
+
+def _nll_fwd(x, t, *w, reduction, ignore_index, has_w):
+    # x: (N, C, ...) log-probabilities; t: (N, ...) class indices
+    safe = jnp.where(t == ignore_index, 0, t)
+    picked = jnp.take_along_axis(x, jnp.expand_dims(safe, 1), axis=1).squeeze(1)
+    wt = w[0][safe] if has_w else jnp.ones_like(picked)
+    wt = jnp.where(t == ignore_index, 0, wt).astype(x.dtype)
+    loss = -picked * wt
+    if reduction == "mean":
+        return jnp.sum(loss) / jnp.sum(wt)
+    if reduction == "sum":
+        return jnp.sum(loss)
+    return loss
+
+
+@defop(_nll_fwd, node="NllLossBackward0", saves={0: (1,)}, method=False, function=False, name="nll_loss")
+def _nll(input, target, weight, reduction, ignore_index):
+    ins = (input, Const(target._array())) + ((Const(weight._array()),) if weight is not None else ())
+    return ins, (("reduction", reduction), ("ignore_index", int(ignore_index)), ("has_w", weight is not None))
+
+
+def _check_targets(input, target):
+    if target._dtype.is_floating_point:
+        raise RuntimeError(f"expected scalar type Long but found {target._dtype.name.capitalize()}")
+    n_cls = input._shape[1] if input.dim() > 1 else input._shape[0]
+    exp = (input._shape[0],) + input._shape[2:] if input.dim() > 1 else ()
+    if tuple(target._shape) != exp:
+        if input.dim() > 1 and target.dim() >= 1 and target._shape[0] != input._shape[0]:
+            raise ValueError(f"Expected input batch_size ({input._shape[0]}) to match target batch_size "
+                             f"({target._shape[0]}).")
+        raise RuntimeError(f"Expected target size {list(exp)}, got {list(target._shape)}")
+    return n_cls
+
+
+def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
+    """Negative log-likelihood of class indices ``target`` under log-probabilities ``input``."""
+    reduction = _reduction(reduction, size_average, reduce)
+    n_cls = _check_targets(input, target)
+    t = np.asarray(target._array())
+    bad = t[(t != ignore_index) & ((t < 0) | (t >= n_cls))]
+    if bad.size:
+        raise IndexError(f"Target {int(bad.flat[0])} is out of bounds.")
+    unbatched = input.dim() == 1
+    if unbatched:
+        input, target = input.unsqueeze(0), target.unsqueeze(0)
+    out = _nll(input, target, weight, reduction, ignore_index)
+    return out.squeeze(0) if unbatched and reduction == "none" else out
+
+
+def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean",
+                  label_smoothing=0.0):
+    """Cross entropy of logits ``input`` with class indices or class probabilities ``target``."""
+    reduction = _reduction(reduction, size_average, reduce)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
+    class_dim = 0 if input.dim() == 1 else 1
+    lsm = log_softmax(input, class_dim)
+    if target._dtype.is_floating_point:
+        if target._shape != input._shape:
+            raise RuntimeError(f"Expected target size {list(input._shape)}, got {list(target._shape)}")
+        n_cls = input._shape[class_dim]
+        if label_smoothing > 0:
+            target = target * (1 - label_smoothing) + label_smoothing / n_cls
+        prod = lsm * target if weight is None else lsm * target * weight.reshape(
+            (-1,) + (1,) * (input.dim() - class_dim - 1))
+        loss = -prod.sum(class_dim)
+        if reduction == "mean":
+            return dispatch(pointwise.div.op, (loss.sum(), float(input._shape[0] if input.dim() > 1 else 1)), (),
+                            "DivBackward1")
+        return loss.sum() if reduction == "sum" else loss
+    nll = nll_loss(lsm, target, weight, None, ignore_index, None, reduction)
+    if label_smoothing <= 0:
+        return nll
+    n_cls = input._shape[class_dim]
+    smooth = -(lsm if weight is None else lsm * weight.reshape((-1,) + (1,) * (input.dim() - class_dim - 1))) \
+        .sum(class_dim)
+    mask = (target != ignore_index).to(lsm.dtype)
+    smooth = smooth * mask
+    if reduction == "mean":
+        denom = mask.sum() if weight is None else (weight[target.clamp(min=0)] * mask).sum()
+        smooth = smooth.sum() / denom
+    elif reduction == "sum":
+        smooth = smooth.sum()
+    return dispatch(pointwise.mul.op, (nll, 1 - label_smoothing), (), "MulBackward1") + \
+        dispatch(pointwise.mul.op, (smooth, label_smoothing / n_cls), (), "MulBackward1")
+
+
+def _bce_fwd(x, y, *w, reduction, has_w):
+    loss = -(y * jnp.maximum(jnp.log(x), -100.0) + (1 - y) * jnp.maximum(jnp.log1p(-x), -100.0))
+    if has_w:
+        loss = loss * w[0]
+    return _reduce(loss, reduction)
+
+
+@defop(_bce_fwd, node="BinaryCrossEntropyBackward0", saves={0: (0, 1), 1: (0, 1)}, promote=(0, 1), method=False,
+       function=False, name="binary_cross_entropy")
+def _bce(input, target, weight, reduction):
+    return (input, target) + ((weight,) if weight is not None else ()), \
+        (("reduction", reduction), ("has_w", weight is not None))
+
+
+def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
+    """Binary cross entropy of probabilities ``input`` (log clamped at -100, as torch)."""
+    reduction = _reduction(reduction, size_average, reduce)
+    if target._shape != input._shape:
+        raise ValueError(f"Using a target size ({target.shape}) that is different to the input size ({input.shape}) "
+                         "is deprecated. Please ensure they have the same size.")
+    a = np.asarray(input.detach()._array())
+    if a.size and (np.nanmin(a) < 0 or np.nanmax(a) > 1):
+        raise RuntimeError("all elements of input should be between 0 and 1")
+    return _bce(input, target, weight, reduction)
 
 
 def _bce_logits_fwd(x, y, *rest, reduction, has_weight, has_pos):
@@ -44,8 +537,8 @@ def _bce_logits_fwd(x, y, *rest, reduction, has_weight, has_pos):
        promote=True, method=False, function=False)
 def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None, reduction="mean",
                                      pos_weight=None):
-    """Sigmoid + binary cross entropy in one numerically stable op."""
-    _check_reduction(reduction)
+    """Sigmoid + binary cross entropy in one numerically stable op (``pos_weight`` weighs positives)."""
+    reduction = _reduction(reduction, size_average, reduce)
     if target.shape != input.shape:
         raise ValueError(f"Target size ({target.shape}) must be the same as input size ({input.shape})")
     ins = [input, target] + ([weight] if weight is not None else []) + ([pos_weight] if pos_weight is not None else [])
@@ -53,6 +546,97 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
                         ("has_pos", pos_weight is not None))
 
 
-def leaky_relu(input, negative_slope=0.01, inplace=False):
-    out = _leaky_relu(input, negative_slope)
-    return input._inplace_assign(out) if inplace else out
+def _huber_fwd(x, y, reduction, delta, kind):
+    d = jnp.abs(x - y)
+    if kind == "huber":
+        loss = jnp.where(d < delta, 0.5 * d * d, delta * (d - 0.5 * delta))
+    else:
+        loss = jnp.where(d < delta, 0.5 * d * d / delta, d - 0.5 * delta) if delta > 0 else d
+    return _reduce(loss, reduction)
+
+
+@defop(_huber_fwd, node="HuberLossBackward0", saves={0: (0, 1), 1: (0, 1)}, promote=True, method=False,
+       function=False, name="huber_loss")
+def _huber(input, target, reduction, delta, kind, node):
+    return (input, target), (("reduction", reduction), ("delta", float(delta)), ("kind", kind)), node
+
+
+def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
+    _same_shape(input, target, "huber_loss")
+    return _huber(input, target, _reduction(reduction), delta, "huber", "HuberLossBackward0")
+
+
+def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
+    _same_shape(input, target, "smooth_l1_loss")
+    return _huber(input, target, _reduction(reduction, size_average, reduce), beta, "smooth_l1",
+                  "SmoothL1LossBackward0")
+
+
+def _xlogy(x, y):
+    return jnp.where(x == 0, 0.0, x * jnp.log(jnp.where(x == 0, 1.0, y)))
+
+
+@defop(lambda t: _xlogy(t, t), node="XlogyBackward0", saves={0: (0,)}, method=False, function=False,
+       name="xlogy_self")
+def _xlogy_self(target):
+    return (target,), ()
+
+
+def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
+    """KL divergence with ``input`` given as log-probabilities."""
+    reduction = _reduction(reduction, size_average, reduce)
+    if reduction == "mean":
+        warnings.warn("reduction: 'mean' divides the total loss by both the batch size and the support size."
+                      "'batchmean' divides only by the batch size, and aligns with the KL div math definition."
+                      "'mean' will be changed to behave the same as 'batchmean' in the next major release.",
+                      UserWarning, stacklevel=2)
+    if log_target:
+        loss = target.exp() * (target - input)
+    else:
+        loss = _xlogy_self(target) - target * input
+    if reduction == "batchmean":
+        return loss.sum() / input._shape[0]
+    return loss.mean() if reduction == "mean" else loss.sum() if reduction == "sum" else loss
+
+
+# -- utilities -------------------------------------------------------------------------------------------
+def one_hot(tensor, num_classes=-1):
+    t = np.asarray(tensor._array())
+    if num_classes < 0:
+        num_classes = int(t.max()) + 1 if t.size else 0
+    if t.size and (t.min() < 0 or t.max() >= num_classes):
+        raise RuntimeError("Class values must be smaller than num_classes.")
+    return creation.tensor(np.eye(num_classes, dtype=np.int64)[t], device=tensor.device)
+
+
+def _pad_fwd(x, pads, value):
+    return jnp.pad(x, pads, constant_values=value)
+
+
+@defop(_pad_fwd, node="ConstantPadNdBackward0", saves={0: ()}, method=False, function=False, name="pad")
+def _pad(input, pads, value):
+    return (input,), (("pads", pads), ("value", value))
+
+
+def pad(input, pad, mode="constant", value=None):
+    if mode != "constant":
+        raise NotImplementedError(f"pad mode '{mode}' is not supported by funcgrad yet")
+    if len(pad) % 2:
+        raise RuntimeError("Padding length must be divisible by 2")
+    pads = [(0, 0)] * input.dim()
+    for i in range(len(pad) // 2):
+        pads[input.dim() - 1 - i] = (pad[2 * i], pad[2 * i + 1])
+    return _pad(input, tuple(pads), 0.0 if value is None else value)
+
+
+def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
+    n = input.norm(p, dim, keepdim=True).clamp_min(eps)
+    return input / n.expand_as(input)
+
+
+def cosine_similarity(x1, x2, dim=1, eps=1e-8):
+    num = (x1 * x2).sum(dim)
+    den = (x1.norm(2, dim) * x2.norm(2, dim)).clamp_min(eps)
+    return num / den
+
+

@@ -1,0 +1,251 @@
+"""``Optimizer``: torch's parameter groups, state and API; the update is an optax transformation
+applied to all parameters of a group at once by one cached ``jax.jit`` program."""
+from __future__ import annotations
+
+import copy
+import functools
+import itertools
+import warnings
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from .._lazy import wrap
+from ..autograd import grad_mode
+from ..tensor import Tensor
+
+__all__ = ["Optimizer", "required"]
+
+
+class _Required:
+    def __repr__(self):
+        return "<required parameter>"
+
+
+required = _Required()
+
+
+class Optimizer:
+    """Base class. Subclasses define ``defaults``, ``_statics(group)`` (hyper-parameters that change
+    the program's structure) and ``_transform(hyper, statics)`` (an optax GradientTransformation
+    built from traced hyper-parameters)."""
+
+    _hyper = ("lr",)  # numeric hyper-parameters passed to the program (no recompiles when they change)
+
+    def __init__(self, params, defaults):
+        self.defaults = defaults
+        self.state = {}
+        self.param_groups = []
+        self._step_count = 0
+        if isinstance(params, Tensor):
+            raise TypeError("params argument given to the optimizer should be an iterable of Tensors or dicts, but "
+                            "got " + params.type())
+        groups = list(params)
+        if len(groups) == 0:
+            raise ValueError("optimizer got an empty parameter list")
+        if not isinstance(groups[0], dict):
+            groups = [{"params": groups}]
+        for g in groups:
+            self.add_param_group(g)
+        self._opt_state = {}  # id(group) -> optax state (pytree of jax arrays)
+
+    def __repr__(self):
+        s = type(self).__name__ + " ("
+        for i, g in enumerate(self.param_groups):
+            s += f"\nParameter Group {i}"
+            for k in sorted(g):
+                if k != "params":
+                    s += f"\n    {k}: {g[k]}"
+        return s + "\n)"
+
+    def add_param_group(self, param_group):
+        if not isinstance(param_group, dict):
+            raise TypeError(f"param_group must be a dict, but got {type(param_group).__name__}")
+        params = param_group["params"]
+        if isinstance(params, Tensor):
+            params = [params]
+        elif isinstance(params, set):
+            raise TypeError("optimizer parameters need to be organized in ordered collections, but the ordering of "
+                            "tensors in sets will change between runs. Please use a list instead.")
+        params = list(params)
+        for p in params:
+            if not isinstance(p, Tensor):
+                raise TypeError("optimizer can only optimize Tensors, but one of the params is " + type(p).__name__)
+            if not p.is_leaf:
+                raise ValueError("can't optimize a non-leaf Tensor")
+        group = dict(param_group, params=params)
+        for k, v in self.defaults.items():
+            if v is required and k not in group:
+                raise ValueError(f"parameter group didn't specify a value of required optimization parameter {k}")
+            group.setdefault(k, v)
+        seen = {id(p) for g in self.param_groups for p in g["params"]}
+        if any(id(p) in seen for p in params):
+            raise ValueError("some parameters appear in more than one parameter group")
+        if len({id(p) for p in params}) != len(params):
+            warnings.warn("optimizer contains a parameter group with duplicate parameters; in future, this will cause "
+                          "an error; see github.com/pytorch/pytorch/issues/40967 for more information", stacklevel=3)
+        self.param_groups.append(group)
+
+    def zero_grad(self, set_to_none=True):
+        """Reset gradients (to None by default, as torch 2.x)."""
+        for g in self.param_groups:
+            for p in g["params"]:
+                if p.grad is None:
+                    continue
+                if set_to_none:
+                    p.grad = None
+                else:
+                    if p.grad.grad_fn is not None:
+                        p.grad.detach_()
+                    with grad_mode.no_grad():
+                        p.grad.zero_()
+
+    # -- the update ----------------------------------------------------------------------------------
+    def _statics(self, group):
+        return ()
+
+    def _transform(self, hyper, statics):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _pre_update(self, params, hyper, statics):
+        return params
+
+    def _state_names(self, opt_state):
+        """torch's per-parameter state names and values (for ``optimizer.state`` and state_dict)."""
+        return {}
+
+    def step(self, closure=None):
+        """Update every parameter that has a gradient (one jitted program per group)."""
+        loss = None
+        if closure is not None:
+            with grad_mode.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            self._step_group(group)
+        self._step_count += 1
+        return loss
+
+    def _step_group(self, group):
+        params = [p for p in group["params"] if p.grad is not None]
+        if not params:
+            return
+        statics = self._statics(group)
+        hyper = {k: np.asarray(_scalar(v), np.float64) for k, v in self._hyper_values(group).items()}
+        key = tuple(id(p) for p in params)
+        entry = self._opt_state.get(id(group))
+        if entry is None or entry[0] != key:
+            tx = self._transform({k: float(v) for k, v in hyper.items()}, statics)
+            state = tx.init(tuple(p._array() for p in params))
+            entry = (key, self._adopt_state(params, state))
+            self._opt_state[id(group)] = entry
+        program = _jitted(type(self), statics)
+        new_params, new_state = program(tuple(p._array() for p in params), tuple(p.grad._array() for p in params),
+                                        entry[1], hyper)
+        self._opt_state[id(group)] = (key, new_state)
+        with grad_mode.no_grad():
+            for p, v in zip(params, new_params):
+                p._set_value(wrap(v))
+        self._expose_state(params, new_state)
+
+    def _hyper_values(self, group):
+        return {k: group[k] for k in self._hyper if k in group}
+
+    def _adopt_state(self, params, state):
+        """The initial optax state, taking over per-parameter state loaded by ``load_state_dict``
+        (its NamedTuple fields carry torch's state names)."""
+        if not any(p in self.state for p in params):
+            return state
+
+        def fill(s):
+            if hasattr(s, "_fields"):
+                vals = {}
+                for f in s._fields:
+                    cur = getattr(s, f)
+                    if f == "step":
+                        st = self.state.get(params[0], {})
+                        vals[f] = jnp.asarray(_scalar(st["step"]), cur.dtype) if "step" in st else \
+                            jnp.asarray(1 if any(p in self.state for p in params) else 0, cur.dtype)
+                    elif isinstance(cur, tuple):
+                        vals[f] = tuple(self.state[p][f]._array() if isinstance(self.state.get(p, {}).get(f), Tensor)
+                                        else c for p, c in zip(params, cur))
+                    else:
+                        vals[f] = cur
+                return type(s)(**vals)
+            if isinstance(s, tuple):
+                return tuple(fill(x) for x in s)
+            return s
+
+        return fill(state)
+
+    def _expose_state(self, params, opt_state):
+        names = self._state_names(opt_state)
+        for i, p in enumerate(params):
+            st = self.state.setdefault(p, {})
+            for name, value in names.items():
+                v = value[i] if isinstance(value, (tuple, list)) else value
+                t = st.get(name)
+                arr = jnp.asarray(v)
+                if isinstance(t, Tensor) and t.shape == tuple(arr.shape):
+                    t._st.value = wrap(arr)
+                else:
+                    st[name] = Tensor._make(arr, p.device)
+
+    # -- state_dict ---------------------------------------------------------------------------------
+    def state_dict(self):
+        ids = {}
+        counter = itertools.count()
+        groups = []
+        for g in self.param_groups:
+            packed = {k: v for k, v in g.items() if k != "params"}
+            packed["params"] = [ids.setdefault(id(p), next(counter)) for p in g["params"]]
+            groups.append(packed)
+        state = {}
+        for g in self.param_groups:
+            for p in g["params"]:
+                if p in self.state:
+                    state[ids[id(p)]] = {k: (v.clone() if isinstance(v, Tensor) else v) for k, v in self.state[p].items()}
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict):
+        state_dict = copy.deepcopy(state_dict)
+        groups = state_dict["param_groups"]
+        if len(groups) != len(self.param_groups):
+            raise ValueError("loaded state dict has a different number of parameter groups")
+        for g, sg in zip(self.param_groups, groups):
+            if len(g["params"]) != len(sg["params"]):
+                raise ValueError("loaded state dict contains a parameter group that doesn't match the size of "
+                                 "optimizer's group")
+        id_map = {i: p for g, sg in zip(self.param_groups, groups) for i, p in zip(sg["params"], g["params"])}
+        self.state = {}
+        for i, st in state_dict["state"].items():
+            p = id_map[int(i)]
+            self.state[p] = {k: (v.to(p.device) if isinstance(v, Tensor) else v) for k, v in st.items()}
+        for g, sg in zip(self.param_groups, groups):
+            for k, v in sg.items():
+                if k != "params":
+                    g[k] = v
+        self._opt_state = {}
+        self._loaded = True
+
+
+def _scalar(v):
+    if isinstance(v, Tensor):
+        return v.item()
+    if isinstance(v, (tuple, list)):
+        raise TypeError("tuple hyper-parameters are split by the optimizer before this point")
+    return v
+
+
+@functools.lru_cache(maxsize=None)
+def _jitted(cls, statics):
+    opt = cls.__new__(cls)
+
+    def update(params, grads, state, hyper):
+        params = opt._pre_update(params, hyper, statics)
+        tx = opt._transform(hyper, statics)
+        updates, state = tx.update(grads, state, params)
+        return optax.apply_updates(params, updates), state
+
+    return jax.jit(update)
