@@ -167,6 +167,18 @@ def _index_put_(self, indices, values, accumulate=False):
     return self._inplace_assign(indexing._index_put(self, values, arrays, spec, "IndexPutBackward0", accumulate))
 
 
+def _softmax(self, dim, dtype=None):
+    from .nn import functional as F
+
+    return F.softmax(self, dim, dtype=dtype)
+
+
+def _log_softmax(self, dim, dtype=None):
+    from .nn import functional as F
+
+    return F.log_softmax(self, dim, dtype=dtype)
+
+
 def install(Tensor):
     ops = {
         "_inplace_assign": _inplace_assign, "zero_": _zero_, "fill_": _fill_, "copy_": _copy_,
@@ -204,7 +216,7 @@ def install(Tensor):
         "multiply": pointwise.mul, "subtract": pointwise.sub, "negative": pointwise.neg, "absolute": pointwise.abs,
         "arcsin": pointwise.asin, "arccos": pointwise.acos, "arctan": pointwise.atan, "greater": pointwise.gt,
         "less": pointwise.lt, "greater_equal": pointwise.ge, "less_equal": pointwise.le, "not_equal": pointwise.ne,
-        "apply_": _apply_, "bernoulli": creation.bernoulli, "multinomial": creation.multinomial,
+        "apply_": _apply_, "softmax": _softmax, "log_softmax": _log_softmax, "bernoulli": creation.bernoulli, "multinomial": creation.multinomial,
     }
     for k, v in ops.items():
         setattr(Tensor, k, v)

@@ -33,6 +33,8 @@ def _reduce(x, reduction):
 
 
 def _reduction(reduction, size_average=None, reduce=None):
+    if reduction == "batchmean":
+        return reduction
     if size_average is not None or reduce is not None:
         size_average = True if size_average is None else size_average
         reduce = True if reduce is None else reduce
@@ -428,7 +430,9 @@ def _nll(input, target, weight, reduction, ignore_index):
 
 def _check_targets(input, target):
     if target._dtype.is_floating_point:
-        raise RuntimeError(f"expected scalar type Long but found {target._dtype.name.capitalize()}")
+        from .._tensor_methods import _dt_name
+
+        raise RuntimeError(f"expected target dtype to be Long or Byte, but got {_dt_name(target._dtype)}")
     n_cls = input._shape[1] if input.dim() > 1 else input._shape[0]
     exp = (input._shape[0],) + input._shape[2:] if input.dim() > 1 else ()
     if tuple(target._shape) != exp:
@@ -470,11 +474,13 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
             target = target * (1 - label_smoothing) + label_smoothing / n_cls
         prod = lsm * target if weight is None else lsm * target * weight.reshape(
             (-1,) + (1,) * (input.dim() - class_dim - 1))
-        loss = -prod.sum(class_dim)
+        if reduction == "none":
+            return -prod.sum(class_dim)
+        loss = -prod.sum()
         if reduction == "mean":
-            return dispatch(pointwise.div.op, (loss.sum(), float(input._shape[0] if input.dim() > 1 else 1)), (),
+            return dispatch(pointwise.div.op, (loss, float(input._shape[0] if input.dim() > 1 else 1)), (),
                             "DivBackward1")
-        return loss.sum() if reduction == "sum" else loss
+        return loss
     nll = nll_loss(lsm, target, weight, None, ignore_index, None, reduction)
     if label_smoothing <= 0:
         return nll

@@ -372,7 +372,7 @@ class LayerNorm(Module):
     def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True, device=None, dtype=None):
         super().__init__()
         self.normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
-        self.eps, self.elementwise_affine = eps, elementwise_affine
+        self.eps, self.elementwise_affine, self._bias = eps, elementwise_affine, bias
         if elementwise_affine:
             self.weight = Parameter(_ops.creation.ones(self.normalized_shape, dtype=dtype, device=device))
             if bias:
@@ -387,20 +387,23 @@ class LayerNorm(Module):
         return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self):
-        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, bias={self._bias}"
 
 
 class _BatchNorm(Module):
     _dims = (2, 3)
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True, device=None,
-                 dtype=None):
+                 dtype=None, bias=True):
         super().__init__()
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
-        self.affine, self.track_running_stats = affine, track_running_stats
+        self.affine, self.track_running_stats, self._bias = affine, track_running_stats, bias
         if affine:
             self.weight = Parameter(_ops.creation.ones(num_features, dtype=dtype, device=device))
-            self.bias = Parameter(_ops.creation.zeros(num_features, dtype=dtype, device=device))
+            if bias:
+                self.bias = Parameter(_ops.creation.zeros(num_features, dtype=dtype, device=device))
+            else:
+                self.register_parameter("bias", None)
         else:
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
@@ -429,7 +432,7 @@ class _BatchNorm(Module):
 
     def extra_repr(self):
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
-                f"track_running_stats={self.track_running_stats}")
+                f"bias={self._bias}, track_running_stats={self.track_running_stats}")
 
 
 class BatchNorm1d(_BatchNorm):
@@ -511,7 +514,9 @@ class AvgPool2d(Module):
 class _Loss(Module):
     def __init__(self, size_average=None, reduce=None, reduction="mean"):
         super().__init__()
-        self.reduction = F._reduction(reduction, size_average, reduce) if reduction != "batchmean" else reduction
+        # torch checks the value only when the loss is computed
+        self.reduction = F._reduction(reduction, size_average, reduce) if size_average is not None or \
+            reduce is not None else reduction
 
 
 class MSELoss(_Loss):
