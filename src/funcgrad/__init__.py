@@ -41,6 +41,8 @@ from .autograd.grad_mode import (enable_grad, inference_mode, is_grad_enabled, i
                                  no_grad, set_grad_enabled)
 from . import autograd  # noqa: E402
 from . import nn, optim  # noqa: E402
+from . import func  # noqa: E402 - also registers Tensor as a JAX pytree
+from .func import from_jax, to_jax  # noqa: E402
 
 _tensor_methods.install(Tensor)
 _ops.install(Tensor, globals())

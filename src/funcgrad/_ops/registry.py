@@ -30,6 +30,7 @@ import numpy as np
 
 from .. import _dtypes, _lazy
 from .._device import _CPU
+from ..autograd import forward_ad as _fwd
 from ..autograd import grad_mode as _gm
 from ..autograd.anomaly_mode import _state as _anomaly, capture_trace
 from ..autograd.graph import OpNode, _seq, node_class
@@ -225,7 +226,54 @@ def dispatch(op, inputs, params, node_name=None):
     if needs_grad and not op.nondiff_out and (out._dtype.is_floating_point or out._dtype.is_complex):
         _attach_node(op, node_name or (op.node if isinstance(op.node, str) else op.node(params)),
                      inputs, vals, params, out)
+    if _fwd._state.level >= 0 and not op.nondiff_out:
+        _forward_tangent(op, inputs, vals, params, out)
     return out
+
+
+def _forward_tangent(op, inputs, vals, params, out):
+    """Forward mode: the output's tangent is ``jax.jvp`` of the forward over the dual inputs."""
+    tangents = []
+    pos = []
+    k = 0
+    for x in inputs:
+        if x is None or x is ABSENT:
+            continue
+        if isinstance(x, Tensor):
+            t = x.__dict__.get("_fw_grad")
+            if t is not None and (x._dtype.is_floating_point or x._dtype.is_complex):
+                tangents.append(t._value())
+                pos.append(k)
+        k += 1
+    if not pos or not (out._dtype.is_floating_point or out._dtype.is_complex):
+        return
+    jop = jvp_op(op, tuple(pos), len(vals))
+    with _gm.no_grad():
+        lz = _lazy.record(jop.prim, (("params", params),), list(vals) + tangents, out._shape, out._dtype.np)
+    out._fw_grad = Tensor._make(lz, out._st.device)
+
+
+def jvp_op(op, positions, n_inputs):
+    """The op computing ``op``'s output tangent from (inputs..., tangents of ``positions``)."""
+    key = ("jvp", positions, n_inputs)
+    v = op._vjps.get(key)
+    if v is None:
+        prim = op.prim
+
+        def forward(*args, params):
+            xs, ts = list(args[:n_inputs]), args[n_inputs:]
+
+            def f(*dual):
+                ys = list(xs)
+                for p, d in zip(positions, dual):
+                    ys[p] = d
+                return prim.impl(params, *ys)
+
+            return jax.jvp(f, tuple(xs[p] for p in positions), tuple(ts))[1]
+
+        v = OpDef(f"{op.name}_jvp", forward, None, None, False, False, False)
+        op._vjps[key] = v
+    return v
 
 
 def _edge(t):
