@@ -161,6 +161,14 @@ def wrap(array):
     return node
 
 
+def concrete(array):
+    """``array`` as numpy, or None while it is a JAX tracer (inside funcgrad.compile/func transforms):
+    value checks that need the data (index bounds, target ranges) are skipped there."""
+    if isinstance(array, jax.core.Tracer):
+        return None
+    return np.asarray(array)
+
+
 def value_of(x):
     """The concrete array of an array or Lazy, flushing if needed."""
     if type(x) is Lazy:
@@ -177,6 +185,13 @@ def materialize(targets):
     if any(type(t) is Lazy and t.value is None for t in targets):
         flush()
     return [t.value if type(t) is Lazy else t for t in targets]
+
+
+def discard():
+    """Drop everything pending (used when a traced call is abandoned: its entries hold tracers)."""
+    global _tape
+    with _lock:
+        _tape = _Tape(_tape.gen + 1)
 
 
 def _refcounts(nodes):

@@ -239,10 +239,14 @@ class Generator:
         self.manual_seed(state[0])
         self._count = state[1]
 
+    _draws = 0  # draws ever made (a python int, even while the counter is traced)
+
     def _next(self):
         c = self._count
-        self._count += 1
-        return Const(self._key), Const(np.asarray(c, np.uint32))
+        self._count = c + 1
+        self._draws += 1
+        # inside funcgrad.compile the counter is a traced input, so each call draws fresh numbers
+        return Const(self._key), Const(c.astype(np.uint32) if hasattr(c, "astype") else np.asarray(c, np.uint32))
 
 
 class _DefaultGen(threading.local):

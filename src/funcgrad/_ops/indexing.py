@@ -113,7 +113,20 @@ def _index_arrays(shape, index):
             items.append(("i", int(item) % size))
             dim += 1
             continue
-        arr = np.asarray(item._array()) if isinstance(item, Tensor) else np.asarray(item)
+        arr = item._array() if isinstance(item, Tensor) else np.asarray(item)
+        if np.dtype(arr.dtype) != np.bool_:
+            if np.dtype(arr.dtype).kind not in "iu":
+                raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+            size = shape[dim]
+            host = _lazy.concrete(arr)
+            if host is None:  # traced: no bounds check possible; negative indices wrap as torch's do
+                items.append(("t",))
+                arrays.append(jnp.where(arr < 0, arr + size, arr).astype(jnp.int64))
+                dim += 1
+                continue
+            arr = host
+        else:
+            arr = np.asarray(arr)  # the result's shape depends on the mask: needs its values (a graph break)
         if arr.dtype == np.bool_:
             want = shape[dim:dim + arr.ndim]
             if arr.shape != tuple(want):

@@ -12,6 +12,7 @@ from .. import _dtypes
 from .._ops import creation, linalg, pointwise, reduction
 from .._ops.pointwise import _leaky_relu, relu, sigmoid, tanh  # noqa: F401 - re-exported
 from .._ops.registry import ABSENT, Const, defop, dispatch
+from .._lazy import concrete
 from ..autograd import grad_mode
 from ..tensor import Tensor
 
@@ -287,9 +288,10 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
     if input._dtype not in (_dtypes.int64, _dtypes.int32):
         raise RuntimeError("Expected tensor for argument #1 'indices' to have one of the following scalar types: Long, "
                            f"Int; but got {input.type()} instead (while checking arguments for embedding)")
-    idx = np.asarray(input._array())
+    idx = input._array()
     n = weight._shape[0]
-    if idx.size and (idx.max() >= n or idx.min() < -n):
+    host = concrete(idx)
+    if host is not None and host.size and (host.max() >= n or host.min() < -n):
         raise IndexError("index out of range in self")
     if padding_idx is not None and padding_idx < 0:
         padding_idx += n
@@ -447,9 +449,9 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     """Negative log-likelihood of class indices ``target`` under log-probabilities ``input``."""
     reduction = _reduction(reduction, size_average, reduce)
     n_cls = _check_targets(input, target)
-    t = np.asarray(target._array())
-    bad = t[(t != ignore_index) & ((t < 0) | (t >= n_cls))]
-    if bad.size:
+    t = concrete(target._array())
+    bad = t[(t != ignore_index) & ((t < 0) | (t >= n_cls))] if t is not None else ()
+    if len(bad):
         raise IndexError(f"Target {int(bad.flat[0])} is out of bounds.")
     unbatched = input.dim() == 1
     if unbatched:
@@ -518,8 +520,8 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     if target._shape != input._shape:
         raise ValueError(f"Using a target size ({target.shape}) that is different to the input size ({input.shape}) "
                          "is deprecated. Please ensure they have the same size.")
-    a = np.asarray(input.detach()._array())
-    if a.size and (np.nanmin(a) < 0 or np.nanmax(a) > 1):
+    a = concrete(input.detach()._array())
+    if a is not None and a.size and (np.nanmin(a) < 0 or np.nanmax(a) > 1):
         raise RuntimeError("all elements of input should be between 0 and 1")
     return _bce(input, target, weight, reduction)
 

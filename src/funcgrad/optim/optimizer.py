@@ -12,6 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from .._lazy import Lazy as _Lazy
 from .._lazy import wrap
 from ..autograd import grad_mode
 from ..tensor import Tensor
@@ -132,11 +133,11 @@ class Optimizer:
         if not params:
             return
         statics = self._statics(group)
-        hyper = {k: np.asarray(_scalar(v), np.float64) for k, v in self._hyper_values(group).items()}
+        hyper = {k: _hyper_array(v) for k, v in self._hyper_values(group).items()}
         key = tuple(id(p) for p in params)
         entry = self._opt_state.get(id(group))
         if entry is None or entry[0] != key:
-            tx = self._transform({k: float(v) for k, v in hyper.items()}, statics)
+            tx = self._transform(hyper, statics)
             state = tx.init(tuple(p._array() for p in params))
             entry = (key, self._adopt_state(params, state))
             self._opt_state[id(group)] = entry
@@ -180,17 +181,19 @@ class Optimizer:
         return fill(state)
 
     def _expose_state(self, params, opt_state):
+        """torch's ``optimizer.state[p]`` tensors, updated in place (no copies, no waiting)."""
         names = self._state_names(opt_state)
         for i, p in enumerate(params):
             st = self.state.setdefault(p, {})
             for name, value in names.items():
                 v = value[i] if isinstance(value, (tuple, list)) else value
+                if name == "step":
+                    v = _float32_step(v)
                 t = st.get(name)
-                arr = jnp.asarray(v)
-                if isinstance(t, Tensor) and t.shape == tuple(arr.shape):
-                    t._st.value = wrap(arr)
+                if isinstance(t, Tensor) and t._shape == tuple(v.shape):
+                    t._st.value = v if type(v) is _Lazy else wrap(v)
                 else:
-                    st[name] = Tensor._make(arr, p.device)
+                    st[name] = Tensor._make(v, p.device)
 
     # -- state_dict ---------------------------------------------------------------------------------
     def state_dict(self):
@@ -228,6 +231,20 @@ class Optimizer:
                     g[k] = v
         self._opt_state = {}
         self._loaded = True
+
+
+def _float32_step(step):
+    """torch keeps ``step`` as a float32 tensor; ours is float64 in the optax state: cast lazily."""
+    from .._lazy import record
+    from .._ops.creation import _to_copy
+
+    return record(_to_copy.op.prim, (("dtype", np.dtype(np.float32)),), [step], (), np.dtype(np.float32))
+
+
+def _hyper_array(v):
+    """A hyper-parameter as a float64 program input (a traced value inside funcgrad.compile)."""
+    v = _scalar(v)
+    return v.astype(jnp.float64) if isinstance(v, jax.Array) else np.asarray(v, np.float64)
 
 
 def _scalar(v):

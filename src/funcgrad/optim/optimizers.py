@@ -89,7 +89,7 @@ class Adam(Optimizer):
 
     def _state_names(self, st):
         inner = _inner(st)
-        names = {"step": inner.step.astype("float32"), "exp_avg": inner.exp_avg, "exp_avg_sq": inner.exp_avg_sq}
+        names = {"step": inner.step, "exp_avg": inner.exp_avg, "exp_avg_sq": inner.exp_avg_sq}
         if any(g["amsgrad"] for g in self.param_groups):
             names["max_exp_avg_sq"] = inner.max_exp_avg_sq
         return names
@@ -130,7 +130,7 @@ class RMSprop(Optimizer):
 
     def _state_names(self, st):
         inner = _inner(st)
-        names = {"step": inner.step.astype("float32"), "square_avg": inner.square_avg}
+        names = {"step": inner.step, "square_avg": inner.square_avg}
         if any(g["momentum"] > 0 for g in self.param_groups):
             names["momentum_buffer"] = inner.momentum_buffer
         if any(g["centered"] for g in self.param_groups):
@@ -162,4 +162,4 @@ class Adagrad(Optimizer):
 
     def _state_names(self, st):
         inner = _inner(st)
-        return {"step": inner.step.astype("float32"), "sum": inner.sum}
+        return {"step": inner.step, "sum": inner.sum}

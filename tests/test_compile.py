@@ -1,0 +1,159 @@
+"""funcgrad.compile: compiled steps leave every tensor as eager execution would."""
+import numpy as np
+import pytest
+
+import funcgrad as fg
+
+
+class Twice(fg.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x * 2
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * 2 + 0 * x
+
+
+def build(kind, seed=0):
+    fg.manual_seed(seed)
+    layers = [fg.nn.Linear(6, 16)]
+    if "bn" in kind:
+        layers.append(fg.nn.BatchNorm1d(16))
+    layers.append(fg.nn.ReLU())
+    if "dropout" in kind:
+        layers.append(fg.nn.Dropout(0.3))
+    layers.append(fg.nn.Linear(16, 3))
+    model = fg.nn.Sequential(*layers)
+    opt = {"sgd": lambda p: fg.optim.SGD(p, lr=0.05, momentum=0.9, weight_decay=1e-3),
+           "adam": lambda p: fg.optim.Adam(p, lr=0.01),
+           "adamw": lambda p: fg.optim.AdamW(p, lr=0.01, weight_decay=0.05)}[kind.split("+")[0]](model.parameters())
+    if "hook" in kind:
+        model[0].weight.register_hook(lambda g: g * 0.5)
+    return model, opt
+
+
+def make_step(model, opt, kind):
+    loss_fn = fg.nn.CrossEntropyLoss()
+
+    def step(x, y):
+        opt.zero_grad()
+        h = model(x)
+        if "function" in kind:
+            h = Twice.apply(h)
+        loss = loss_fn(h, y)
+        loss.backward()
+        opt.step()
+        return loss
+    return step
+
+
+KINDS = ["sgd", "adam", "adamw", "sgd+hook", "adam+function", "sgd+dropout", "adam+bn", "adamw+bn+dropout"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_compiled_matches_eager_for_100_steps(kind):
+    rng = np.random.default_rng(0)
+    data = [(fg.tensor(rng.standard_normal((8, 6)).astype(np.float32)), fg.tensor(rng.integers(0, 3, 8)))
+            for _ in range(5)]
+    results = []
+    for compiled in (False, True):
+        model, opt = build(kind)
+        step = make_step(model, opt, kind)
+        if compiled:
+            step = fg.compile(step)
+        losses = [step(*data[i % 5]).item() for i in range(100)]
+        results.append((losses, {k: v.numpy() for k, v in model.state_dict().items()},
+                        {k: (None if p.grad is None else p.grad.numpy()) for k, p in model.named_parameters()},
+                        model[0].weight._version, opt.state_dict()["state"], step))
+    (el, es, eg, ev, eo, _), (cl, cs, cg, cv, co, cstep) = results
+    np.testing.assert_allclose(cl, el, rtol=2e-5, atol=1e-6)
+    for k in es:
+        np.testing.assert_allclose(cs[k], es[k], rtol=2e-5, atol=1e-6, err_msg=k)
+    for k in eg:
+        np.testing.assert_allclose(cg[k], eg[k], rtol=2e-5, atol=1e-6, err_msg=k)
+    assert cv == ev  # in-place updates bumped the version as eager did
+    assert sorted(co[0]) == sorted(eo[0])
+    info = cstep.cache_info()
+    assert info["eager_calls"] == 0 and info["programs"] <= 3, info
+
+
+def test_captured_tensor_is_an_input_not_a_constant():
+    w = fg.ones(3)
+
+    @fg.compile
+    def f(x):
+        return (x * w).sum()
+
+    x = fg.ones(3)
+    assert f(x).item() == 3.0
+    with fg.no_grad():
+        w.mul_(2)
+    assert f(x).item() == 6.0
+    assert f.cache_info()["programs"] == 1
+
+
+def test_guards_retrace_on_shape_dtype_and_mode():
+    model = fg.nn.Sequential(fg.nn.Linear(4, 4), fg.nn.Dropout(0.5))
+
+    @fg.compile
+    def f(x, scale):
+        return model(x).sum() * scale
+
+    f(fg.ones(2, 4), 1.0)
+    f(fg.ones(2, 4), 1.0)
+    assert f.cache_info()["programs"] == 1
+    f(fg.ones(3, 4), 1.0)
+    f(fg.ones(2, 4), 2.0)
+    model.eval()
+    f(fg.ones(2, 4), 1.0)
+    with fg.no_grad():
+        f(fg.ones(2, 4), 1.0)
+    assert f.cache_info()["programs"] == 5
+
+
+def test_scheduler_lr_is_an_input_no_recompiles():
+    model, opt = build("sgd")
+    sched = fg.optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)
+    step = fg.compile(make_step(model, opt, "sgd"))
+    x, y = fg.randn(8, 6), fg.tensor([0, 1, 2, 0, 1, 2, 0, 1])
+    model2, opt2 = build("sgd")
+    sched2 = fg.optim.lr_scheduler.StepLR(opt2, step_size=2, gamma=0.5)
+    eager = make_step(model2, opt2, "sgd")
+    for _ in range(8):
+        step(x, y)
+        sched.step()
+        eager(x, y)
+        sched2.step()
+    assert opt.param_groups[0]["lr"] == opt2.param_groups[0]["lr"] == 0.05 * 0.5 ** 4
+    np.testing.assert_allclose(model[0].weight.detach().numpy(), model2[0].weight.detach().numpy(), rtol=1e-5,
+                               atol=1e-7)
+    assert step.cache_info()["programs"] == 2  # first call (no grads/state yet) and the steady state
+
+
+def test_graph_break_falls_back_with_warning_or_raises_with_fullgraph():
+    w = fg.ones(2, requires_grad=True)
+
+    def f(x):
+        y = (x * w).sum()
+        if y.item() > 0:  # needs a concrete value
+            return y * 2
+        return y
+
+    g = fg.compile(f)
+    with pytest.warns(UserWarning, match="cannot be traced"):
+        assert g(fg.ones(2)).item() == 4.0
+    assert g(fg.ones(2)).item() == 4.0 and g.cache_info()["eager_calls"] == 2
+    assert w.grad is None and w._version == 0  # the abandoned trace left nothing behind
+    h = fg.compile(f, fullgraph=True)
+    with pytest.raises(fg.compile.__globals__["GraphBreak"], match=r"test_compile.py:\d+"):
+        h(fg.ones(2))
+
+
+def test_compile_module_for_inference():
+    model = fg.nn.Sequential(fg.nn.Linear(4, 3), fg.nn.Tanh())
+    fast = fg.compile(model)
+    x = fg.randn(5, 4)
+    np.testing.assert_allclose(fast(x).numpy(), model(x).detach().numpy(), rtol=1e-6)
