@@ -100,6 +100,7 @@ class _State:
 
     def install(self, vals):
         """Put (traced) values into the live objects."""
+        self._installed = vals["t"]
         for x, v, g in zip(self.tensors, vals["t"], vals["g"]):
             x._st.value = _lazy.wrap(v)
             if x._view is not None:
@@ -119,8 +120,10 @@ class _State:
 
     def collect(self):
         """The current values (after the step), in ``read``'s layout."""
+        # tensors the step did not write come back as None: no output buffer, no copy
+        new_t = [_lazy.value_of(x._st.value) for x in self.tensors]
         out = {
-            "t": [_lazy.value_of(x._st.value) for x in self.tensors],
+            "t": [None if n is old else n for n, old in zip(new_t, self._installed)],
             "g": [None if x._grad is None else x._grad._array() for x in self.tensors],
             "o": [self._opt_read_traced(o) for o in self.optimizers],
             "rng": self.gen._count,
@@ -138,11 +141,12 @@ class _State:
         Nothing here waits for the program: learning rates the step did not change are not read
         back, and the random counter advances by the number of draws seen while tracing."""
         for x, v, g, dv in zip(self.tensors, vals["t"], vals["g"], plan["versions"]):
-            if dv:
+            if v is not None:
                 x._st.value = _lazy.wrap(v)
+            if dv:
                 x._st.version += dv
-                if x._view is not None:
-                    x._vcache = (x._st.version, x._st.value)
+            if v is not None and x._view is not None:
+                x._vcache = (x._st.version, x._st.value)
             if g is None:
                 x._grad = None
             elif x._grad is not None and x._grad._shape == tuple(g.shape):
