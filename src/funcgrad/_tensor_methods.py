@@ -36,9 +36,10 @@ def _inplace_assign(self, res):
     if node is not None:
         saved = getattr(node, "_saved", None)
         if saved:
-            # the op's result now lives in self; an input that was self is now this node's output
+            # the op's result now lives in self (checked from this version on); self as an *input* was
+            # saved by value (torch saves a clone of the original self for in-place ops), so no check
             node._saved = tuple((self._st, self._st.version, d, k) if st is res._st else (st, v, d, k)
-                                for st, v, d, k in saved)
+                                for st, v, d, k in saved if not (k == 0 and st is self._st))
         self.grad_fn, self._output_nr, self._rg = node, res._output_nr, True
         self._st.last_fn = (node, res._output_nr)
     return self

@@ -176,6 +176,18 @@ def _promote(inputs, which):
     return r
 
 
+def _scalar_like(v, inputs):
+    """A number beside tensors takes their dtype (as torch computes ``clamp(x, 0.5)`` in x's dtype)
+    unless that would lose its kind (a float next to an integer tensor)."""
+    sd = _dtypes.scalar_dtype(v)
+    for x in inputs:
+        if isinstance(x, Tensor):
+            if _dtypes._category(sd) <= _dtypes._category(x._dtype):
+                return x._dtype
+            return sd
+    return sd
+
+
 def dispatch(op, inputs, params, node_name=None):
     """Run (record) ``op`` on ``inputs`` (Tensors, python scalars or None) and build its graph node."""
     vals = []
@@ -211,7 +223,7 @@ def dispatch(op, inputs, params, node_name=None):
             if isinstance(v, (np.ndarray, jax.Array)):
                 vals.append(v)
             else:
-                vals.append(const(v, (cast or _dtypes.scalar_dtype(v)).np))
+                vals.append(const(v, (cast or _scalar_like(v, inputs)).np))
     try:
         lz = _lazy.record(op.prim, params, vals)
     except (TypeError, ValueError) as e:
