@@ -44,6 +44,7 @@ from . import nn, optim  # noqa: E402
 from . import func  # noqa: E402 - also registers Tensor as a JAX pytree
 from .func import from_jax, to_jax  # noqa: E402
 from .compile import compile  # noqa: E402,A004
+from . import viz  # noqa: E402
 
 _tensor_methods.install(Tensor)
 _ops.install(Tensor, globals())
