@@ -27,6 +27,7 @@ FUNCTIONAL = {
     "jacobian_forward": lambda L, F: F.jacobian(lambda x: x.tanh(), L.tensor(A), vectorize=True,
                                                 strategy="forward-mode"),
     "hessian": lambda L, F: F.hessian(_f, (L.tensor(A), L.tensor(B))),
+    "hessian_single_input": lambda L, F: F.hessian(lambda x: (x ** 3).sum() + (x[0] * x[1]).sin(), L.tensor(A)),
     "hessian_vectorized": lambda L, F: F.hessian(_f, (L.tensor(A), L.tensor(B)), vectorize=True),
     "vjp": lambda L, F: F.vjp(lambda x: x.exp(), L.tensor(A), L.tensor(B)),
     "jvp": lambda L, F: F.jvp(lambda x: x.exp() * x, L.tensor(A), L.tensor(B)),

@@ -208,8 +208,7 @@ def hessian(func, inputs, create_graph=False, strict=False, vectorize=False, out
         return res if is_in else res[0][0]
 
     def jac_func(*xs):
-        g = jacobian(func, xs, create_graph=True, strict=strict)
-        return g
+        return jacobian(func, xs if is_in else xs[0], create_graph=True, strict=strict)
 
     return jacobian(jac_func, inputs if is_in else inputs[0], create_graph=create_graph, strict=strict)
 
