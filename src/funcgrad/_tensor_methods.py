@@ -217,7 +217,8 @@ def install(Tensor):
         "multiply": pointwise.mul, "subtract": pointwise.sub, "negative": pointwise.neg, "absolute": pointwise.abs,
         "arcsin": pointwise.asin, "arccos": pointwise.acos, "arctan": pointwise.atan, "greater": pointwise.gt,
         "less": pointwise.lt, "greater_equal": pointwise.ge, "less_equal": pointwise.le, "not_equal": pointwise.ne,
-        "apply_": _apply_, "softmax": _softmax, "log_softmax": _log_softmax, "bernoulli": creation.bernoulli, "multinomial": creation.multinomial,
+        "apply_": _apply_, "softmax": _softmax, "log_softmax": _log_softmax,
+        "where": lambda self, condition, other: pointwise.where(condition, self, other), "bernoulli": creation.bernoulli, "multinomial": creation.multinomial,
     }
     for k, v in ops.items():
         setattr(Tensor, k, v)

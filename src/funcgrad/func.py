@@ -123,9 +123,11 @@ def to_jax(t):
 
 def from_jax(a, requires_grad=False):
     """A leaf tensor over a ``jax.Array`` (no copy)."""
+    from ._device import _CPU
     from ._device import from_jax as dev
 
-    t = Tensor._make(a, dev(next(iter(a.devices()))) if hasattr(a, "devices") else None)
+    placed = hasattr(a, "devices") and not isinstance(a, jax.core.Tracer)
+    t = Tensor._make(a, dev(next(iter(a.devices()))) if placed else _CPU)
     if requires_grad:
         t.requires_grad_(True)
     return t

@@ -254,7 +254,7 @@ _UNARY = [
     ("lgamma", jax.scipy.special.gammaln, "LgammaBackward0", ("self",), True),
     ("digamma", jax.scipy.special.digamma, "DigammaBackward0", ("self",), True),
     ("neg", jnp.negative, "NegBackward0", (), False),
-    ("abs", jnp.abs, "AbsBackward0", ("self",), False),
+    ("abs", lambda x: x * jnp.sign(x), "AbsBackward0", ("self",), False),  # d|x|/dx = sign(x): 0 at 0, as torch
     ("sign", jnp.sign, "SignBackward0", (), False),
     ("sgn", jnp.sign, "SgnBackward0", (), False),
     ("relu", jax.nn.relu, "ReluBackward0", ("result",), False),
@@ -280,10 +280,14 @@ def _leaky_relu(input, negative_slope=0.01):
 
 # -- clamp ----------------------------------------------------------------------------------------
 def _clamp_fwd(x, lo=None, hi=None):
+    # written with where (not maximum/minimum): at a bound the gradient passes whole, as in torch
+    # (JAX splits ties between max's operands); a NaN input stays NaN
     if lo is not None:
-        x = jnp.maximum(x, lo.astype(x.dtype) if hasattr(lo, "astype") else lo)
+        lo = lo.astype(x.dtype) if hasattr(lo, "astype") else lo
+        x = jnp.where(x < lo, lo, x)
     if hi is not None:
-        x = jnp.minimum(x, hi.astype(x.dtype) if hasattr(hi, "astype") else hi)
+        hi = hi.astype(x.dtype) if hasattr(hi, "astype") else hi
+        x = jnp.where(x > hi, hi, x)
     return x
 
 
@@ -335,27 +339,33 @@ def clamp(input, min=None, max=None):  # noqa: A002 - torch's names
 clip = clamp
 
 
-@defop(lambda x, lo: jnp.maximum(x, lo.astype(x.dtype)), node="ClampMinBackward0", saves={0: (0,)}, inplace=True)
+@defop(lambda x, lo: _clamp_fwd(x, lo, None), node="ClampMinBackward0", saves={0: (0,)}, inplace=True)
 def clamp_min(input, min):  # noqa: A002
     return (input, Const(min)), ()
 
 
-@defop(lambda x, hi: jnp.minimum(x, hi.astype(x.dtype)), node="ClampMaxBackward0", saves={0: (0,)}, inplace=True)
+@defop(lambda x, hi: _clamp_fwd(x, None, hi), node="ClampMaxBackward0", saves={0: (0,)}, inplace=True)
 def clamp_max(input, max):  # noqa: A002
     return (input, Const(max)), ()
 
 
 @defop(lambda c, a, b: jnp.where(c, a, b), node="WhereBackward0", saves={1: (0,), 2: (0,)}, promote=(1, 2),
-       nondiff=(0,))
-def where(condition, input=None, other=None):
-    """``input`` where ``condition`` holds, else ``other`` (broadcasting)."""
-
-    if input is None and other is None:
-        return condition.nonzero(as_tuple=True)
+       nondiff=(0,), method=False, function=False, name="where")
+def _where(condition, input, other):
     if not isinstance(condition, Tensor) or condition._dtype.name != "bool":
         raise RuntimeError("where expected condition to be a boolean tensor, but got a tensor with dtype "
                            + str(getattr(condition, "dtype", type(condition).__name__)).replace("torch.", "").capitalize())
     return (condition, input, other), ()
+
+
+def where(condition, input=None, other=None):
+    """``input`` where ``condition`` holds, else ``other`` (broadcasting); with only ``condition``,
+    the indices where it holds (``nonzero(as_tuple=True)``)."""
+    if input is None and other is None:
+        from .indexing import nonzero
+
+        return nonzero(condition, as_tuple=True)
+    return _where(condition, input, other)
 
 
 # -- comparisons and logic (outputs do not require grad) -------------------------------------------

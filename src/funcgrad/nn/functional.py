@@ -123,7 +123,8 @@ def softplus(input, beta=1.0, threshold=20.0):
     return (input,), (("beta", float(beta)), ("threshold", float(threshold)))
 
 
-@defop(lambda x, lo, hi: jnp.clip(x, lo, hi), node="HardtanhBackward0", saves={0: (0,)}, method=False,
+@defop(lambda x, lo, hi: jnp.where(x <= lo, lo, jnp.where(x >= hi, hi, x)).astype(x.dtype), node="HardtanhBackward0",
+       saves={0: (0,)}, method=False,
        function=False, name="hardtanh")
 def _hardtanh(input, min_val, max_val):
     return (input,), (("lo", float(min_val)), ("hi", float(max_val)))
@@ -521,7 +522,7 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
         raise ValueError(f"Using a target size ({target.shape}) that is different to the input size ({input.shape}) "
                          "is deprecated. Please ensure they have the same size.")
     a = concrete(input.detach()._array())
-    if a is not None and a.size and (np.nanmin(a) < 0 or np.nanmax(a) > 1):
+    if a is not None and a.size and not ((a >= 0) & (a <= 1)).all():  # NaN fails too, as in torch
         raise RuntimeError("all elements of input should be between 0 and 1")
     return _bce(input, target, weight, reduction)
 
