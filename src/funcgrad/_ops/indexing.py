@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import _dtypes, _lazy
 from .registry import Const, defop, dispatch
-from .views import basic_index
+from .views import build_index
 
 __all__ = ["getitem", "setitem"]
 
@@ -56,20 +56,7 @@ def parse_basic(shape, index):
 
 
 def _advanced_impl(x, *idx_arrays, spec):
-    idx, k = [], 0
-    for item in spec:
-        if item[0] == "t":
-            idx.append(idx_arrays[k])
-            k += 1
-        elif item[0] == "i":
-            idx.append(item[1])
-        elif item[0] == "s":
-            idx.append(slice(item[1], item[2], item[3]))
-        elif item[0] == "n":
-            idx.append(None)
-        else:
-            idx.append(Ellipsis)
-    return x[tuple(idx)]
+    return x[build_index(spec, idx_arrays)]
 
 
 @defop(_advanced_impl, node="IndexBackward0", saves={0: ()}, method=False, function=False, name="index")
@@ -185,20 +172,7 @@ def getitem(self, index):
 
 
 def _index_put_impl(x, v, *idx_arrays, spec, accumulate=False):
-    idx, k = [], 0
-    for item in spec:
-        if item[0] == "t":
-            idx.append(idx_arrays[k])
-            k += 1
-        elif item[0] == "i":
-            idx.append(item[1])
-        elif item[0] == "s":
-            idx.append(slice(item[1], item[2], item[3]))
-        elif item[0] == "n":
-            idx.append(None)
-        else:
-            idx.append(Ellipsis)
-    idx = tuple(idx)
+    idx = build_index(spec, idx_arrays)
     region = x[idx]
     v = jnp.broadcast_to(v.astype(x.dtype), region.shape)
     return x.at[idx].add(v) if accumulate else x.at[idx].set(v)

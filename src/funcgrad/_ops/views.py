@@ -285,25 +285,24 @@ def chunk(input, chunks, dim=0):
 
 
 # -- basic indexing: ints, slices, None and Ellipsis ------------------------------------------------
-def _basic_impl(x, spec):
-    idx = []
+def build_index(spec, arrays=()):
+    """A numpy-style index from a hashable spec: ("i", n), ("s", start, stop, step), ("n",) for None,
+    ("e",) for Ellipsis and ("t",) for the next of ``arrays`` (integer index arrays)."""
+    idx, k = [], 0
     for item in spec:
-        k = item[0]
-        if k == "i":
+        kind = item[0]
+        if kind == "t":
+            idx.append(arrays[k])
+            k += 1
+        elif kind == "i":
             idx.append(item[1])
-        elif k == "s":
+        elif kind == "s":
             idx.append(slice(item[1], item[2], item[3]))
-        elif k == "n":
+        elif kind == "n":
             idx.append(None)
         else:
             idx.append(Ellipsis)
-    return x[tuple(idx)]
-
-
-@defop(_basic_impl, node="SliceBackward0", view=True, method=False, function=False)
-def basic_index(input, spec, node):
-    """``input[spec]`` for a normalised basic index (see indexing.parse_index)."""
-    return (input,), (("spec", spec),), node
+    return tuple(idx)
 
 
 def _diag_impl(x, offset, dim1, dim2):
