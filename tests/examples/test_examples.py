@@ -4,8 +4,6 @@ import os
 import subprocess
 import sys
 
-import pytest
-
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
 
 
@@ -35,7 +33,6 @@ def test_higher_order():
 
 
 def test_train_digits_cnn_reaches_95_percent():
-    pytest.importorskip("sklearn", reason="scikit-learn is in the examples/test extras")
     res = load("train_digits").main(["--epochs", "8", "--model", "cnn", "--mode", "both"])
     assert res[("cnn", False)] >= 0.95 and res[("cnn", True)] >= 0.95
 
