@@ -13,6 +13,7 @@ nobody holds are never materialised (XLA removes their computation).
 """
 from __future__ import annotations
 
+import collections
 import sys
 import threading
 
@@ -84,7 +85,10 @@ def is_lazy() -> bool:
 
 
 _shape_cache: dict = {}
-_program_cache: dict = {}
+_program_cache: "collections.OrderedDict" = collections.OrderedDict()
+# Compiled programs kept: XLA executables hold memory and memory maps; a process that keeps
+# meeting new graph structures (a fuzzer, an interactive session) must not grow without bound.
+MAX_PROGRAMS = 512
 _stats = {"programs": 0, "flushes": 0, "eval_shape": 0}
 
 
@@ -111,6 +115,8 @@ def infer(prim, params, args):
     except KeyError:
         pass
     _stats["eval_shape"] += 1
+    if len(_shape_cache) > 100_000:
+        _shape_cache.clear()
     out = jax.eval_shape(lambda *xs: prim.impl(params, *xs), *[jax.ShapeDtypeStruct(s, d) for s, d in avals])
     res = (tuple(out.shape), np.dtype(out.dtype))
     _shape_cache[key] = res
@@ -223,6 +229,10 @@ def flush():
     if fn is None:
         fn = _program_cache[key] = _build(tape.entries, outs)
         _stats["programs"] += 1
+        if len(_program_cache) > MAX_PROGRAMS:
+            _program_cache.popitem(last=False)
+    else:
+        _program_cache.move_to_end(key)
     _stats["flushes"] += 1
     results = fn(*inputs)
     for i, r in zip(outs, results):

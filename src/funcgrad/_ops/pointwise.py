@@ -1,6 +1,7 @@
 """Elementwise ops: arithmetic with torch's type promotion and broadcasting, math, comparisons."""
 from __future__ import annotations
 
+from .. import _dtypes
 from ..tensor import Tensor  # noqa: E402 - _ops load after tensor
 
 import jax
@@ -206,8 +207,6 @@ def lerp(input, end, weight):
 
 # -- unary math -----------------------------------------------------------------------------------
 def _float_input(x):
-    from .. import _dtypes
-
     if not (x._dtype.is_floating_point or x._dtype.is_complex):
         return x.to(_dtypes.get_default_dtype())
     return x
