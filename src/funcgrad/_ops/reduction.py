@@ -222,16 +222,22 @@ def count_nonzero(input, dim=None):
     return (input,), (("axis", _dims(dim, input.dim())),)
 
 
+def _safe_root(s, power):
+    """``s ** (1/power)`` whose gradient at s == 0 is 0 (torch's norm subgradient), not NaN."""
+    zero = s == 0
+    return jnp.where(zero, 0.0, jnp.where(zero, 1.0, s) ** (1.0 / power)).astype(s.dtype)
+
+
 def _norm_fwd(x, ord, axis, keepdims):
     if ord == 2 or ord == "fro":
-        return jnp.sqrt(jnp.sum(jnp.square(jnp.abs(x)), axis=axis, keepdims=keepdims))
+        return _safe_root(jnp.sum(jnp.square(jnp.abs(x)), axis=axis, keepdims=keepdims), 2)
     if ord == float("inf"):
         return jnp.max(jnp.abs(x), axis=axis, keepdims=keepdims)
     if ord == 1:
         return jnp.sum(jnp.abs(x), axis=axis, keepdims=keepdims)
     if ord == 0:
         return jnp.sum(x != 0, axis=axis, keepdims=keepdims).astype(x.dtype)
-    return jnp.sum(jnp.abs(x) ** ord, axis=axis, keepdims=keepdims) ** (1.0 / ord)
+    return _safe_root(jnp.sum(jnp.abs(x) ** ord, axis=axis, keepdims=keepdims), ord)
 
 
 @defop(_norm_fwd, node="LinalgVectorNormBackward0", saves={0: (0, "result")})
