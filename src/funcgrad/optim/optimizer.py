@@ -242,9 +242,12 @@ def _float32_step(step):
 
 
 def _hyper_array(v):
-    """A hyper-parameter as a float64 program input (a traced value inside funcgrad.compile)."""
+    """A hyper-parameter as a float64 program input (a traced value inside funcgrad.compile); python
+    numbers become cached device scalars, so an unchanged learning rate costs no transfer per step."""
+    from .._ops.registry import const
+
     v = _scalar(v)
-    return v.astype(jnp.float64) if isinstance(v, jax.Array) else np.asarray(v, np.float64)
+    return v.astype(jnp.float64) if isinstance(v, jax.Array) else const(float(v), np.dtype(np.float64))
 
 
 def _scalar(v):
