@@ -68,6 +68,7 @@ class _Tape:
 
 class _State(threading.local):
     lazy = True
+    tracing = False  # inside funcgrad.compile's trace
 
 
 _state = _State()

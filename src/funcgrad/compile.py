@@ -370,6 +370,8 @@ class CompiledFunction:
             versions = [x._st.version for x in state.tensors]
             steps = [o._step_count for o in state.optimizers]
             draws = state.gen._draws
+            was_tracing = _lazy._state.tracing
+            _lazy._state.tracing = True
             try:
                 state.install(state_vals)
                 a, k = rebuild(arg_vals)
@@ -387,6 +389,7 @@ class CompiledFunction:
                                          for k in hi if ho[k] is not hi[k]}
                 return out_arrays, new
             finally:
+                _lazy._state.tracing = was_tracing
                 _lazy.discard()
                 state.restore(snap)
 
@@ -396,7 +399,9 @@ class CompiledFunction:
         try:
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message="Some donated buffers were not usable")
-                program.lower(arg_arrays, state.read())  # trace now, so graph breaks surface here
+                # trace exactly once, ahead of time: the user's code runs against live python state, so
+                # a second trace by jit's call path could see different state (and prune other inputs)
+                compiled = program.lower(arg_arrays, state.read()).compile()
         except _TRACE_ERRORS as e:
             frame = _user_frame(e)
             where = f"{frame.filename}:{frame.lineno}: {frame.line}" if frame else "unknown location"
@@ -409,7 +414,7 @@ class CompiledFunction:
                           f"{where}); it runs eagerly from now on.", UserWarning, stacklevel=3)
             self._eager = True
             return None
-        return program, plan
+        return compiled, plan
 
 
 def compile(fn=None, *, fullgraph=False, donate=False, mode=None, dynamic=None, backend=None):  # noqa: A001

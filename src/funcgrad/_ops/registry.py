@@ -144,7 +144,12 @@ _consts: dict = {}
 
 
 def const(v, np_dtype):
-    """A python number as a cached, uncommitted JAX array of ``np_dtype`` (one transfer per value)."""
+    """A python number as a cached, uncommitted JAX array of ``np_dtype`` (one transfer per value).
+
+    While funcgrad.compile traces, a numpy scalar instead: device arrays captured by a trace become
+    hoisted constant arguments, which JAX 0.10's AOT call path miscounts."""
+    if _lazy._state.tracing:
+        return np.asarray(v, dtype=np_dtype)
     key = (type(v), v, np_dtype)
     try:
         return _consts[key]

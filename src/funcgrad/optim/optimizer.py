@@ -247,7 +247,9 @@ def _hyper_array(v):
     from .._ops.registry import const
 
     v = _scalar(v)
-    return v.astype(jnp.float64) if isinstance(v, jax.Array) else const(float(v), np.dtype(np.float64))
+    if isinstance(v, jax.Array):
+        return v.astype(jnp.float64)
+    return const(float(v), np.dtype(np.float64))
 
 
 def _scalar(v):
