@@ -15,24 +15,14 @@ import datetime
 import os
 import platform
 import resource
-import statistics
 import sys
 import time
 
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def timeit(fn, reps, warm):
-    for _ in range(warm):
-        fn()
-    ts = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    return statistics.median(ts)
+sys.path.insert(0, HERE)
+from chain import bench as timeit  # noqa: E402 - one timing helper for both scripts
 
 
 # -- workloads: each returns {system: seconds per unit} ------------------------------------------------
@@ -43,7 +33,6 @@ def chain(shape, reps, warm, device):
 
     import funcgrad
 
-    sys.path.insert(0, HERE)
     from chain import N_OPS, chain as build
 
     data = np.random.default_rng(0).standard_normal(shape).astype(np.float32) * 0.1

@@ -111,6 +111,8 @@ def main(argv=None):
     ap.add_argument("--steps", type=int, default=500)
     ap.add_argument("--device", default="cpu", help="cpu or cuda (funcgrad uses JAX's GPU)")
     args = ap.parse_args(argv)
+    if args.steps <= WARMUP:
+        ap.error(f"--steps must be more than the {WARMUP} warm-up steps")
 
     import funcgrad
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from . import _dtypes
 from ._ops import creation, indexing, linalg, pointwise, reduction, views
-from ._ops.registry import dispatch
 from .autograd import grad_mode as _gm
 
 _mode = _gm._mode

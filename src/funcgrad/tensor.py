@@ -16,7 +16,7 @@ import jax
 import numpy as np
 
 from . import _dtypes, _lazy
-from ._device import _CPU, device as _device_cls, from_jax as _dev_from_jax
+from ._device import _CPU, device as _device_cls
 from ._tensor_str import tensor_repr
 from .autograd import grad_mode as _gm
 from .autograd.graph import AccumulateGrad
@@ -465,7 +465,6 @@ class Tensor:
         return object.__format__(self, spec)
 
     def __reduce_ex__(self, proto):
-        from ._ops.creation import tensor as _t
 
         return (_rebuild, (self._numpy_view().copy(), self._rg))
 
@@ -543,9 +542,3 @@ def _wrap_dim(dim, ndim):
         raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {dim})")
     return dim % n
 
-
-def _device_of(arr):
-    try:
-        return _dev_from_jax(next(iter(arr.devices())))
-    except Exception:  # noqa: BLE001 - numpy arrays and pending values live on the CPU
-        return _CPU

@@ -10,9 +10,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .. import _dtypes, _lazy
+from .. import _dtypes
 from .._device import _CPU, as_device
-from .registry import Const, defop, dispatch
+from .registry import Const, defop
 
 __all__ = ["tensor", "as_tensor", "from_numpy", "zeros", "ones", "full", "empty", "eye", "arange", "linspace",
            "logspace", "zeros_like", "ones_like", "full_like", "empty_like", "rand", "randn", "randint",

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import _dtypes, _lazy
-from .registry import Const, defop, dispatch
+from .registry import Const, defop
 from .views import build_index
 
 __all__ = ["getitem", "setitem"]

@@ -1,7 +1,6 @@
 """Matrix products, named and composed as torch's ``matmul`` composes them (so node names match)."""
 from __future__ import annotations
 
-from ..tensor import Tensor  # noqa: E402 - _ops load after tensor
 
 import jax.numpy as jnp
 

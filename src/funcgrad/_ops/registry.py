@@ -33,7 +33,7 @@ from .._device import _CPU
 from ..autograd import forward_ad as _fwd
 from ..autograd import grad_mode as _gm
 from ..autograd.anomaly_mode import _state as _anomaly, capture_trace
-from ..autograd.graph import OpNode, _seq, node_class
+from ..autograd.graph import _seq, node_class
 
 __all__ = ["OpDef", "defop", "dispatch", "OPS", "vjp_op"]
 

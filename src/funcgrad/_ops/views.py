@@ -5,7 +5,6 @@ an index array, then a scatter into the storage's value (:func:`write_through`).
 """
 from __future__ import annotations
 
-from ..tensor import Tensor  # noqa: E402 - _ops load after tensor
 
 import jax.numpy as jnp
 

@@ -9,12 +9,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import _dtypes
-from .._ops import creation, linalg, pointwise, reduction
+from .._ops import creation, linalg, pointwise
 from .._ops.pointwise import _leaky_relu, relu, sigmoid, tanh  # noqa: F401 - re-exported
 from .._ops.registry import ABSENT, Const, defop, dispatch
 from .._lazy import concrete
 from ..autograd import grad_mode
-from ..tensor import Tensor
 
 __all__ = ["linear", "relu", "relu6", "sigmoid", "tanh", "leaky_relu", "gelu", "elu", "silu", "softplus", "hardtanh",
            "softmax", "log_softmax", "dropout", "layer_norm", "batch_norm", "embedding", "conv2d", "max_pool2d",
