@@ -18,12 +18,23 @@ def _inplace(fn, name):
     return method
 
 
+def _module(ns, top):
+    if ns == "torch":
+        return top
+    import importlib
+
+    return vars(importlib.import_module("funcgrad." + ns))
+
+
 def install(Tensor, namespace):
-    """Attach registry ops as Tensor methods (and ``name_`` in-place forms) and module functions."""
-    for name, (fn, method, function, inplace) in _PUBLIC.items():
-        if function:
-            namespace.setdefault(name, fn)
-        if method and not hasattr(Tensor, name):
-            setattr(Tensor, name, fn)
-        if inplace and not hasattr(Tensor, name + "_"):
-            setattr(Tensor, name + "_", _inplace(fn, name))
+    """Attach registry ops as Tensor methods (and ``name_`` in-place forms) and as functions of
+    ``funcgrad`` (``namespace``) and its submodules (``funcgrad.linalg``, ``.special``, ``.fft``,
+    ``.nn.functional``)."""
+    for name, entries in _PUBLIC.items():
+        for fn, method, nss, inplace, _ in entries:
+            for ns in nss:
+                _module(ns, namespace).setdefault(name, fn)
+            if method and not hasattr(Tensor, name):
+                setattr(Tensor, name, fn)
+            if inplace and not hasattr(Tensor, name + "_"):
+                setattr(Tensor, name + "_", _inplace(fn, name))

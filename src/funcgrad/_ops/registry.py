@@ -35,7 +35,7 @@ from ..autograd import grad_mode as _gm
 from ..autograd.anomaly_mode import _state as _anomaly, capture_trace
 from ..autograd.graph import _seq, node_class
 
-__all__ = ["OpDef", "defop", "dispatch", "OPS", "vjp_op"]
+__all__ = ["OpDef", "defop", "public", "dispatch", "OPS", "vjp_op"]
 
 OPS: dict = {}
 _mode = _gm._mode
@@ -74,8 +74,12 @@ class OpDef:
 
 
 def defop(forward, *, node, saves=None, promote=False, view=False, inplace=False, method=True,
-          function=True, name=None, nondiff_out=False, nondiff=()):
-    """Register an op; see the module docstring. Returns the public function."""
+          function=True, name=None, nondiff_out=False, nondiff=(), namespace=None, aliases=()):
+    """Register an op; see the module docstring. Returns the public function.
+
+    ``namespace`` says where the function is published (``"torch"``, ``"linalg"``, ``"special"``,
+    ``"fft"``, ``"nn.functional"`` or a tuple of them; default ``"torch"`` when ``function``);
+    ``aliases`` are further names for the function, the method and the in-place form."""
 
     def deco(binder):
         opname = name or binder.__name__.rstrip("_")
@@ -99,13 +103,60 @@ def defop(forward, *, node, saves=None, promote=False, view=False, inplace=False
 
         fn.op = op
         fn.__qualname__ = fn.__name__ = opname
-        _PUBLIC[opname] = (fn, method, function, inplace)
+        _publish(opname, fn, method, function, inplace, namespace, aliases)
         return fn
 
     return deco
 
 
 _PUBLIC: dict = {}
+
+
+def _publish(name, fn, method, function, inplace, namespace, aliases):
+    if namespace is None:
+        namespace = ("torch",) if function else ()
+    elif isinstance(namespace, str):
+        namespace = (namespace,)
+    entry = (fn, bool(method), tuple(namespace), bool(inplace), name)
+    for n in (name, *aliases):
+        for ns in entry[2]:
+            _claim(("ns", ns, n), fn)
+        if method:
+            _claim(("method", n), fn)
+            if inplace:
+                _claim(("method", n + "_"), fn)
+        _PUBLIC.setdefault(n, []).append(entry)
+
+
+_CLAIMS: dict = {}
+
+
+def _claim(key, fn):
+    prev = _CLAIMS.get(key)
+    if prev is not None and prev is not fn:
+        kind = "Tensor method" if key[0] == "method" else f"{key[1]} function"
+        raise ImportError(f"funcgrad registry: {kind} {key[-1]!r} is defined twice "
+                          f"({getattr(prev, '__module__', '?')}.{getattr(prev, '__qualname__', '?')} and "
+                          f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', '?')})")
+    _CLAIMS[key] = fn
+
+
+def public(fn=None, *, name=None, method=False, function=True, inplace=False, namespace=None, aliases=()):
+    """Publish a composite op (a python function built from registry ops) on the API surface.
+
+    Same placement rules as :func:`defop`: ``funcgrad.<name>`` (or ``funcgrad.<namespace>.<name>``),
+    ``Tensor.<name>`` when ``method``, ``Tensor.<name>_`` when ``inplace`` (computed out of place,
+    then written into ``self`` with torch's in-place checks), one entry per alias. A name claimed
+    twice is an ImportError at import time::
+
+        @public(method=True, aliases=("arccosh",))
+        def acosh(input): ...
+    """
+    def deco(f):
+        _publish(name or f.__name__, f, method, function, inplace, namespace, aliases)
+        return f
+
+    return deco(fn) if fn is not None else deco
 
 
 class Const:

@@ -1,0 +1,1 @@
+"""``torch.fft``: filled from the op registry (ops declared with ``namespace="fft"``)."""
