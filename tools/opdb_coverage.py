@@ -44,13 +44,15 @@ def _run_names(names, long, verbose):
         t = time.time()
         for op in by_name[name]:
             try:
-                results += U.check_opinfo(op, long=long)
+                results += U.check_opinfo(op, long=long) + U.check_errors(op, long=long)
             except Exception as e:  # noqa: BLE001 - keep walking
                 results.append(U.SampleResult(name, op.variant_test_name, "-", -1, forward="fail",
                                               message="harness: " + U._short(e)))
         fam = U.family(by_name[name][0])
         status, reason = classify(results)
+        errs = [r for r in results if r.kind == "error"]
         out[name] = {"family": fam, "status": status, "reason": reason, "seconds": time.time() - t,
+                     "errors": (len(errs), [r.message for r in errs if not r.ok]),
                      "results": [dataclasses.asdict(r) for r in results],
                      "xfail": next((U.xfail_reason(op) for op in by_name[name] if U.xfail_reason(op)), None)}
         if verbose:
@@ -83,7 +85,7 @@ def classify(results):
         return "missing", absent[0].message
     if absent:
         return "failing", f"{len(absent)}/{len(usable)} samples: {absent[0].message}"
-    bad = [r for r in results if not r.ok]
+    bad = [r for r in results if not r.ok and r.kind != "error"]
     if bad:
         r = bad[0]
         what = []
@@ -152,7 +154,7 @@ def _sample_stats(recs):
     c = collections.Counter()
     for rec in recs.values():
         for d in rec["results"]:
-            if d["index"] < 0 or d["forward"] == "skip":
+            if d["index"] < 0 or d["forward"] == "skip" or d["kind"] == "error":
                 continue
             c["samples"] += 1
             c["fwd_pass"] += d["forward"] == "pass"
@@ -209,6 +211,14 @@ def report(recs, elapsed, long=False):
         f"{_pct(s['fwad_pass'], s['fwad'])} of {s['fwad']}; **grad_fn names match {_pct(s['grad_fn_pass'], s['grad_fn'])}** "
         f"of {s['grad_fn']}.",
         "",
+    ]
+    with_errs = {n: r for n, r in recs.items() if r["errors"][0]}
+    err_bad = {n: r for n, r in with_errs.items() if r["errors"][1]}
+    lines += [
+        f"torch's `error_inputs` (without `out=`, {U.ERROR_CAP} per OpInfo): {len(with_errs) - len(err_bad)} of "
+        f"{len(with_errs)} implemented ops with error inputs raise torch's exception class (or NotImplementedError) "
+        "on all of them (`test_opdb_errors`; not part of the status above).",
+        "",
         "## Not passing",
         "",
     ]
@@ -224,6 +234,12 @@ def report(recs, elapsed, long=False):
                     reason = reason if len(reason) <= 150 else reason[:150] + "..."
                     x = f" *(xfail: {r['xfail']})*" if r["xfail"] else ""
                     lines.append(f"- `{n}` ({fam}): {reason.replace('|', '/')}{x}")
+        lines.append("")
+    if err_bad:
+        lines += [f"### error inputs differing ({len(err_bad)})", ""]
+        for n, r in err_bad.items():
+            msg = " ".join(r["errors"][1][0].split())
+            lines.append(f"- `{n}`: {(msg if len(msg) <= 150 else msg[:150] + '...').replace('|', '/')}")
         lines.append("")
     rows = [(n, r) for n, r in recs.items() if r["status"] == "missing"]
     if rows:

@@ -49,6 +49,7 @@ LONG = bool(os.environ.get("FUNCGRAD_LONG"))
 # Caps: samples per dtype (the knob that sets the cost of test_opdb.py; FUNCGRAD_LONG=1 lifts them).
 CAPS = {torch.float32: 3, torch.int64: 2}
 FALLBACK_CAP = 2
+ERROR_CAP = 2  # torch's error_inputs per OpInfo
 LONG_DTYPES = (torch.float32, torch.float64, torch.int64, torch.int32, torch.bool, torch.complex64, torch.float16,
                torch.bfloat16, torch.uint8)
 SAMPLE_TIMEOUT_S = 60
@@ -514,7 +515,7 @@ class SampleResult:
     variant: str             # OpInfo variant_test_name
     dtype: str
     index: int               # sample index within (op, dtype); -1 for method/inplace checks
-    kind: str = "function"   # "function", "method", "inplace"
+    kind: str = "function"   # "function", "method", "inplace", "error" (torch's error_inputs)
     forward: str = "pass"    # pass | fail | notimpl | missing | skip
     grad: str = "n/a"        # pass | fail | n/a
     fwad: str = "n/a"        # pass | fail | n/a
@@ -524,6 +525,8 @@ class SampleResult:
 
     @property
     def ok(self):
+        if self.kind == "error":  # NotImplementedError for an input torch rejects is honest enough
+            return self.forward in ("pass", "skip", "notimpl", "missing")
         return self.forward in ("pass", "skip") and "fail" not in (self.grad, self.fwad, self.grad_fn)
 
     def line(self):
@@ -970,6 +973,32 @@ def check_opinfo(op, long=LONG, dtypes=None, verbose_cb=None, batched=True):
     return results
 
 
+def check_errors(op, long=LONG):
+    """torch's ``error_inputs`` for ``op`` (those without ``out=``): funcgrad must raise the
+    exception class torch raises. Returns SampleResults (kind "error"); [] when there are none."""
+    fg_fn = resolve(op)
+    if fg_fn is None or op.error_inputs_func is None:
+        return []
+    early = []
+    runs = _error_runs(op, fg_fn, long, early)
+    return early + run_batch(runs)
+
+
+def _error_runs(op, fg_fn, long, early):
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            gen = op.error_inputs_func(op, "cpu")
+            errs = (e for e in gen if "out" not in e.sample_input.kwargs)  # out= is not modelled
+            errs = list(itertools.islice(errs, None if long else ERROR_CAP))
+    except Exception as e:  # noqa: BLE001
+        early.append(SampleResult(op.name, op.variant_test_name, "-", -1, "error", forward="skip",
+                                  message="torch's error_inputs raised " + _short(e, 120)))
+        return []
+    return [_Run(op, e.sample_input, getattr(e.sample_input.input, "dtype", "-"), i, fg_fn, "error",
+                 check_grads=False) for i, e in enumerate(errs)]
+
+
 def _variant_runs(op, dtype, sample, early):
     """Method and in-place variants on one sample, without autograd (in-place on a leaf that
     requires grad is an error)."""
@@ -991,24 +1020,27 @@ def _variant_runs(op, dtype, sample, early):
 # Known differences
 # ----------------------------------------------------------------------------------------------
 
-def load_xfail():
-    """Merge ``XFAIL`` from every ``tests/ops/xfail_*.py``: keys ``"name"`` or ``("name", "variant")``."""
+def load_xfail(attr="XFAIL"):
+    """Merge ``XFAIL`` (or ``XFAIL_ERRORS``, for torch's error_inputs) from every
+    ``tests/ops/xfail_*.py``: keys ``"name"`` or ``("name", "variant")``."""
     merged = {}
     here = os.path.dirname(os.path.abspath(__file__))
     for path in sorted(glob.glob(os.path.join(here, "xfail_*.py"))):
         spec = importlib.util.spec_from_file_location(os.path.basename(path)[:-3], path)
         mod = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(mod)
-        merged.update(getattr(mod, "XFAIL", {}))
+        merged.update(getattr(mod, attr, {}))
     return merged
 
 
 XFAIL = load_xfail()
+XFAIL_ERRORS = load_xfail("XFAIL_ERRORS")
 
 
-def xfail_reason(op):
-    return XFAIL.get((op.name, op.variant_test_name)) or (XFAIL.get(op.name) if not op.variant_test_name else
-                                                          XFAIL.get(op.name) or None)
+def xfail_reason(op, table=None):
+    """The reason ``op`` is expected to fail (``("name", "variant")`` first, then ``"name"``), or None."""
+    table = XFAIL if table is None else table
+    return table.get((op.name, op.variant_test_name)) or table.get(op.name)
 
 
 def op_id(op):
