@@ -99,7 +99,11 @@ _VIEWS = {"view", "view_as", "reshape", "reshape_as", "permute", "transpose", "t
           "real", "imag", "conj", "conj_physical", "resolve_conj", "resolve_neg", "clone", "to", "item", "fill",
           "zero_", "new_full", "new_ones", "new_zeros", "new_empty", "new_empty_strided", "bool", "byte", "char",
           "double", "float", "half", "int", "long", "short", "bfloat16", "chalf", "cdouble", "cfloat", "to_sparse",
-          "_chunk_cat", "equal", "allclose", "isclose", "argmax", "argmin", "count_nonzero", "searchsorted"}
+          "_chunk_cat", "equal", "allclose", "isclose", "argmax", "argmin", "count_nonzero", "searchsorted",
+          "unsafe_chunk", "unsafe_split", "slice", "diagonal_copy", "unsqueeze_copy", "unravel_index", "diagflat"}
+_NN_INTERNAL = {"_softmax_backward_data", "native_group_norm", "native_layer_norm", "native_batch_norm",
+                "_native_batch_norm_legit", "_batch_norm_with_update", "constant_pad_nd", "_upsample_bilinear2d_aa",
+                "max_pool2d_with_indices_backward", "native_dropout_backward", "grid_sampler_2d", "grid_sampler_3d"}
 _CREATION = {"arange", "linspace", "logspace", "zeros", "ones", "full", "eye", "empty", "zeros_like", "ones_like",
              "full_like", "empty_like", "empty_strided", "empty_permuted", "rand_like", "randn", "randn_like",
              "randint", "randint_like", "bernoulli", "normal", "multinomial", "uniform", "cauchy", "exponential",
@@ -117,6 +121,10 @@ def family(op) -> str:
             return fam
     if name in _CREATION:
         return "creation/random"
+    if name in _NN_INTERNAL:
+        return "nn.functional"
+    if name in ("stft", "istft"):
+        return "fft"
     if name in _LINALG:
         return "linalg"
     if isinstance(op, _core.ReductionOpInfo) or name in {"cumsum", "cumprod", "cummax", "cummin", "logcumsumexp",
@@ -131,7 +139,7 @@ def family(op) -> str:
         return "pointwise"
     if name in {"clamp", "clamp_min", "clamp_max", "addcmul", "addcdiv", "lerp", "polygamma", "mvlgamma", "clip",
                 "float_power", "ldexp", "logit", "nan_to_num", "softmax", "log_softmax", "heaviside", "xlogy",
-                "isin", "frexp", "positive", "signbit", "sgn", "angle", "isreal", "cumulative_trapezoid"}:
+                "isin", "frexp", "positive", "signbit", "sgn", "angle", "isreal", "logaddexp2", "gradient"}:
         return "pointwise"
     return "other"
 
@@ -317,10 +325,10 @@ def _tensor_to_fg(t):
         raise Unsupported(f"layout {t.layout}")
     d = t.detach().resolve_conj().resolve_neg().cpu()
     dt = fg_dtype(t.dtype)
-    if t.dtype == torch.bfloat16:
-        arr = d.float().numpy()
-    else:
-        arr = d.numpy()
+    try:
+        arr = d.float().numpy() if t.dtype == torch.bfloat16 else d.numpy()
+    except Exception as e:  # noqa: BLE001 - numpy can't hold it (more than 64 dims, ...)
+        raise Unsupported(f"numpy can't hold the input: {e}") from None
     return funcgrad.tensor(arr.copy(), dtype=dt, requires_grad=t.requires_grad)
 
 
@@ -463,6 +471,10 @@ def compare(tout, fout, fam, where="output", values=True):
     """Compare a torch result with a funcgrad result (tensors, tuples, namedtuples, lists, scalars)."""
     if isinstance(tout, torch.Tensor):
         return compare_tensor(tout, fout, fam, where, values)
+    if tout is NotImplemented or fout is NotImplemented:
+        if fout is not tout:
+            raise Mismatch(f"{where}: {fout!r} != torch {tout!r}")
+        return None
     if isinstance(tout, (tuple, list)) and not isinstance(tout, torch.Size):
         if not isinstance(fout, (tuple, list)):
             raise Mismatch(f"{where}: expected a {type(tout).__name__}, got {type(fout).__name__}")
@@ -1041,6 +1053,24 @@ def xfail_reason(op, table=None):
     """The reason ``op`` is expected to fail (``("name", "variant")`` first, then ``"name"``), or None."""
     table = XFAIL if table is None else table
     return table.get((op.name, op.variant_test_name)) or table.get(op.name)
+
+
+def verdict(results):
+    """What test_opdb/test_opdb_errors say about one OpInfo's results: None when they pass, else a
+    message (first lines = the failing checks)."""
+    if results and all(r.kind == "error" for r in results):
+        bad = [r for r in results if not r.ok]
+        return (f"{len(bad)} error inputs differ from torch:\n" + "\n".join(r.line() for r in bad[:8])) if bad \
+            else None
+    usable = [r for r in results if r.forward != "skip"]
+    if not usable:
+        reasons = sorted({r.message for r in results})[:3]
+        return f"resolves in funcgrad but has no usable torch sample: {reasons}"
+    bad = [r for r in results if not r.ok]
+    if not bad:
+        return None
+    more = f"\n... and {len(bad) - 8} more" if len(bad) > 8 else ""
+    return f"{len(bad)}/{len(results)} checks differ from torch:\n" + "\n".join(r.line() for r in bad[:8]) + more
 
 
 def op_id(op):

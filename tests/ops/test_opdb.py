@@ -32,24 +32,15 @@ def _params(table, errors=False):
 
 @pytest.mark.parametrize("op", _params(U.XFAIL))
 def test_opdb(op):
-    results = U.check_opinfo(op)
-    usable = [r for r in results if r.forward != "skip"]
-    if not usable:
-        reasons = sorted({r.message for r in results})[:3]
-        pytest.fail(f"{U.op_id(op)} resolves in funcgrad but has no usable torch sample: {reasons}")
-    bad = [r for r in results if not r.ok]
-    if bad:
-        lines = [r.line() for r in bad[:8]]
-        more = f"\n... and {len(bad) - 8} more" if len(bad) > 8 else ""
-        pytest.fail(f"{len(bad)}/{len(results)} checks differ from torch:\n" + "\n".join(lines) + more,
-                    pytrace=False)
+    msg = U.verdict(U.check_opinfo(op))
+    if msg:
+        pytest.fail(msg, pytrace=False)
 
 
 @pytest.mark.parametrize("op", _params(U.XFAIL_ERRORS, errors=True))
 def test_opdb_errors(op):
     """torch's own error_inputs (those without ``out=``): funcgrad raises torch's exception class
     (or NotImplementedError). Known differences: ``XFAIL_ERRORS`` in ``tests/ops/xfail_*.py``."""
-    bad = [r for r in U.check_errors(op) if not r.ok]
-    if bad:
-        pytest.fail(f"{len(bad)} error inputs differ from torch:\n" + "\n".join(r.line() for r in bad[:8]),
-                    pytrace=False)
+    msg = U.verdict(U.check_errors(op))
+    if msg:
+        pytest.fail(msg, pytrace=False)
