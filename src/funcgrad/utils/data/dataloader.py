@@ -81,6 +81,66 @@ class _ExceptionWrapper:
         raise exception
 
 
+class _TensorPayload:
+    """A tensor on its way from a worker: its numpy value (computed in the worker's main thread,
+    since funcgrad's lazy tape must not be flushed from the queue's feeder thread)."""
+
+    __slots__ = ("array", "requires_grad")
+
+    def __init__(self, t):
+        self.array = t.detach().cpu().numpy()
+        self.requires_grad = t.requires_grad
+
+    def rebuild(self):
+        from ..._ops.creation import _new
+
+        return _new(self.array, requires_grad=self.requires_grad)
+
+
+def _pack(data):
+    from ...tensor import Tensor
+
+    if isinstance(data, Tensor):
+        return _TensorPayload(data)
+    if isinstance(data, (list, tuple)) and any(isinstance(d, (Tensor, list, tuple, dict)) for d in data):
+        items = [_pack(d) for d in data]
+        if isinstance(data, tuple) and hasattr(data, "_fields"):
+            return type(data)(*items)
+        try:
+            return type(data)(items)
+        except TypeError:
+            return items
+    if isinstance(data, dict):
+        try:
+            out = type(data)()
+        except TypeError:
+            out = {}
+        for k, v in data.items():
+            out[k] = _pack(v)
+        return out
+    return data
+
+
+def _unpack(data):
+    if type(data) is _TensorPayload:
+        return data.rebuild()
+    if isinstance(data, (list, tuple)):
+        if not any(isinstance(d, (_TensorPayload, list, tuple, dict)) for d in data):
+            return data
+        items = [_unpack(d) for d in data]
+        if isinstance(data, tuple) and hasattr(data, "_fields"):
+            return type(data)(*items)
+        try:
+            return type(data)(items)
+        except TypeError:
+            return items
+    if isinstance(data, dict):
+        for k, v in list(data.items()):
+            data[k] = _unpack(v)
+        return data
+    return data
+
+
 class _IterableDatasetStopIteration:
     def __init__(self, worker_id):
         self.worker_id = worker_id
@@ -175,7 +235,7 @@ def _worker_loop(dataset_kind, dataset, index_queue, data_queue, done_event, aut
                 init_exception = None
             else:
                 try:
-                    data = fetcher.fetch(index)
+                    data = _pack(fetcher.fetch(index))
                 except Exception as e:
                     if isinstance(e, StopIteration) and dataset_kind == "iterable":
                         data = _IterableDatasetStopIteration(worker_id)
@@ -531,7 +591,7 @@ class _MultiProcessIter(_BaseIter):
         if isinstance(data, _ExceptionWrapper):
             data.reraise()
         self._num_yielded += 1
-        return data
+        return _unpack(data)
 
     def _try_put_index(self):
         if self._tasks_outstanding >= self._prefetch_factor * self._num_workers:
