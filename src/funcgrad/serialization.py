@@ -563,6 +563,12 @@ class _Unpickler(pickle.Unpickler):
         self.weights_only = weights_only
 
     def find_class(self, module, name):
+        import _compat_pickle
+
+        if (module, name) in _compat_pickle.NAME_MAPPING:  # protocol-2 pickles name Python 2 modules
+            module, name = _compat_pickle.NAME_MAPPING[(module, name)]
+        elif module in _compat_pickle.IMPORT_MAPPING:
+            module = _compat_pickle.IMPORT_MAPPING[module]
         full = f"{module}.{name}"
         allowed = _allowed()
         if full in allowed:
@@ -573,6 +579,8 @@ class _Unpickler(pickle.Unpickler):
         if self.weights_only:
             if full in _FUNCGRAD_SAFE:
                 return super().find_class(module, name)
+            if full.startswith("builtins."):  # torch names builtins bare
+                full = full[len("builtins."):]
             raise pickle.UnpicklingError(
                 f"Unsupported global: GLOBAL {full} was not an allowed global by default. Please use "
                 f"`torch.serialization.add_safe_globals([{full}])` or the "
@@ -693,12 +701,31 @@ class _Loader:
                 base = _new(st.array.copy(), device=st.device)
                 for t, off, size, stride in st.users:
                     v = _view_of(base, off, size, stride)
-                    if v is None:
-                        continue
-                    t._st = v._st
-                    if v._view is not None:
-                        t._view = v._view
-                        t._vcache = v._vcache
+                    if v is not None:
+                        t._st = v._st
+                        if v._view is not None:
+                            t._view = v._view
+                            t._vcache = v._vcache
+                    elif int(np.prod(size)) > 0:  # any other strided layout: a gather view of the storage
+                        val = t._value()
+                        t._st = base._st
+                        t._view = ((_AS_STRIDED, (("offset", off), ("size", size), ("stride", stride))),)
+                        t._vcache = (base._st.version, val)
+
+
+def _as_strided_impl(params, x):
+    import jax.numpy as jnp
+
+    p = dict(params)
+    idx = np.full(p["size"], p["offset"], dtype=np.int64)
+    for d, (n, st) in enumerate(zip(p["size"], p["stride"])):
+        shape = [1] * len(p["size"])
+        shape[d] = n
+        idx = idx + (np.arange(n, dtype=np.int64) * st).reshape(shape)
+    return jnp.reshape(x, (-1,))[jnp.asarray(idx)]
+
+
+_AS_STRIDED = _lazy.Prim("as_strided_view", _as_strided_impl)
 
 
 def _view_of(base, off, size, stride):
@@ -776,10 +803,6 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
                 except pickle.UnpicklingError as e:
                     if weights_only:
                         raise pickle.UnpicklingError(_wo_message(str(e))) from None
-                    raise
-                except (AttributeError, TypeError, ValueError, IndexError, KeyError, RuntimeError) as e:
-                    if weights_only and not isinstance(e, NotImplementedError):
-                        raise pickle.UnpicklingError(_wo_message(f"{type(e).__name__}: {e}")) from None
                     raise
             finally:
                 _current.pop()
