@@ -29,7 +29,12 @@ class finfo:
             raise TypeError("torch.finfo() requires a floating point input type. Use torch.iinfo to handle "
                             "'torch.finfo'")
         d = d.to_real()
-        f = np.finfo(d.np)
+        if d.name == "bfloat16":
+            import ml_dtypes
+
+            f = ml_dtypes.finfo(d.np)
+        else:
+            f = np.finfo(d.np)
         self.bits = int(f.bits)
         self.eps = float(f.eps)
         self.max = float(f.max)
@@ -51,7 +56,7 @@ class iinfo:
         if not isinstance(type, _dtypes.dtype) or type.is_floating_point or type.is_complex:
             raise TypeError("torch.iinfo() requires an integer input type. Use torch.finfo to handle "
                             "'torch.iinfo'")
-        i = np.iinfo(np.bool_ if False else type.np) if type.name != "bool" else None
+        i = np.iinfo(type.np) if type.name != "bool" else None
         if i is None:
             self.bits, self.min, self.max = 8, 0, 1
         else:

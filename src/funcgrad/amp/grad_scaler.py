@@ -65,14 +65,14 @@ class GradScaler:
         if not self._enabled:
             return outputs
         self._lazy_init()
-        from .. import tensor as _tensor_mod
+        from ..tensor import Tensor
         from .._dtypes import float32
         from .._ops.creation import tensor
 
         def one(t):
             return t * tensor(self._scale, dtype=float32, device=t.device)
 
-        if isinstance(outputs, _tensor_mod.Tensor):
+        if isinstance(outputs, Tensor):
             return one(outputs)
         if isinstance(outputs, (list, tuple)):
             return type(outputs)(self.scale(o) for o in outputs)
