@@ -97,8 +97,12 @@ def main():
         print(f"resumed from {args.resume} at step {step} (loss {ckpt['loss']:.6f})")
 
     loader = DataLoader(dataset, batch_size=args.batch_size, shuffle=False, drop_last=True)
+    skip = step % len(loader)  # a resumed run continues mid-epoch where the checkpoint was taken
     while step < args.max_steps:
         for X, Y in loader:
+            if skip:
+                skip -= 1
+                continue
             logits, loss = model(X, Y)
             model.zero_grad(set_to_none=True)
             loss.backward()
