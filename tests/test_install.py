@@ -76,6 +76,29 @@ def test_script_error_exit_code_and_main_guard(tmp_path):
     """)
     assert r.returncode == 1
     assert "ValueError: boom" in r.stderr
+    assert "runpy" not in r.stderr and "__main__.py" not in r.stderr  # as `python script.py` prints it
+    assert r.stderr.startswith("Traceback (most recent call last):")
+
+
+def test_run_module_and_env_modules(tmp_path):
+    (tmp_path / "prog_mod.py").write_text(textwrap.dedent("""
+        import sys
+        import torch
+        import torch.multiprocessing as mp
+        import torch.version
+        from torch.utils.data._utils.collate import default_collate
+        from torch.utils.data.dataloader import DataLoader
+        from torch.utils.data.distributed import DistributedSampler
+        import torch.backends.cudnn as cudnn
+        import torch.cuda.amp
+        from torch.amp import GradScaler
+        print("mod", __name__, sys.argv, torch.version.cuda, torch.cuda.is_available() in (True, False))
+    """))
+    env = dict(os.environ, PYTHONPATH=SRC)
+    r = subprocess.run([sys.executable, "-m", "funcgrad", "-m", "prog_mod", "x"], capture_output=True, text=True,
+                       env=env, timeout=300, cwd=str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert "mod __main__" in r.stdout and "'x'" in r.stdout and "None True" in r.stdout
 
 
 def test_pickle_class_defined_in_script(tmp_path):

@@ -97,7 +97,7 @@ BoolTensor = _legacy(bool)
 ByteTensor = _legacy(uint8)
 HalfTensor = _legacy(float16)
 
-from . import _env, accelerator, amp, backends, cuda, serialization, utils  # noqa: E402
+from . import _env, accelerator, amp, backends, cuda, multiprocessing, serialization, utils, version  # noqa: E402
 from ._env import (are_deterministic_algorithms_enabled, finfo, get_float32_matmul_precision,  # noqa: E402
                    get_num_interop_threads, get_num_threads, iinfo, is_deterministic_algorithms_warn_only_enabled,
                    set_float32_matmul_precision, set_num_interop_threads, set_num_threads,

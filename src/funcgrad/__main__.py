@@ -33,5 +33,21 @@ def main(argv=None):
     return 0
 
 
+def _run():
+    """Run ``main``; an uncaught exception prints its traceback from the script's frames down, as
+    ``python script.py`` would (without this module's and runpy's frames)."""
+    try:
+        return main()
+    except (SystemExit, KeyboardInterrupt):
+        raise
+    except BaseException as e:  # noqa: BLE001 - reported like the interpreter does
+        tb = e.__traceback__
+        here = {os.path.abspath(__file__), getattr(runpy, "__file__", None), "<frozen runpy>"}
+        while tb is not None and tb.tb_frame.f_code.co_filename in here:
+            tb = tb.tb_next
+        sys.excepthook(type(e), e.with_traceback(tb), tb)
+        return 1
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(_run())
