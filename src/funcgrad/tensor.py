@@ -394,6 +394,13 @@ class Tensor:
         """True for tensors made inside ``inference_mode``."""
         return self._inference
 
+    def pin_memory(self, device=None):
+        """Returns ``self``: JAX manages host staging buffers itself."""
+        return self
+
+    def is_pinned(self, device=None):
+        return False
+
     def detach_(self):
         if self._view is not None and self._base is not None and self.grad_fn is not None:
             raise RuntimeError("Can't detach views in-place. Use detach() instead.")

@@ -30,3 +30,14 @@ def record_worker(worker_id):
     info = get_worker_info()
     assert info is not None and info.id == worker_id and info.num_workers == 2
     assert info.seed == info.seed  # readable
+
+
+class Slow(Dataset):
+    def __len__(self):
+        return 4
+
+    def __getitem__(self, i):
+        import time
+
+        time.sleep(30)
+        return i

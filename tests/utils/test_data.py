@@ -253,3 +253,8 @@ def test_iterable_workers_and_persistent():
     it = dl._iterator
     assert it is not None and all(w.is_alive() for w in it._workers)
     it._shutdown_workers()
+
+
+def test_worker_timeout():
+    with pytest.raises(RuntimeError, match="DataLoader timed out after 2 seconds"):
+        list(fud.DataLoader(W.Slow(), batch_size=2, num_workers=1, timeout=2))
