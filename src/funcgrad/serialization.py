@@ -15,7 +15,6 @@ back as views of one funcgrad storage when the layout is a slice/reshape/permuta
 from __future__ import annotations
 
 import collections
-import contextlib
 import io
 import os
 import pathlib
@@ -300,16 +299,6 @@ def clear_safe_globals():
     _safe_globals.clear()
 
 
-@contextlib.contextmanager
-def _safe_globals_ctx(globs):
-    n = len(_safe_globals)
-    _safe_globals.extend(globs)
-    try:
-        yield
-    finally:
-        del _safe_globals[n:]
-
-
 class safe_globals:
     """``with torch.serialization.safe_globals([Foo]):`` allow ``Foo`` in ``weights_only`` loads."""
 
@@ -391,8 +380,6 @@ _current = []  # stack of active _Loader (for the rebuild functions called by pi
 
 def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad=False, backward_hooks=None,
                        metadata=None):
-    from .nn.parameter import Parameter  # noqa: F401 - keeps import order simple
-
     size, stride = tuple(int(s) for s in size), tuple(int(s) for s in stride)
     arr = storage.array
     n = int(np.prod(size)) if size else 1
@@ -531,8 +518,6 @@ def _torch_allowed():
         rc["torch." + d.name] = d
     for sname, d in _STORAGE_DTYPES.items():
         rc["torch." + sname] = _StorageType(d)
-    for leg in ("FloatTensor", "DoubleTensor", "LongTensor", "IntTensor", "BoolTensor", "ByteTensor", "HalfTensor"):
-        rc["torch." + leg] = rc.get("torch." + leg)  # filled lazily below
     return rc
 
 
@@ -544,7 +529,7 @@ def _allowed():
     if _ALLOWED is None:
         import funcgrad
 
-        rc = _torch_allowed()
+        rc = _torch_allowed()  # plus the legacy tensor classes (torch.FloatTensor, ...)
         for leg in ("FloatTensor", "DoubleTensor", "LongTensor", "IntTensor", "BoolTensor", "ByteTensor",
                     "HalfTensor"):
             rc["torch." + leg] = getattr(funcgrad, leg)
@@ -679,8 +664,6 @@ class _Loader:
                     "Attempting to deserialize object on a CUDA device but torch.cuda.is_available() is False. "
                     "If you are running on a CPU-only machine, please use torch.load with "
                     "map_location=torch.device('cpu') to map your storages to the CPU.")
-        if dev.type == "cpu":
-            return dev
         return dev
 
     def replace(self, old, new):

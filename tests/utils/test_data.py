@@ -1,7 +1,6 @@
 """torch.utils.data against real torch: datasets, samplers, DataLoader batching/collation/errors, and worker
 processes."""
 import collections
-import math
 import os
 import sys
 import warnings

@@ -8,7 +8,7 @@ from .._ops import creation as _creation
 
 __all__ = ["is_available", "device_count", "current_device", "set_device", "get_device_name",
            "get_device_capability", "get_device_properties", "synchronize", "manual_seed", "manual_seed_all", "seed",
-           "seed_all", "initial_seed", "is_bf16_supported", "is_initialized", "init", "memory_allocated",
+           "seed_all", "initial_seed", "get_rng_state", "set_rng_state", "get_rng_state_all", "set_rng_state_all", "is_bf16_supported", "is_initialized", "init", "memory_allocated",
            "max_memory_allocated", "memory_reserved", "max_memory_reserved", "reset_peak_memory_stats",
            "reset_max_memory_allocated", "empty_cache", "memory_stats", "device", "amp"]
 
@@ -134,6 +134,26 @@ seed_all = seed
 def initial_seed():
     _require()
     return _creation.initial_seed()
+
+
+def get_rng_state(device="cuda"):
+    """funcgrad has one random stream for all devices: its state (needs a GPU, as in torch)."""
+    _require()
+    return _creation.get_rng_state()
+
+
+def set_rng_state(new_state, device="cuda"):
+    _require()
+    _creation.set_rng_state(new_state)
+
+
+def get_rng_state_all():
+    return [_creation.get_rng_state() for _ in range(device_count())]
+
+
+def set_rng_state_all(new_states):
+    for st in list(new_states)[:1]:
+        _creation.set_rng_state(st)
 
 
 def memory_stats(device=None):

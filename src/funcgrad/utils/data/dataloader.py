@@ -18,7 +18,6 @@ import os
 import queue
 import random
 import sys
-import threading
 import traceback
 import warnings
 
@@ -521,9 +520,6 @@ class _MultiProcessIter(_BaseIter):
                     resume -= 1
         for _ in range(self._prefetch_factor * self._num_workers):
             self._try_put_index()
-
-    def _installed_hint(self):
-        return None
 
     def _try_get_data(self, timeout):
         try:
