@@ -5,7 +5,9 @@ pickled (a tensor travels as its numpy value and is rebuilt here) and are yielde
 The default start method is ``spawn`` (JAX is multithreaded: ``fork`` after it started can
 deadlock); spawned workers run ``funcgrad.install()`` first when the parent has it, so a script run
 by ``python -m funcgrad`` re-imports as ``torch`` -> funcgrad in its workers too. Pass
-``multiprocessing_context='fork'`` to fork instead (faster start, fine while workers do no JAX work).
+``multiprocessing_context='fork'`` to fork instead: measured here, forked workers that run funcgrad ops
+(indexing a TensorDataset, ``default_collate`` stacking tensors) deadlock in XLA, so fork is only
+usable when the dataset and ``collate_fn`` stay in numpy/python.
 """
 from __future__ import annotations
 
