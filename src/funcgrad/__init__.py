@@ -97,35 +97,12 @@ BoolTensor = _legacy(bool)
 ByteTensor = _legacy(uint8)
 HalfTensor = _legacy(float16)
 
-cuda = None  # set below
-
-
-class _Cuda:
-    """``torch.cuda``: answers from JAX's device list."""
-
-    @staticmethod
-    def is_available():
-        try:
-            return len(_jax.devices("gpu")) > 0
-        except RuntimeError:
-            return False
-
-    @staticmethod
-    def device_count():
-        try:
-            return len(_jax.devices("gpu"))
-        except RuntimeError:
-            return 0
-
-    @staticmethod
-    def synchronize(device=None):
-        pass
-
-    @staticmethod
-    def manual_seed(seed):
-        manual_seed(seed)
-
-    manual_seed_all = manual_seed
-
-
-cuda = _Cuda()
+from . import _env, accelerator, amp, backends, cuda, multiprocessing, serialization, utils, version  # noqa: E402
+from ._env import (are_deterministic_algorithms_enabled, finfo, get_float32_matmul_precision,  # noqa: E402
+                   get_num_interop_threads, get_num_threads, iinfo, is_deterministic_algorithms_warn_only_enabled,
+                   set_float32_matmul_precision, set_num_interop_threads, set_num_threads,
+                   use_deterministic_algorithms)
+from ._install import install, uninstall  # noqa: E402
+from .amp import autocast  # noqa: E402
+from .amp.autocast_mode import get_autocast_dtype, is_autocast_enabled  # noqa: E402
+from .serialization import load, save  # noqa: E402

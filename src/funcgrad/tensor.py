@@ -93,6 +93,7 @@ class Tensor:
     _acc = None  # weakref to this leaf's AccumulateGrad
     _hooks = None
     _post_acc_hooks = None
+    _inference = False  # made inside inference_mode
 
     # -- construction -------------------------------------------------------------------------
     @classmethod
@@ -105,6 +106,8 @@ class Tensor:
         t._dtype = _NP2DT[value.dtype]
         t._rg = requires_grad
         t.grad_fn = None
+        if _mode.inference:
+            t._inference = True
         return t
 
     def __init__(self, *args, **kwargs):  # torch.Tensor(2, 3) / torch.Tensor([1, 2]) legacy forms
@@ -397,7 +400,20 @@ class Tensor:
         t._dtype = self._dtype
         t._rg = False
         t.grad_fn = None
+        if self._inference:
+            t._inference = True
         return t
+
+    def is_inference(self):
+        """True for tensors made inside ``inference_mode``."""
+        return self._inference
+
+    def pin_memory(self, device=None):
+        """Returns ``self``: JAX manages host staging buffers itself."""
+        return self
+
+    def is_pinned(self, device=None):
+        return False
 
     def detach_(self):
         if self._view is not None and self._base is not None and self.grad_fn is not None:

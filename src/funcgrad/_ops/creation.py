@@ -233,11 +233,23 @@ class Generator:
         return s
 
     def get_state(self):
-        return (self._seed, self._count)
+        """The state as a ``torch.uint8`` tensor (funcgrad's: seed and draw counter, 16 bytes)."""
+        st = np.array([self._seed % (2**64), int(self._count)], dtype=np.uint64).view(np.uint8)
+        return _new(st.copy())
 
-    def set_state(self, state):
-        self.manual_seed(state[0])
-        self._count = state[1]
+    def set_state(self, new_state):
+        if isinstance(new_state, tuple):  # funcgrad's old (seed, counter) form
+            seed, count = new_state
+        else:
+            if not isinstance(new_state, Tensor) or new_state.dtype is not _dtypes.uint8:
+                raise TypeError("expected a torch.ByteTensor, but got " + type(new_state).__name__)
+            if new_state.numel() != 16:
+                raise RuntimeError(f"Expected either a PhiloxCudaState or a CPUGeneratorImplState of size 16, got "
+                                   f"{new_state.numel()} (funcgrad's generator state is 16 bytes)")
+            seed, count = (int(v) for v in np.asarray(new_state.numpy()).view(np.uint64))
+        self.manual_seed(seed)
+        self._count = count
+        return self
 
     _draws = 0  # draws ever made (a python int, even while the counter is traced)
 
