@@ -204,7 +204,7 @@ def install(Tensor):
         "__eq__": _bin(pointwise.eq), "__ne__": _bin(pointwise.ne), "__lt__": _bin(pointwise.lt),
         "__le__": _bin(pointwise.le), "__gt__": _bin(pointwise.gt), "__ge__": _bin(pointwise.ge),
         "__getitem__": _getitem, "__setitem__": _setitem,
-        "T": property(_T), "mT": property(_mT), "H": property(_T), "mH": property(_mT),
+        "T": property(views._T), "mT": property(_mT), "H": property(views._H), "mH": property(views._mH),
         "view_as": _view_as, "reshape_as": _reshape_as, "expand_as": _expand_as,
         "max": _max, "min": _min, "clamp": pointwise.clamp, "clip": pointwise.clamp, "clamp_": _clamp_,
         "clip_": _clamp_, "pow": pointwise.pow, "pow_": _pow_, "matmul": linalg.matmul, "outer": linalg.outer,

@@ -208,18 +208,30 @@ class Tensor:
         return self._dtype.is_complex
 
     def is_contiguous(self, memory_format=None):
-        return True
+        if self._view is None:
+            return True
+        from ._ops.views import is_contiguous_layout, layout
+
+        shape, st, _ = layout(self)
+        return is_contiguous_layout(shape, st)
 
     def contiguous(self, memory_format=None):
-        return self
+        if self._view is None:
+            return self
+        from ._ops.views import contiguous
+
+        return contiguous(self)
 
     def stride(self, dim=None):
-        st, acc = [], 1
-        for s in reversed(self._shape):
-            st.append(acc)
-            acc *= max(s, 1)
-        st = tuple(reversed(st))
+        from ._ops.views import layout
+
+        st = layout(self)[1]
         return st if dim is None else st[_wrap_dim(dim, len(self._shape))]
+
+    def storage_offset(self):
+        from ._ops.views import layout
+
+        return layout(self)[2]
 
     def type(self, dtype=None):
         if dtype is None:
