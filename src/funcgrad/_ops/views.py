@@ -600,9 +600,15 @@ def _as_strided_impl(x, size, stride, offset):
 
 
 def _root(t):
-    """The tensor whose value is ``t``'s storage (what as_strided addresses)."""
-    b = t._base if t._base is not None else t
-    return b if b._view is None else t
+    """The tensor whose value is ``t``'s storage (what as_strided addresses): ``t`` itself unless it is a
+    view that does not cover its storage in order."""
+    if t._view is None:
+        return t
+    shape, st, off = layout(t)
+    b = t._base
+    if b is None or b._view is not None or (off == 0 and t.numel() == b.numel() and is_contiguous_layout(shape, st)):
+        return t
+    return b
 
 
 @defop(_as_strided_impl, node="AsStridedBackward0", view=True)
