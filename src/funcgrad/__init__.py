@@ -46,6 +46,7 @@ from .func import from_jax, to_jax  # noqa: E402
 from .compile import compile  # noqa: E402,A004
 from . import viz  # noqa: E402
 from . import fft, linalg, special  # noqa: E402 - namespaces filled by _ops.install
+from . import signal  # noqa: E402 - torch.signal.windows
 
 _tensor_methods.install(Tensor)
 _ops.install(Tensor, globals())

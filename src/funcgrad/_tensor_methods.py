@@ -31,6 +31,9 @@ def _inplace_assign(self, res):
         self._vcache = (self._st.version, res._value())
         return self
     self._set_value(res._value())
+    fw = res.__dict__.get("_fw_grad")
+    if fw is not None or "_fw_grad" in self.__dict__:
+        self._fw_grad = fw  # forward AD: the tangent of the new value
     node = res.grad_fn
     if node is not None:
         saved = getattr(node, "_saved", None)

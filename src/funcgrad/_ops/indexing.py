@@ -215,14 +215,19 @@ def _check_broadcastable(src, dst):
 
 
 # -- joining ---------------------------------------------------------------------------------------
-@defop(lambda *xs, axis: jnp.concatenate(xs, axis=axis), node="CatBackward0", saves={}, promote=True)
+def _cat_fwd(*xs, axis, skip=()):
+    keep = [x for i, x in enumerate(xs) if i not in skip]
+    return jnp.concatenate(keep, axis=axis)
+
+
+@defop(_cat_fwd, node="CatBackward0", saves={}, promote=True)
 def cat(tensors, dim=0):
     """Concatenate tensors along an existing dimension."""
     from ..tensor import _wrap_dim
 
     tensors = list(tensors)
     if not tensors:
-        raise RuntimeError("torch.cat(): expected a non-empty list of Tensors")
+        raise ValueError("torch.cat(): expected a non-empty list of Tensors")
     ref = next((t for t in tensors if t._shape != (0,)), tensors[0])
     d = _wrap_dim(dim, ref.dim())
     for i, t in enumerate(tensors):
@@ -234,8 +239,8 @@ def cat(tensors, dim=0):
             if k != d and a != b:
                 raise RuntimeError(f"Sizes of tensors must match except in dimension {d}. Expected size {a} but got "
                                    f"size {b} for tensor number {i} in the list.")
-    tensors = [t for t in tensors if t._shape != (0,)] or tensors[:1]
-    return tuple(tensors), (("axis", d),)
+    skip = tuple(i for i, t in enumerate(tensors) if t._shape == (0,) and ref._shape != (0,))
+    return tuple(tensors), (("axis", d), ("skip", skip))
 
 
 concat = concatenate = cat
