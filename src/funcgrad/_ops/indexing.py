@@ -140,15 +140,66 @@ def _index_arrays(shape, index):
     return tuple(items), arrays
 
 
+def _as_int(item):
+    """A 0-d integer tensor index is an int (a select), as in torch, when its value is known."""
+    if isinstance(item, Tensor) and not item._shape and not item._dtype.is_floating_point and \
+            item._dtype is not _dtypes.bool and not item._dtype.is_complex:
+        v = _lazy.concrete(item._array())
+        if v is not None:
+            return int(v)
+    return item
+
+
+def _select_ints(self, index):
+    """torch applies integer indices first (basic indexing: selects), then the advanced ones on what is
+    left; so ``x[:, [0, 1], :, 0]`` keeps the advanced dims in place where numpy would move them first."""
+    from . import views
+
+    if not any(isinstance(i, (int, np.integer)) and not isinstance(i, bool) for i in index):
+        return self, index
+    def ndims(item):
+        if item is None or item is Ellipsis:
+            return 0
+        if isinstance(item, Tensor) and item._dtype is _dtypes.bool:
+            return item.dim()
+        if isinstance(item, np.ndarray) and item.dtype == np.bool_:
+            return item.ndim
+        if isinstance(item, bool):
+            return 0
+        return 1
+    n_real = sum(ndims(i) for i in index)
+    if n_real > self.dim():
+        raise IndexError(f"too many indices for tensor of dimension {self.dim()}")
+    expanded = []
+    for item in index:
+        if item is Ellipsis:
+            expanded.extend([slice(None)] * (self.dim() - n_real))
+        else:
+            expanded.append(item)
+    out, dim, rest = self, 0, []
+    for item in expanded:
+        if isinstance(item, (int, np.integer)) and not isinstance(item, bool):
+            size = out._shape[dim]
+            i = int(item)
+            if not -size <= i < size:
+                raise IndexError(f"index {i} is out of bounds for dimension {dim} with size {size}")
+            out = views.select(out, dim, i)
+            continue
+        rest.append(item)
+        dim += ndims(item)
+    return out, tuple(rest)
+
+
 def getitem(self, index):
     """``self[index]``: basic indices become a chain of view ops, as torch builds them."""
     from . import views
 
     single_slice = isinstance(index, slice)
-    index = _normalize(index)
+    index = tuple(_as_int(i) for i in _normalize(index))
     if not all(_is_basic(i) for i in index):
-        spec, arrays = _index_arrays(self._shape, index)
-        return _index(self, arrays, spec)
+        base, index = _select_ints(self, index)
+        spec, arrays = _index_arrays(base._shape, index)
+        return _index(base, arrays, spec)
     parse_basic(self._shape, index)  # bounds and arity errors, as torch words them
     n_real = sum(1 for i in index if i is not None and i is not Ellipsis)
     out, dim = self, 0
@@ -187,7 +238,11 @@ def _index_put(input, value, arrays, spec, node, accumulate=False):
 
 def setitem(self, index, value):
     """``self[index] = value`` as an in-place op (CopySlices / IndexPutBackward0 in the graph)."""
-    index = _normalize(index)
+    index = tuple(_as_int(i) for i in _normalize(index))
+    if not all(_is_basic(i) for i in index):
+        base, rest = _select_ints(self, index)
+        if base is not self:  # ints first (a select view), then the advanced index into that view
+            return setitem(base, rest, value)
     if all(_is_basic(i) for i in index):
         spec, _ = parse_basic(self._shape, index)
         node = "CopySlices"
@@ -438,9 +493,17 @@ def flip(input, dims):
 
 @defop(lambda x, shifts, axes: jnp.roll(x, shifts, axes), node="RollBackward0", saves={0: ()})
 def roll(input, shifts, dims=None):
-    shifts = (shifts,) if isinstance(shifts, int) else tuple(shifts)
-    dims = None if dims is None else ((dims,) if isinstance(dims, int) else tuple(dims))
-    return (input,), (("shifts", shifts), ("axes", dims))
+    shifts = (int(shifts),) if isinstance(shifts, (int, np.integer)) else tuple(int(v) for v in shifts)
+    dims = None if dims is None else ((dims,) if isinstance(dims, (int, np.integer)) else tuple(dims))
+    if dims is None or not dims:
+        if len(shifts) != 1:
+            raise RuntimeError(f"`shifts` required to be of size 1 when `dims` is empty, got {len(shifts)}")
+        dims = None
+    elif len(shifts) != len(dims):
+        raise RuntimeError(f"shifts and dimensions must align. shifts: {len(shifts)}, dims:{len(dims)}")
+    else:
+        dims = tuple(_wrap(d, input.dim()) for d in dims)
+    return (input,), (("shifts", shifts if dims is not None else shifts[0]), ("axes", dims))
 
 
 @defop(lambda x, reps: jnp.tile(x, reps), node="RepeatBackward0", saves={0: ()})
