@@ -427,7 +427,7 @@ def masked_select(input, mask):
     """The elements of ``input`` where ``mask`` (broadcast) is True, as a 1-D tensor (needs the mask's values)."""
     if mask._dtype is not _dtypes.bool:
         raise RuntimeError(f"masked_select: expected BoolTensor for mask")
-    shape = _bshape(input._shape, mask._shape)
+    shape = _bshape(mask._shape, input._shape)
     m = np.broadcast_to(np.asarray(mask._array()), shape).reshape(-1)
     return (input, Const(np.nonzero(m)[0].astype(np.int64))), (("shape", shape),)
 
@@ -512,6 +512,11 @@ def repeat(input, *sizes):
         sizes = tuple(sizes[0])
     if len(sizes) < input.dim():
         raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number of dimensions of tensor")
+    pad = (1,) * (len(sizes) - input.dim()) + input._shape
+    target = [a * b for a, b in zip(pad, sizes)]
+    if any(v < 0 for v in target):
+        bad = next(v for v in target if v < 0)
+        raise RuntimeError(f"Trying to create tensor with negative dimension {bad}: {target}")
     return (input,), (("reps", tuple(sizes)),)
 
 

@@ -215,8 +215,10 @@ def _index_arg(input, dim, index, name, n_src=None):
     d = _wrap(dim, input.dim())
     n = input._shape[d] if input.dim() else 1
     if host is not None and host.size:
-        bad = host[(host >= n) | (host < -n)]
+        bad = host[(host >= n) | (host < (-n if name == "index_fill" else 0))]
         if bad.size:
+            if name in ("index_add", "index_reduce"):
+                raise IndexError("index out of range in self")
             pre = "index_copy_(): " if name == "index_copy" else ""
             raise IndexError(f"{pre}index {int(bad.reshape(-1)[0])} is out of bounds for dimension {d} with size {n}")
     return arr.reshape(-1), d

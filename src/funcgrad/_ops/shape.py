@@ -57,14 +57,15 @@ def broadcast_shapes(*shapes):
         norm.append(s)
     n = max((len(s) for s in norm), default=0)
     out = [1] * n
-    for s in norm:
+    for k, s in enumerate(norm):
         for i, v in enumerate(s):
             j = n - len(s) + i
             if out[j] == 1:
                 out[j] = v
             elif v != 1 and v != out[j]:
-                raise RuntimeError(f"Shape mismatch: objects cannot be broadcast to a single shape.  Mismatch is "
-                                   f"between arg {norm.index(s)} and arg {norm.index(s)}.")
+                raise RuntimeError(f"Attempting to broadcast a dimension of length {v} at {i - len(s)}! Mismatching "
+                                   f"argument at index {k} had {s}; but expected shape should be broadcastable to "
+                                   f"{out}")
     from .._size import Size
 
     return Size(out)
@@ -412,9 +413,7 @@ def constant_pad_nd(input, pad, value=0):
         pads[d] = (pad[2 * i], pad[2 * i + 1])
         new = input._shape[d] + pad[2 * i] + pad[2 * i + 1]
         if new < 0:
-            raise RuntimeError(f"The input size {input._shape[d]}, plus negative padding {pad[2 * i]} and "
-                               f"{pad[2 * i + 1]} resulted in a negative output size, which is invalid. Check "
-                               f"dimension {d} of your input.")
+            raise RuntimeError("narrow(): length must be non-negative.")
     if isinstance(value, bool) or input._dtype is _dtypes.bool:
         v = bool(value)
     elif input._dtype.is_floating_point or input._dtype.is_complex:

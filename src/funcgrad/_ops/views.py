@@ -124,7 +124,16 @@ def ravel(input):
 def unflatten(input, dim, sizes):
     s = input._shape
     d = _wrap(dim, len(s))
-    sizes = _infer_shape(tuple(sizes), s[d])
+    sizes = tuple(int(v) for v in sizes)
+    if not sizes:
+        raise RuntimeError("unflatten: sizes must be non-empty")
+    known = 1
+    for v in sizes:
+        known *= v if v != -1 else 1
+    if (-1 not in sizes and known != s[d]) or (-1 in sizes and (known == 0 or s[d] % known)):
+        raise RuntimeError(f"unflatten: Provided sizes {list(sizes)} don't multiply up to the size of dim {d} "
+                           f"({s[d]}) in the input tensor")
+    sizes = _infer_shape(sizes, s[d])
     return (input,), (("shape", s[:d] + sizes + s[d + 1:]),)
 
 
