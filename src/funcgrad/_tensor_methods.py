@@ -12,6 +12,8 @@ def _inplace_assign(self, res):
     """Make ``self`` hold ``res`` in place: version bump, views written through, graph rebased."""
     if _mode.grad and self.grad_fn is None and self._rg:
         raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+    if self._view is not None:
+        views.check_internal_overlap(self)
     if res._dtype is not self._dtype:
         if _dtypes._category(res._dtype) > _dtypes._category(self._dtype):
             raise RuntimeError(f"result type {_dt_name(res._dtype)} can't be cast to the desired output type "

@@ -66,7 +66,7 @@ def _infer_np(data):
                 not isinstance(v, bool) and not -2**63 <= v < 2**63 for v in flat):
             raise ValueError("Overflow when unpacking long long")
         try:
-            arr = np.array(_unwrap(data))
+            arr = np.array(_unwrap(data), dtype=np.float64 if any(isinstance(v, float) for v in flat) else None)
         except ValueError as e:
             raise ValueError(f"expected sequence of equal length: {e}") from None
         if arr.dtype == object:
@@ -700,7 +700,7 @@ def cauchy_(self, median=0.0, sigma=1.0, *, generator=None):
 
 def random_(self, from_=None, to=None, *, generator=None):
     """Fill with integers uniform in [from, to) (default [0, 2**mantissa] for floats, the dtype's range for ints)."""
-    node = "RandomBackward0" if from_ is None else "RandomBackward1" if to is None else "RandomBackward2"
+    node = "RandomBackward2" if from_ is None else "RandomBackward1" if to is None else "RandomBackward0"
     if from_ is not None and to is None:
         from_, to = 0, from_
     if from_ is None:
@@ -725,10 +725,10 @@ def bernoulli_(self, p=0.5, *, generator=None):
 
         with grad_mode.no_grad():
             t = (u < p)
-        return self._inplace_assign(_sample_into(self, t, "BernoulliBackward2"))
+        return self._inplace_assign(_sample_into(self, t, "BernoulliBackward1"))
     if not 0 <= p <= 1:
         raise RuntimeError(f"bernoulli_ expects p to be in [0, 1], but got p={p}")
-    return _sample_(self, "bernoulli_p", "BernoulliBackward1", float(p), 0.0, generator)
+    return _sample_(self, "bernoulli_p", "BernoulliBackward2", float(p), 0.0, generator)
 
 
 def new_empty_strided(self, size, stride, *, dtype=None, device=None, requires_grad=False, layout=None,

@@ -373,7 +373,7 @@ def take_along_dim(input, indices, dim=None):
         raise RuntimeError(f"torch.take_along_dim(): dtype of indices should be int64 but got "
                            f"{indices._dtype.name.capitalize()} instead")
     if dim is None:
-        return _take_along(views.reshape(input, (-1,)), 0, views.reshape(indices, (-1,)))
+        return gather(views.reshape(input, (-1,)), 0, views.reshape(indices, (-1,)))
     if input.dim() != indices.dim():
         raise RuntimeError(f"torch.take_along_dim(): input and indices should have the same number of dimensions, "
                            f"but got {input.dim()} dimensions for input, and {indices.dim()} dimensions for indices")

@@ -802,3 +802,11 @@ def split_copy(input, split_size, dim=0):
 def narrow_copy(input, dim, start, length):
     b = narrow.__wrapped__(input, dim, start, length)
     return _narrow_copy(input, dict(b[1])["dim"], dict(b[1])["start"], dict(b[1])["length"], "NarrowCopyBackward0")
+
+
+def check_internal_overlap(t):
+    """torch refuses to write into a view where several elements share one memory location (expand)."""
+    shape, st, _ = layout(t)
+    if any(k == 0 and n > 1 for n, k in zip(shape, st)):
+        raise RuntimeError("unsupported operation: more than one element of the written-to tensor refers to a "
+                           "single memory location. Please clone() the tensor before performing the operation.")
