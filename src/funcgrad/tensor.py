@@ -215,13 +215,6 @@ class Tensor:
         shape, st, _ = layout(self)
         return is_contiguous_layout(shape, st)
 
-    def contiguous(self, memory_format=None):
-        if self._view is None:
-            return self
-        from ._ops.views import contiguous
-
-        return contiguous(self)
-
     def stride(self, dim=None):
         from ._ops.views import layout
 

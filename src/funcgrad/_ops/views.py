@@ -587,6 +587,8 @@ def is_contiguous_layout(shape, st):
 @public(method=True, function=False)
 def contiguous(input, memory_format=None):
     """``input`` itself when contiguous, else a contiguous copy (CloneBackward0)."""
+    if input._view is None:
+        return input
     shape, st, _ = layout(input)
     if is_contiguous_layout(shape, st):
         return input
