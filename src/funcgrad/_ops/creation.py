@@ -224,6 +224,9 @@ def _space(name, start, end, steps, dtype, base=None):
     start, end = _num(start), _num(end)
     if isinstance(steps, Tensor):
         steps = steps.item()
+    if not isinstance(steps, (int, np.integer)) or isinstance(steps, bool):
+        raise TypeError(f"{name}() received an invalid combination of arguments - got steps of type "
+                        f"{type(steps).__name__}, but expected int")
     if steps < 0:
         raise RuntimeError("number of steps must be non-negative")
     dt = _dtypes.as_dtype(dtype) or _dtypes.get_default_dtype()
@@ -483,9 +486,14 @@ def _lazy_concrete(t):
     return _lazy.concrete(t._array())
 
 
-def bernoulli(input, p=None, *, generator=None):
+def bernoulli(input, p=None, *, generator=None, out=None):
+    """0/1 samples, 1 with probability ``input`` (or ``p``); differentiable with zero gradient, as torch."""
+    from ..autograd import grad_mode
+
     probs = input if p is None else p
-    return (rand(input._shape, generator=generator, dtype=input.dtype) < probs).to(input.dtype)
+    with grad_mode.no_grad():
+        s = (rand(input._shape, generator=generator, dtype=input.dtype) < probs).to(input.dtype)
+    return _sample_into(input, s, "BernoulliBackward0" if p is None else "BernoulliBackward1")
 
 
 def multinomial(input, num_samples, replacement=False, *, generator=None, out=None):
@@ -794,3 +802,34 @@ def _lazy_wrap(a):
 
 public(resize_, method=True, function=False)
 public(resize_as_, method=True)
+
+
+class memory_format:
+    """torch's memory-format constants (funcgrad's storage is always contiguous; accepted and ignored
+    where torch would only choose a layout)."""
+
+    def __init__(self, name):
+        self._name = name
+
+    def __repr__(self):
+        return "torch." + self._name
+
+    def __reduce__(self):
+        return (memory_format, (self._name,))
+
+
+class layout:
+    """torch's layout constants (funcgrad has strided tensors only)."""
+
+    def __init__(self, name):
+        self._name = name
+
+    def __repr__(self):
+        return "torch." + self._name
+
+
+contiguous_format = memory_format("contiguous_format")
+preserve_format = memory_format("preserve_format")
+channels_last = memory_format("channels_last")
+channels_last_3d = memory_format("channels_last_3d")
+strided = layout("strided")

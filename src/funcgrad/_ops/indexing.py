@@ -319,10 +319,14 @@ def stack(tensors, dim=0):
 
 def hstack(tensors):
     tensors = list(tensors)
+    if not tensors:
+        raise RuntimeError("hstack expects a non-empty TensorList")
     return cat(tensors, 0 if tensors[0].dim() == 1 else 1)
 
 
 def vstack(tensors):
+    if not len(tensors):
+        raise RuntimeError("vstack expects a non-empty TensorList")
     return cat([t if t.dim() > 1 else t.unsqueeze(0) for t in tensors], 0)
 
 
@@ -414,6 +418,9 @@ def masked_fill(input, mask, value):
     if mask._dtype is not _dtypes.bool:
         raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask with dtype {mask._dtype.name}")
     if isinstance(value, Tensor):
+        if value.dim():
+            raise RuntimeError("masked_fill_ only supports a 0-dimensional value tensor, but got tensor with "
+                               f"{value.dim()} dimension(s).")
         return (input, mask, value), (), "MaskedFillBackward1"
     return (input, mask, Const(np.asarray(value, dtype=input._dtype.np))), ()
 

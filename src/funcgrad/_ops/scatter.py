@@ -111,6 +111,8 @@ def scatter_add(input, dim, index, src):
     """``input`` with ``src`` added at ``index`` along ``dim``."""
     d = _wrap(dim, input.dim())
     arr = _check_index(input, index, d, "scatter_add", src)
+    if src._dtype is not input._dtype:
+        raise RuntimeError("scatter(): Expected self.dtype to be equal to src.dtype")
     return (input, src, Const(arr)), (("axis", d), ("reduce", "add"))
 
 
@@ -242,7 +244,7 @@ def _index_add_fwd(x, src, idx, axis, alpha):
 
 def _check_source(input, source, d, index, name):
     if source.dim() != input.dim() and not (source.dim() <= 1 and input.dim() <= 1):
-        raise IndexError(f"{name}(): Source/destination tensor must have same slice shapes. Destination slice "
+        raise (RuntimeError if name == "index_add" else IndexError)(f"{name}(): Source/destination tensor must have same slice shapes. Destination slice "
                          f"shape: {list(input._shape[:d] + input._shape[d + 1:])} at dimension {d} and source slice "
                          f"shape: {list(source._shape[:d] + source._shape[d + 1:])} at dimension 0.")
     ns = source._shape[d] if source.dim() else 1
@@ -509,7 +511,7 @@ def triu_indices(row, col, offset=0, *, dtype=None, device=None, layout=None):
     return _tri_indices(False, row, col, offset, dtype, device)
 
 
-@public
+@public(method=True)
 def index_put(input, indices, values, accumulate=False):
     """``input`` with ``values`` put at the advanced index ``indices`` (a copy; ``Tensor.index_put_`` in place)."""
     from .indexing import _index_arrays, _index_put

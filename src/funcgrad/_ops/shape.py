@@ -101,6 +101,8 @@ def column_stack(tensors):
 
 @public
 def dstack(tensors):
+    if not len(tensors):
+        raise RuntimeError("dstack expects a non-empty TensorList")
     return indexing.cat(list(atleast_3d(*list(tensors)) if len(tensors) != 1 else (atleast_3d(tensors[0]),)), 2)
 
 
@@ -150,6 +152,9 @@ def tensor_split(input, indices_or_sections, dim=0):
 
 def _dsplit(name, dim, need):
     def f(input, indices_or_sections):
+        if isinstance(indices_or_sections, (int, np.integer)) and indices_or_sections == 0:
+            raise RuntimeError(f"torch.{name} attempted to split along dimension {dim}, but the size of the "
+                               f"dimension is not divisible by the split_size 0!")
         if input.dim() < need:
             raise RuntimeError(f"torch.{name} requires a tensor with at least {need} dimension, but got a tensor with "
                                f"{input.dim()} dimensions!")
@@ -421,3 +426,6 @@ def constant_pad_nd(input, pad, value=0):
     else:
         v = int(value)
     return (input,), (("pads", tuple(pads)), ("value", v))
+
+
+public(views.broadcast_to, name="broadcast_to", method=True)

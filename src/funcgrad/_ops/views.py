@@ -251,6 +251,8 @@ def _narrow_impl(x, dim, start, length):
 @defop(_narrow_impl, node="SliceBackward0", view=True)
 def narrow(input, dim, start, length):
     """The slice ``start:start+length`` of dimension ``dim``."""
+    if not input._shape:
+        raise RuntimeError("narrow() cannot be applied to a 0-dim tensor.")
     d = _wrap(dim, input.dim())
     size = input._shape[d]
     start = int(start)
@@ -812,3 +814,26 @@ def check_internal_overlap(t):
     if any(k == 0 and n > 1 for n, k in zip(shape, st)):
         raise RuntimeError("unsupported operation: more than one element of the written-to tensor refers to a "
                            "single memory location. Please clone() the tensor before performing the operation.")
+
+
+# -- in-place view ops: the tensor itself takes the view's shape (t_, transpose_, squeeze_, unsqueeze_) --
+def _inplace_view(fn, name):
+    def method(self, *args, **kwargs):
+        v = fn(self, *args, **kwargs)
+        self._view, self._vcache, self._shape = v._view, v._vcache, v._shape
+        if self._base is None and v._base is not self:
+            self._base = v._base
+        if v.grad_fn is not None:
+            self.grad_fn, self._output_nr = v.grad_fn, v._output_nr
+        return self
+
+    method.__name__ = name
+    return public(method, name=name, method=True, function=False)
+
+
+t_ = _inplace_view(t, "t_")
+transpose_ = _inplace_view(transpose, "transpose_")
+squeeze_ = _inplace_view(squeeze, "squeeze_")
+unsqueeze_ = _inplace_view(unsqueeze, "unsqueeze_")
+swapaxes_ = _inplace_view(transpose, "swapaxes_")
+swapdims_ = _inplace_view(transpose, "swapdims_")
