@@ -70,6 +70,8 @@ def _copy_(self, src, non_blocking=False):
 
 def _sum_to_size(self, *size):
     size = views._shape_args(size)
+    if not size and not self._shape:
+        return reduction.sum(self)  # torch: a full sum (SumBackward0)
     lead = self.dim() - len(size)
     dims = tuple(range(lead)) + tuple(lead + i for i, s in enumerate(size) if s == 1 and self._shape[lead + i] != 1)
     out = reduction.sum(self, dims, keepdim=True) if dims else self
