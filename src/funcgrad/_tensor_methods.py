@@ -24,6 +24,8 @@ def _inplace_assign(self, res):
         raise RuntimeError(f"output with shape [{', '.join(map(str, self._shape))}] doesn't match the broadcast shape "
                            f"[{', '.join(map(str, res._shape))}]")
     base = self._base
+    if base is not None and _mode.grad and base.grad_fn is None and base._rg and self._view is not None:
+        raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place operation.")
     if base is not None and self._view is not None and _mode.grad and (base._rg or res._rg):
         rel = self._view[len(base._view or ()):]
         new_base = views.copy_slices(base, res, rel)
