@@ -13,6 +13,8 @@ def _inplace_assign(self, res):
     """Make ``self`` hold ``res`` in place: version bump, views written through, graph rebased."""
     if _mode.grad and self.grad_fn is None and self._rg:
         raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+    if self._view is not None:
+        views.check_internal_overlap(self)
     if res._dtype is not self._dtype:
         if _dtypes._category(res._dtype) > _dtypes._category(self._dtype):
             raise RuntimeError(f"result type {_dt_name(res._dtype)} can't be cast to the desired output type "
@@ -34,6 +36,9 @@ def _inplace_assign(self, res):
         self._vcache = (self._st.version, res._value())
         return self
     self._set_value(res._value())
+    fw = res.__dict__.get("_fw_grad")
+    if fw is not None or "_fw_grad" in self.__dict__:
+        self._fw_grad = fw  # forward AD: the tangent of the new value
     node = res.grad_fn
     if node is not None:
         saved = getattr(node, "_saved", None)
@@ -67,6 +72,8 @@ def _copy_(self, src, non_blocking=False):
 
 def _sum_to_size(self, *size):
     size = views._shape_args(size)
+    if not size and not self._shape:
+        return reduction.sum(self)  # torch: a full sum (SumBackward0)
     lead = self.dim() - len(size)
     dims = tuple(range(lead)) + tuple(lead + i for i, s in enumerate(size) if s == 1 and self._shape[lead + i] != 1)
     out = reduction.sum(self, dims, keepdim=True) if dims else self
@@ -203,13 +210,12 @@ def install(Tensor):
         "__eq__": _bin(pointwise.eq), "__ne__": _bin(pointwise.ne), "__lt__": _bin(pointwise.lt),
         "__le__": _bin(pointwise.le), "__gt__": _bin(pointwise.gt), "__ge__": _bin(pointwise.ge),
         "__getitem__": _getitem, "__setitem__": _setitem,
-        "T": property(_T), "mT": property(_mT), "H": property(_T), "mH": property(_mT),
+        "T": property(views._T), "mT": property(_mT), "H": property(views._H), "mH": property(views._mH),
         "view_as": _view_as, "reshape_as": _reshape_as, "expand_as": _expand_as,
         "max": _max, "min": _min, "clamp": pointwise.clamp, "clip": pointwise.clamp, "clamp_": _clamp_,
         "clip_": _clamp_, "pow": pointwise.pow, "pow_": _pow_, "matmul": linalg.matmul, "outer": linalg.outer,
-        "split": views.split, "chunk": views.chunk, "unbind": views.unbind,
         "swapaxes": views.transpose, "swapdims": views.transpose, "nonzero": indexing.nonzero,
-        "masked_select": indexing.masked_select, "tile": indexing.tile, "index_put_": _index_put_,
+        "tile": indexing.tile, "index_put_": _index_put_,
         "float_power": pointwise.float_power, "true_divide": pointwise.div, "divide": pointwise.div,
         "multiply": pointwise.mul, "subtract": pointwise.sub, "negative": pointwise.neg, "absolute": pointwise.abs,
         "arcsin": pointwise.asin, "arccos": pointwise.acos, "arctan": pointwise.atan, "greater": pointwise.gt,

@@ -218,18 +218,23 @@ class Tensor:
         return self._dtype.is_complex
 
     def is_contiguous(self, memory_format=None):
-        return True
+        if self._view is None:
+            return True
+        from ._ops.views import is_contiguous_layout, layout
 
-    def contiguous(self, memory_format=None):
-        return self
+        shape, st, _ = layout(self)
+        return is_contiguous_layout(shape, st)
 
     def stride(self, dim=None):
-        st, acc = [], 1
-        for s in reversed(self._shape):
-            st.append(acc)
-            acc *= max(s, 1)
-        st = tuple(reversed(st))
+        from ._ops.views import layout
+
+        st = layout(self)[1]
         return st if dim is None else st[_wrap_dim(dim, len(self._shape))]
+
+    def storage_offset(self):
+        from ._ops.views import layout
+
+        return layout(self)[2]
 
     def type(self, dtype=None):
         if dtype is None:
@@ -527,34 +532,34 @@ class Tensor:
     def cuda(self, device=None, non_blocking=False):
         return self.to(_device_cls("cuda", device if isinstance(device, int) else None) if not isinstance(device, (str, _device_cls)) else device)
 
-    def float(self):
+    def float(self, memory_format=None):
         return self.to(_dtypes.float32)
 
-    def double(self):
+    def double(self, memory_format=None):
         return self.to(_dtypes.float64)
 
-    def half(self):
+    def half(self, memory_format=None):
         return self.to(_dtypes.float16)
 
-    def bfloat16(self):
+    def bfloat16(self, memory_format=None):
         return self.to(_dtypes.bfloat16)
 
-    def long(self):
+    def long(self, memory_format=None):
         return self.to(_dtypes.int64)
 
-    def int(self):
+    def int(self, memory_format=None):
         return self.to(_dtypes.int32)
 
-    def short(self):
+    def short(self, memory_format=None):
         return self.to(_dtypes.int16)
 
-    def bool(self):
+    def bool(self, memory_format=None):
         return self.to(_dtypes.bool)
 
-    def byte(self):
+    def byte(self, memory_format=None):
         return self.to(_dtypes.uint8)
 
-    def char(self):
+    def char(self, memory_format=None):
         return self.to(_dtypes.int8)
 
     def type_as(self, other):
