@@ -134,14 +134,6 @@ def _reshape_as(self, other):
     return views.reshape(self, other._shape)
 
 
-def _max(self, dim=None, keepdim=False):
-    return reduction.max(self, dim, keepdim)
-
-
-def _min(self, dim=None, keepdim=False):
-    return reduction.min(self, dim, keepdim)
-
-
 def _clamp_(self, min=None, max=None):  # noqa: A002
     return self._inplace_assign(pointwise.clamp(self, min, max))
 
@@ -206,7 +198,7 @@ def install(Tensor):
         "__getitem__": _getitem, "__setitem__": _setitem,
         "T": property(_T), "mT": property(_mT), "H": property(_T), "mH": property(_mT),
         "view_as": _view_as, "reshape_as": _reshape_as, "expand_as": _expand_as,
-        "max": _max, "min": _min, "clamp": pointwise.clamp, "clip": pointwise.clamp, "clamp_": _clamp_,
+        "clamp": pointwise.clamp, "clip": pointwise.clamp, "clamp_": _clamp_,
         "clip_": _clamp_, "pow": pointwise.pow, "pow_": _pow_, "matmul": linalg.matmul, "outer": linalg.outer,
         "split": views.split, "chunk": views.chunk, "unbind": views.unbind, "masked_fill": _masked_fill,
         "swapaxes": views.transpose, "swapdims": views.transpose, "nonzero": indexing.nonzero,
