@@ -45,7 +45,7 @@ from . import func  # noqa: E402 - also registers Tensor as a JAX pytree
 from .func import from_jax, to_jax  # noqa: E402
 from .compile import compile  # noqa: E402,A004
 from . import viz  # noqa: E402
-from . import fft, linalg, special  # noqa: E402 - namespaces filled by _ops.install
+from . import fft, linalg, masked, return_types, special  # noqa: E402 - namespaces filled by _ops.install
 
 _tensor_methods.install(Tensor)
 _ops.install(Tensor, globals())

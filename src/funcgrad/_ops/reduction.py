@@ -188,6 +188,8 @@ def sum_to_size(input, *size):
     if not ok:
         raise RuntimeError(f"size {{{', '.join(map(str, size))}}} is not expandable to size "
                            f"{{{', '.join(map(str, shape))}}}.")
+    if not size:
+        return sum(input)
     dims = list(range(lead)) + [lead + i for i, s in enumerate(size) if s == 1 and shape[lead + i] != 1]
     if not dims:
         return input
@@ -207,7 +209,20 @@ def _var_fwd(x, axis, correction, keepdims, sqrt):
     d = x - m
     s = jnp.sum(jnp.real(d * jnp.conj(d)), axis=axis, keepdims=keepdims)
     v = s / builtins.max(n - correction, 0)
-    return jnp.sqrt(v) if sqrt else v
+    return _std_sqrt(v) if sqrt else v
+
+
+@jax.custom_jvp
+def _std_sqrt(v):
+    return jnp.sqrt(v)
+
+
+@_std_sqrt.defjvp
+def _std_sqrt_jvp(primals, tangents):
+    (v,), (t,) = primals, tangents
+    r = jnp.sqrt(v)
+    # torch's std_backward: grad / (2 * result), masked to 0 where the result is 0 (a constant input)
+    return r, jnp.where(r == 0, jnp.zeros((), r.dtype), t / (2 * jnp.where(r == 0, jnp.ones((), r.dtype), r)))
 
 
 def _var_params(input, dim, unbiased, keepdim, correction, sqrt, name="var"):
@@ -747,15 +762,18 @@ def diff(input, n=1, dim=-1, prepend=None, append=None):
     if n < 0:
         raise RuntimeError(f"order must be non-negative but got {n}")
     d = _wrap(dim, input.dim())
+    if n == 0:
+        from .creation import clone
+
+        return dispatch(clone.op, (input,), (), "torch::autograd::CopyBackwards")
     if prepend is not None or append is not None:
         parts = [t for t in (prepend, input, append) if t is not None]
         input = cat(parts, d)
-    for _ in range(n):
-        length = input._shape[d]
-        if length == 0:
-            break
-        a, b = narrow(input, d, 1, length - 1), narrow(input, d, 0, length - 1)
+    out_len = input._shape[d] - 1
+    for _ in range(builtins.min(n, input._shape[d])):
+        a, b = narrow(input, d, 1, out_len), narrow(input, d, 0, out_len)
         input = logical_xor(a, b) if input._dtype is _dtypes.bool else sub(a, b)
+        out_len -= 1
     return input
 
 
