@@ -425,6 +425,66 @@ def _cum_index(x, kind):
     return lax.associative_scan(comb, (x, idx), axis=x.ndim - 1)[1]
 
 
+def _quickselect(row, k):
+    """torch's CPU ``quick_select_template`` (median-of-three quickselect) on one row; returns the
+    original index that lands at position ``k``, so tied values resolve to torch's choice."""
+    n = row.shape[0]
+    isf = jnp.issubdtype(row.dtype, jnp.floating)
+
+    def gt(a, b):
+        return ((jnp.isnan(a) & ~jnp.isnan(b)) | (a > b)) if isf else a > b
+
+    def swap(v, ix, a, b):
+        va, vb, ia, ib = v[a], v[b], ix[a], ix[b]
+        return v.at[a].set(vb).at[b].set(va), ix.at[a].set(ib).at[b].set(ia)
+
+    def cswap(c, v, ix, a, b):
+        v2, ix2 = swap(v, ix, a, b)
+        return jnp.where(c, v2, v), jnp.where(c, ix2, ix)
+
+    def body(st):
+        v, ix, L, R, done = st
+        two = R == L + 1
+        # two elements: order them and stop
+        v2, ix2 = cswap(gt(v[L], v[R]), v, ix, L, R)
+        # general step
+        P = L + (R - L) // 2
+        g = swap(v, ix, P, L + 1)
+        g = cswap(gt(g[0][L + 1], g[0][R]), *g, L + 1, R)
+        g = cswap(gt(g[0][L], g[0][R]), *g, L, R)
+        g = cswap(gt(g[0][L + 1], g[0][L]), *g, L + 1, L)
+        gv, gix = g
+        piv = gv[L]
+
+        def part_cond(ps):
+            return ~ps[4]
+
+        def part_body(ps):
+            pv, pix, i, j, _ = ps
+            # bounded by R and L (where torch's sentinels stop them) so that rows already done,
+            # which a vmapped loop keeps stepping, terminate too
+            i = lax.while_loop(lambda i: (i < R) & gt(piv, pv[i]), lambda i: i + 1, i + 1)
+            j = lax.while_loop(lambda j: (j > L) & gt(pv[j], piv), lambda j: j - 1, j - 1)
+            stop = j < i
+            pv, pix = cswap(~stop, pv, pix, i, j)
+            return pv, pix, i, j, stop
+
+        gv, gix, i, j, _ = lax.while_loop(part_cond, part_body, (gv, gix, L + 1, R, jnp.array(False)))
+        gv, gix = swap(gv, gix, L, j)
+        nL = jnp.where(j <= k, i, L)
+        nR = jnp.where(j >= k, j - 1, R)
+        v = jnp.where(two, v2, gv)
+        ix = jnp.where(two, ix2, gix)
+        return v, ix, jnp.where(two, L, nL), jnp.where(two, R, nR), two | done
+
+    def cond(st):
+        _, _, L, R, done = st
+        return ~done & (R > L)
+
+    init = (row, jnp.arange(n), jnp.array(0), jnp.array(n - 1), jnp.array(False))
+    return lax.while_loop(cond, body, init)[1][k]
+
+
 def _index_fwd(x, axis, kind, k=None, keepdims=False):
     if x.ndim == 0:
         return jnp.zeros((), jnp.int64)
@@ -437,7 +497,8 @@ def _index_fwd(x, axis, kind, k=None, keepdims=False):
     elif kind in ("topk", "topk_small"):
         r = _stable_argsort(y, kind == "topk")[..., :k]
     elif kind == "kthvalue":
-        r = _stable_argsort(y, False)[..., k - 1]
+        flat2 = y.reshape((-1, y.shape[-1]))
+        r = jax.vmap(lambda row: _quickselect(row, k - 1))(flat2).reshape(y.shape[:-1])
     elif kind in ("median", "nanmedian"):
         o = _stable_argsort(y, False)
         n = y.shape[-1]
@@ -777,42 +838,63 @@ def diff(input, n=1, dim=-1, prepend=None, append=None):
     return input
 
 
-def _trapz_dx(y, dx, d):
-    from .views import select
+def _div_scalar(t, v):
+    from .pointwise import div
 
-    if y._shape[d] == 0:
-        return sum(y, d) * 0.0 if y._dtype.is_floating_point else sum(y, d)
-    from .pointwise import mul
-
-    # torch multiplies by the python number dx as a Scalar: MulBackward1
-    return dispatch(mul.op, ((sum(y, d) - (select(y, d, 0) + select(y, d, -1)) * 0.5), dx), (), "MulBackward1")
+    # torch divides by a C++ Scalar here: DivBackward1
+    return dispatch(div.op, (t, v), (("rounding_mode", None),), "DivBackward1")
 
 
-def _trapz_x(y, x, d):
+def _zeros_except(y, d):
+    from .creation import zeros
+
+    return zeros(tuple(s for i, s in enumerate(y._shape) if i != d), dtype=y._dtype, device=y.device)
+
+
+def _x_spacing(y, x, d):
+    """torch's trapezoid view of sample points ``x`` against ``y``, then ``dx`` along ``d``."""
+    from .views import narrow
+
+    if x.dim() == 1:
+        if x._shape[0] != y._shape[d]:
+            raise RuntimeError("trapezoid: There must be one `x` value for each sample point")
+        shape = [1] * y.dim()
+        shape[d] = x._shape[0]
+        x = x.view(tuple(shape))
+    elif x.dim() < y.dim():
+        x = x.view((1,) * (y.dim() - x.dim()) + tuple(x._shape))
+    n = x._shape[d]
+    return narrow(x, d, 1, n - 1) - narrow(x, d, 0, n - 1)
+
+
+def _halves(y, d):
     from .views import narrow
 
     n = y._shape[d]
     if n == 0:
-        return sum(y, d) * 0.0
-    if x.dim() == 1:
-        dx = diff(x)
-        shape = [1] * y.dim()
-        shape[d] = dx._shape[0]
-        dx = dx.view(tuple(shape))
-    else:
-        dx = diff(x, dim=d)
-    return (dx * (narrow(y, d, 1, n - 1) + narrow(y, d, 0, n - 1))).sum(d) / 2.0
+        return y, y
+    return narrow(y, d, 0, n - 1), narrow(y, d, 1, n - 1)
 
 
 @public
 def trapezoid(y, x=None, *, dx=None, dim=-1):
     """Trapezoid rule along ``dim`` with sample points ``x`` or spacing ``dx`` (default 1)."""
+    from .pointwise import mul
+    from .views import select
+
     d = _wrap(dim, y.dim())
     if isinstance(x, Tensor):
         if dx is not None:
             raise RuntimeError("trapezoid: received both x and dx")
-        return _trapz_x(y, x, d)
-    return _trapz_dx(y, 1.0 if dx is None and x is None else (dx if dx is not None else x), d)
+        if y._shape[d] == 0:
+            return _zeros_except(y, d)
+        left, right = _halves(y, d)
+        return _div_scalar(sum(_x_spacing(y, x, d) * (left + right), d), 2.0)
+    if y._shape[d] == 0:
+        return _zeros_except(y, d)
+    step = 1.0 if dx is None and x is None else (dx if dx is not None else x)
+    # torch multiplies by the python number dx as a Scalar: MulBackward1
+    return dispatch(mul.op, ((sum(y, d) - (select(y, d, 0) + select(y, d, -1)) * 0.5), step), (), "MulBackward1")
 
 
 @public
@@ -824,23 +906,12 @@ def trapz(y, x=None, *, dx=None, dim=-1):
 @public
 def cumulative_trapezoid(y, x=None, *, dx=None, dim=-1):
     """Running trapezoid rule along ``dim``."""
-    from .views import narrow
-
     d = _wrap(dim, y.dim())
-    n = y._shape[d]
+    left, right = _halves(y, d)
     if isinstance(x, Tensor):
-        if x.dim() == 1:
-            dxs = diff(x)
-            shape = [1] * y.dim()
-            shape[d] = dxs._shape[0]
-            dxs = dxs.view(tuple(shape))
-        else:
-            dxs = diff(x, dim=d)
-        return cumsum((dxs * (narrow(y, d, 1, builtins.max(n - 1, 0)) + narrow(y, d, 0, builtins.max(n - 1, 0))))
-                      / 2.0, d)
+        return _div_scalar(cumsum(_x_spacing(y, x, d) * (left + right), d), 2.0)
     step = 1.0 if dx is None and x is None else (dx if dx is not None else x)
-    return cumsum((narrow(y, d, 1, builtins.max(n - 1, 0)) + narrow(y, d, 0, builtins.max(n - 1, 0))) * step / 2.0,
-                  d)
+    return cumsum((step / 2.0) * (left + right), d)
 
 
 @public(method=True)
@@ -912,47 +983,70 @@ def corrcoef(input):
 
 @public
 def gradient(input, *, spacing=1, dim=None, edge_order=1):
-    """Central-difference estimate of the gradient along each of ``dim`` (torch.gradient)."""
+    """Second-order accurate central differences along each of ``dim`` (torch.gradient), with
+    scalar spacings or 1-D coordinate tensors."""
     from .indexing import cat
     from .views import narrow
 
+    nd = input.dim()
     if dim is None:
-        dims = list(range(input.dim()))
+        dims = list(range(nd))
     elif isinstance(dim, int):
-        dims = [_wrap(dim, input.dim())]
+        dims = [_wrap(dim, nd)]
     else:
-        dims = [_wrap(d, input.dim()) for d in dim]
-    if edge_order not in (1, 2):
-        raise RuntimeError(f"torch.gradient only supports edge_order=1 and edge_order=2.")
-    for d in dims:
-        if input._shape[d] < edge_order + 1:
-            raise RuntimeError("torch.gradient expected each dimension size to be at least edge_order+1")
-    if isinstance(spacing, (list, tuple)):
-        sp = list(spacing)
-    else:
-        sp = [spacing] * len(dims)
+        dims = [_wrap(d, nd) for d in dim]
+    if spacing is None:
+        spacing = 1
+    sp = list(spacing) if isinstance(spacing, (list, tuple)) else [spacing] * len(dims)
     if len(sp) != len(dims):
         raise RuntimeError(f"torch.gradient expected spacing to be unspecified, a scalar or it's spacing and dim "
                            f"arguments to have the same length, but got a spacing argument of length {len(sp)} "
                            f"and a dim argument of length {len(dims)}.")
-    outs = []
-    for d, s in zip(dims, sp):
+    if edge_order not in (1, 2):
+        raise RuntimeError("torch.gradient only supports edge_order=1 and edge_order=2.")
+    for d in dims:
+        if input._shape[d] < edge_order + 1:
+            raise RuntimeError("torch.gradient expected each dimension size to be at least edge_order+1")
+
+    def sl(d, a, b=None):
         n = input._shape[d]
-        if isinstance(s, Tensor) and s.dim() == 1:
-            raise NotImplementedError("funcgrad: torch.gradient with coordinate tensors is not implemented")
-        h = float(s)
-        a = narrow(input, d, 0, 1)
-        b = narrow(input, d, 1, 1)
-        prior = narrow(input, d, 0, n - 2)
-        after = narrow(input, d, 2, n - 2)
-        center = (after - prior) / (2 * h)
+        a = a + n if a < 0 else a
+        b = n if b is None else (b + n if b < 0 else b)
+        return narrow(input, d, a, b - a)
+
+    outs = []
+    for d, h in zip(dims, sp):
+        if isinstance(h, Tensor) and h.dim() == 1:
+            ax = diff(h, 1, 0)
+            shape = [1] * nd
+            shape[d] = -1
+            dx1, dx2 = narrow(ax, 0, 0, ax._shape[0] - 1), narrow(ax, 0, 1, ax._shape[0] - 1)
+            a = (-dx2 / (dx1 * (dx1 + dx2))).reshape(shape)
+            b = ((dx2 - dx1) / (dx1 * dx2)).reshape(shape)
+            c = (dx1 / (dx2 * (dx1 + dx2))).reshape(shape)
+            center = a * sl(d, 0, -2) + b * sl(d, 1, -1) + c * sl(d, 2)
+            if edge_order == 1:
+                first = (sl(d, 1, 2) - sl(d, 0, 1)) / ax[0]
+                last = (sl(d, -1) - sl(d, -2, -1)) / ax[-1]
+            else:
+                a = -(2.0 * ax[0] + ax[1]) / (ax[0] * (ax[0] + ax[1]))
+                b = (ax[0] + ax[1]) / (ax[0] * ax[1])
+                c = (-ax[0]) / (ax[1] * (ax[0] + ax[1]))
+                first = a * sl(d, 0, 1) + b * sl(d, 1, 2) + c * sl(d, 2, 3)
+                a = (ax[-1]) / (ax[-2] * (ax[-1] + ax[-2]))
+                b = -(ax[-1] + ax[-2]) / (ax[-1] * ax[-2])
+                c = (2 * ax[-1] + ax[-2]) / (ax[-1] * (ax[-1] + ax[-2]))
+                last = a * sl(d, -3, -2) + b * sl(d, -2, -1) + c * sl(d, -1)
+            outs.append(cat([first, center, last], d))
+            continue
+        if isinstance(h, Tensor):
+            h = h.item()
+        center = _div_scalar(sl(d, 2) - sl(d, 0, -2), h)
         if edge_order == 1:
-            first = (b - a) / h
-            last = (narrow(input, d, n - 1, 1) - narrow(input, d, n - 2, 1)) / h
+            first = _div_scalar(sl(d, 1, 2) - sl(d, 0, 1), h)
+            last = _div_scalar(sl(d, -1) - sl(d, -2, -1), h)
         else:
-            c = narrow(input, d, 2, 1)
-            first = (-1.5 * a + 2 * b - 0.5 * c) / h
-            z, y_, x_ = narrow(input, d, n - 1, 1), narrow(input, d, n - 2, 1), narrow(input, d, n - 3, 1)
-            last = (0.5 * x_ - 2 * y_ + 1.5 * z) / h
-        outs.append(cat([first, center, last], d))
+            first = _div_scalar(sl(d, 0, 1) * -1.5 + sl(d, 1, 2) * 2 - sl(d, 2, 3) * 0.5, h)
+            last = _div_scalar(sl(d, -3, -2) * 0.5 + sl(d, -2, -1) * -2 + sl(d, -1) * 1.5, h)
+        outs.append(cat([first, _div_scalar(center, 2), last], d))
     return tuple(outs)

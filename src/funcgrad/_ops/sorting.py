@@ -28,11 +28,11 @@ def _size_at(input, axis):
 
 @public(method=True)
 @np_aliases
-def sort(input, dim=-1, descending=False, stable=False):
+def sort(input, dim=-1, descending=False, stable=None):
     """Sorted values along ``dim`` and their original indices (stable: ties keep their order)."""
-    if isinstance(dim, bool) and stable is False:  # sort(input, stable=..., dim=..) keyword form
-        pass
-    return value_selecting(input, "sort_desc" if descending else "sort", dim, False, "SortBackward0",
+    # torch's sort.stable overload (any explicit ``stable=``) names its node SortBackward1
+    return value_selecting(input, "sort_desc" if descending else "sort", dim, False,
+                           "SortBackward0" if stable is None else "SortBackward1",
                            return_types.sort, reduce=False)
 
 
@@ -150,7 +150,7 @@ def _quantile_fwd(x, q, axis, keepdims, interp, ignore_nan):
     return jnp.moveaxis(vb, -1, 0)
 
 
-@defop(_quantile_fwd, node="SqueezeBackward4", saves={0: (0,)}, nondiff=(1,), name="quantile_")
+@defop(_quantile_fwd, node="SqueezeBackward4", saves={0: (0,)}, name="quantile_", method=False, function=False)
 def _quantile(input, q, axis, keepdim, interp, ignore_nan):
     return (input, q), (("axis", axis), ("keepdims", bool(keepdim)), ("interp", interp),
                         ("ignore_nan", ignore_nan))
@@ -198,7 +198,8 @@ def nanquantile(input, q, dim=None, keepdim=False, *, interpolation="linear"):
 
 # ------------------------------------------------------------------------------------- searching
 
-def _searchsorted_fwd(seq, v, right, int32, sorter=None):
+def _searchsorted_fwd(seq, v, *sorter, right, int32):
+    sorter = sorter[0] if sorter else None
     side = "right" if right else "left"
     if sorter is not None:
         seq = jnp.take_along_axis(seq, sorter, axis=-1)
@@ -298,7 +299,7 @@ def _histogram_fwd(x, *rest, bins, lo, hi, density, has_weight, edges_given):
         else:
             lo_, hi_ = jnp.asarray(lo, x.dtype), jnp.asarray(hi, x.dtype)
         same = lo_ == hi_
-        lo_, hi_ = jnp.where(same, lo_ - 1, lo_), jnp.where(same, hi_ + 1, hi_)
+        lo_, hi_ = jnp.where(same, lo_ - 0.5, lo_), jnp.where(same, hi_ + 0.5, hi_)
         edges = jnp.linspace(lo_, hi_, bins + 1, dtype=x.dtype)
         nb = bins
         pos = jnp.searchsorted(edges, x, side="right", method="compare_all") - 1
@@ -427,7 +428,7 @@ def _take_rows(src, idx, d, node):
     shape[d] = idx._shape[0]
     full = list(src._shape)
     full[d] = idx._shape[0]
-    i = Tensor._make(jnp.broadcast_to(idx._value().reshape(shape), tuple(full)), src.device)
+    i = Tensor._make(jnp.broadcast_to(np.asarray(idx.numpy()).reshape(shape), tuple(full)), src.device)
     return _values_at(src, i, d, False, node)
 
 
