@@ -228,3 +228,30 @@ def test_inplace_and_out():
 ], ids=lambda f: "")
 def test_composites(fn):
     check(fn, [1., 4., 2., 8., 5., 7.])
+
+
+def test_kthvalue_ties_pick_torchs_index():
+    rng = np.random.default_rng(0)
+    a = rng.integers(-3, 3, size=(20, 9))
+    for k in (1, 4, 9):
+        _same(torch.kthvalue(torch.tensor(a), k, 1), funcgrad.kthvalue(funcgrad.tensor(a), k, 1))
+    check(lambda L, t: L.kthvalue(t, 3, 0), [[2., 1.], [2., 1.], [0., 1.], [2., 5.]])
+
+
+@pytest.mark.parametrize("fn", [
+    lambda L: L.histc(L.tensor([1., 2., 1., 7.]), bins=4, min=0, max=3),
+    lambda L: L.histc(L.tensor([1., 2., 1., 7.]), bins=5),
+    lambda L: L.histogram(L.tensor([1., 2., 1., 7.]), bins=3),
+    lambda L: L.histogram(L.tensor([1., 2., 1., 7.]), bins=L.tensor([0., 1.5, 8.]), density=True),
+    lambda L: L.histogramdd(L.tensor([[1., 2.], [1., 7.], [3., 3.]]), bins=[2, 3]),
+    lambda L: L.bincount(L.tensor([1, 3, 3])), lambda L: L.bincount(L.tensor([1, 3, 3]), L.tensor([1., 2., 3.])),
+    lambda L: L.bincount(L.tensor([1, 3, 3]), minlength=6),
+    lambda L: L.searchsorted(L.tensor([1, 3, 5, 7, 9]), L.tensor([[3, 6, 9], [3, 6, 9]]), right=True),
+    lambda L: L.searchsorted(L.tensor([[1., 3.], [2., 4.]]), L.tensor([[2.], [5.]])),
+    lambda L: L.bucketize(L.tensor([3, 6]), L.tensor([1, 3, 5])),
+    lambda L: L.unique(L.tensor([3, 1, 3, 2, 1]), return_inverse=True, return_counts=True),
+    lambda L: L.unique(L.tensor([[1, 2], [1, 2], [0, 5]]), dim=0, return_counts=True),
+    lambda L: L.unique_consecutive(L.tensor([3, 3, 1, 1, 3]), return_counts=True),
+], ids=lambda f: "")
+def test_counting_and_searching(fn):
+    _same(fn(torch), fn(funcgrad))

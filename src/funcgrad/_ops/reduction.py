@@ -177,7 +177,7 @@ def prod(input, dim=None, keepdim=False, *, dtype=None):
         "ProdBackward0" if dim is None else "ProdBackward1"
 
 
-@public(method=True)
+@public(method=True, function=False)
 def sum_to_size(input, *size):
     """Sum ``input`` down to ``size`` (the reverse of broadcasting ``size`` to ``input.shape``)."""
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
@@ -576,11 +576,8 @@ def argmin(input, dim=None, keepdim=False):
 
 def _minmax(kind, input, dim=None, keepdim=False, out=None):
     if dim is None:
-        if isinstance(keepdim, Tensor):
-            dim = keepdim
-        else:
-            _check_nonempty(kind, input, None)
-            return _evenly_reduce(input, kind, "MaxBackward1" if kind == "max" else "MinBackward1")
+        _check_nonempty(kind, input, None)
+        return _evenly_reduce(input, kind, "MaxBackward1" if kind == "max" else "MinBackward1")
     if isinstance(dim, Tensor):
         from .pointwise import maximum, minimum
 
@@ -712,8 +709,10 @@ def norm(input, p="fro", dim=None, keepdim=False, out=None, dtype=None):
     """Vector p-norm over all elements or ``dim`` (Frobenius by default); torch's subgradients at
     zero (``p=1``: ``sign``, ``p=2``: 0, ``p=inf``: shared by the ties)."""
     if isinstance(p, str):
+        if p == "nuc":
+            return _nuclear_norm(input, dim, keepdim)
         if p != "fro" or (dim is not None and not isinstance(dim, int) and len(dim) > 2):
-            raise NotImplementedError(f"funcgrad: torch.norm with p={p!r} (matrix norms) is not implemented")
+            raise RuntimeError(f"linalg.matrix_norm: Order {p} not supported.")
         p = 2
     if p is None:
         p = 2
@@ -721,6 +720,29 @@ def norm(input, p="fro", dim=None, keepdim=False, out=None, dtype=None):
     if out is not None:
         out.copy_(r)
         return out
+    return r
+
+
+@defop(lambda x: jnp.linalg.svd(x, compute_uv=False), node="LinalgSvdBackward0", saves={0: (0,)},
+       method=False, function=False, name="norm_svdvals")
+def _svdvals(input):
+    return (input,), ()
+
+
+def _nuclear_norm(input, dim, keepdim):
+    """torch.norm(p='nuc'): the sum of singular values over two dims (``linalg.matrix_norm``)."""
+    from .views import permute, unsqueeze
+
+    nd = input.dim()
+    dims = (nd - 2, nd - 1) if dim is None else tuple(_wrap(d, nd) for d in dim)
+    if nd < 2 or len(dims) != 2:
+        raise RuntimeError(f"linalg.matrix_norm: The input tensor A must have at least 2 dimensions.")
+    rest = [i for i in range(nd) if i not in dims]
+    x = permute(input, tuple(rest) + dims)
+    r = sum(_svdvals(x), -1)
+    if keepdim:
+        for d in sorted(dims):
+            r = unsqueeze(r, d)
     return r
 
 
@@ -842,7 +864,7 @@ def _div_scalar(t, v):
     from .pointwise import div
 
     # torch divides by a C++ Scalar here: DivBackward1
-    return dispatch(div.op, (t, v), (("rounding_mode", None),), "DivBackward1")
+    return dispatch(div.op, (t, float(v)), (("rounding_mode", None),), "DivBackward1")
 
 
 def _zeros_except(y, d):

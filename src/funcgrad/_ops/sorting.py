@@ -442,3 +442,63 @@ def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=No
 def unique_consecutive(input, return_inverse=False, return_counts=False, dim=None):
     """Collapse runs of equal consecutive elements (or slices along ``dim``)."""
     return _unique(input, return_inverse, return_counts, dim, True)
+
+
+def _histdd_fwd(pts, *rest, has_weight, density):
+    rest = list(rest)
+    w = rest.pop().reshape(-1).astype(pts.dtype) if has_weight else jnp.ones(pts.shape[:1], pts.dtype)
+    edges = [e.astype(pts.dtype) for e in rest]
+    nbs = [e.shape[0] - 1 for e in edges]
+    inside = jnp.ones(pts.shape[:1], bool)
+    flat = jnp.zeros(pts.shape[:1], jnp.int64)
+    for d, e in enumerate(edges):
+        x = pts[:, d]
+        pos = jnp.searchsorted(e, x, side="right", method="compare_all") - 1
+        pos = jnp.where(x == e[-1], nbs[d] - 1, pos)
+        inside = inside & (x >= e[0]) & (x <= e[-1])
+        flat = flat * nbs[d] + jnp.clip(pos, 0, builtins.max(nbs[d] - 1, 0))
+    total = int(np.prod(nbs))
+    hist = jnp.zeros((total,), pts.dtype).at[jnp.where(inside, flat, total)].add(w, mode="drop").reshape(nbs)
+    if density:
+        vol = jnp.ones((), pts.dtype)
+        for d, e in enumerate(edges):
+            shape = [1] * len(edges)
+            shape[d] = nbs[d]
+            vol = vol * jnp.diff(e).reshape(shape)
+        hist = hist / (jnp.sum(hist) * vol)
+    return hist
+
+
+@defop(_histdd_fwd, node="", nondiff_out=True, method=False, function=False, name="histogramdd_hist")
+def _histdd(inputs, params):
+    return inputs, params
+
+
+@public
+def histogramdd(input, bins=10, *, range=None, weight=None, density=False):  # noqa: A002
+    """D-dimensional histogram of the points ``input[..., :D]``: ``(hist, bin_edges)``."""
+    from .views import reshape, select
+
+    D = input._shape[-1]
+    pts = reshape(input, (-1, D))
+    if isinstance(bins, int):
+        bins = [bins] * D
+    if isinstance(bins, Tensor):
+        bins = [bins]
+    if len(bins) != D:
+        raise RuntimeError(f"torch.histogramdd: expected {D} sequences of bin edges for each of the {D} "
+                           f"dimensions of the input, but got {len(bins)}")
+    edges = []
+    for d, b in enumerate(bins):
+        if isinstance(b, Tensor):
+            edges.append(b)
+            continue
+        lo = hi = None
+        if range is not None:
+            lo, hi = float(range[2 * d]), float(range[2 * d + 1])
+        col = select(pts, 1, d)
+        edges.append(_histogram_edges([col], (("bins", int(b)), ("lo", lo), ("hi", hi), ("density", False),
+                                              ("has_weight", False), ("edges_given", False))))
+    ins = [pts, *edges] + ([weight] if weight is not None else [])
+    hist = _histdd(ins, (("has_weight", weight is not None), ("density", bool(density))))
+    return return_types.histogramdd(hist, tuple(edges))
