@@ -591,16 +591,16 @@ def _minmax(kind, input, dim=None, keepdim=False, out=None):
 
 @public(method=True)
 @np_aliases
-def max(input, dim=None, keepdim=False):  # noqa: A001
+def max(input, dim=None, keepdim=False, *, other=None):  # noqa: A001
     """Largest element; with ``dim``: ``(values, indices)``; with a tensor: elementwise maximum."""
-    return _minmax("max", input, dim, keepdim)
+    return _minmax("max", input, other if other is not None else dim, keepdim)
 
 
 @public(method=True)
 @np_aliases
-def min(input, dim=None, keepdim=False):  # noqa: A001
+def min(input, dim=None, keepdim=False, *, other=None):  # noqa: A001
     """Smallest element; with ``dim``: ``(values, indices)``; with a tensor: elementwise minimum."""
-    return _minmax("min", input, dim, keepdim)
+    return _minmax("min", input, other if other is not None else dim, keepdim)
 
 
 def _bool_reduce(fn):

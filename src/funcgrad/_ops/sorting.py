@@ -295,7 +295,8 @@ def _histogram_fwd(x, *rest, bins, lo, hi, density, has_weight, edges_given):
         hist = jnp.zeros((nb,), x.dtype).at[jnp.where(inside, pos, nb)].add(w, mode="drop")
     else:
         if lo is None:
-            lo_, hi_ = (jnp.min(x), jnp.max(x)) if x.size else (jnp.zeros((), x.dtype), jnp.zeros((), x.dtype))
+            # torch's default range: the data's, or [0, 1] for an empty input
+            lo_, hi_ = (jnp.min(x), jnp.max(x)) if x.size else (jnp.zeros((), x.dtype), jnp.ones((), x.dtype))
         else:
             lo_, hi_ = jnp.asarray(lo, x.dtype), jnp.asarray(hi, x.dtype)
         same = lo_ == hi_
@@ -382,7 +383,7 @@ def _unique_np(a, dim, consecutive):
         u, first, inv, counts = np.unique(f, return_index=True, return_inverse=True, return_counts=True)
         return u, inv.reshape(a.shape), counts, first
     m = np.moveaxis(a, dim, 0)
-    rows = m.reshape(m.shape[0], -1)
+    rows = m.reshape(m.shape[0], int(np.prod(m.shape[1:])))
     if consecutive:
         if rows.shape[0] == 0:
             return m, np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
