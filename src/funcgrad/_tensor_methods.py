@@ -62,14 +62,6 @@ def _copy_(self, src, non_blocking=False):
     return self._inplace_assign(creation._copy_op(self, src))
 
 
-def _sum_to_size(self, *size):
-    size = views._shape_args(size)
-    lead = self.dim() - len(size)
-    dims = tuple(range(lead)) + tuple(lead + i for i, s in enumerate(size) if s == 1 and self._shape[lead + i] != 1)
-    out = reduction.sum(self, dims, keepdim=True) if dims else self
-    return out.reshape(size) if out._shape != tuple(size) else out
-
-
 def _new_factory(fn):
     def method(self, *size, dtype=None, device=None, requires_grad=False):
         return fn(*size, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
@@ -174,7 +166,7 @@ def _log_softmax(self, dim, dtype=None):
 def install(Tensor):
     ops = {
         "_inplace_assign": _inplace_assign, "zero_": _zero_, "fill_": _fill_, "copy_": _copy_,
-        "sum_to_size": _sum_to_size, "new_zeros": _new_factory(creation.zeros), "new_ones": _new_factory(creation.ones),
+        "new_zeros": _new_factory(creation.zeros), "new_ones": _new_factory(creation.ones),
         "new_empty": _new_factory(creation.empty),
         "new_full": lambda self, size, fill_value, dtype=None, device=None, requires_grad=False: creation.full(
             size, fill_value, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad),

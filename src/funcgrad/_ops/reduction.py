@@ -150,6 +150,10 @@ def mean(input, dim=None, keepdim=False, *, dtype=None):
         raise RuntimeError(
             "mean(): could not infer output dtype. Input dtype must be either a floating point or complex dtype. "
             f"Got: {_dtname(input._dtype)}")
+    if dtype is not None and not (_dtypes.as_dtype(dtype).is_floating_point or _dtypes.as_dtype(dtype).is_complex):
+        raise RuntimeError(
+            "mean(): could not infer output dtype. Optional dtype must be either a floating point or complex dtype. "
+            f"Got: {_dtname(_dtypes.as_dtype(dtype))}")
     dims = _dims(dim, input.dim())
     return (input,), _reduce_params(dims, keepdim, _dtypes.as_dtype(dtype) if dtype is not None else None), \
         "MeanBackward0" if dim is None else "MeanBackward1"
@@ -575,6 +579,9 @@ def argmin(input, dim=None, keepdim=False):
 
 
 def _minmax(kind, input, dim=None, keepdim=False, out=None):
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{kind}() received an invalid combination of arguments - got ({type(input).__name__}, "
+                        f"{type(dim).__name__}), but expected one of: (Tensor input, ...)")
     if dim is None:
         _check_nonempty(kind, input, None)
         return _evenly_reduce(input, kind, "MaxBackward1" if kind == "max" else "MinBackward1")
@@ -786,7 +793,25 @@ def _cum_fwd(x, axis, kind, dtype=None):
         return jnp.cumsum(x, axis=axis, dtype=x.dtype)
     if kind == "prod":
         return jnp.cumprod(x, axis=axis, dtype=x.dtype)
+    return _logcumsumexp(x, axis)
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(1,))
+def _logcumsumexp(x, axis):
     return lax.cumlogsumexp(x, axis=axis)
+
+
+@_logcumsumexp.defjvp
+def _logcumsumexp_jvp(axis, primals, tangents):
+    (x,), (t,) = primals, tangents
+    # torch's logcumsumexp_jvp: exp-normalized running sums, zero where they vanish
+    m = lax.stop_gradient(jnp.max(x, axis=axis, keepdims=True))
+    m = jnp.where(jnp.isfinite(m), m, jnp.zeros((), x.dtype))
+    e = jnp.exp(x - m)
+    den = jnp.cumsum(e, axis=axis)
+    num = jnp.cumsum(e * t, axis=axis)
+    num = jnp.where(den < 1e-13, jnp.zeros((), x.dtype), num)
+    return _logcumsumexp(x, axis), num / den
 
 
 def _cum_params(input, dim, dtype, kind):
@@ -848,7 +873,7 @@ def diff(input, n=1, dim=-1, prepend=None, append=None):
     if n == 0:
         from .creation import clone
 
-        return dispatch(clone.op, (input,), (), "torch::autograd::CopyBackwards")
+        return dispatch(clone.op, (input,), (), "CopyBackwards")
     if prepend is not None or append is not None:
         parts = [t for t in (prepend, input, append) if t is not None]
         input = cat(parts, d)
