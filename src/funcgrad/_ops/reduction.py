@@ -489,6 +489,67 @@ def _quickselect(row, k):
     return lax.while_loop(cond, body, init)[1][k]
 
 
+def _topk_row(row, k, largest, sorted_):
+    """torch's CPU topk on one row: libstdc++ ``nth_element`` (introselect: median-of-three
+    unguarded partitions, then insertion sort) and ``sort`` of the first k-1 (insertion sort,
+    i.e. stable, up to 16 elements), so tied values come out in torch's order."""
+    n = row.shape[0]
+    isf = jnp.issubdtype(row.dtype, jnp.floating)
+    if k * 64 <= n:  # torch's partial_sort path: heap order of ties not reproduced (stable instead)
+        return _stable_argsort(row, largest)[:k]
+
+    def comp(a, b):
+        if largest:
+            return ((jnp.isnan(a) & ~jnp.isnan(b)) | (a > b)) if isf else a > b
+        return ((~jnp.isnan(a) & jnp.isnan(b)) | (a < b)) if isf else a < b
+
+    def swap(v, ix, a, b):
+        va, vb, ia, ib = v[a], v[b], ix[a], ix[b]
+        return v.at[a].set(vb).at[b].set(va), ix.at[a].set(ib).at[b].set(ia)
+
+    pos = jnp.arange(n)
+
+    def stable_range(v, ix, lo, hi):
+        # insertion sort of [lo, hi) == a stable sort of that range by comp
+        order = _stable_argsort(v, largest)
+        rank = jnp.zeros(n, jnp.int64).at[order].set(jnp.arange(n))
+        seg = jnp.where(pos < lo, 0, jnp.where(pos < hi, 1, 2))
+        key = jnp.where(seg == 1, rank, 0)
+        perm = jnp.lexsort((pos, key, seg))
+        return v[perm], ix[perm]
+
+    nth = k - 1
+
+    def step(st):
+        v, ix, lo, hi = st
+        mid = lo + (hi - lo) // 2
+        a, b, c = lo + 1, mid, hi - 1
+        cab, cbc, cac = comp(v[a], v[b]), comp(v[b], v[c]), comp(v[a], v[c])
+        tgt = jnp.where(cab, jnp.where(cbc, b, jnp.where(cac, c, a)), jnp.where(cac, a, jnp.where(cbc, c, b)))
+        v, ix = swap(v, ix, lo, tgt)
+        piv = v[lo]
+
+        def pbody(ps):
+            pv, pix, first, last, _ = ps
+            first = lax.while_loop(lambda f: (f < hi - 1) & comp(pv[f], piv), lambda f: f + 1, first)
+            last = lax.while_loop(lambda l: (l > lo) & comp(piv, pv[l]), lambda l: l - 1, last - 1)
+            stop = ~(first < last)
+            pv2, pix2 = swap(pv, pix, first, last)
+            pv = jnp.where(stop, pv, pv2)
+            pix = jnp.where(stop, pix, pix2)
+            return pv, pix, jnp.where(stop, first, first + 1), last, stop
+
+        v, ix, cut, _, _ = lax.while_loop(lambda ps: ~ps[4], pbody, (v, ix, lo + 1, hi, jnp.array(False)))
+        return v, ix, jnp.where(cut <= nth, cut, lo), jnp.where(cut <= nth, hi, cut)
+
+    v, ix, lo, hi = lax.while_loop(lambda st: st[3] - st[2] > 3, step,
+                                   (row, jnp.arange(n), jnp.array(0), jnp.array(n)))
+    v, ix = stable_range(v, ix, lo, hi)
+    if sorted_ and k - 1 > 0:
+        v, ix = stable_range(v, ix, 0, k - 1)
+    return ix[:k]
+
+
 def _index_fwd(x, axis, kind, k=None, keepdims=False):
     if x.ndim == 0:
         return jnp.zeros((), jnp.int64)
@@ -498,8 +559,14 @@ def _index_fwd(x, axis, kind, k=None, keepdims=False):
         r = (jnp.argmax if kind == "argmax" else jnp.argmin)(y, axis=-1)
     elif kind in ("sort", "sort_desc"):
         r = _stable_argsort(y, kind == "sort_desc")
-    elif kind in ("topk", "topk_small"):
-        r = _stable_argsort(y, kind == "topk")[..., :k]
+    elif kind in ("topk", "topk_small", "topk_unsorted", "topk_small_unsorted"):
+        if k == 0:
+            r = jnp.zeros(y.shape[:-1] + (0,), jnp.int64)
+        else:
+            flat2 = y.reshape((-1, y.shape[-1]))
+            f = functools.partial(_topk_row, k=k, largest=kind.startswith("topk") and "small" not in kind,
+                                  sorted_="unsorted" not in kind)
+            r = jax.vmap(f)(flat2).reshape(y.shape[:-1] + (k,))
     elif kind == "kthvalue":
         flat2 = y.reshape((-1, y.shape[-1]))
         r = jax.vmap(lambda row: _quickselect(row, k - 1))(flat2).reshape(y.shape[:-1])

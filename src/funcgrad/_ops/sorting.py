@@ -59,7 +59,8 @@ def topk(input, k, dim=-1, largest=True, sorted=True):  # noqa: A002
     if input.dim() == 0:
         if k == 0:
             raise NotImplementedError("funcgrad: topk with k=0 of a 0-d tensor is not implemented")
-    return value_selecting(input, "topk" if largest else "topk_small", dim, False, "TopkBackward0",
+    kind = ("topk" if largest else "topk_small") + ("" if sorted else "_unsorted")
+    return value_selecting(input, kind, dim, False, "TopkBackward0",
                            return_types.topk, k=k, reduce=False)
 
 
