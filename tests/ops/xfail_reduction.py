@@ -4,7 +4,7 @@
 """
 
 XFAIL = {
-    "topk": "indices of tied values: torch's CPU topk orders ties as libstdc++'s nth_element/partial_sort "
-            "leave them; funcgrad takes ties in index order (a stable sort). Values and gradients for "
-            "untied inputs match.",
+    "logcumsumexp": "torch's float32 backward (a log-space formula) is off by ~3e-3 on op_db's first sample "
+                    "(measured against torch in float64); funcgrad's gradient is within 3e-7 of the float64 "
+                    "value, so the two differ beyond the harness tolerance",
 }
