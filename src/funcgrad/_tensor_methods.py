@@ -70,16 +70,6 @@ def _copy_(self, src, non_blocking=False):
     return self._inplace_assign(creation._copy_op(self, src))
 
 
-def _sum_to_size(self, *size):
-    size = views._shape_args(size)
-    if not size and not self._shape:
-        return reduction.sum(self)  # torch: a full sum (SumBackward0)
-    lead = self.dim() - len(size)
-    dims = tuple(range(lead)) + tuple(lead + i for i, s in enumerate(size) if s == 1 and self._shape[lead + i] != 1)
-    out = reduction.sum(self, dims, keepdim=True) if dims else self
-    return out.reshape(size) if out._shape != tuple(size) else out
-
-
 def _new_factory(fn):
     def method(self, *size, dtype=None, device=None, requires_grad=False):
         return fn(*size, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
@@ -144,14 +134,6 @@ def _reshape_as(self, other):
     return views.reshape(self, other._shape)
 
 
-def _max(self, dim=None, keepdim=False):
-    return reduction.max(self, dim, keepdim)
-
-
-def _min(self, dim=None, keepdim=False):
-    return reduction.min(self, dim, keepdim)
-
-
 def _clamp_(self, min=None, max=None):  # noqa: A002
     return self._inplace_assign(pointwise.clamp(self, min, max))
 
@@ -188,7 +170,7 @@ def _log_softmax(self, dim, dtype=None):
 def install(Tensor):
     ops = {
         "_inplace_assign": _inplace_assign, "zero_": _zero_, "fill_": _fill_, "copy_": _copy_,
-        "sum_to_size": _sum_to_size, "new_zeros": _new_factory(creation.zeros), "new_ones": _new_factory(creation.ones),
+        "new_zeros": _new_factory(creation.zeros), "new_ones": _new_factory(creation.ones),
         "new_empty": _new_factory(creation.empty),
         "new_full": lambda self, size, fill_value, dtype=None, device=None, requires_grad=False: creation.full(
             size, fill_value, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad),
@@ -212,7 +194,7 @@ def install(Tensor):
         "__getitem__": _getitem, "__setitem__": _setitem,
         "T": property(views._T), "mT": property(_mT), "H": property(views._H), "mH": property(views._mH),
         "view_as": _view_as, "reshape_as": _reshape_as, "expand_as": _expand_as,
-        "max": _max, "min": _min, "clamp": pointwise.clamp, "clip": pointwise.clamp, "clamp_": _clamp_,
+        "clamp": pointwise.clamp, "clip": pointwise.clamp, "clamp_": _clamp_,
         "clip_": _clamp_, "pow": pointwise.pow, "pow_": _pow_, "matmul": linalg.matmul, "outer": linalg.outer,
         "swapaxes": views.transpose, "swapdims": views.transpose, "nonzero": indexing.nonzero,
         "tile": indexing.tile, "index_put_": _index_put_,

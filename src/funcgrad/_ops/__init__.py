@@ -2,7 +2,7 @@
 the ``funcgrad.*`` functions and the in-place variants from the registry."""
 from __future__ import annotations
 
-from . import creation, indexing, linalg, pointwise, reduction, views  # noqa: F401 - registration
+from . import creation, indexing, linalg, masked, pointwise, reduction, sorting, views  # noqa: F401 - registration
 from . import scatter, shape  # noqa: F401 - registration (views family)
 from .registry import _METHODS, OPS, _PUBLIC
 
