@@ -3,6 +3,7 @@ the ``funcgrad.*`` functions and the in-place variants from the registry."""
 from __future__ import annotations
 
 from . import creation, indexing, linalg, pointwise, reduction, views  # noqa: F401 - registration
+from . import fft, linalg_ext  # noqa: F401 - registration (torch.linalg, torch.fft)
 from .registry import OPS, _PUBLIC
 
 __all__ = ["OPS", "install"]
