@@ -349,7 +349,25 @@ def _chol_value(a, upper):
     return _chol_fwd(_chol_sym(a, upper), upper)
 
 
-@defop(_chol_value, node="LinalgCholeskyExBackward0", saves={0: ("result",)}, method=False, function=False,
+@functools.partial(jax.custom_jvp, nondiff_argnums=(1,))
+def _chol_cj(a, upper):
+    return _chol_value(a, upper)
+
+
+@_chol_cj.defjvp
+def _chol_cj_jvp(upper, primals, tangents):
+    """torch's Cholesky derivative: ``dL = L Phi(L^{-1} sym(dA) L^{-H})`` (its backward is symmetrised)."""
+    (a,), (da,) = primals, tangents
+    l = _chol_fwd(_chol_sym(a, upper), False)
+    da = (da + _mH(da)) / 2
+    t = lax.linalg.triangular_solve(l, da, left_side=False, lower=True, transpose_a=True, conjugate_a=True)
+    t = lax.linalg.triangular_solve(l, t, left_side=True, lower=True)
+    phi = jnp.tril(t) - 0.5 * t * jnp.eye(t.shape[-1], dtype=t.dtype)
+    dl = l @ phi
+    return (_mH(l), _mH(dl)) if upper else (l, dl)
+
+
+@defop(_chol_cj, node="LinalgCholeskyExBackward0", saves={0: ("result",)}, method=False, function=False,
        name="_cholesky")
 def _cholesky(A, upper, node):
     return (A,), (("upper", bool(upper)),), node
@@ -433,7 +451,36 @@ def _tri_part(l, upper):
     return jnp.triu(l) if upper else jnp.tril(l)
 
 
-@defop(lambda b, l, upper: _chol_solve_fwd(b, _tri_part(l, upper), upper), node="CholeskySolveBackward0",
+def _tri_value_full_derivative(f):
+    """``f`` evaluated on the triangle torch reads, differentiated as torch's formula does: as if the
+    factor were the full matrix (torch's gradients for the factor are not masked to the triangle)."""
+
+    @functools.partial(jax.custom_jvp, nondiff_argnums=(2,))
+    def g(x, l, upper):
+        return f(x, _tri_part(l, upper), upper)
+
+    @g.defjvp
+    def g_jvp(upper, primals, tangents):
+        x, l = primals
+        return jax.jvp(lambda x_, l_: f(x_, l_, upper), (x, _tri_part(l, upper)), tangents)
+
+    return g
+
+
+def _chol_solve_full(b, l, upper):
+    batch = jnp.broadcast_shapes(b.shape[:-2], l.shape[:-2])
+    b = jnp.broadcast_to(b, batch + b.shape[-2:])
+    l = jnp.broadcast_to(l, batch + l.shape[-2:])
+    a = _mH(l) @ l if upper else l @ _mH(l)
+    return jnp.linalg.solve(a, b)
+
+
+_chol_solve_cj = _tri_value_full_derivative(_chol_solve_full)
+_chol_inv_cj = _tri_value_full_derivative(
+    lambda x, l, upper: jnp.linalg.inv(_mH(l) @ l if upper else l @ _mH(l)) + 0 * x)
+
+
+@defop(lambda b, l, upper: _chol_solve_cj(b, l, upper), node="CholeskySolveBackward0",
        saves={0: (1, "result"), 1: (1, "result")}, method=True)
 def cholesky_solve(B, L, upper=False, *, out=None):
     """Solve ``A X = B`` given the Cholesky factor of ``A``."""
@@ -442,9 +489,7 @@ def cholesky_solve(B, L, upper=False, *, out=None):
 
 
 def _chol_inv_fwd(l, upper):
-    l = _tri_part(l, upper)
-    a = _mH(l) @ l if upper else l @ _mH(l)
-    return jnp.linalg.inv(a)
+    return _chol_inv_cj(jnp.zeros((), l.dtype), l, upper)
 
 
 @defop(_chol_inv_fwd, node="CholeskyInverseBackward0", saves={0: (0, "result")}, method=True)
@@ -455,9 +500,30 @@ def cholesky_inverse(L, upper=False, *, out=None):
 
 
 # ------------------------------------------------------------------------------------ eigh / eig
-def _eigh_fwd(a, lower):
+@functools.partial(jax.custom_jvp, nondiff_argnums=(1,))
+def _eigh_cj(a, lower):
     v, w = lax.linalg.eigh(a, lower=lower, symmetrize_input=False)
     return w.astype(_real_dtype(_dtypes.as_dtype(a.dtype)).np), v
+
+
+@_eigh_cj.defjvp
+def _eigh_cj_jvp(lower, primals, tangents):
+    """torch's ``linalg_eig_backward`` (Hermitian case): the derivative on the Hermitian part of ``dA``
+    (torch reads one triangle for the value, its gradient is the full Hermitian matrix)."""
+    (a,), (da,) = primals, tangents
+    w, v = _eigh_cj(a, lower)
+    da = (da + _mH(da)) / 2
+    vdav = _mH(v) @ da @ v
+    dw = jnp.real(jnp.diagonal(vdav, axis1=-2, axis2=-1)).astype(w.dtype)
+    e = w[..., None, :] - w[..., :, None]
+    eye = jnp.eye(w.shape[-1], dtype=bool)
+    f = jnp.where(eye, 0, vdav / jnp.where(eye, 1, e).astype(v.dtype))
+    dv = v @ f
+    return (w, v), (dw, dv)
+
+
+def _eigh_fwd(a, lower):
+    return _eigh_cj(a, lower)
 
 
 _eigh = _multi("eigh", "LinalgEighBackward0")(_eigh_fwd)
@@ -648,7 +714,9 @@ def qr(input, some=True, *, out=None):
 
 
 def _geqrf_fwd(a):
-    return lax.linalg.geqrf(a)
+    from jax._src.lax import linalg as _lx
+
+    return _lx.geqrf(a)
 
 
 _geqrf = _multi("geqrf", "GeqrfBackward0")(_geqrf_fwd)
@@ -966,24 +1034,29 @@ def matrix_rank(A, tol=None, hermitian=False, *, atol=None, rtol=None, out=None)
 
 
 # ------------------------------------------------------------------------------------ lstsq
-def _lstsq_fwd(a, b, rcond, vector, residuals):
+def _lstsq_fwd(a, b, rcond, vector, driver, residuals):
     if vector:
         b = b[..., None]
     batch = jnp.broadcast_shapes(a.shape[:-2], b.shape[:-2])
     a = jnp.broadcast_to(a, batch + a.shape[-2:])
     b = jnp.broadcast_to(b, batch + b.shape[-2:])
+    rdt = _real_dtype(_dtypes.as_dtype(a.dtype)).np
     x = _pinv_cj(a, None, rcond, False) @ b
     if residuals:
-        r = jnp.sum(jnp.abs(a @ x - b) ** 2, axis=-2).astype(_real_dtype(_dtypes.as_dtype(a.dtype)).np)
+        r = jnp.sum(jnp.abs(a @ x - b) ** 2, axis=-2).astype(rdt)
+        if vector:
+            r = r[..., 0]
     else:
-        r = jnp.zeros((0,), _real_dtype(_dtypes.as_dtype(a.dtype)).np)
+        r = jnp.zeros((0,), rdt)
     if vector:
         x = x[..., 0]
-        if residuals:
-            r = r[..., 0]
-    rank = jnp.sum(jnp.linalg.svd(a, compute_uv=False) > _tol(jnp.linalg.svd(a, compute_uv=False), None, rcond,
-                                                              *a.shape[-2:]), axis=-1).astype(jnp.int64)
-    return x, r, rank, jnp.zeros((0,), r.dtype)
+    s = jnp.linalg.svd(a, compute_uv=False).astype(rdt)
+    if driver == "gels":
+        rank = jnp.zeros((0,), jnp.int64)
+    else:
+        rank = jnp.sum(s > _tol(s, None, rcond, *a.shape[-2:]), axis=-1).astype(jnp.int64)
+    sv = s if driver in ("gelsd", "gelss") else jnp.zeros((0,), rdt)
+    return x, r, rank, sv
 
 
 _lstsq = _multi("lstsq", "LinalgLstsqBackward0")(_lstsq_fwd)
@@ -993,10 +1066,11 @@ _lstsq = _multi("lstsq", "LinalgLstsqBackward0")(_lstsq_fwd)
 def lstsq(A, B, rcond=None, *, driver=None):
     """Least-squares solution of ``A X = B``: ``(solution, residuals, rank, singular_values)``.
 
-    As torch's CPU default driver ``gelsy``: residuals only when m > n and every matrix has full rank,
-    singular values empty."""
-    if driver not in (None, "gelsy"):
-        raise NotImplementedError(f"funcgrad: torch.linalg.lstsq driver={driver!r} (only the default 'gelsy')")
+    As torch's CPU drivers: ``gelsy`` (default) gives no residuals nor singular values; the others give
+    residuals when m > n and every matrix has full rank."""
+    driver = driver or "gelsy"
+    if driver not in ("gelsy", "gelsd", "gelss", "gels"):
+        raise RuntimeError(f"torch.linalg.lstsq: parameter `driver` should be one of (gels, gelsy, gelsd, gelss)")
     _matrix_check(A, "torch.linalg.lstsq")
     _same_dtype(A, B, "torch.linalg.lstsq")
     if not (A.dim() >= B.dim() and A.dim() - B.dim() <= 1):
@@ -1006,14 +1080,14 @@ def lstsq(A, B, rcond=None, *, driver=None):
     m, n = A._shape[-2:]
     if (B._shape[-1] if vector else B._shape[-2]) != m:
         raise RuntimeError(f"torch.linalg.lstsq: input.size(-2) should match other.size(-{1 if vector else 2})")
-    params = (("rcond", None if rcond is None else float(rcond)), ("vector", vector))
+    params = (("rcond", None if rcond is None else float(rcond)), ("vector", vector), ("driver", driver))
     res = False
-    if m > n:
-        rank = _lstsq.op((A, B), params + (("residuals", False),), 2)
+    if m > n and driver != "gelsy":
+        rank = matrix_rank(A)
         host = _host(rank)
         res = host is not None and bool((np.asarray(host) == n).all())
     x, r, rank, sv = _lstsq((A, B), params + (("residuals", res),), 4)
-    return return_type("linalg_lstsq", ["solution", "residuals", "rank", "singular_values"])(x, r, rank, sv)
+    return return_type("linalg_lstsq", ["solution", "residuals", "rank", "singular_values"])(x, r, rank, sv.detach())
 
 
 # ------------------------------------------------------------------------------------ norms
@@ -1152,27 +1226,28 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None, out=No
     if ord == "fro":
         return vector_norm(A, 2, d, keepdim)
     if ord == "nuc" or ord in (2, -2):
+        # torch: move the two dims last, svdvals, reduce; keepdim: unsqueeze and permute back
         rest = [i for i in range(A.dim()) if i not in d]
         perm = rest + list(d)
         At = permute(A, *perm) if perm != list(range(A.dim())) else A
         s = svdvals(At)
-        if ord == "nuc":
-            r = rsum(s, -1)
-        else:
-            r = (amax if ord == 2 else amin)(s, -1)
+        r = rsum(s, -1) if ord == "nuc" else (amax if ord == 2 else amin)(s, -1)
         if keepdim:
-            r = r.unsqueeze(min(d)).unsqueeze(max(d))
+            r = r.unsqueeze(-1).unsqueeze(-1)
+            inv = [perm.index(i) for i in range(A.dim())]
+            if inv != list(range(A.dim())):
+                r = permute(r, *inv)
         return r
     if isinstance(ord, str):
         raise RuntimeError(f"linalg.matrix_norm: Order {ord} not supported.")
     o = float(ord)
     if abs(o) not in (1.0, math.inf):
         raise RuntimeError(f"linalg.matrix_norm: Order {ord} not supported.")
-    # 1-norm: max column sum (sum over rows dim d[0]); inf-norm: max row sum
+    # torch: vector_norm(A, 1, dim[0], keepdim).amax(dim[1], keepdim) (dims swapped for inf)
     red, keep = (d[0], d[1]) if abs(o) == 1 else (d[1], d[0])
-    s = vector_norm(A, 1, red, True)
-    r = (amax if o > 0 else amin)(s, keep, True)
-    return r if keepdim else r.squeeze(max(d)).squeeze(min(d))
+    if not keepdim and red < keep:
+        keep -= 1
+    return (amax if o > 0 else amin)(vector_norm(A, 1, red, keepdim), keep, keepdim)
 
 
 @public(namespace="linalg")
@@ -1214,7 +1289,14 @@ def cond(A, p=None, *, out=None):
         r = big / small if p in (None, 2) else small / big
         return r.squeeze(-1)
     _square_check(A, "linalg.cond")
-    return matrix_norm(A, p) * matrix_norm(inv(A), p)
+    info = _lu_info(A)
+    return _cond_fix(matrix_norm(A, p) * matrix_norm(_inv(A), p), info)
+
+
+@defop(lambda r, info: jnp.where(info > 0, jnp.inf, jnp.nan_to_num(r, nan=jnp.inf, posinf=jnp.inf)).astype(r.dtype),
+       node="NanToNumBackward0", saves={0: (0,)}, method=False, function=False, name="_cond_fix")
+def _cond_fix(r, info):
+    return (r, info), ()
 
 
 # ------------------------------------------------------------------------------------ powers, exp
