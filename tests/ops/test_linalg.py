@@ -51,7 +51,7 @@ def _np(t):
 
 def _lib_real(L, t):
     if L is torch:
-        return torch.view_as_real(t) if t.is_complex() else t
+        return torch.view_as_real(t.resolve_conj()) if t.is_complex() else t
     if t.dtype.is_complex:
         from funcgrad._ops.fft import _view_as_real
 

@@ -87,7 +87,7 @@ def _axes_s(x, s, dim, fname, default_all=True, one=False):
 
     if one:
         axes = (_wrap_dim(dim, x.dim()),)
-        return axes, (s,)
+        return axes, (-1 if s is None else s,)
     if dim is not None and isinstance(dim, int):
         dim = (dim,)
     if s is not None:
