@@ -808,7 +808,7 @@ def lu_factor(A, *, pivot=True, out=None):
         info = _host(_lu_info(A))
         if info is not None and (np.asarray(info) > 0).any():
             i = int(np.argwhere(np.asarray(info).reshape(-1) > 0)[0][0])
-            raise LinAlgError(f"torch.linalg.lu_factor: {_batch_prefix(i, np.asarray(info).ndim)}U[{int(np.asarray(info).reshape(-1)[i])},"
+            raise RuntimeError(f"torch.linalg.lu_factor: {_batch_prefix(i, np.asarray(info).ndim)}U[{int(np.asarray(info).reshape(-1)[i])},"
                               f"{int(np.asarray(info).reshape(-1)[i])}] is zero and using it on lu_solve would result "
                               "in a division by zero. If you still want to perform the factorization, consider "
                               "calling linalg.lu(A, pivot) or linalg.lu_factor_ex(A, pivot)")
@@ -1550,3 +1550,71 @@ def _no_ldl(*args, **kwargs):
 
 for _n in ("ldl_factor", "ldl_factor_ex", "ldl_solve"):
     public(_no_ldl, name=_n, namespace="linalg")
+
+
+# ------------------------------------------------------------------------------------ low-rank (random)
+def _approximate_basis(A, q, niter, M):
+    from .creation import randn
+
+    R = randn(A._shape[-1], q, dtype=A.dtype, device=A.device)
+    X = A @ R
+    if M is not None:
+        X = X - M @ R
+    Q = linalg_qr(X).Q
+    for _ in range(niter):
+        X = A.mH @ Q
+        if M is not None:
+            X = X - M.mH @ Q
+        Q = linalg_qr(X).Q
+        X = A @ Q
+        if M is not None:
+            X = X - M @ Q
+        Q = linalg_qr(X).Q
+    return Q
+
+
+def _svd_lowrank(A, q, niter, M):
+    q = 6 if q is None else q
+    niter = 2 if niter is None else niter
+    m, n = A._shape[-2:]
+    if M is not None:
+        M = M.broadcast_to(A._shape)
+    if m < n:
+        A = A.mH
+        if M is not None:
+            M = M.mH
+    Q = _approximate_basis(A, q, niter, M)
+    B = Q.mH @ A
+    if M is not None:
+        B = B - Q.mH @ M
+    U, S, Vh = linalg_svd(B, full_matrices=False)
+    V = Vh.mH
+    U = Q @ U
+    if m < n:
+        U, V = V, U
+    return U, S, V
+
+
+@public()
+def svd_lowrank(A, q=6, niter=2, M=None):
+    """Randomized SVD (Halko et al.), as torch's ``svd_lowrank``: ``(U, S, V)`` with q columns.
+
+    The random projection comes from funcgrad's generator, so U, S, V match torch's only up to the
+    randomness (exactly, up to signs, when ``q`` is at least the rank of ``A``)."""
+    return _svd_lowrank(A, q, niter, M)
+
+
+@public()
+def pca_lowrank(A, q=None, center=True, niter=2):
+    """PCA of a low-rank matrix through ``svd_lowrank`` of the centred data (torch's ``pca_lowrank``)."""
+    m, n = A._shape[-2:]
+    if q is None:
+        q = min(6, m, n)
+    elif not (0 <= q <= min(m, n)):
+        raise ValueError(f"q(={q}) must be non-negative integer and not greater than min(m, n)={min(m, n)}")
+    if not niter >= 0:
+        raise ValueError(f"niter(={niter}) must be non-negative integer")
+    if not center:
+        return _svd_lowrank(A, q, niter, None)
+    C = A.mean(dim=-2, keepdim=True)
+    return _svd_lowrank(A - C, q, niter, None)
