@@ -402,3 +402,29 @@ def test_lowrank(name):
     a = rand(2, 8, 3) @ rand(2, 3, 5)
     fn = (lambda L, x: L.svd_lowrank(x, q=4)) if name == "svd_lowrank" else (lambda L, x: L.pca_lowrank(x, q=4))
     check(fn, [a], proc=_lowrank_proc, names=False, grad=False, rtol=1e-5, atol=1e-7)
+
+
+def test_out_arguments():
+    a = np.array([[2., 1], [1, 3]])
+    for L in (torch, funcgrad):
+        o = L.empty(2, 2, dtype=L.float64)
+        r = L.linalg.inv(L.tensor(a), out=o)
+        assert r is o
+        w, v = L.empty(2, dtype=L.float64), L.empty(2, 2, dtype=L.float64)
+        r = L.linalg.eigh(L.tensor(a), out=(w, v))
+        assert r[0] is w and r[1] is v
+        f = L.empty(2, dtype=L.complex128)
+        L.fft.fft(L.tensor(a[0]), out=f)
+        yield_ = (_np(o), _np(w), _np(f))
+        if L is torch:
+            ref = yield_
+    for x, y in zip(ref, yield_):
+        np.testing.assert_allclose(y, x)
+
+
+def test_methods_exist():
+    for name in ("det", "inverse", "slogdet", "logdet", "cholesky", "cholesky_solve", "cholesky_inverse", "qr", "svd",
+                 "pinverse", "matrix_exp", "matrix_power", "triangular_solve", "lu", "lu_solve", "geqrf", "ormqr",
+                 "cross", "addmm", "addmv", "addr", "baddbmm", "addbmm", "addmm_", "addr_", "vdot", "inner", "kron",
+                 "trace", "stft", "istft", "dot", "mv", "mm", "bmm", "matmul", "outer"):
+        assert hasattr(torch.Tensor, name) and hasattr(funcgrad.Tensor, name), name

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from ..tensor import Tensor  # noqa: E402 - _ops load after tensor
 
+import functools
+
 import jax.numpy as jnp
 import numpy as np
 
@@ -152,7 +154,9 @@ def _c2r(x, s, dim, norm, fname, hermitian, one=False):
 
 
 def _pub(f):
-    return public(f, namespace="fft")
+    from .linalg_ext import _public
+
+    return _public(f, namespace="fft")
 
 
 @_pub
@@ -259,13 +263,13 @@ def _shift(input, dim, inverse):
     return roll(input, shifts, tuple(dim))
 
 
-@_pub
+@functools.partial(public, namespace="fft")
 def fftshift(input, dim=None):
     """Move the zero frequency to the centre."""
     return _shift(input, dim, False)
 
 
-@_pub
+@functools.partial(public, namespace="fft")
 def ifftshift(input, dim=None):
     return _shift(input, dim, True)
 

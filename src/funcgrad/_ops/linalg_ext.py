@@ -58,6 +58,36 @@ def return_type(name, fields):
 
 
 # ------------------------------------------------------------------------------------ helpers
+def _copy_out(res, out):
+    """torch's ``out=``: the result written into the given tensor(s), which are returned."""
+    if out is None:
+        return res
+    if isinstance(res, tuple):
+        if not isinstance(out, (tuple, list)) or len(out) != len(res):
+            raise TypeError(f"out must be a tuple of {len(res)} tensors")
+        for o, r in zip(out, res):
+            o.copy_(r) if o._shape == r._shape else o._adopt(r.detach().clone())
+        return type(res)(*out) if hasattr(res, "_fields") else tuple(out)
+    if out._shape != res._shape:
+        out._adopt(res.detach().clone())
+    else:
+        out.copy_(res)
+    return out
+
+
+def _public(fn=None, **kw):
+    """``public`` for functions with an ``out=`` argument (handled here, never ignored)."""
+    def deco(f):
+        @functools.wraps(f)
+        def wrapper(*args, out=None, **kwargs):
+            return _copy_out(f(*args, **kwargs), out)
+
+        public(wrapper, **kw)
+        return wrapper
+
+    return deco(fn) if fn is not None else deco
+
+
 def _name(d):
     from .._tensor_methods import _dt_name
 
@@ -167,7 +197,7 @@ def _slogdet_fwd(a):
 _slogdet = _multi("slogdet", "LinalgSlogdetBackward0")(_slogdet_fwd)
 
 
-@public(namespace="linalg", name="slogdet")
+@_public(namespace="linalg", name="slogdet")
 def linalg_slogdet(A, *, out=None):
     """``(sign, logabsdet)`` of the determinant."""
     _square_check(A, "linalg.slogdet")
@@ -238,18 +268,18 @@ def _inv_checked(A, fname):
     return _inv(A)
 
 
-@public(namespace="linalg")
+@_public(namespace="linalg")
 def inv(A, *, out=None):
     """Inverse of a (batch of) square matrices; raises LinAlgError for a singular one."""
     return _inv_checked(A, "linalg.inv")
 
 
-@public(method=True)
+@_public(method=True)
 def inverse(input, *, out=None):
     return _inv_checked(input, "linalg.inv")
 
 
-@public(namespace="linalg")
+@_public(namespace="linalg")
 def inv_ex(A, *, check_errors=False, out=None):
     """``(inverse, info)`` without raising (unless ``check_errors``)."""
     _square_check(A, "linalg.inv_ex")
@@ -305,7 +335,7 @@ def _solve_checks(A, B, fname, left):
     return vector
 
 
-@public(namespace="linalg")
+@_public(namespace="linalg")
 def solve(A, B, *, left=True, out=None):
     """Solve ``A X = B`` (or ``X A = B`` with ``left=False``); raises LinAlgError for a singular A."""
     vector = _solve_checks(A, B, "linalg.solve", left)
@@ -314,7 +344,7 @@ def solve(A, B, *, left=True, out=None):
     return _solve(A, B, left, vector)
 
 
-@public(namespace="linalg")
+@_public(namespace="linalg")
 def solve_ex(A, B, *, left=True, check_errors=False, out=None):
     vector = _solve_checks(A, B, "linalg.solve_ex", left)
     info = _lu_info(A)
@@ -406,7 +436,7 @@ def _raise_not_pd(info, fname):
                           f"{int(info.reshape(-1)[i])} is not positive-definite).")
 
 
-@public(namespace="linalg", name="cholesky")
+@_public(namespace="linalg", name="cholesky")
 def linalg_cholesky(A, *, upper=False, out=None):
     """Cholesky factor ``L`` (``A = L L^H``), or ``U`` with ``upper=True``."""
     _square_check(A, "linalg.cholesky")
@@ -416,7 +446,7 @@ def linalg_cholesky(A, *, upper=False, out=None):
     return _cholesky(A, upper, "LinalgCholeskyExBackward0")
 
 
-@public(namespace="linalg")
+@_public(namespace="linalg")
 def cholesky_ex(A, *, upper=False, check_errors=False, out=None):
     _square_check(A, "linalg.cholesky_ex")
     _float_check(A, "linalg.cholesky_ex")
@@ -426,7 +456,7 @@ def cholesky_ex(A, *, upper=False, check_errors=False, out=None):
     return return_type("linalg_cholesky_ex", ["L", "info"])(_cholesky(A, upper, "LinalgCholeskyExBackward0"), info)
 
 
-@public(method=True)
+@_public(method=True)
 def cholesky(input, upper=False, *, out=None):
     warnings.warn("torch.cholesky is deprecated in favor of torch.linalg.cholesky and will be removed in a future "
                   "PyTorch release.", UserWarning, stacklevel=2)
@@ -535,7 +565,7 @@ def _uplo(UPLO, fname):
     return UPLO in ("L", "l")
 
 
-@public(namespace="linalg")
+@_public(namespace="linalg")
 def eigh(A, UPLO="L", *, out=None):
     """Eigen-decomposition of a Hermitian matrix: ``(eigenvalues, eigenvectors)``, ascending."""
     _square_check(A, "linalg.eigh")
@@ -543,7 +573,7 @@ def eigh(A, UPLO="L", *, out=None):
     return return_type("linalg_eigh", ["eigenvalues", "eigenvectors"])(*_eigh((A,), (("lower", _uplo(UPLO, "")),), 2))
 
 
-@public(namespace="linalg")
+@_public(namespace="linalg")
 def eigvalsh(A, UPLO="L", *, out=None):
     _square_check(A, "linalg.eigvalsh")
     _float_check(A, "linalg.eigvalsh")
@@ -584,7 +614,7 @@ def _eig_pair_jvp(primals, tangents):
 _eig = _multi("eig", "LinalgEigBackward0")(lambda a: _eig_pair(a))
 
 
-@public(namespace="linalg")
+@_public(namespace="linalg")
 def eig(A, *, out=None):
     """Eigen-decomposition of a general square matrix (complex results)."""
     _square_check(A, "linalg.eig")
@@ -592,7 +622,7 @@ def eig(A, *, out=None):
     return return_type("linalg_eig", ["eigenvalues", "eigenvectors"])(*_eig((A,), (), 2))
 
 
-@public(namespace="linalg")
+@_public(namespace="linalg")
 def eigvals(A, *, out=None):
     _square_check(A, "linalg.eigvals")
     _float_check(A, "linalg.eigvals")
@@ -653,7 +683,7 @@ def _svdvals_fwd(a):
     return _svd3(a, False)[1]
 
 
-@public(namespace="linalg", name="svd")
+@_public(namespace="linalg", name="svd")
 def linalg_svd(A, full_matrices=True, *, driver=None, out=None):
     """``(U, S, Vh)`` with ``A = U diag(S) Vh``."""
     _matrix_check(A, "linalg.svd")
@@ -661,14 +691,14 @@ def linalg_svd(A, full_matrices=True, *, driver=None, out=None):
     return return_type("linalg_svd", ["U", "S", "Vh"])(*_svd((A,), (("full", bool(full_matrices)),), 3))
 
 
-@public(namespace="linalg")
+@_public(namespace="linalg")
 def svdvals(A, *, driver=None, out=None):
     _matrix_check(A, "linalg.svdvals")
     _float_check(A, "linalg.svdvals")
     return _svd.op((A,), (("full", False),), 1)
 
 
-@public(method=True)
+@_public(method=True)
 def svd(input, some=True, compute_uv=True, *, out=None):
     """The old ``torch.svd``: ``(U, S, V)`` (V, not Vh)."""
     _matrix_check(input, "linalg.svd")
@@ -695,7 +725,7 @@ def _qr_fwd(a, mode):
 _qr = _multi("qr", "LinalgQrBackward0")(_qr_fwd)
 
 
-@public(namespace="linalg", name="qr")
+@_public(namespace="linalg", name="qr")
 def linalg_qr(A, mode="reduced", *, out=None):
     """``(Q, R)``; ``mode`` is ``'reduced'``, ``'complete'`` or ``'r'`` (Q empty)."""
     _matrix_check(A, "linalg.qr")
@@ -706,7 +736,7 @@ def linalg_qr(A, mode="reduced", *, out=None):
     return return_type("linalg_qr", ["Q", "R"])(*_qr((A,), (("mode", mode),), 2))
 
 
-@public(method=True)
+@_public(method=True)
 def qr(input, some=True, *, out=None):
     _matrix_check(input, "linalg.qr")
     _float_check(input, "linalg.qr")
@@ -722,7 +752,7 @@ def _geqrf_fwd(a):
 _geqrf = _multi("geqrf", "GeqrfBackward0")(_geqrf_fwd)
 
 
-@public(method=True)
+@_public(method=True)
 def geqrf(input, *, out=None):
     """LAPACK's geqrf: ``(a, tau)``, the Householder reflectors of a QR factorization."""
     _matrix_check(input, "geqrf", "input")
@@ -787,7 +817,7 @@ def _pivot_check(pivot, fname):
         raise RuntimeError(f"{fname}: LU without pivoting is not implemented on the CPU")
 
 
-@public(namespace="linalg")
+@_public(namespace="linalg")
 def lu_factor_ex(A, *, pivot=True, check_errors=False, out=None):
     _matrix_check(A, "torch.linalg.lu_factor_ex")
     _float_check(A, "linalg.lu_factor_ex")
@@ -797,7 +827,7 @@ def lu_factor_ex(A, *, pivot=True, check_errors=False, out=None):
     return return_type("linalg_lu_factor_ex", ["LU", "pivots", "info"])(LU, piv, info)
 
 
-@public(namespace="linalg")
+@_public(namespace="linalg")
 def lu_factor(A, *, pivot=True, out=None):
     """``(LU, pivots)``: the packed LU factorization with partial pivoting (pivots 1-based, as LAPACK's)."""
     _matrix_check(A, "torch.linalg.lu_factor")
@@ -815,7 +845,7 @@ def lu_factor(A, *, pivot=True, out=None):
     return return_type("linalg_lu_factor", ["LU", "pivots"])(LU, piv)
 
 
-@public(method=True, name="lu")
+@_public(method=True, name="lu")
 def lu_old(A, pivot=True, get_infos=False, out=None):
     """The old ``torch.lu``: ``(LU, pivots)`` or ``(LU, pivots, infos)``."""
     _pivot_check(pivot, "linalg.lu_factor")
@@ -845,7 +875,7 @@ def _lu_fwd(a):
 _lu = _multi("lu", "LinalgLuBackward0")(_lu_fwd)
 
 
-@public(namespace="linalg", name="lu")
+@_public(namespace="linalg", name="lu")
 def linalg_lu(A, *, pivot=True, out=None):
     """``(P, L, U)`` with ``A = P L U``."""
     _matrix_check(A, "linalg.lu")
@@ -872,7 +902,7 @@ def _lu_unpack_fwd(lu, piv, unpack_data, unpack_pivots):
 _lu_unpack = _multi("lu_unpack", "LuUnpackBackward0")(_lu_unpack_fwd)
 
 
-@public()
+@_public()
 def lu_unpack(LU_data, LU_pivots, unpack_data=True, unpack_pivots=True, *, out=None):
     """``(P, L, U)`` from a packed LU factorization."""
     P, L, U = _lu_unpack((LU_data, LU_pivots), (("unpack_data", bool(unpack_data)),
@@ -904,7 +934,7 @@ def lu_solve(LU, pivots, B, *, left=True, adjoint=False, out=None):
     return (LU, pivots, B), (("left", bool(left)), ("adjoint", bool(adjoint)))
 
 
-@public(method=True, name="lu_solve")
+@_public(method=True, name="lu_solve")
 def lu_solve_old(input, LU_data, LU_pivots, *, out=None):
     """The old ``torch.lu_solve(b, LU, pivots)``."""
     return lu_solve(LU_data, LU_pivots, input)
@@ -940,7 +970,7 @@ def _tri_solve_old_fwd(b, a, upper, transpose, unit):
 _tri_old = _multi("triangular_solve", "TriangularSolveBackward0")(_tri_solve_old_fwd)
 
 
-@public(method=True)
+@_public(method=True)
 def triangular_solve(b, A, upper=True, transpose=False, unitriangular=False, *, out=None):
     """The old ``torch.triangular_solve``: ``(solution, cloned_coefficient)``."""
     warnings.warn("torch.triangular_solve is deprecated in favor of torch.linalg.solve_triangular and will be "
@@ -1213,7 +1243,7 @@ def _mdims(dim, ndim, fname):
     return d
 
 
-@public(namespace="linalg")
+@_public(namespace="linalg")
 def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None, out=None):
     """Matrix norm: ``'fro'``, ``'nuc'``, ``inf``, ``-inf``, ``1``, ``-1``, ``2``, ``-2``."""
     from .reduction import amax, amin, sum as rsum
@@ -1250,7 +1280,7 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None, out=No
     return (amax if o > 0 else amin)(vector_norm(A, 1, red, keepdim), keep, keepdim)
 
 
-@public(namespace="linalg")
+@_public(namespace="linalg")
 def norm(A, ord=None, dim=None, keepdim=False, *, dtype=None, out=None):
     """``vector_norm`` or ``matrix_norm`` as torch.linalg.norm picks them from ``ord`` and ``dim``."""
     if dim is not None and not isinstance(dim, int):
@@ -1278,7 +1308,7 @@ def norm(A, ord=None, dim=None, keepdim=False, *, dtype=None, out=None):
     return matrix_norm(A, ord, dim, keepdim, dtype=dtype)
 
 
-@public(namespace="linalg")
+@_public(namespace="linalg")
 def cond(A, p=None, *, out=None):
     """Condition number in the ``p`` norm (2-norm by default: ``s_max / s_min``)."""
     _matrix_check(A, "linalg.cond")
@@ -1306,7 +1336,7 @@ def _eye_like(A):
     return (A,), ()
 
 
-@public(namespace="linalg", name="matrix_power")
+@_public(namespace="linalg", name="matrix_power")
 def linalg_matrix_power(A, n, *, out=None):
     """``A`` to the integer power ``n`` (negative: powers of the inverse), by repeated squaring."""
     from .linalg import matmul
@@ -1364,7 +1394,7 @@ def _conj(input):
     return (input,), ()
 
 
-@public(namespace="linalg")
+@_public(namespace="linalg")
 def vecdot(x, y, *, dim=-1, out=None):
     """``sum(conj(x) * y, dim)``."""
     from .pointwise import mul
@@ -1401,7 +1431,7 @@ def _linalg_cross(input, other, *, dim=-1, out=None):
 public(_linalg_cross, name="cross", namespace="linalg")
 
 
-@public(method=True)
+@_public(method=True)
 def cross(input, other, dim=None, *, out=None):
     """Cross product along ``dim`` (default: the first dimension of size 3, with torch's warning)."""
     if dim is None:
@@ -1413,7 +1443,7 @@ def cross(input, other, dim=None, *, out=None):
     return _linalg_cross(input, other, dim=dim)
 
 
-@public(namespace="linalg")
+@_public(namespace="linalg")
 def multi_dot(tensors, *, out=None):
     """Product of two or more matrices (the first/last may be vectors), in the cheapest order."""
     from .linalg import mm
@@ -1480,7 +1510,7 @@ def multi_dot(tensors, *, out=None):
     return r.view(out_shape)
 
 
-@public()
+@_public()
 def chain_matmul(*matrices, out=None):
     warnings.warn("torch.chain_matmul is deprecated and will be removed in a future PyTorch release. Use "
                   "torch.linalg.multi_dot instead, which accepts a list of two or more tensors rather than "
@@ -1512,7 +1542,7 @@ def vander(x, *, N=None):
     return cat([ones, pw], -1)
 
 
-@public(namespace="linalg")
+@_public(namespace="linalg")
 def tensorinv(A, ind=2, *, out=None):
     """Inverse of a tensor seen as a matrix of shape ``(prod(shape[:ind]), prod(shape[ind:]))``."""
     if ind <= 0:
@@ -1526,7 +1556,7 @@ def tensorinv(A, ind=2, *, out=None):
     return inv(A.reshape(rows, cols)).reshape(out_shape)
 
 
-@public(namespace="linalg")
+@_public(namespace="linalg")
 def tensorsolve(A, B, dims=None, *, out=None):
     """Solve ``tensordot(A, X, X.ndim) = B``."""
     if dims is not None:
