@@ -228,6 +228,8 @@ def logdet(input):
 # ------------------------------------------------------------------------------------ inverse
 def _inv_info(a):
     """LAPACK getrf's info: 1 + the first zero pivot of the LU factorization (0 when invertible)."""
+    if a.shape[-1] == 0:
+        return jnp.zeros(a.shape[:-2], jnp.int32)
     lu, _, _ = lax.linalg.lu(a)
     d = jnp.diagonal(lu, axis1=-2, axis2=-1)
     zero = d == 0
@@ -407,6 +409,8 @@ def _chol_info(a, upper):
     """LAPACK potrf's info: the order of the first leading minor that is not positive-definite."""
     a = _chol_sym(a, upper)
     n = a.shape[-1]
+    if n == 0:
+        return jnp.zeros(a.shape[:-2], jnp.int32)
     idx = jnp.arange(n)
     # leading minor of order k: A with rows/cols >= k replaced by the identity
     keep = (idx[None, :, None] < jnp.arange(1, n + 1)[:, None, None]) & (idx[None, None, :] < jnp.arange(1, n + 1)[:, None, None])
@@ -984,14 +988,14 @@ def _tol(s, atol, rtol, m, n):
     eps = jnp.finfo(s.dtype).eps
     smax = jnp.max(s, axis=-1, keepdims=True) if s.shape[-1] else jnp.zeros(s.shape[:-1] + (1,), s.dtype)
     if rtol is None:
-        rtol = (eps * max(m, n)) if (atol is None or atol == 0) else 0.0
+        rtol = (eps * max(m, n)) if (atol is None or (not hasattr(atol, "shape") and atol == 0)) else 0.0
     return jnp.maximum(0.0 if atol is None else atol, rtol * smax)
 
 
 def _pinv_value(a, atol, rtol, hermitian):
     m, n = a.shape[-2:]
     if hermitian:
-        w, v = jnp.linalg.eigh(a)
+        v, w = lax.linalg.eigh(a, lower=True, symmetrize_input=False)
         s = jnp.abs(w)
         tol = _tol(s, atol, rtol, m, n)
         winv = jnp.where(s > tol, 1 / jnp.where(s > tol, w, 1), 0).astype(a.dtype)
@@ -1011,6 +1015,11 @@ def _pinv_cj(a, atol, rtol, hermitian):
 def _pinv_jvp(atol, rtol, hermitian, primals, tangents):
     (a,), (a_dot,) = primals, tangents
     p = _pinv_cj(a, atol, rtol, hermitian)
+    return p, _pinv_tangent(a, a_dot, p)
+
+
+def _pinv_tangent(a, a_dot, p):
+    """Golub & Pereyra's derivative of the pseudo-inverse (torch's ``pinv_backward``, JAX's ``pinv`` jvp)."""
     m, n = a.shape[-2:]
     if m >= n:
         s = (p @ _mH(p)) @ _mH(a_dot)
@@ -1020,7 +1029,7 @@ def _pinv_jvp(atol, rtol, hermitian, primals, tangents):
         s = p @ (_mH(p) @ _mH(a_dot))
         t = _mH(a_dot) @ (_mH(p) @ p)
         p_dot = -p @ (a_dot @ p) + s - s @ (a @ p) + t - p @ (a @ t)
-    return p, p_dot
+    return p_dot
 
 
 def _scalar_tol(x):
@@ -1031,14 +1040,55 @@ def _scalar_tol(x):
     return None if x is None else float(x)
 
 
-@defop(lambda a, atol, rtol, hermitian: _pinv_cj(a, atol, rtol, hermitian), node="LinalgPinvBackward0",
+def _pinv_op_fwd(a, *tols, atol, rtol, hermitian):
+    if tols:
+        tl = list(tols)
+        at = tl.pop(0) if atol == "t" else atol
+        rt = tl.pop(0) if rtol == "t" else rtol
+        return _pinv_tensor_tol(a, at, rt, hermitian)
+    return _pinv_cj(a, atol, rtol, hermitian)
+
+
+def _pinv_tensor_tol(a, atol, rtol, hermitian):
+    """pinv with per-matrix tolerances (tensors): the tolerance enters as a broadcast array."""
+    m, n = a.shape[-2:]
+    at = None if atol is None else jnp.asarray(atol)[..., None]
+    rt = None if rtol is None else jnp.asarray(rtol)[..., None]
+
+    @jax.custom_jvp
+    def f(x):
+        if hermitian:
+            v, w = lax.linalg.eigh(x, lower=True, symmetrize_input=False)
+            sv = jnp.abs(w)
+            tol = _tol(sv, at, rt, m, n)
+            winv = jnp.where(sv > tol, 1 / jnp.where(sv > tol, w, 1), 0).astype(x.dtype)
+            return (v * winv[..., None, :]) @ _mH(v)
+        u, sv, vh = jnp.linalg.svd(x, full_matrices=False)
+        tol = _tol(sv, at, rt, m, n)
+        sinv = jnp.where(sv > tol, 1 / jnp.where(sv > tol, sv, 1), 0).astype(x.dtype)
+        return (_mH(vh) * sinv[..., None, :]) @ _mH(u)
+
+    @f.defjvp
+    def f_jvp(primals, tangents):
+        p = f(primals[0])
+        return p, _pinv_tangent(primals[0], tangents[0], p)
+
+    return f(a)
+
+
+@defop(_pinv_op_fwd, node="LinalgPinvBackward0",
        saves={0: (0, "result")}, namespace="linalg", method=False)
-def pinv(A, *, atol=None, rtol=None, hermitian=False, out=None, rcond=None):
+def pinv(A, rcond=None, hermitian=False, *, atol=None, rtol=None, out=None):
     """Moore-Penrose pseudo-inverse (singular values below ``max(atol, rtol * s_max)`` dropped)."""
     _matrix_check(A, "linalg.pinv")
     _float_check(A, "linalg.pinv")
     if rcond is not None:
         rtol = rcond
+    if isinstance(atol, Tensor) and atol.dim() or isinstance(rtol, Tensor) and rtol.dim():
+        return (A,) + tuple(t.to(_real_dtype(A._dtype)) if isinstance(t, Tensor) else t
+                            for t in (atol, rtol) if isinstance(t, Tensor)), \
+            (("atol", "t" if isinstance(atol, Tensor) else _scalar_tol(atol)),
+             ("rtol", "t" if isinstance(rtol, Tensor) else _scalar_tol(rtol)), ("hermitian", bool(hermitian)))
     return (A,), (("atol", _scalar_tol(atol)), ("rtol", _scalar_tol(rtol)), ("hermitian", bool(hermitian)))
 
 
@@ -1047,9 +1097,16 @@ def pinverse(input, rcond=1e-15):
     return pinv(input, rtol=rcond)
 
 
-def _rank_fwd(a, atol, rtol, hermitian):
+def _rank_fwd(a, *tols, atol, rtol, hermitian):
     m, n = a.shape[-2:]
-    s = jnp.abs(jnp.linalg.eigvalsh(a)) if hermitian else jnp.linalg.svd(a, compute_uv=False)
+    if hermitian:
+        s = jnp.abs(lax.linalg.eigh(a, lower=True, symmetrize_input=False)[1])
+    else:
+        s = jnp.linalg.svd(a, compute_uv=False)
+    if tols:
+        tl = list(tols)
+        atol = tl.pop(0)[..., None] if atol == "t" else atol
+        rtol = tl.pop(0)[..., None] if rtol == "t" else rtol
     return jnp.sum(s > _tol(s, atol, rtol, m, n), axis=-1).astype(jnp.int64)
 
 
@@ -1060,7 +1117,14 @@ def matrix_rank(A, tol=None, hermitian=False, *, atol=None, rtol=None, out=None)
     _float_check(A, "linalg.matrix_rank")
     if tol is not None:
         atol, rtol = tol, 0.0
-    return (A,), (("atol", _scalar_tol(atol)), ("rtol", _scalar_tol(rtol)), ("hermitian", bool(hermitian)))
+    ins, params = [A], []
+    for name, v in (("atol", atol), ("rtol", rtol)):
+        if isinstance(v, Tensor):
+            ins.append(v.to(_real_dtype(A._dtype)))
+            params.append((name, "t"))
+        else:
+            params.append((name, None if v is None else float(v)))
+    return tuple(ins), tuple(params) + (("hermitian", bool(hermitian)),)
 
 
 # ------------------------------------------------------------------------------------ lstsq
@@ -1217,7 +1281,7 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None, out=None):
     if isinstance(ord, str):
         raise TypeError(f"linalg_vector_norm(): argument 'ord' must be Number, not str")
     o = _ord(ord)
-    dims = _dims_of(dim, x.dim())
+    dims = _dims_of(dim, x.dim()) if x.dim() else None
     if o < 0 and x.numel() == 0:
         raise RuntimeError(f"linalg.vector_norm cannot compute the {ord} norm on an empty tensor because the "
                            "operation does not have an identity")
@@ -1253,7 +1317,7 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None, out=No
     if dtype is not None:
         A = A.to(dtype)
     _float_check(A, "linalg.matrix_norm")
-    if ord == "fro":
+    if ord == "fro" or (A.numel() == 0 and ord in (1, 2, math.inf)):
         return vector_norm(A, 2, d, keepdim)
     if ord == "nuc" or ord in (2, -2):
         # torch: move the two dims last, svdvals, reduce; keepdim: unsqueeze and permute back
@@ -1527,7 +1591,7 @@ def vander(x, *, N=None):
     from .reduction import cumprod
 
     if x.dim() < 1:
-        raise RuntimeError("linalg.vander: x must have at least one dimension")
+        x = x.unsqueeze(0)
     n = x._shape[-1] if N is None else N
     if n <= 1:
         if n < 1:
