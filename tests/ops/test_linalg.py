@@ -250,7 +250,7 @@ CASES = {
     "diagonal": (lambda L, a: L.linalg.diagonal(a, offset=1), [rand(2, 3, 4)], {}),
     "vander": (lambda L, a: L.linalg.vander(a), [rand(4)], {}),
     "vander_N": (lambda L, a: L.linalg.vander(a, N=3), [rand(2, 4)], {}),
-    "tensorinv": (lambda L, a: L.linalg.tensorinv(a, 1), [well(4).reshape(4, 2, 2)], {"names": False}),
+    "tensorinv": (lambda L, a: L.linalg.tensorinv(a, 1), [well(4).reshape(4, 2, 2)], {}),
     "tensorsolve": (lambda L, a, b: L.linalg.tensorsolve(a, b), [well(6).reshape(2, 3, 6), rand(2, 3)], {}),
     "householder_product": (lambda L, a, t: L.linalg.householder_product(a, t), [rand(4, 3), rand(2)], {}),
     "geqrf": (lambda L, a: L.geqrf(a), [rand(4, 3)], {"grad": False, "proc": lambda L, r: (r.a.abs(), r.tau.abs())}),

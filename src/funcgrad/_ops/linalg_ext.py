@@ -1317,7 +1317,7 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None, out=No
     if dtype is not None:
         A = A.to(dtype)
     _float_check(A, "linalg.matrix_norm")
-    if ord == "fro" or (A.numel() == 0 and ord in (1, 2, math.inf)):
+    if ord == "fro" or (ord == 2 and min(A._shape[d[0]], A._shape[d[1]]) == 0):
         return vector_norm(A, 2, d, keepdim)
     if ord == "nuc" or ord in (2, -2):
         # torch: move the two dims last, svdvals, reduce; keepdim: unsqueeze and permute back
@@ -1328,9 +1328,7 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None, out=No
         r = rsum(s, -1) if ord == "nuc" else (amax if ord == 2 else amin)(s, -1)
         if keepdim:
             r = r.unsqueeze(-1).unsqueeze(-1)
-            inv = [perm.index(i) for i in range(A.dim())]
-            if inv != list(range(A.dim())):
-                r = permute(r, *inv)
+            r = permute(r, *[perm.index(i) for i in range(A.dim())])  # torch permutes back even when trivial
         return r
     if isinstance(ord, str):
         raise RuntimeError(f"linalg.matrix_norm: Order {ord} not supported.")
@@ -1339,6 +1337,8 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None, out=No
         raise RuntimeError(f"linalg.matrix_norm: Order {ord} not supported.")
     # torch: vector_norm(A, 1, dim[0], keepdim).amax(dim[1], keepdim) (dims swapped for inf)
     red, keep = (d[0], d[1]) if abs(o) == 1 else (d[1], d[0])
+    if o > 0 and A._shape[keep] == 0:  # torch: the max over no columns/rows is 0
+        return vector_norm(A, 2, d, keepdim)
     if not keepdim and red < keep:
         keep -= 1
     return (amax if o > 0 else amin)(vector_norm(A, 1, red, keepdim), keep, keepdim)
@@ -1410,6 +1410,8 @@ def linalg_matrix_power(A, n, *, out=None):
         raise TypeError(f"matrix_power(): argument 'n' must be int, not {type(n).__name__}")
     if n == 0:
         return _eye_like(A)
+    if n == -1:
+        return inv(A)
     if n < 0:
         A = inv(A)
         n = -n
@@ -1467,6 +1469,10 @@ def vecdot(x, y, *, dim=-1, out=None):
     if x._dtype is not y._dtype:
         raise RuntimeError(f"linalg.vecdot: Expected x and y to have the same dtype, but found x of type "
                            f"{_name(x._dtype)} and y of type {_name(y._dtype)} instead")
+    if x.dim() == 1 and y.dim() == 1:
+        from .linalg import vdot
+
+        return vdot(x, y)
     if x._dtype.is_complex:
         x = _conj(x)
     return rsum(mul(x, y), dim)
@@ -1617,7 +1623,11 @@ def tensorinv(A, ind=2, *, out=None):
     if rows != cols:
         raise RuntimeError("Expected self to satisfy the requirement prod(self.shape[ind:]) == "
                            "prod(self.shape[:ind]), but got " f"{cols} != {rows}")
-    return inv(A.reshape(rows, cols)).reshape(out_shape)
+    from .registry import dispatch
+    from .views import reshape
+
+    r = inv(A.reshape(rows, cols))
+    return dispatch(reshape.op, (r,), (("shape", tuple(out_shape)),), "ReshapeAliasBackward0")
 
 
 @_public(namespace="linalg")
