@@ -141,7 +141,7 @@ def _r2c(x, s, dim, norm, fname, hermitian, one=False):
     x = _float_input(x)
     axes, s = _axes_s(x, s, dim, fname, one=one)
     s = _lengths(x, axes, s)
-    node = "FftR2CBackward0" if not hermitian else ("ConjBackward0" if one else "FftC2CBackward0")
+    node = "FftR2CBackward0" if not hermitian else ("ConjBackward0" if len(axes) == 1 else "FftC2CBackward0")
     return _fft_op(x, "ir2c" if hermitian else "r2c", s, axes, _norm(norm, fname), _COMPLEX[x._dtype.name], node)
 
 
@@ -354,6 +354,13 @@ def stft(input, n_fft, hop_length=None, win_length=None, window=None, center=Tru
     if input.dim() not in (1, 2):
         raise RuntimeError(f"stft: expected a 1D or 2D tensor, but got {input.dim()}D")
     hop = n_fft // 4 if hop_length is None else hop_length
+    if window is None:
+        import warnings
+
+        warnings.warn("A window was not provided. A rectangular window will be applied,which is known to cause "
+                      "spectral leakage. Other windows such as torch.hann_window or torch.hamming_window are "
+                      "recommended to reduce spectral leakage.To suppress this warning and use a rectangular window, "
+                      "explicitly set `window=torch.ones(n_fft, device=<device>)`.", UserWarning, stacklevel=2)
     x = _float_input(input)
     win = _window(window, n_fft, win_length, x.dtype if not x._dtype.is_complex else _REAL[x._dtype.name],
                   input.device)
@@ -366,7 +373,7 @@ def stft(input, n_fft, hop_length=None, win_length=None, window=None, center=Tru
         raise RuntimeError(f"stft: expected hop_length > 0, but got hop_length={hop}")
     out_dt = _COMPLEX[np.result_type(x._dtype.np, win._dtype.np).name]
     return _stft_op(x, win, n_fft, hop, bool(center), pad_mode, bool(normalized), bool(onesided), out_dt,
-                    "SqueezeBackward4" if input.dim() == 1 else "TransposeBackward0")
+                    "SqueezeBackward4" if input.dim() == 1 else "TransposeBackward1")
 
 
 def _istft_fwd(spec, win, n_fft, hop, center, normalized, onesided, length, real_out):

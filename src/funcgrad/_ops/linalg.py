@@ -212,7 +212,13 @@ def tensordot(a, b, dims=2, out=None):
         da = [d % max(a.dim(), 1) for d in da]
         db = [d % max(b.dim(), 1) for d in db]
     for x, y in zip(da, db):
-        if a._shape[x] != b._shape[y]:
+        if a._shape[x] != b._shape[y] and 1 in (a._shape[x], b._shape[y]):
+            # torch sums a size-1 side's partner dimension away (keepdim) and contracts the 1s
+            if a._shape[x] == 1:
+                b = b.sum(y, keepdim=True)
+            else:
+                a = a.sum(x, keepdim=True)
+        elif a._shape[x] != b._shape[y]:
             raise RuntimeError(f"contracted dimensions need to match, but first has size {a._shape[x]} in dim {x} "
                                f"and second has size {b._shape[y]} in dim {y}")
     fa = [i for i in range(a.dim()) if i not in da]
