@@ -280,8 +280,15 @@ def matmul(input, other):
     if da >= 3 and db == 2:
         # torch folds the batch into rows: mm(a.reshape(-1, k), b) then _unsafe_view
         k = input._shape[-1]
-        out = mm(input.reshape(-1, k), other)
+        rows = 1
+        for s_ in input._shape[:-1]:
+            rows *= s_
+        out = mm(input.reshape(rows, k), other)
         return _unsafe_view(out, input._shape[:-1] + (other._shape[-1],))
+    if da == 2 and db >= 3:
+        # torch folds the other way: (other^T @ input^T)^T, made contiguous (a clone unless empty)
+        r = matmul(other.mT, input.mT).mT
+        return r.clone() if r.numel() else r
     if da >= 2 and db >= 2:
         import numpy as np
 
