@@ -428,3 +428,29 @@ def test_methods_exist():
                  "cross", "addmm", "addmv", "addr", "baddbmm", "addbmm", "addmm_", "addr_", "vdot", "inner", "kron",
                  "trace", "stft", "istft", "dot", "mv", "mm", "bmm", "matmul", "outer"):
         assert hasattr(torch.Tensor, name) and hasattr(funcgrad.Tensor, name), name
+
+
+SECOND = {
+    "det": lambda L, x: L.linalg.det(x),
+    "inv": lambda L, x: L.linalg.inv(x).sum(),
+    "eigvalsh": lambda L, x: (L.linalg.eigvalsh(x) ** 3).sum(),
+    "vector_norm": lambda L, x: L.linalg.vector_norm(x, 3),
+    "svdvals": lambda L, x: L.linalg.svdvals(x).prod(),
+    "cholesky": lambda L, x: L.linalg.cholesky(x @ x.mT).sum(),
+    "pinv": lambda L, x: L.linalg.pinv(x).sum(),
+    "fft": lambda L, x: L.fft.irfft(L.fft.rfft(x) ** 2).sum(),
+    "matrix_exp": lambda L, x: L.matrix_exp(x).sum(),
+    "solve": lambda L, x: L.linalg.solve(x, x[:, :1] ** 2).sum(),
+}
+
+
+@pytest.mark.parametrize("name", list(SECOND))
+def test_double_backward(name):
+    a = well(3)
+    out = []
+    for L in (torch, funcgrad):
+        x = L.tensor(a, requires_grad=True)
+        g, = L.autograd.grad(SECOND[name](L, x), x, create_graph=True)
+        h, = L.autograd.grad((g * L.tensor(np.arange(9.).reshape(3, 3))).sum(), x)
+        out.append(_np(h))
+    np.testing.assert_allclose(out[1], out[0], rtol=1e-6, atol=1e-8)
