@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from . import _dtypes
+from .tensor import Tensor
 from ._ops import creation, indexing, linalg, pointwise, reduction, views
 from .autograd import grad_mode as _gm
 
@@ -76,14 +77,29 @@ def _new_factory(fn):
     return method
 
 
+_OPERAND = (int, float, complex, bool)
+
+
 def _bin(fn, swap=False):
+    # another type (None, a string) gives NotImplemented, so python answers as for torch:
+    # ``t == None`` is False, ``t < None`` a TypeError
     if swap:
         def op(self, other):
+            if not isinstance(other, (Tensor, *_OPERAND)) and not _is_np_number(other):
+                return NotImplemented
             return fn(other, self)
     else:
         def op(self, other):
+            if not isinstance(other, (Tensor, *_OPERAND)) and not _is_np_number(other):
+                return NotImplemented
             return fn(self, other)
     return op
+
+
+def _is_np_number(x):
+    import numpy as np
+
+    return isinstance(x, np.generic)
 
 
 def _ibin(fn):
@@ -200,7 +216,13 @@ def install(Tensor):
         "__and__": _bin(pointwise.bitwise_and), "__or__": _bin(pointwise.bitwise_or),
         "__xor__": _bin(pointwise.bitwise_xor), "__rand__": _bin(pointwise.bitwise_and),
         "__ror__": _bin(pointwise.bitwise_or), "__iand__": _ibin(pointwise.bitwise_and),
-        "__ior__": _ibin(pointwise.bitwise_or),
+        "__ior__": _ibin(pointwise.bitwise_or), "__rxor__": _bin(pointwise.bitwise_xor),
+        "__ixor__": _ibin(pointwise.bitwise_xor), "__rdiv__": _rtruediv, "__div__": _bin(pointwise.div),
+        "__idiv__": _ibin(pointwise.div),
+        "__lshift__": _bin(pointwise.bitwise_left_shift), "__rshift__": _bin(pointwise.bitwise_right_shift),
+        "__rlshift__": _bin(pointwise.bitwise_left_shift, swap=True),
+        "__rrshift__": _bin(pointwise.bitwise_right_shift, swap=True),
+        "__ilshift__": _ibin(pointwise.bitwise_left_shift), "__irshift__": _ibin(pointwise.bitwise_right_shift),
         "__eq__": _bin(pointwise.eq), "__ne__": _bin(pointwise.ne), "__lt__": _bin(pointwise.lt),
         "__le__": _bin(pointwise.le), "__gt__": _bin(pointwise.gt), "__ge__": _bin(pointwise.ge),
         "__getitem__": _getitem, "__setitem__": _setitem,

@@ -491,35 +491,44 @@ class Tensor:
     def cuda(self, device=None, non_blocking=False):
         return self.to(_device_cls("cuda", device if isinstance(device, int) else None) if not isinstance(device, (str, _device_cls)) else device)
 
-    def float(self):
+    def float(self, memory_format=None):
         return self.to(_dtypes.float32)
 
-    def double(self):
+    def double(self, memory_format=None):
         return self.to(_dtypes.float64)
 
-    def half(self):
+    def half(self, memory_format=None):
         return self.to(_dtypes.float16)
 
-    def bfloat16(self):
+    def bfloat16(self, memory_format=None):
         return self.to(_dtypes.bfloat16)
 
-    def long(self):
+    def long(self, memory_format=None):
         return self.to(_dtypes.int64)
 
-    def int(self):
+    def int(self, memory_format=None):
         return self.to(_dtypes.int32)
 
-    def short(self):
+    def short(self, memory_format=None):
         return self.to(_dtypes.int16)
 
-    def bool(self):
+    def bool(self, memory_format=None):
         return self.to(_dtypes.bool)
 
-    def byte(self):
+    def byte(self, memory_format=None):
         return self.to(_dtypes.uint8)
 
-    def char(self):
+    def char(self, memory_format=None):
         return self.to(_dtypes.int8)
+
+    def cfloat(self, memory_format=None):
+        return self.to(_dtypes.complex64)
+
+    def cdouble(self, memory_format=None):
+        return self.to(_dtypes.complex128)
+
+    def chalf(self, memory_format=None):
+        raise NotImplementedError("torch.chalf (complex32): funcgrad has no complex32 dtype (JAX has none)")
 
     def type_as(self, other):
         return self.to(other.dtype)

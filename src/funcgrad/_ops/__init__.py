@@ -2,7 +2,7 @@
 the ``funcgrad.*`` functions and the in-place variants from the registry."""
 from __future__ import annotations
 
-from . import creation, indexing, linalg, pointwise, reduction, views  # noqa: F401 - registration
+from . import creation, indexing, linalg, pointwise, reduction, special, views  # noqa: F401 - registration
 from .registry import OPS, _PUBLIC
 
 __all__ = ["OPS", "install"]

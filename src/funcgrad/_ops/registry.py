@@ -26,6 +26,7 @@ import functools
 import re
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from .. import _dtypes, _lazy
@@ -443,6 +444,9 @@ def vjp_op(op, i, n_inputs):
                 ys[i] = xi
                 return prim.impl(params, *ys)
 
+            # torch's complex gradient is the conjugate of JAX's cotangent convention
+            if jnp.iscomplexobj(g) or jnp.iscomplexobj(xs[i]):
+                return jnp.conj(jax.vjp(f, xs[i])[1](jnp.conj(g))[0])
             return jax.vjp(f, xs[i])[1](g)[0]
 
         v = OpDef(f"{op.name}_vjp{i}", forward, None, None, False, False, False)
