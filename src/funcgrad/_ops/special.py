@@ -446,10 +446,21 @@ i1 = _special_unary("i1", jss.i1, "SpecialI1Backward0",
                     lambda o, x: jnp.where(x == 0, 0.5, jss.i0(x) - o / jnp.where(x == 0, 1, x)))
 i1e = _special_unary("i1e", jss.i1e, "SpecialI1EBackward0",
                      lambda o, x: jnp.where(x == 0, 0.5, jss.i0e(x) - o * (jnp.sign(x) + 1 / jnp.where(x == 0, 1, x))))
-ndtr = _special_unary("ndtr", jss.ndtr, "MulBackward1",
+def _ndtr_fwd(x):
+    # torch's composite: (1 + erf(x / sqrt(2))) * 0.5
+    return (1 + jss.erf(x * math.sqrt(0.5))) * 0.5
+
+
+def _log_ndtr_fwd(x):
+    t = x * math.sqrt(0.5)
+    tl = jnp.where(x < -1.0, t, -1.0)
+    return jnp.where(x < -1.0, jnp.log(jss.erfcx(-tl) / 2) - tl * tl, jnp.log1p(-jss.erfc(t) / 2))
+
+
+ndtr = _special_unary("ndtr", _ndtr_fwd, "MulBackward1",
                       lambda o, x: jnp.exp(-0.5 * x * x) / math.sqrt(2 * math.pi))
 ndtri = _special_unary("ndtri", jss.ndtri, "SpecialNdtriBackward0", _ndtri_grad)
-log_ndtr = _special_unary("log_ndtr", jss.log_ndtr, "SpecialLogNdtrBackward0", _log_ndtr_grad)
+log_ndtr = _special_unary("log_ndtr", _log_ndtr_fwd, "SpecialLogNdtrBackward0", _log_ndtr_grad)
 erfcx = _special_unary("erfcx", jss.erfcx, "SpecialErfcxBackward0", _erfcx_grad)
 entr = _special_unary("entr", _entr_fwd, "SpecialEntrBackward0", lambda o, x: -(1 + jnp.log(x)))
 
