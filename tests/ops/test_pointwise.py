@@ -176,7 +176,7 @@ def test_special_unary_values(name, dtype):
     f = getattr(funcgrad.special, name)(funcgrad.tensor(x)).numpy()
     assert f.dtype == t.dtype
     rtol = 2e-5 if dtype == "float32" else 1e-10
-    np.testing.assert_allclose(f, t, rtol=rtol, atol=1e-30, equal_nan=True)
+    np.testing.assert_allclose(f, t, rtol=rtol, atol=1e-7 if dtype == "float32" else 1e-30, equal_nan=True)
 
 
 POLY = ["chebyshev_polynomial_t", "chebyshev_polynomial_u", "chebyshev_polynomial_v", "chebyshev_polynomial_w",

@@ -676,6 +676,12 @@ def _lgamma_fwd(x):
 _lgamma = torch_grad(_lgamma_fwd, lambda o, x: _digamma_fwd(x))
 
 
+def _abs_fwd(x):
+    if jnp.iscomplexobj(x):
+        return jnp.abs(x)
+    return x * jnp.sign(x)  # d|x|/dx = sign(x): 0 at 0, as torch
+
+
 _UNARY = [
     # name, jax forward, torch node, what torch's formula saves, promote ints to float, namespaces
     ("exp", jnp.exp, "ExpBackward0", ("result",), True, None),
@@ -710,7 +716,7 @@ _UNARY = [
     ("deg2rad", _rad, "Deg2RadBackward0", (), True, None),
     ("rad2deg", _deg, "Rad2DegBackward0", (), True, None),
     ("neg", jnp.negative, "NegBackward0", (), False, None),
-    ("abs", lambda x: x * jnp.sign(x), "AbsBackward0", ("self",), False, None),  # d|x|/dx = sign(x): 0 at 0
+    ("abs", _abs_fwd, "AbsBackward0", ("self",), False, None),
     ("sign", jnp.sign, "SignBackward0", (), False, None),
     ("sgn", jnp.sign, "SgnBackward0", (), False, None),
     ("relu", jax.nn.relu, "ReluBackward0", ("result",), False, None),
@@ -941,12 +947,12 @@ def is_neg(input):
     return False
 
 
-@defop(jnp.real, node="RealBackward0", method=False, function=False, name="real_part")
+@defop(jnp.real, node="SelectBackward0", method=False, function=False, name="real_part")
 def _real(input):
     return (input,), ()
 
 
-@defop(jnp.imag, node="ImagBackward0", method=False, function=False, name="imag_part")
+@defop(jnp.imag, node="SelectBackward0", method=False, function=False, name="imag_part")
 def _imag(input):
     return (input,), ()
 
