@@ -71,6 +71,22 @@ def _floatify(*xs):
     return xs
 
 
+def _need_tensors(name, **args):
+    """torch's TypeError for a number where its signature takes only Tensors:
+    ``atan2(): argument 'other' (position 2) must be Tensor, not int``."""
+    for pos, (arg, v) in enumerate(args.items(), 1):
+        if not isinstance(v, Tensor):
+            raise TypeError(f"{name}(): argument '{arg}' (position {pos}) must be Tensor, not {type(v).__name__}")
+
+
+def _need_tensor_input(name, input, other, scalar_self=False):
+    """torch's TypeError when no overload takes these python numbers (``eq(2, t)``, ``pow(2, 3)``)."""
+    if isinstance(input, Tensor) or (scalar_self and isinstance(other, Tensor)):
+        return
+    raise TypeError(f"{name}() received an invalid combination of arguments - got ({type(input).__name__}, "
+                    f"{type(other).__name__}), but expected one of:")
+
+
 def _check_int_zero_div(input, other):
     """torch raises ``ZeroDivisionError`` (a RuntimeError) for integer division/modulus by zero."""
     if not (_is_intlike(input) and _is_intlike(other)):
@@ -152,6 +168,7 @@ subtract = sub
        promote=True, method=False)
 def rsub(input, other, *, alpha=None):
     """``other - alpha * input`` (what ``number - tensor`` calls)."""
+    _need_tensor_input("rsub", input, other, scalar_self=False)
     _no_bool_sub(input, other)
     _broadcast_check(input, other)
     if isinstance(other, Tensor):
@@ -218,6 +235,7 @@ _fmod = torch_grad(_fmod_fwd, lambda out, a, b: jnp.ones_like(out), lambda out, 
 @defop(_remainder, node="RemainderBackward1", saves={0: (), 1: (0, 1)}, promote=True, inplace=True)
 def remainder(input, other):
     """Python-style modulus (sign of the divisor)."""
+    _need_tensor_input("remainder", input, other, scalar_self=True)
     _broadcast_check(input, other)
     _check_int_zero_div(input, other)
     return (input, other), (), ("RemainderBackward1" if isinstance(other, Tensor) and isinstance(input, Tensor)
@@ -227,6 +245,7 @@ def remainder(input, other):
 @defop(_fmod, node="FmodBackward1", saves={0: (), 1: (0, 1)}, promote=True, inplace=True)
 def fmod(input, other):
     """C-style modulus (sign of the dividend)."""
+    _need_tensor_input("fmod", input, other, scalar_self=False)
     _broadcast_check(input, other)
     _check_int_zero_div(input, other)
     return (input, other), (), "FmodBackward1" if isinstance(other, Tensor) else "FmodBackward0"
@@ -234,6 +253,7 @@ def fmod(input, other):
 
 @defop(lambda a, b: _div_fwd(a, b, "floor"), node="FloorDivideBackward0", promote=True, inplace=True)
 def floor_divide(input, other):
+    _need_tensor_input("floor_divide", input, other, scalar_self=False)
     _broadcast_check(input, other)
     _check_int_zero_div(input, other)
     return (input, other), ()
@@ -303,6 +323,7 @@ def _pow_scalar_tensor(base, exponent):
 @public(method=True, inplace=True)
 def pow(input, exponent):  # noqa: A001 - torch's name
     """``input ** exponent``; either may be a number (one must be a tensor)."""
+    _need_tensor_input("pow", input, exponent, scalar_self=True)
     if not isinstance(input, Tensor):
         if not isinstance(input, (bool, int, float, _b.complex)):
             raise TypeError(f"pow() received an invalid combination of arguments - got ({type(input).__name__}, "
@@ -321,9 +342,10 @@ def pow(input, exponent):  # noqa: A001 - torch's name
     return _pow_tensor_scalar(input, exponent)
 
 
-@public(method=True, inplace=True)
+@public(method=True)
 def float_power(input, exponent):
     """``input ** exponent`` computed in double precision (complex128 for complex arguments)."""
+    _need_tensor_input("float_power", input, exponent, scalar_self=True)
     cplx = any((isinstance(x, Tensor) and x._dtype.is_complex) or isinstance(x, _b.complex) for x in (input, exponent))
     dt = _dtypes.complex128 if cplx else _dtypes.float64
     if isinstance(input, Tensor):
@@ -337,14 +359,25 @@ def float_power(input, exponent):
     return pow(input, exponent)
 
 
+@public(name="float_power_", method=True, function=False)
+def _float_power_(self, exponent):
+    res = float_power(self, exponent)
+    if res._dtype is not self._dtype:
+        raise RuntimeError(f"the base given to float_power_ has dtype {_dt_word(self._dtype)} but the operation's "
+                           f"result requires dtype {_dt_word(res._dtype)}")
+    return self._inplace_assign(res)
+
+
 @defop(jnp.maximum, node="MaximumBackward0", saves={0: (0, 1), 1: (0, 1)}, promote=True)
 def maximum(input, other):
+    _need_tensors("maximum", input=input, other=other)
     _broadcast_check(input, other)
     return (input, other), ()
 
 
 @defop(jnp.minimum, node="MinimumBackward0", saves={0: (0, 1), 1: (0, 1)}, promote=True)
 def minimum(input, other):
+    _need_tensors("minimum", input=input, other=other)
     _broadcast_check(input, other)
     return (input, other), ()
 
@@ -366,6 +399,7 @@ _fmin = torch_grad(jnp.fmin, lambda o, a, b: _fmin_keep(a, b).astype(o.dtype),
 @defop(_fmax, node="FmaxBackward0", saves={0: (0, 1), 1: (0, 1)}, promote=True)
 def fmax(input, other):
     """Elementwise maximum ignoring NaN (NaN only where both are NaN)."""
+    _need_tensors("fmax", input=input, other=other)
     _broadcast_check(input, other)
     return (input, other), ()
 
@@ -373,6 +407,7 @@ def fmax(input, other):
 @defop(_fmin, node="FminBackward0", saves={0: (0, 1), 1: (0, 1)}, promote=True)
 def fmin(input, other):
     """Elementwise minimum ignoring NaN."""
+    _need_tensors("fmin", input=input, other=other)
     _broadcast_check(input, other)
     return (input, other), ()
 
@@ -390,6 +425,7 @@ _atan2 = torch_grad(jnp.arctan2,
        aliases=("arctan2",))
 def atan2(input, other):
     """Elementwise ``atan(input / other)`` in the right quadrant."""
+    _need_tensors("atan2", input=input, other=other)
     _broadcast_check(input, other)
     return _floatify(input, other), ()
 
@@ -403,6 +439,7 @@ _hypot = torch_grad(jnp.hypot, lambda o, a, b: a / o, lambda o, a, b: b / o)
        inplace=True)
 def hypot(input, other):
     """``sqrt(input**2 + other**2)``."""
+    _need_tensors("hypot", input=input, other=other)
     _broadcast_check(input, other)
     return (input, other), ()
 
@@ -413,6 +450,7 @@ _copysign = torch_grad(jnp.copysign, lambda o, a, b: jnp.where(a == 0, 0, o / a)
 @defop(_copysign, node="CopysignBackward0", saves={0: (0, "result")}, promote=True, inplace=True)
 def copysign(input, other):
     """``input``'s magnitude with ``other``'s sign."""
+    _need_tensor_input("copysign", input, other, scalar_self=False)
     _broadcast_check(input, other)
     a, b = _floatify(input, other)
     if not isinstance(b, Tensor):
@@ -449,6 +487,7 @@ def _xlog_binder(node):
        namespace=("torch", "special"))
 def xlogy(input, other):
     """``input * log(other)``, 0 where ``input`` is 0 (NaN where ``other`` is NaN)."""
+    _need_tensor_input("xlogy", input, other, scalar_self=True)
     return _xlog_binder("XlogyBackward")(input, other)
 
 
@@ -456,6 +495,7 @@ def xlogy(input, other):
        namespace="special")
 def xlog1py(input, other):
     """``input * log1p(other)``, 0 where ``input`` is 0."""
+    _need_tensor_input("special_xlog1py", input, other, scalar_self=True)
     return _xlog_binder("SpecialXlog1PyBackward")(input, other)
 
 
@@ -492,7 +532,17 @@ def addcdiv(input, tensor1, tensor2, *, value=1):
     return (input, tensor1, tensor2), () if value == 1 else (("value", value),)
 
 
-_logaddexp = torch_grad(jnp.logaddexp, lambda o, a, b: 1 / (1 + jnp.exp(b - a)),
+def _logaddexp_fwd(a, b):
+    if not jnp.iscomplexobj(a):
+        return jnp.logaddexp(a, b)
+    # torch: max + log1p(exp(min - max)), ordered by real part (the imaginary part is not wrapped)
+    a, b = jnp.broadcast_arrays(a, b)
+    first = jnp.real(a) >= jnp.real(b)
+    hi, lo = jnp.where(first, a, b), jnp.where(first, b, a)
+    return hi + jnp.log1p(jnp.exp(lo - hi))
+
+
+_logaddexp = torch_grad(_logaddexp_fwd, lambda o, a, b: 1 / (1 + jnp.exp(b - a)),
                         lambda o, a, b: 1 / (1 + jnp.exp(a - b)))
 _logaddexp2 = torch_grad(jnp.logaddexp2, lambda o, a, b: 1 / (1 + jnp.exp2(b - a)),
                          lambda o, a, b: 1 / (1 + jnp.exp2(a - b)))
@@ -501,6 +551,7 @@ _logaddexp2 = torch_grad(jnp.logaddexp2, lambda o, a, b: 1 / (1 + jnp.exp2(b - a
 @defop(_logaddexp, node="LogaddexpBackward0", saves={0: (0, 1), 1: (0, 1)}, promote=True)
 def logaddexp(input, other):
     """``log(exp(input) + exp(other))`` without overflow."""
+    _need_tensors("logaddexp", input=input, other=other)
     _broadcast_check(input, other)
     return _floatify(input, other), ()
 
@@ -508,6 +559,7 @@ def logaddexp(input, other):
 @defop(_logaddexp2, node="Logaddexp2Backward0", saves={0: (0, 1), 1: (0, 1)}, promote=True)
 def logaddexp2(input, other):
     """``log2(2**input + 2**other)``."""
+    _need_tensors("logaddexp2", input=input, other=other)
     _broadcast_check(input, other)
     return _floatify(input, other), ()
 
@@ -519,6 +571,7 @@ _ldexp = torch_grad(lambda a, b: a * jnp.exp2(b.astype(a.dtype)), lambda o, a, b
 @defop(_ldexp, node="LdexpBackward0", saves={0: (1,)}, promote=(0,), inplace=True)
 def ldexp(input, other):
     """``input * 2 ** other``."""
+    _need_tensors("ldexp", input=input, other=other)
     _broadcast_check(input, other)
     if not _is_float(other):
         if not _is_float(input):
@@ -532,6 +585,7 @@ _nextafter = torch_grad(jnp.nextafter, lambda o, a, b: jnp.ones_like(o), lambda 
 @defop(_nextafter, node="NextafterBackward0", promote=True, inplace=True)
 def nextafter(input, other):
     """The next floating-point value after ``input`` towards ``other``."""
+    _need_tensors("nextafter", input=input, other=other)
     _broadcast_check(input, other)
     return (input, other), ()
 
@@ -539,6 +593,7 @@ def nextafter(input, other):
 @defop(lambda a, b: jnp.heaviside(a, b).astype(a.dtype), node="", promote=True, inplace=True, nondiff_out=True)
 def heaviside(input, values):
     """0 where ``input < 0``, 1 where ``input > 0``, ``values`` where it is 0."""
+    _need_tensors("heaviside", input=input, values=values)
     if isinstance(values, Tensor) and values._dtype is not input._dtype:
         raise RuntimeError("heaviside is not yet implemented for tensors with different dtypes")
     _broadcast_check(input, values)
@@ -561,6 +616,7 @@ def _dt_word(d):
 @defop(jnp.gcd, node="", promote=True, inplace=True, nondiff_out=True)
 def gcd(input, other):
     """Greatest common divisor (non-negative)."""
+    _need_tensors("gcd", input=input, other=other)
     _intonly("gcd")(input, other)
     return (input, other), ()
 
@@ -568,6 +624,7 @@ def gcd(input, other):
 @defop(lambda a, b: jnp.abs(jnp.lcm(a, b)), node="", promote=True, inplace=True, nondiff_out=True)
 def lcm(input, other):
     """Least common multiple (non-negative)."""
+    _need_tensors("lcm", input=input, other=other)
     _intonly("lcm")(input, other)
     return (input, other), ()
 
@@ -585,6 +642,7 @@ def _shift_fwd(a, b, left):
 @defop(lambda a, b: _shift_fwd(a, b, True), node="", promote=True, inplace=True, nondiff_out=True)
 def bitwise_left_shift(input, other):
     """``input << other`` (0 once the shift reaches the bit width)."""
+    _need_tensor_input("bitwise_left_shift", input, other, scalar_self=True)
     for x in (input, other):
         if (isinstance(x, Tensor) and _is_float(x)) or isinstance(x, float):
             raise NotImplementedError(f"\"lshift_cpu\" not implemented for '{_dt_word(x._dtype) if isinstance(x, Tensor) else 'Float'}'")
@@ -594,6 +652,7 @@ def bitwise_left_shift(input, other):
 @defop(lambda a, b: _shift_fwd(a, b, False), node="", promote=True, inplace=True, nondiff_out=True)
 def bitwise_right_shift(input, other):
     """``input >> other`` (arithmetic shift)."""
+    _need_tensor_input("bitwise_right_shift", input, other, scalar_self=True)
     for x in (input, other):
         if (isinstance(x, Tensor) and _is_float(x)) or isinstance(x, float):
             raise NotImplementedError(f"\"rshift_cpu\" not implemented for '{_dt_word(x._dtype) if isinstance(x, Tensor) else 'Float'}'")
@@ -676,6 +735,13 @@ def _lgamma_fwd(x):
 _lgamma = torch_grad(_lgamma_fwd, lambda o, x: _digamma_fwd(x))
 
 
+def _sgn_fwd(x):
+    if not jnp.iscomplexobj(x):
+        return jnp.sign(x)
+    a = jnp.abs(x)
+    return jnp.where(a == 0, 0, x / jnp.where(a == 0, 1, a))
+
+
 def _abs_fwd(x):
     if jnp.iscomplexobj(x):
         return jnp.abs(x)
@@ -718,7 +784,7 @@ _UNARY = [
     ("neg", jnp.negative, "NegBackward0", (), False, None),
     ("abs", _abs_fwd, "AbsBackward0", ("self",), False, None),
     ("sign", jnp.sign, "SignBackward0", (), False, None),
-    ("sgn", jnp.sign, "SgnBackward0", (), False, None),
+    ("sgn", _sgn_fwd, "SgnBackward0", ("self", "result"), False, None),
     ("relu", jax.nn.relu, "ReluBackward0", ("result",), False, None),
     ("square", jnp.square, "PowBackward0", ("self",), False, None),
     ("floor", jnp.floor, "FloorBackward0", (), False, None),
@@ -1001,6 +1067,7 @@ def _complex_fwd(re, im):
 @defop(_complex_fwd, node="ComplexBackward0", promote=True, method=False)
 def complex(real, imag):  # noqa: A001 - torch's name
     """``real + 1j * imag`` (both float32 or both float64)."""
+    _need_tensors("complex", real=real, imag=imag)
     if not (real._dtype.is_floating_point and imag._dtype.is_floating_point) or real._dtype is not imag._dtype:
         raise RuntimeError(f"Expected object of scalar type {_dt_word(real._dtype)} but got scalar type "
                            f"{_dt_word(imag._dtype)} for second argument")
@@ -1012,6 +1079,7 @@ def complex(real, imag):  # noqa: A001 - torch's name
        method=False)
 def polar(abs, angle):  # noqa: A002 - torch's names
     """``abs * (cos(angle) + 1j * sin(angle))``."""
+    _need_tensors("polar", abs=abs, angle=angle)
     if abs._dtype is not angle._dtype:
         raise RuntimeError(f"Expected object of scalar type {_dt_word(abs._dtype)} but got scalar type "
                            f"{_dt_word(angle._dtype)} for second argument")
@@ -1123,6 +1191,7 @@ def _clamp_max_t(input, max):  # noqa: A002
 @public(method=True, inplace=True)
 def clamp_min(input, min):  # noqa: A002
     """``max(input, min)`` elementwise (``min`` a number or a tensor)."""
+    _need_tensors("clamp_min", input=input)
     input = _clamp_promote(input, min)
     return _clamp_min_t(input, min) if isinstance(min, Tensor) else _clamp_min_s(input, min)
 
@@ -1130,6 +1199,7 @@ def clamp_min(input, min):  # noqa: A002
 @public(method=True, inplace=True)
 def clamp_max(input, max):  # noqa: A002
     """``min(input, max)`` elementwise (``max`` a number or a tensor)."""
+    _need_tensors("clamp_max", input=input)
     input = _clamp_promote(input, max)
     return _clamp_max_t(input, max) if isinstance(max, Tensor) else _clamp_max_s(input, max)
 
@@ -1156,6 +1226,7 @@ def where(condition, input=None, other=None):
 # -- comparisons and logic (outputs do not require grad) -------------------------------------------
 def _compare(name, fwd, alias=None):
     def binder(input, other):
+        _need_tensor_input(name, input, other)
         _broadcast_check(input, other)
         return (input, other), ()
 
@@ -1175,6 +1246,7 @@ greater, greater_equal, less, less_equal, not_equal = gt, ge, lt, le, ne
 
 def _logic(name, fwd):
     def binder(input, other):
+        _need_tensors(name, input=input, other=other)
         return (input, other), ()
 
     binder.__name__ = name
@@ -1188,6 +1260,7 @@ logical_xor = _logic("logical_xor", jnp.logical_xor)
 
 def _bitwise(name, fwd):
     def binder(input, other):
+        _need_tensor_input(name, input, other, scalar_self=True)
         for x in (input, other):
             if (isinstance(x, Tensor) and _is_float(x)) or isinstance(x, (float, _b.complex)):
                 raise NotImplementedError(f"\"{name}_cpu\" not implemented for "
@@ -1250,8 +1323,6 @@ def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
     """Elementwise ``|input - other| <= atol + rtol * |other|`` (NaNs equal with ``equal_nan``)."""
     if isinstance(other, Tensor) and other._dtype is not input._dtype:
         raise RuntimeError(f"{input._dtype} did not match {other._dtype}")
-    if equal_nan and input._dtype.is_complex:
-        raise RuntimeError("isclose with equal_nan=True is not supported for complex inputs.")
     if rtol < 0:
         raise RuntimeError(f"rtol must be greater than or equal to zero, but got {rtol}")
     if atol < 0:
@@ -1294,6 +1365,7 @@ _igammac = torch_grad(jax.scipy.special.gammaincc, None, lambda o, a, x: -_igamm
 @defop(_igamma, node="IgammaBackward0", saves={1: (0, 1)}, promote=True, inplace=True)
 def igamma(input, other):
     """The regularized lower incomplete gamma function P(input, other)."""
+    _need_tensors("igamma", input=input, other=other)
     _broadcast_check(input, other)
     return _floatify(input, other), ()
 
@@ -1301,6 +1373,7 @@ def igamma(input, other):
 @defop(_igammac, node="IgammacBackward0", saves={1: (0, 1)}, promote=True, inplace=True)
 def igammac(input, other):
     """The regularized upper incomplete gamma function Q(input, other)."""
+    _need_tensors("igammac", input=input, other=other)
     _broadcast_check(input, other)
     return _floatify(input, other), ()
 
