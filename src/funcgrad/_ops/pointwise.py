@@ -864,7 +864,11 @@ def _angle_fwd(x):
     return jnp.where(jnp.isnan(x), x, jnp.where(x < 0, jnp.asarray(_PI, x.dtype), jnp.zeros_like(x)))
 
 
-_angle = torch_grad(_angle_fwd, lambda o, x: jnp.zeros_like(o))
+_angle_real = torch_grad(_angle_fwd, lambda o, x: jnp.zeros_like(o))
+
+
+def _angle(x):
+    return jnp.angle(x) if jnp.iscomplexobj(x) else _angle_real(x)
 
 
 @defop(_angle, node="AngleBackward0")
