@@ -114,8 +114,8 @@ def _ibin(fn):
 
 
 def _rtruediv(self, other):
-    if not isinstance(self, Tensor):
-        return NotImplemented
+    if not isinstance(self, Tensor):  # torch's python-level self.reciprocal() * other
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute 'reciprocal'")
     return pointwise.mul(pointwise.reciprocal(self), other)
 
 
