@@ -224,3 +224,24 @@ def test_inplace_and_methods():
     assert a.tolist() == [-1.0, 2.0]
     assert math.isclose(funcgrad.tensor([0.5]).polygamma(1).item(), torch.tensor([0.5]).polygamma(1).item(),
                         rel_tol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["pow", "xlogy", "atan2", "copysign", "sinc", "logit", "digamma"])
+def test_second_order(name):
+    fns = {"pow": lambda L, a, b: a ** b, "xlogy": lambda L, a, b: L.xlogy(a, b),
+           "atan2": lambda L, a, b: L.atan2(a, b), "copysign": lambda L, a, b: L.copysign(a, b) * a,
+           "sinc": lambda L, a, b: L.sinc(a * b), "logit": lambda L, a, b: L.logit(a * b),
+           "digamma": lambda L, a, b: L.digamma(a + b)}
+    res = []
+    for L in (torch, funcgrad):
+        a = L.tensor([0.3, 0.7, 1.5], dtype=L.float64, requires_grad=True)
+        b = L.tensor([0.5, -0.2, 0.4], dtype=L.float64, requires_grad=True)
+        out = fns[name](L, a, b).sum()
+        ga, gb = L.autograd.grad(out, (a, b), create_graph=True)
+        h = L.autograd.grad((ga * ga).sum() + gb.sum(), (a, b), allow_unused=True)
+        res.append([None if g is None else g.detach().numpy() for g in h])
+    for x, y in zip(*res):
+        if x is None or y is None:
+            assert (x is None or not np.any(x)) and (y is None or not np.any(y))
+        else:
+            np.testing.assert_allclose(y, x, rtol=1e-9, atol=1e-12)

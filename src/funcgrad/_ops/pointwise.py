@@ -978,7 +978,7 @@ def _conj_complex(input):
     return (input,), ()
 
 
-@defop(jnp.conj, node="ConjPhysicalBackward0", inplace=True, method=False, function=False, name="conj_physical_op")
+@defop(jnp.conj, node="ConjPhysicalBackward0", method=False, function=False, name="conj_physical_op")
 def _conj_physical(input):
     return (input,), ()
 
@@ -1045,7 +1045,7 @@ Tensor.real = property(real)
 Tensor.imag = property(imag)
 
 
-@defop(lambda x: jnp.stack([jnp.real(x), jnp.imag(x)], axis=-1), node="ViewAsRealBackward0")
+@defop(lambda x: jnp.stack([jnp.real(x), jnp.imag(x)], axis=-1), node="ViewAsRealBackward0", method=False)
 def view_as_real(input):
     """A complex tensor as a real one with a trailing dimension of size 2."""
     if not input._dtype.is_complex:
@@ -1053,7 +1053,7 @@ def view_as_real(input):
     return (input,), ()
 
 
-@defop(lambda x: jax.lax.complex(x[..., 0], x[..., 1]), node="ViewAsComplexBackward0")
+@defop(lambda x: jax.lax.complex(x[..., 0], x[..., 1]), node="ViewAsComplexBackward0", method=False)
 def view_as_complex(input):
     """A real tensor with a trailing dimension of size 2 as a complex one."""
     if input._dtype not in (_dtypes.float32, _dtypes.float64):
