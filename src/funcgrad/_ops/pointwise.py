@@ -1071,6 +1071,8 @@ def _complex_fwd(re, im):
 @defop(_complex_fwd, node="ComplexBackward0", promote=True, method=False)
 def complex(real, imag):  # noqa: A001 - torch's name
     """``real + 1j * imag`` (both float32 or both float64)."""
+    if isinstance(real, Tensor) and real._dtype is _dtypes.float16:
+        raise NotImplementedError("torch.complex of float16 tensors gives complex32 (torch.chalf), which JAX lacks")
     _need_tensors("complex", real=real, imag=imag)
     if not (real._dtype.is_floating_point and imag._dtype.is_floating_point) or real._dtype is not imag._dtype:
         raise RuntimeError(f"Expected object of scalar type {_dt_word(real._dtype)} but got scalar type "
