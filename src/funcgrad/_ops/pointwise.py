@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.custom_derivatives import SymbolicZero
 
-from .registry import ABSENT, Const, _promote, defop, public
+from .registry import ABSENT, Const, _promote, defop, methods, public
 
 _PI = math.pi
 
@@ -146,6 +146,10 @@ def add(input, other, *, alpha=None):
 
 
 def _no_bool_sub(input, other):
+    if (isinstance(input, Tensor) and input._dtype.name == "bool") and (
+            isinstance(other, Tensor) and other._dtype.name == "bool"):
+        raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or "
+                           "`logical_xor()` operator instead.")
     if (isinstance(input, Tensor) and input._dtype.name == "bool") or (
             isinstance(other, Tensor) and other._dtype.name == "bool"):
         raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying "
@@ -1041,8 +1045,7 @@ def imag(input):
     return _imag(input)
 
 
-Tensor.real = property(real)
-Tensor.imag = property(imag)
+methods({"real": property(real), "imag": property(imag)})
 
 
 @defop(lambda x: jnp.stack([jnp.real(x), jnp.imag(x)], axis=-1), node="ViewAsRealBackward0", method=False)
