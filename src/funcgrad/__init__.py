@@ -22,6 +22,7 @@ from ._device import device  # noqa: E402
 from ._dtypes import (bfloat16, bool, cdouble, cfloat, complex64, complex128, double, dtype, float, float16,  # noqa: E402,A004
                       float32, float64, get_default_dtype, half, int, int8, int16, int32, int64, long, set_default_dtype,
                       short, uint8)
+from ._dtypes import channels_last, channels_last_3d, contiguous_format, memory_format, preserve_format  # noqa: E402
 from ._lazy import cache_info, set_lazy  # noqa: E402
 from ._size import Size  # noqa: E402
 from ._tensor_str import set_printoptions  # noqa: E402

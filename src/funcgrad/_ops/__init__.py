@@ -5,6 +5,7 @@ from __future__ import annotations
 from . import creation, indexing, linalg, masked, pointwise, reduction, sorting, views  # noqa: F401 - registration
 from . import scatter, shape  # noqa: F401 - registration (views family)
 from . import fft, linalg_ext  # noqa: F401 - registration (torch.linalg, torch.fft)
+from . import special  # noqa: F401 - registration (torch.special)
 from .registry import _METHODS, OPS, _PUBLIC
 
 __all__ = ["OPS", "install"]

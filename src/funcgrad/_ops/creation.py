@@ -34,8 +34,9 @@ def _new(arr, dtype=None, device=None, requires_grad=False):
     return t
 
 
-def _infer_np(data):
-    """numpy array for python data with torch's dtype inference."""
+def _infer_np(data, want=None):
+    """numpy array for python data with torch's dtype inference; python numbers go straight to
+    ``want`` (a numpy dtype) when given, so ``tensor([0.3], dtype=float64)`` never passes through float32."""
     if isinstance(data, Tensor):
         return np.asarray(data._array())
     if isinstance(data, np.ndarray):
@@ -45,6 +46,8 @@ def _infer_np(data):
     if isinstance(data, int) and not isinstance(data, bool) and not -2**63 <= data < 2**63:
         raise ValueError("Overflow when unpacking long long")
     if isinstance(data, (bool, int, float, complex)):
+        if want is not None and not (isinstance(data, complex) and want.kind != "c"):
+            return np.asarray(data, dtype=want)
         return np.asarray(data, dtype=_dtypes.scalar_dtype(data).np)
     if hasattr(data, "__jax_array__") or isinstance(data, jax.Array):
         return np.asarray(data)
@@ -71,6 +74,8 @@ def _infer_np(data):
             raise ValueError(f"expected sequence of equal length: {e}") from None
         if arr.dtype == object:
             raise TypeError(f"Could not infer dtype of {type(flat[0]).__name__}")
+        if want is not None and (arr.dtype.kind in "biuf" or want.kind == "c"):
+            return arr.astype(want)
         if arr.dtype.kind == "f":
             arr = arr.astype(_dtypes.get_default_dtype().np)
         elif arr.dtype.kind in "iu":
@@ -96,8 +101,8 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=Fal
             "To copy construct from a tensor, it is recommended to use sourceTensor.detach().clone() or "
             "sourceTensor.detach().clone().requires_grad_(True), rather than torch.tensor(sourceTensor).",
             UserWarning, stacklevel=2)
-    arr = _infer_np(data)
     dt = _dtypes.as_dtype(dtype)
+    arr = _infer_np(data, None if dt is None else dt.np)
     if dt is not None:
         arr = arr.astype(dt.np)
     else:
