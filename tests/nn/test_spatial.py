@@ -166,19 +166,21 @@ def test_max_unpool():
             v, i = pool(x, 2, return_indices=True)
             return getattr(F, f"max_unpool{nd}d")(v, i, 2)
         check(fn, shape)
+    # overlapping windows: an input picked twice gets both gradients (torch's gather); forward-mode
+    # tangents there add up instead of being written twice (see the xfail notes)
     check(lambda L, F, x: F.max_unpool2d(*F.max_pool2d(x, 3, 2, 1, return_indices=True), 3, 2, 1,
-                                         output_size=(7, 8)), (1, 2, 7, 8))
+                                         output_size=(7, 8)), (1, 2, 7, 8), fwd=False)
 
 
 def test_fractional_max_pool_with_samples():
     s2 = RNG.random((2, 3, 2))
-    check(lambda L, F, x, s: F.fractional_max_pool2d(x, 2, output_size=(4, 3), return_indices=True,
-                                                     _random_samples=s), (2, 3, 9, 7), arrays=None and None
-          or [RNG.standard_normal((2, 3, 9, 7)), s2], fwd=False)
+    check(lambda L, F, x: F.fractional_max_pool2d(x, 2, output_size=(4, 3), return_indices=True,
+                                                  _random_samples=L.tensor(s2)), (2, 3, 9, 7))
+    check(lambda L, F, x: F.fractional_max_pool2d(x, (3, 2), output_ratio=(0.5, 0.7),
+                                                  _random_samples=L.tensor(s2)[:1]), (1, 3, 9, 7))
     s3 = RNG.random((1, 2, 3))
-    check(lambda L, F, x, s: F.fractional_max_pool3d(x, (2, 3, 2), output_size=(3, 2, 3), return_indices=True,
-                                                     _random_samples=s),
-          arrays=[RNG.standard_normal((1, 2, 6, 7, 5)), s3], fwd=False)
+    check(lambda L, F, x: F.fractional_max_pool3d(x, (2, 3, 2), output_size=(3, 2, 3), return_indices=True,
+                                                  _random_samples=L.tensor(s3)), (1, 2, 6, 7, 5))
 
 
 def test_fractional_max_pool_random_shapes():
@@ -511,5 +513,5 @@ def test_errors(name):
 
 def test_upsample_warns():
     x = funcgrad.ones(1, 1, 2, 2)
-    with pytest.warns(UserWarning, match="upsample_bilinear is deprecated"):
+    with pytest.warns(UserWarning, match="upsample_bilinear` is deprecated"):
         funcgrad.nn.functional.upsample_bilinear(x, scale_factor=2)

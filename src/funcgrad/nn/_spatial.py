@@ -342,6 +342,11 @@ def _max_pool_nd(name, nd, input, kernel_size, stride, padding, dilation, ceil_m
         return r.squeeze(-2)
     _float_input(input, f"max_pool{nd}d")
     k, s, p, d, out = _pool_args(name, input, nd, kernel_size, stride, padding, dilation, ceil_mode)
+    if any(di != 1 for di in d):
+        # JAX has no vjp for a dilated max window: the values are gathered at the indices instead
+        idx = _max_pool_indices(input, k, s, p, d, out)
+        vals = _take_plane(input, idx, nd, f"MaxPool{nd}DWithIndicesBackward0")
+        return (vals, idx) if return_indices else vals
     vals = _max_pool(input, k, s, p, d, out)
     if return_indices:
         return vals, _max_pool_indices(input, k, s, p, d, out)
@@ -650,7 +655,6 @@ def _unpool_output_size(input, kernel_size, stride, padding, output_size):
     default = [(input._shape[-nd + d] - 1) * stride[d] + kernel_size[d] - 2 * padding[d] for d in range(nd)]
     if output_size is None:
         return default
-    output_size = list(output_size)
     if len(output_size) == nd + 2:
         output_size = output_size[2:]
     if len(output_size) != nd:
@@ -1194,6 +1198,8 @@ def _im2col_table(n, k, d, p, s):
 
 def _unfold_fwd(x, kernel, dilation, padding, stride):
     # x (N, C, H, W) -> (N, C*kh*kw, L)
+    if x.ndim == 3:
+        return _unfold_fwd(x[None], kernel, dilation, padding, stride)[0]
     n, c, h, w = x.shape
     xp = jnp.pad(x, ((0, 0), (0, 0), (padding[0],) * 2, (padding[1],) * 2))
     th, oh = _im2col_table(h, kernel[0], dilation[0], padding[0], stride[0])
@@ -1203,6 +1209,8 @@ def _unfold_fwd(x, kernel, dilation, padding, stride):
 
 
 def _fold_fwd(x, out, kernel, dilation, padding, stride):
+    if x.ndim == 2:
+        return _fold_fwd(x[None], out, kernel, dilation, padding, stride)[0]
     n, ck, _ = x.shape
     c = ck // (kernel[0] * kernel[1])
     th, oh = _im2col_table(out[0], kernel[0], dilation[0], padding[0], stride[0])
@@ -1248,18 +1256,14 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
         _wrap_dim(2, input.dim())
         raise NotImplementedError(f"Input Error: Only 3D or 4D input Tensors are supported (got {input.dim()}D)")
     _fold_check(k, d, p, s)
-    unbatched = input.dim() == 3
-    if unbatched:
-        input = input.unsqueeze(0)
-    h, w = input._shape[2:]
+    h, w = input._shape[-2:]
     oh = (h + 2 * p[0] - d[0] * (k[0] - 1) - 1) // s[0] + 1
     ow = (w + 2 * p[1] - d[1] * (k[1] - 1) - 1) // s[1] + 1
     if oh < 1 or ow < 1:
         raise RuntimeError(f"Given input with spatial size ({h}, {w}), kernel_size=({k[0]}, {k[1]}), dilation=({d[0]}, "
                            f"{d[1]}), padding=({p[0]}, {p[1]}), calculated shape of the array of sliding blocks as "
                            f"({oh}, {ow}), but its components must be at least one.")
-    out = _im2col(input, k, d, p, s)
-    return out.squeeze(0) if unbatched else out
+    return _im2col(input, k, d, p, s)
 
 
 def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
@@ -1269,10 +1273,7 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
         raise NotImplementedError(f"Input Error: Only unbatched (2D) or batched (3D) input Tensors are supported "
                                   f"(got {input.dim()}D)")
     _fold_check(k, d, p, s)
-    unbatched = input.dim() == 2
-    if unbatched:
-        input = input.unsqueeze(0)
-    ck, n_blocks = input._shape[1], input._shape[2]
+    ck, n_blocks = input._shape[-2], input._shape[-1]
     if ck % (k[0] * k[1]):
         raise RuntimeError(f"Expected size of input's dimension 1 to be divisible by the product of kernel_size, but "
                            f"got input.size(1)={ck} and kernel_size=({k[0]}, {k[1]}).")
@@ -1287,8 +1288,7 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
                            f"{d[1]}), padding=({p[0]}, {p[1]}), stride=({s[0]}, {s[1]}), expected size of input's "
                            f"dimension 2 to match the calculated number of sliding blocks {bh} * {bw} = {bh * bw}, "
                            f"but got input.size(2)={n_blocks}.")
-    out = _col2im(input, o, k, d, p, s)
-    return out.squeeze(0) if unbatched else out
+    return _col2im(input, o, k, d, p, s)
 
 
 # -- shuffles -------------------------------------------------------------------------------------------
@@ -1552,17 +1552,16 @@ def affine_grid(theta, size, align_corners=None):
         align_corners = False
     if not theta._dtype.is_floating_point:
         raise ValueError(f"Expected theta to have floating point type, but got {theta.dtype}")
-    size = list(size)
     if len(size) == 4:
         if theta.dim() != 3 or tuple(theta._shape[-2:]) != (2, 3):
             raise ValueError(f"Expected a batch of 2D affine matrices of shape Nx2x3 for size {size}. Got "
                              f"{theta.shape}.")
-        spatial = size[-2:]
+        spatial = list(size[-2:])
     elif len(size) == 5:
         if theta.dim() != 3 or tuple(theta._shape[-2:]) != (3, 4):
             raise ValueError(f"Expected a batch of 3D affine matrices of shape Nx3x4 for size {size}. Got "
                              f"{theta.shape}.")
-        spatial = size[-3:]
+        spatial = list(size[-3:])
     else:
         raise NotImplementedError(f"affine_grid only supports 4D and 5D sizes, for 2D and 3D affine transforms, "
                                   f"respectively. Got size {size}.")
