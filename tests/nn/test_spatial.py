@@ -166,10 +166,9 @@ def test_max_unpool():
             v, i = pool(x, 2, return_indices=True)
             return getattr(F, f"max_unpool{nd}d")(v, i, 2)
         check(fn, shape)
-    # overlapping windows: an input picked twice gets both gradients (torch's gather); forward-mode
-    # tangents there add up instead of being written twice (see the xfail notes)
+    # overlapping windows: an input picked twice gets both gradients (torch's gather)
     check(lambda L, F, x: F.max_unpool2d(*F.max_pool2d(x, 3, 2, 1, return_indices=True), 3, 2, 1,
-                                         output_size=(7, 8)), (1, 2, 7, 8), fwd=False)
+                                         output_size=(7, 8)), (1, 2, 7, 8))
 
 
 def test_fractional_max_pool_with_samples():

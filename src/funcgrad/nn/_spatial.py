@@ -59,10 +59,26 @@ def _dims_str(xs, sep=" x "):
 
 
 def _float_input(input, name):
+    """torch's CPU kernels for these ops are dispatched for floating types only."""
     if not (input._dtype.is_floating_point or input._dtype.is_complex):
         from .._tensor_methods import _dt_name
 
-        raise RuntimeError(f"\"{name}\" not implemented for '{_dt_name(input._dtype)}'")
+        raise NotImplementedError(f"\"{name}\" not implemented for '{_dt_name(input._dtype)}'")
+
+
+_C_TYPES = {"float32": "float", "float64": "double", "int64": "long int", "int32": "int", "int16": "short int",
+            "int8": "signed char", "uint8": "unsigned char", "bool": "bool", "float16": "c10::Half",
+            "bfloat16": "c10::BFloat16", "complex64": "c10::complex<float>", "complex128": "c10::complex<double>"}
+
+
+def _c_type(t):
+    return _C_TYPES.get(str(t._dtype).replace("torch.", ""), str(t._dtype))
+
+
+def _gm_enabled():
+    from ..autograd import grad_mode
+
+    return grad_mode.is_grad_enabled()
 
 
 # -- convolution ----------------------------------------------------------------------------------------
@@ -114,6 +130,15 @@ def _conv_check_common(name, input, weight, bias, nd, stride, dilation, groups):
         raise RuntimeError("non-positive groups is not supported")
 
 
+def _conv_dtypes(input, weight, bias):
+    if bias is not None and bias._dtype != input._dtype:
+        raise RuntimeError(f"Input type ({_c_type(input)}) and bias type ({_c_type(bias)}) should be the same")
+    if weight._dtype != input._dtype:
+        from .._tensor_methods import _dt_name
+
+        raise RuntimeError(f"expected scalar type {_dt_name(input._dtype)} but found {_dt_name(weight._dtype)}")
+
+
 def _conv(name, nd, input, weight, bias, stride, padding, dilation, groups):
     stride, dilation = _ntuple(stride, nd), _ntuple(dilation, nd)
     _conv_check_common(name, input, weight, bias, nd, stride, dilation, groups)
@@ -124,6 +149,7 @@ def _conv(name, nd, input, weight, bias, stride, padding, dilation, groups):
     if ws[0] % groups:
         raise RuntimeError(f"Given groups={groups}, expected weight to be divisible by {groups} at dimension 0, but "
                            f"got weight of size [{list(ws)}] instead")
+    _conv_dtypes(input, weight, bias)
     if shape[1] != ws[1] * groups:
         raise RuntimeError(f"Given groups={groups}, weight of size {list(ws)}, expected input{list(shape)} to have "
                            f"{ws[1] * groups} channels, but got {shape[1]} channels instead")
@@ -168,6 +194,7 @@ def _conv_transpose(name, nd, input, weight, bias, stride, padding, output_paddi
     if ws[0] % groups:
         raise RuntimeError(f"Given groups={groups}, expected weight to be divisible by {groups} at dimension 0, but "
                            f"got weight of size [{list(ws)}] instead")
+    _conv_dtypes(input, weight, bias)
     if shape[1] != ws[0]:
         raise RuntimeError(f"Given transposed=1, weight of size {list(ws)}, expected input{list(shape)} to have "
                            f"{ws[0]} channels, but got {shape[1]} channels instead")
@@ -333,6 +360,8 @@ def _max_pool_nd(name, nd, input, kernel_size, stride, padding, dilation, ceil_m
         if input.dim() not in (2, 3):
             raise RuntimeError(f"max_pool1d: Expected 2D or 3D (batch mode) tensor with optional 0 dim batch size "
                                f"for input, but got:{list(input._shape)}")
+        if not return_indices and not (input.requires_grad and _gm_enabled()):
+            _float_input(input, "max_pool1d_impl")
         k, s, p, d = (_single(a) for a in (kernel_size, stride if stride not in (None, [], ()) else kernel_size,
                                            padding, dilation))
         r = _max_pool_nd("max_pool2d", 2, input.unsqueeze(-2), (1,) + k, (1,) + s, (0,) + p, (1,) + d, ceil_mode,
@@ -340,7 +369,6 @@ def _max_pool_nd(name, nd, input, kernel_size, stride, padding, dilation, ceil_m
         if return_indices:
             return r[0].squeeze(-2), r[1].squeeze(-2)
         return r.squeeze(-2)
-    _float_input(input, f"max_pool{nd}d")
     k, s, p, d, out = _pool_args(name, input, nd, kernel_size, stride, padding, dilation, ceil_mode)
     if any(di != 1 for di in d):
         # JAX has no vjp for a dilated max window: the values are gathered at the indices instead
@@ -404,8 +432,11 @@ def _avg_pool_fwd(x, kernel, stride, padding, out, count_include_pad, divisor_ov
     ones = (1,) * nd
     xp = lax.pad(x, jnp.zeros((), x.dtype), _pool_pads(x.shape, kernel, stride, padding, ones, out))
     s = lax.reduce_window(xp, np.zeros((), x.dtype), lax.add, (1,) * lead + kernel, (1,) * lead + stride, "VALID")
-    div = _avg_divisor(x.shape[lead:], kernel, stride, padding, out, count_include_pad, divisor_override)
-    return (s / jnp.asarray(np.maximum(div, 1), x.dtype)).astype(x.dtype)
+    div = np.maximum(_avg_divisor(x.shape[lead:], kernel, stride, padding, out, count_include_pad,
+                                  divisor_override), 1)
+    if not jnp.issubdtype(x.dtype, jnp.inexact):  # torch's integer kernel: C division, truncating
+        return lax.div(s, jnp.broadcast_to(jnp.asarray(div.astype(np.int64), x.dtype), s.shape))
+    return (s / jnp.asarray(div, x.dtype)).astype(x.dtype)
 
 
 @defop(_avg_pool_fwd, node="AvgPool2DBackward0", saves={0: (0,)}, method=False, function=False, name="avg_pool_nd")
@@ -427,7 +458,6 @@ def _avg_pool_nd(name, nd, input, kernel_size, stride, padding, ceil_mode, count
         from ..tensor import _wrap_dim
 
         _wrap_dim(-nd - 1, input.dim())  # torch's IndexError for too few dims
-    _float_input(input, f"avg_pool{nd}d")
     if divisor_override is not None and divisor_override == 0:
         raise RuntimeError("divisor must be not zero")
     k, s, p, _, out = _pool_args(name, input, nd, kernel_size, stride, padding, 1, ceil_mode)
@@ -539,6 +569,8 @@ def _take_plane(input, indices, nd, node):
 
 
 def _adaptive_size(name, input, nd, output_size):
+    if isinstance(output_size, (tuple, list)) and input.dim() <= len(output_size):
+        raise ValueError(f"Input dimension should be at least {len(output_size) + 1}")
     if input.dim() not in (nd + 1, nd + 2):
         sep = ": " if "max" in name else ""
         raise RuntimeError(f"{name}(): Expected {nd + 1}D or {nd + 2}D tensor, but got{sep or ' '}"
@@ -570,6 +602,7 @@ def adaptive_avg_pool1d(input, output_size):
 def adaptive_avg_pool2d(input, output_size):
     """Mean over torch's adaptive windows ``[floor(i*n/o), ceil((i+1)*n/o))`` of NCHW input."""
     o = _adaptive_size("adaptive_avg_pool2d", input, 2, output_size)
+    _float_input(input, "adaptive_avg_pool2d")
     if o == (1, 1):
         return input.mean((-1, -2), keepdim=True)
     return _adaptive_avg(input, o)
@@ -577,6 +610,7 @@ def adaptive_avg_pool2d(input, output_size):
 
 def adaptive_avg_pool3d(input, output_size):
     o = _adaptive_size("adaptive_avg_pool3d", input, 3, output_size)
+    _float_input(input, "adaptive_avg_pool3d")
     if o == (1, 1, 1):
         return input.mean((-1, -2, -3), keepdim=True)
     return _adaptive_avg(input, o)
@@ -623,25 +657,15 @@ def adaptive_max_pool3d_with_indices(input, output_size, return_indices=True):
 def _max_unpool_fwd(x, idx, out):
     nd = len(out)
     lead = x.shape[:x.ndim - nd]
-    xf = x.reshape(lead + (-1,))
-    i = jnp.broadcast_to(idx, x.shape).reshape(lead + (-1,))
     n = math.prod(out)
-
-    @jax.custom_jvp
-    def scatter(v):
-        z = jnp.zeros(lead + (n,), x.dtype)
-        return jax.vmap(lambda zz, ii, vv: zz.at[ii].set(vv), in_axes=(0, 0, 0))(
-            z.reshape(-1, n), i.reshape(-1, i.shape[-1]), v.reshape(-1, v.shape[-1])).reshape(lead + (n,))
-
-    @scatter.defjvp
-    def _(primals, tangents):
-        # torch's derivative: the gradient gathers at every index (scatter-add is its transpose)
-        (v,), (t,) = primals, tangents
-        z = jnp.zeros((math.prod(lead), n), x.dtype)
-        tt = jax.vmap(lambda zz, ii, vv: zz.at[ii].add(vv))(z, i.reshape(-1, i.shape[-1]), t.reshape(-1, t.shape[-1]))
-        return scatter(v), tt.reshape(lead + (n,))
-
-    return scatter(xf).reshape(lead + tuple(out))
+    k = math.prod(x.shape[x.ndim - nd:])
+    xf = x.reshape((-1, k))
+    i = jnp.broadcast_to(idx, x.shape).reshape((-1, k))
+    # unique_indices: the tangent is written like the value (torch's forward formula) and the
+    # gradient gathers at every index, duplicates included (torch's backward)
+    z = jnp.zeros((xf.shape[0], n), x.dtype)
+    y = jax.vmap(lambda zz, ii, vv: zz.at[ii].set(vv, unique_indices=True))(z, i, xf)
+    return y.reshape(lead + tuple(out))
 
 
 @defop(_max_unpool_fwd, node="MaxUnpool2DBackward0", saves={0: (1,)}, method=False, function=False,
@@ -683,6 +707,7 @@ def _max_unpool_nd(nd, input, indices, kernel_size, stride, padding, output_size
     if input.dim() not in (nd + 1, nd + 2):
         raise RuntimeError(f"Input to max_unpooling{nd}d should be a {nd + 1}d or {nd + 2}d Tensor, but got a "
                            f"tensor with {input.dim()} dimensions.")
+    _float_input(input, f"max_unpool{nd}d")
     host = concrete(indices._array())
     n = math.prod(out)
     if host is not None and host.size and (host.min() < 0 or host.max() >= n):
@@ -774,7 +799,7 @@ def _fractional(nd, input, kernel_size, output_size, output_ratio, return_indice
         if out[i] + k[i] - 1 > sp[i]:
             what = ("time", "height", "width")[3 - nd + i]
             raise RuntimeError(f"{name}{'_out' if nd == 3 else ''}(): pool {what} {k[i]} too large relative to input {what} {sp[i]}")
-    _float_input(input, name)
+    _float_input(input, "check_uniform_bounds")
     n = input._shape[0] if input.dim() == nd + 2 else 1
     c = input._shape[-nd - 1]
     if _random_samples is None:
@@ -885,23 +910,24 @@ def _index_pad(input, tables, node):
 
 
 def _pad_table(n, lo, hi, mode):
-    # negative amounts crop first; the padding then indexes the cropped range (as torch)
-    start, stop = max(-lo, 0), n - max(-hi, 0)
-    m = stop - start
-    lo, hi = max(lo, 0), max(hi, 0)
-    t = np.arange(-lo, m + hi)
-    if mode == "reflect":
-        t = np.abs(t)
-        t = np.where(t > m - 1, 2 * (m - 1) - t, t)
-    elif mode == "replicate":
-        t = np.clip(t, 0, m - 1)
+    """Source index of each output position. reflect/replicate index the input at positions
+    -lo .. n-1+hi; circular crops negative amounts first and wraps around what is left (as torch)."""
+    if mode == "circular":
+        start, stop = max(-lo, 0), n - max(-hi, 0)
+        m = stop - start
+        t = np.mod(np.arange(-max(lo, 0), m + max(hi, 0)), m) + start
     else:
-        t = np.mod(t, m)
-    return tuple(int(v) for v in t + start)
+        t = np.arange(-lo, n + hi)
+        if mode == "reflect":
+            t = np.abs(t)
+            t = np.where(t > n - 1, 2 * (n - 1) - t, t)
+        else:
+            t = np.clip(t, 0, n - 1)
+    return tuple(int(v) for v in t)
 
 
 _PAD_NAMES = {"reflect": "ReflectionPad{}DBackward0", "replicate": "ReplicationPad{}DBackward0",
-              "circular": "torch::autograd::CopySlices"}
+              "circular": "CopySlices"}
 
 
 def pad(input, pad, mode="constant", value=None):
@@ -1073,6 +1099,7 @@ def _upsample(input, mode, output_size, scale_factors, align_corners=False, anti
         raise RuntimeError("Input and output sizes should be greater than 0, but got input ("
                            + ", ".join(f"{a}: {b}" for a, b in zip(names, input._shape[2:])) + ") output ("
                            + ", ".join(f"{a}: {b}" for a, b in zip(names, out)) + ")")
+    _float_input(input, f"upsample_{mode.replace('-', '_')}{nd}d")
     kind = {"linear": "linear", "bilinear": "linear", "trilinear": "linear", "bicubic": "cubic"}.get(mode, mode)
     node = _UP_NAMES[mode].format(nd)
     if antialias:
@@ -1256,6 +1283,7 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
         _wrap_dim(2, input.dim())
         raise NotImplementedError(f"Input Error: Only 3D or 4D input Tensors are supported (got {input.dim()}D)")
     _fold_check(k, d, p, s)
+    _float_input(input, "im2col_out_cpu")
     h, w = input._shape[-2:]
     oh = (h + 2 * p[0] - d[0] * (k[0] - 1) - 1) // s[0] + 1
     ow = (w + 2 * p[1] - d[1] * (k[1] - 1) - 1) // s[1] + 1
@@ -1273,6 +1301,7 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
         raise NotImplementedError(f"Input Error: Only unbatched (2D) or batched (3D) input Tensors are supported "
                                   f"(got {input.dim()}D)")
     _fold_check(k, d, p, s)
+    _float_input(input, "col2im_out_cpu")
     ck, n_blocks = input._shape[-2], input._shape[-1]
     if ck % (k[0] * k[1]):
         raise RuntimeError(f"Expected size of input's dimension 1 to be divisible by the product of kernel_size, but "
@@ -1481,6 +1510,7 @@ def _grid_check(input, grid, interpolation_mode):
                            f"sizes {list(grid._shape)}")
     if nd == 3 and interpolation_mode == 2:
         raise RuntimeError("grid_sampler(): bicubic interpolation only supports 4D input")
+    _float_input(input, f"grid_sampler_{nd}d_cpu_kernel_impl")
 
 
 @public
@@ -1502,6 +1532,11 @@ def grid_sampler(input, grid, interpolation_mode, padding_mode, align_corners):
     return _grid_sampler(input, grid, interpolation_mode, padding_mode, align_corners)
 
 
+_ALIGN_WARNING = ("Default grid_sample and affine_grid behavior has changed to align_corners=False since 1.3.0. Please "
+                  "specify align_corners=True if the old behavior is desired. See the documentation of grid_sample "
+                  "for details.")
+
+
 def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corners=None):
     """Sample ``input`` at the normalised ``grid`` locations ([-1, 1]); modes bilinear, nearest, bicubic (2-D);
     padding zeros, border, reflection."""
@@ -1512,6 +1547,7 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
         raise ValueError("nn.functional.grid_sample(): expected padding_mode to be 'zeros', 'border', or "
                          f"'reflection', but got: '{padding_mode}'")
     if align_corners is None:
+        warnings.warn(_ALIGN_WARNING, stacklevel=2)
         align_corners = False
     _grid_check(input, grid, {"bilinear": 0, "nearest": 1, "bicubic": 2}[mode])
     return _grid_sampler(input, grid, {"bilinear": 0, "nearest": 1, "bicubic": 2}[mode],
@@ -1549,6 +1585,7 @@ def affine_grid_generator(theta, size, align_corners):
 def affine_grid(theta, size, align_corners=None):
     """Sampling grid for :func:`grid_sample` from a batch of affine matrices ``theta``."""
     if align_corners is None:
+        warnings.warn(_ALIGN_WARNING, stacklevel=2)
         align_corners = False
     if not theta._dtype.is_floating_point:
         raise ValueError(f"Expected theta to have floating point type, but got {theta.dtype}")
