@@ -1204,16 +1204,19 @@ def upsample_bilinear(input, size=None, scale_factor=None):
 
 def _aa_public(mode):
     def f(input, output_size, align_corners, scale_factors=None):
+        if (output_size is None) == (scale_factors is None):
+            raise RuntimeError("Must specify exactly one of output_size and scale_factors")
         scales = list(scale_factors) if scale_factors is not None else None
-        return _upsample(input, mode, output_size if output_size is not None else None, scales, align_corners, True)
+        return _upsample(input, mode, None if output_size is None else list(output_size), scales, align_corners, True)
 
     f.__name__ = f"_upsample_{mode}2d_aa"
     f.__doc__ = f"torch's ``_upsample_{mode}2d_aa`` (antialiased resampling of NCHW input)."
     return f
 
 
-_upsample_bilinear2d_aa = _aa_public("bilinear")  # torch.ops.aten._upsample_bilinear2d_aa
-_upsample_bicubic2d_aa = _aa_public("bicubic")
+# aten's _upsample_{bilinear,bicubic}2d_aa.vec, published as funcgrad._upsample_bilinear2d_aa (op_db's name)
+_upsample_bilinear2d_aa = public(_aa_public("bilinear"), name="_upsample_bilinear2d_aa")
+_upsample_bicubic2d_aa = public(_aa_public("bicubic"), name="_upsample_bicubic2d_aa")
 
 
 # -- im2col / col2im -----------------------------------------------------------------------------------
