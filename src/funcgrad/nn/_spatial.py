@@ -580,8 +580,7 @@ def _adaptive_size(name, input, nd, output_size):
         raise RuntimeError(f"{name}: internal error: output_size.size() must be {nd}")
     o = [input._shape[-nd + i] if v is None else int(v) for i, v in enumerate(o)]
     for i in range(1, input.dim()):
-        if input._shape[i] == 0 and (i >= input.dim() - nd or True) and input.dim() == nd + 2 or \
-                input.dim() == nd + 1 and input._shape[i - 1] == 0:
+        if input._shape[i] == 0:
             raise RuntimeError(f"{name}(): Expected input to have non-zero size for non-batch dimensions, but input "
                                f"has sizes {list(input._shape)} with dimension {i} being empty")
     if any(v < 0 for v in o):
@@ -1086,13 +1085,13 @@ _UP_NAMES = {"nearest": "UpsampleNearest{}DBackward0", "nearest-exact": "Upsampl
              "trilinear": "UpsampleTrilinear3DBackward0", "bicubic": "UpsampleBicubic2DBackward0"}
 
 
-def _upsample(input, mode, output_size, scale_factors, align_corners=False, antialias=False):
+def _upsample(input, mode, output_size, scale_factors, align_corners=False, antialias=False, scales=None):
     nd = input.dim() - 2
     if output_size is None:
         output_size = [int(math.floor(input._shape[2 + i] * scale_factors[i])) for i in range(nd)]
         scales = tuple(float(s) for s in scale_factors)
     else:
-        scales = (None,) * nd
+        scales = tuple(None if s is None else float(s) for s in scales) if scales is not None else (None,) * nd
     out = tuple(int(o) for o in output_size)
     if any(o <= 0 for o in out) or any(s <= 0 for s in input._shape[2:]):
         names = "DHW"[3 - nd:]
@@ -1203,7 +1202,9 @@ def upsample_bilinear(input, size=None, scale_factor=None):
 
 
 def _aa_public(mode):
-    def f(input, output_size, align_corners, scale_factors=None):
+    def f(input, output_size, align_corners, scale_factors=None, scales_h=None, scales_w=None):
+        if scales_h is not None or scales_w is not None:  # the (output_size, scales_h, scales_w) overload
+            return _upsample(input, mode, list(output_size), None, align_corners, True, (scales_h, scales_w))
         if (output_size is None) == (scale_factors is None):
             raise RuntimeError("Must specify exactly one of output_size and scale_factors")
         scales = list(scale_factors) if scale_factors is not None else None
@@ -1612,3 +1613,15 @@ def affine_grid(theta, size, align_corners=None):
     elif min(size) <= 0:
         raise ValueError(f"Expected non-zero, positive output size. Got {size}")
     return affine_grid_generator(theta, size, align_corners)
+
+
+# torch also has these at the top level (torch.conv2d, torch.max_pool2d, torch.pixel_shuffle, ...)
+for _name, _f in (("conv1d", conv1d), ("conv2d", conv2d), ("conv3d", conv3d), ("conv_transpose1d", conv_transpose1d),
+                  ("conv_transpose2d", conv_transpose2d), ("conv_transpose3d", conv_transpose3d),
+                  ("max_pool1d", max_pool1d), ("max_pool2d", max_pool2d), ("max_pool3d", max_pool3d),
+                  ("max_pool1d_with_indices", max_pool1d_with_indices), ("avg_pool1d", avg_pool1d),
+                  ("adaptive_avg_pool1d", adaptive_avg_pool1d), ("pixel_shuffle", pixel_shuffle),
+                  ("pixel_unshuffle", pixel_unshuffle), ("channel_shuffle", channel_shuffle),
+                  ("native_channel_shuffle", native_channel_shuffle)):
+    public(_f, name=_name)
+del _name, _f
