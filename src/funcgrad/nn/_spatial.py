@@ -432,8 +432,9 @@ def _avg_pool_fwd(x, kernel, stride, padding, out, count_include_pad, divisor_ov
     ones = (1,) * nd
     xp = lax.pad(x, jnp.zeros((), x.dtype), _pool_pads(x.shape, kernel, stride, padding, ones, out))
     s = lax.reduce_window(xp, np.zeros((), x.dtype), lax.add, (1,) * lead + kernel, (1,) * lead + stride, "VALID")
-    div = np.maximum(_avg_divisor(x.shape[lead:], kernel, stride, padding, out, count_include_pad,
-                                  divisor_override), 1)
+    div = _avg_divisor(x.shape[lead:], kernel, stride, padding, out, count_include_pad, divisor_override)
+    if not divisor_override:
+        div = np.maximum(div, 1)  # windows wholly in the padding: torch writes 0 (their sum)
     if not jnp.issubdtype(x.dtype, jnp.inexact):  # torch's integer kernel: C division, truncating
         return lax.div(s, jnp.broadcast_to(jnp.asarray(div.astype(np.int64), x.dtype), s.shape))
     return (s / jnp.asarray(div, x.dtype)).astype(x.dtype)
