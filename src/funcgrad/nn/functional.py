@@ -14,12 +14,16 @@ from .._ops.pointwise import _leaky_relu, relu, sigmoid, tanh  # noqa: F401 - re
 from .._ops.registry import ABSENT, Const, defop, dispatch
 from .._lazy import concrete
 from ..autograd import grad_mode
+from ._spatial import *  # noqa: F401,F403 - convolution, pooling, padding, resampling
+from ._spatial import __all__ as _spatial_all
 
 __all__ = ["linear", "relu", "relu6", "sigmoid", "tanh", "leaky_relu", "gelu", "elu", "silu", "softplus", "hardtanh",
-           "softmax", "log_softmax", "dropout", "layer_norm", "batch_norm", "embedding", "conv2d", "max_pool2d",
-           "avg_pool2d", "mse_loss", "l1_loss", "nll_loss", "cross_entropy", "binary_cross_entropy",
-           "binary_cross_entropy_with_logits", "huber_loss", "smooth_l1_loss", "kl_div", "one_hot", "pad",
+           "softmax", "log_softmax", "dropout", "layer_norm", "batch_norm", "embedding", "mse_loss",
+           "l1_loss", "nll_loss", "cross_entropy", "binary_cross_entropy",
+           "binary_cross_entropy_with_logits", "huber_loss", "smooth_l1_loss", "kl_div", "one_hot",
            "normalize", "cosine_similarity"]
+
+__all__ += [n for n in _spatial_all if not n.startswith("_")]
 
 _REDUCTIONS = ("none", "mean", "sum")
 
@@ -298,92 +302,6 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
     return _embedding(weight, idx, padding_idx)
 
 
-# -- convolution and pooling ----------------------------------------------------------------------------
-def _pair(v):
-    return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
-
-
-def _conv_fwd(x, w, *b, stride, padding, dilation, groups, has_b):
-    y = jax.lax.conv_general_dilated(x, w, window_strides=stride, padding=padding, rhs_dilation=dilation,
-                                     dimension_numbers=("NCHW", "OIHW", "NCHW"), feature_group_count=groups)
-    if has_b:
-        y = y + b[0].reshape(1, -1, 1, 1)
-    return y
-
-
-@defop(_conv_fwd, node="ConvolutionBackward0", saves={0: (1,), 1: (0,), 2: ()}, method=False, function=False,
-       name="conv2d")
-def _conv2d(input, weight, bias, stride, padding, dilation, groups):
-    return (input, weight, ABSENT if bias is None else bias), \
-        (("stride", stride), ("padding", padding), ("dilation", dilation), ("groups", groups),
-         ("has_b", bias is not None))
-
-
-def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
-    """2-D convolution over NCHW input with OIHW weights (``jax.lax.conv_general_dilated``)."""
-    unbatched = input.dim() == 3
-    if unbatched:
-        input = input.unsqueeze(0)
-    if input.dim() != 4:
-        raise RuntimeError(f"Expected 3D (unbatched) or 4D (batched) input to conv2d, but got input of size: "
-                           f"{list(input._shape)}")
-    if input._shape[1] != weight._shape[1] * groups:
-        raise RuntimeError(f"Given groups={groups}, weight of size {list(weight._shape)}, expected input"
-                           f"{list(input._shape)} to have {weight._shape[1] * groups} channels, but got "
-                           f"{input._shape[1]} channels instead")
-    if isinstance(padding, str):
-        if padding == "valid":
-            pad = ((0, 0), (0, 0))
-        else:
-            k = weight._shape[2:]
-            d = _pair(dilation)
-            tot = [d[i] * (k[i] - 1) for i in range(2)]
-            pad = tuple((t // 2, t - t // 2) for t in tot)
-    else:
-        p = _pair(padding)
-        pad = ((p[0], p[0]), (p[1], p[1]))
-    out = _conv2d(input, weight, bias, _pair(stride), pad, _pair(dilation), groups)
-    return out.squeeze(0) if unbatched else out
-
-
-def _pool_fwd(x, kernel, stride, padding, kind, ceil_mode, count_include_pad):
-    window = (1, 1) + kernel
-    strides = (1, 1) + stride
-    pads = ((0, 0), (0, 0)) + tuple((p, p + (s - 1 if ceil_mode else 0)) for p, s in zip(padding, stride))
-    if kind == "max":
-        return jax.lax.reduce_window(x, -jnp.inf, jax.lax.max, window, strides, pads)
-    s = jax.lax.reduce_window(x, 0.0, jax.lax.add, window, strides, pads)
-    if count_include_pad:
-        return s / (kernel[0] * kernel[1])
-    ones = jnp.ones(x.shape[2:], x.dtype)[None, None]
-    cnt = jax.lax.reduce_window(ones, 0.0, jax.lax.add, window, strides, pads)
-    return s / cnt
-
-
-@defop(_pool_fwd, node="MaxPool2DWithIndicesBackward0", saves={0: (0,)}, method=False, function=False,
-       name="pool2d")
-def _pool2d(input, kernel, stride, padding, kind, ceil_mode, count_include_pad, node):
-    return (input,), (("kernel", kernel), ("stride", stride), ("padding", padding), ("kind", kind),
-                      ("ceil_mode", ceil_mode), ("count_include_pad", count_include_pad)), node
-
-
-def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
-    """Max over windows of NCHW input."""
-    if return_indices or dilation != 1:
-        raise NotImplementedError("max_pool2d: return_indices and dilation are not supported by funcgrad yet")
-    k = _pair(kernel_size)
-    s = _pair(stride) if stride is not None else k
-    return _pool2d(input, k, s, _pair(padding), "max", ceil_mode, True, "MaxPool2DWithIndicesBackward0")
-
-
-def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
-               divisor_override=None):
-    """Mean over windows of NCHW input."""
-    k = _pair(kernel_size)
-    s = _pair(stride) if stride is not None else k
-    return _pool2d(input, k, s, _pair(padding), "avg", ceil_mode, count_include_pad, "AvgPool2DBackward0")
-
-
 # -- losses ---------------------------------------------------------------------------------------------
 def _mse_fwd(x, y, reduction):
     return _reduce(jnp.square(x - y), reduction)
@@ -615,26 +533,6 @@ def one_hot(tensor, num_classes=-1):
     if t.size and (t.min() < 0 or t.max() >= num_classes):
         raise RuntimeError("Class values must be smaller than num_classes.")
     return creation.tensor(np.eye(num_classes, dtype=np.int64)[t], device=tensor.device)
-
-
-def _pad_fwd(x, pads, value):
-    return jnp.pad(x, pads, constant_values=value)
-
-
-@defop(_pad_fwd, node="ConstantPadNdBackward0", saves={0: ()}, method=False, function=False, name="pad")
-def _pad(input, pads, value):
-    return (input,), (("pads", pads), ("value", value))
-
-
-def pad(input, pad, mode="constant", value=None):
-    if mode != "constant":
-        raise NotImplementedError(f"pad mode '{mode}' is not supported by funcgrad yet")
-    if len(pad) % 2:
-        raise RuntimeError("Padding length must be divisible by 2")
-    pads = [(0, 0)] * input.dim()
-    for i in range(len(pad) // 2):
-        pads[input.dim() - 1 - i] = (pad[2 * i], pad[2 * i + 1])
-    return _pad(input, tuple(pads), 0.0 if value is None else value)
 
 
 def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
