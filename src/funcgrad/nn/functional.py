@@ -102,26 +102,6 @@ def leaky_relu(input, negative_slope=0.01, inplace=False):
     return input._inplace_assign(out) if inplace else out
 
 
-@defop(lambda x, alpha: jnp.where(x > 0, x, alpha * jnp.expm1(x)), node="EluBackward0", saves={0: ("result",)},
-       method=False, function=False, name="elu")
-def _elu(input, alpha):
-    return (input,), (("alpha", float(alpha)),)
-
-
-def elu(input, alpha=1.0, inplace=False):
-    out = _elu(input, alpha)
-    return input._inplace_assign(out) if inplace else out
-
-
-def _softplus_fwd(x, beta, threshold):
-    return jnp.where(x * beta > threshold, x, jnp.log1p(jnp.exp(x * beta)) / beta)
-
-
-@defop(_softplus_fwd, node="SoftplusBackward0", saves={0: (0,)}, method=False, function=False, name="softplus")
-def softplus(input, beta=1.0, threshold=20.0):
-    return (input,), (("beta", float(beta)), ("threshold", float(threshold)))
-
-
 @defop(lambda x, lo, hi: jnp.where(x <= lo, lo, jnp.where(x >= hi, hi, x)).astype(x.dtype), node="HardtanhBackward0",
        saves={0: (0,)}, method=False,
        function=False, name="hardtanh")
@@ -418,7 +398,10 @@ def _nll_fwd(x, t, *w, reduction, ignore_index, has_w):
     wt = jnp.where(t == ignore_index, 0, wt).astype(x.dtype)
     loss = -picked * wt
     if reduction == "mean":
-        return jnp.sum(loss) / jnp.sum(wt)
+        # every target ignored: torch's value is 0/0 = NaN but its gradient is 0 (no NaN from 0/0 here)
+        total = jnp.sum(wt)
+        empty = total == 0
+        return jnp.where(empty, jnp.nan, jnp.sum(loss) / jnp.where(empty, 1, total)).astype(x.dtype)
     if reduction == "sum":
         return jnp.sum(loss)
     return loss
@@ -427,7 +410,8 @@ def _nll_fwd(x, t, *w, reduction, ignore_index, has_w):
 @defop(_nll_fwd, node="NllLossBackward0", saves={0: (1,)}, method=False, function=False, name="nll_loss")
 def _nll(input, target, weight, reduction, ignore_index):
     ins = (input, Const(target._array())) + ((Const(weight._array()),) if weight is not None else ())
-    return ins, (("reduction", reduction), ("ignore_index", int(ignore_index)), ("has_w", weight is not None))
+    return ins, (("reduction", reduction), ("ignore_index", int(ignore_index)), ("has_w", weight is not None)), \
+        "NllLoss2DBackward0" if input.dim() == 4 else "NllLossBackward0"
 
 
 def _check_targets(input, target):
@@ -456,6 +440,13 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     unbatched = input.dim() == 1
     if unbatched:
         input, target = input.unsqueeze(0), target.unsqueeze(0)
+    if input.dim() == 3 or input.dim() > 4:
+        # torch folds the spatial dims into (N, C, 1, -1) and calls nll_loss2d
+        n, c = input._shape[0], input._shape[1]
+        tshape = tuple(target._shape)
+        out = _nll(input.contiguous().view(n, c, 1, -1) if hasattr(input, "contiguous") else input.view(n, c, 1, -1),
+                   target.view(n, 1, -1), weight, reduction, ignore_index)
+        return out.view(*tshape) if reduction == "none" else out
     out = _nll(input, target, weight, reduction, ignore_index)
     return out.squeeze(0) if unbatched and reduction == "none" else out
 
@@ -480,8 +471,9 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
             return -prod.sum(class_dim)
         loss = -prod.sum()
         if reduction == "mean":
-            return dispatch(pointwise.div.op, (loss, float(input._shape[0] if input.dim() > 1 else 1)), (),
-                            "DivBackward1")
+            # torch divides by the number of samples, spatial positions included (N * d1 * ...)
+            count = input.numel() // n_cls if input.dim() > 1 else 1
+            return dispatch(pointwise.div.op, (loss, float(count)), (), "DivBackward1")
         return loss
     nll = nll_loss(lsm, target, weight, None, ignore_index, None, reduction)
     if label_smoothing <= 0:
@@ -500,8 +492,25 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         dispatch(pointwise.mul.op, (smooth, label_smoothing / n_cls), (), "MulBackward1")
 
 
+@jax.custom_jvp
+def _bce_elem(x, y):
+    return -(y * jnp.maximum(jnp.log(x), -100.0) + (1 - y) * jnp.maximum(jnp.log1p(-x), -100.0))
+
+
+@_bce_elem.defjvp
+def _bce_elem_jvp(primals, tangents):
+    # torch's derivatives.yaml: d/dx = (x - y) / max(x (1 - x), 1e-12) (finite at x = 0 or 1, where the
+    # clamped log's derivative would be NaN), d/dy = -logit(x) (unclamped)
+    x, y = primals
+    tx, ty = tangents
+    out = _bce_elem(x, y)
+    dx = (x - y) / jnp.maximum((1 - x) * x, 1e-12)
+    dy = jnp.log1p(-x) - jnp.log(x)
+    return out, dx * tx + dy * ty
+
+
 def _bce_fwd(x, y, *w, reduction, has_w):
-    loss = -(y * jnp.maximum(jnp.log(x), -100.0) + (1 - y) * jnp.maximum(jnp.log1p(-x), -100.0))
+    loss = _bce_elem(x, y)
     if has_w:
         loss = loss * w[0]
     return _reduce(loss, reduction)
@@ -642,9 +651,14 @@ def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
     return input / n.expand_as(input)
 
 
-def cosine_similarity(x1, x2, dim=1, eps=1e-8):
-    num = (x1 * x2).sum(dim)
-    den = (x1.norm(2, dim) * x2.norm(2, dim)).clamp_min(eps)
-    return num / den
+# -- the rest of torch.nn.functional (activations, losses, normalisation, misc) -------------------------
+from ._activations import *  # noqa: E402,F401,F403
+from ._activations import __all__ as _act_all  # noqa: E402
+from ._losses import *  # noqa: E402,F401,F403
+from ._losses import __all__ as _loss_all  # noqa: E402
+from ._norms import *  # noqa: E402,F401,F403
+from ._norms import __all__ as _norm_all  # noqa: E402
+from ._misc import *  # noqa: E402,F401,F403
+from ._misc import __all__ as _misc_all  # noqa: E402
 
-
+__all__ += [n for n in (*_act_all, *_loss_all, *_norm_all, *_misc_all) if n not in __all__]
