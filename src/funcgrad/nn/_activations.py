@@ -219,7 +219,7 @@ def prelu(input, weight):
 
 
 def _rrelu_fwd(x, noise):
-    return jnp.where(x >= 0, x, x * noise).astype(x.dtype)
+    return jnp.where(x > 0, x, x * noise).astype(x.dtype)
 
 
 @defop(_rrelu_fwd, node="RreluWithNoiseBackward0", saves={0: (0,)}, method=False, function=False, name="rrelu")
@@ -232,15 +232,13 @@ def _rrelu_noise(input, noise):
 def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
     """Randomized leaky ReLU: negative inputs scaled by a slope drawn from ``U(lower, upper)`` in training,
     by ``(lower + upper) / 2`` otherwise (funcgrad's random stream, not torch's)."""
-    from .._ops.pointwise import _leaky_relu
-
-    if not training:
-        out = _leaky_relu(input, (lower + upper) / 2)
-        return _inplace(input, out, inplace)
     from ..autograd import grad_mode
 
     with grad_mode.no_grad():
-        noise = creation.rand(input._shape, dtype=input.dtype, device=input.device) * (upper - lower) + lower
+        if training:
+            noise = creation.rand(input._shape, dtype=input.dtype, device=input.device) * (upper - lower) + lower
+        else:
+            noise = creation.full(input._shape, (lower + upper) / 2, dtype=input.dtype, device=input.device)
     return _inplace(input, _rrelu_noise(input, noise), inplace)
 
 

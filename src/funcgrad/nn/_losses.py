@@ -222,11 +222,8 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
     if t is not None and t.size and (t.min() < 0 or t.max() >= c):
         raise RuntimeError("target out of range")
     x = input.reshape(1) if input.dim() == 0 else input
-    tg = target.reshape(1) if target.dim() == 0 and input.dim() == 0 else target
-    out = _multi_margin(x, tg, weight, p, margin, reduction)
-    if reduction == "none" and input.dim() == 0:
-        out = out.reshape(())
-    return out
+    tg = target.reshape(()) if input.dim() <= 1 else target
+    return _multi_margin(x, tg, weight, p, margin, reduction)
 
 
 def _multilabel_margin_fwd(x, y, reduction):
@@ -269,6 +266,7 @@ def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduct
 # -- distances -----------------------------------------------------------------------------------------------
 def _pnorm_grad(d, dist, p):
     """torch's derivative of ``||d||_p`` over the last dim (0 where the distance is 0)."""
+    dist = dist[..., None]
     zero = dist == 0
     safe = jnp.where(zero, 1, dist)
     if p == 0:
@@ -419,7 +417,7 @@ def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_fu
 
 
 # -- CTC -----------------------------------------------------------------------------------------------------
-def _ctc_fwd(lp, targets, in_len, tg_len, blank):
+def _ctc_fwd(lp, targets, in_len, tg_len, blank=0):
     # lp: (T, N, C) log-probabilities; targets: (N, S) padded; per-sample negative log likelihood
     T, N, C = lp.shape
     S = targets.shape[1]
@@ -457,7 +455,31 @@ def _ctc_fwd(lp, targets, in_len, tg_len, blank):
     return -lse(a_last, a_prev)
 
 
-@defop(_ctc_fwd, node="CtcLossBackward0", saves={0: (0,)}, method=False, function=False, name="ctc_loss")
+def _ctc_core(lp, targets, in_len, tg_len, blank):
+    return _ctc_fwd(lp, targets, in_len, tg_len, blank)
+
+
+_ctc_core = jax.custom_jvp(_ctc_core, nondiff_argnums=(4,))
+
+
+@_ctc_core.defjvp
+def _ctc_core_jvp(blank, primals, tangents):
+    # torch's ctc_loss_backward returns exp(log_probs) - posterior (the gradient with respect to the
+    # logits when log_probs come from log_softmax, through which the extra exp(log_probs) cancels);
+    # the true derivative is -posterior. Add the exp(log_probs) term for the valid time steps.
+    lp, targets, in_len, tg_len = primals
+    t = tangents[0]
+    out, dout = jax.jvp(lambda x: _ctc_fwd(x, targets, in_len, tg_len, blank), (lp,), (t,))
+    valid = (jnp.arange(lp.shape[0])[:, None] < in_len[None, :])[..., None]
+    extra = jnp.sum(jnp.where(valid, jnp.exp(lp) * t, 0), axis=(0, 2))
+    return out, dout + extra
+
+
+def _ctc_torch(lp, targets, in_len, tg_len, blank):
+    return _ctc_core(lp, targets, in_len, tg_len, blank)
+
+
+@defop(_ctc_torch, node="CtcLossBackward0", saves={0: (0,)}, method=False, function=False, name="ctc_loss")
 def _ctc(log_probs, targets, input_lengths, target_lengths, blank):
     return (log_probs, Const(targets), Const(input_lengths), Const(target_lengths)), (("blank", int(blank)),)
 

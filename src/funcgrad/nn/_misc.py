@@ -223,11 +223,86 @@ def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     return ((x1 / n1) * (x2 / n2)).sum(d)
 
 
-def linear_cross_entropy(input, linear_weight, target, linear_bias=None, weight=None, reduction="mean",
-                         ignore_index=-100, label_smoothing=0.0, options=None):
-    """``cross_entropy(linear(input, linear_weight, linear_bias), target, ...)`` (unchunked)."""
+def linear_cross_entropy(input, linear_weight, target, *, linear_bias=None, weight=None, reduction="mean",
+                         ignore_index=None, label_smoothing=0.0, options=None):
+    """``cross_entropy(linear(input, linear_weight, linear_bias), target, ...)``; a weight of shape
+    (C, d1, ..., dK, in) gives K-dimensional logits. ``options`` (torch's chunked path) computes the same
+    loss unchunked here: XLA fuses the whole program anyway."""
     from . import functional as F
 
-    logits = F.linear(input, linear_weight, linear_bias)
-    return F.cross_entropy(logits, target, weight, ignore_index=ignore_index, reduction=reduction,
+    if input.dim() < 1 or input.dim() > 2:
+        raise RuntimeError(f"expected input with dimensionality 1 or 2, got {input.dim()}")
+    if linear_weight.dim() < 2:
+        raise RuntimeError(f"expected linear_weight with dimensionality at least 2, got {linear_weight.dim()}")
+    num_batches = tuple(input._shape[:-1])
+    in_features = input._shape[-1]
+    if in_features != linear_weight._shape[-1]:
+        raise RuntimeError("expected equal input and linear_weight last dimensions (in_features), "
+                           f"got {in_features} and {linear_weight._shape[-1]}, respectively")
+    num_classes = linear_weight._shape[0]
+    out_features = tuple(linear_weight._shape[1:-1])
+    if linear_bias is not None and tuple(linear_bias._shape) != (num_classes, *out_features):
+        raise RuntimeError(f"expected linear_bias shape {(num_classes, *out_features)}, got "
+                           f"{tuple(linear_bias._shape)}")
+    if out_features and not num_batches:
+        raise RuntimeError(f"K-dimensional loss defined by linear_weight shape {tuple(linear_weight._shape)} requires"
+                           f" batched input, (N, {in_features}), got unbatched input with shape "
+                           f"{tuple(input._shape)}")
+    logits_shape = (*num_batches, num_classes, *out_features)
+    if tuple(target._shape) == logits_shape and ignore_index is not None:
+        raise RuntimeError("ignore_index cannot be specified when target contains probabilities")
+    ignore_index = ignore_index if ignore_index is not None else -100
+    if out_features:
+        k = math.prod(out_features) * num_classes
+        linear_weight = linear_weight.reshape(k, in_features)
+        if linear_bias is not None:
+            linear_bias = linear_bias.reshape(k)
+    logits = F.linear(input, linear_weight, linear_bias).reshape(logits_shape)
+    return F.cross_entropy(logits, target, weight=weight, reduction=reduction, ignore_index=ignore_index,
                            label_smoothing=label_smoothing)
+
+
+def _torch_level():
+    """The ``torch.*`` (and ``Tensor``) spellings of functional ops whose signature is the same there."""
+    from .._ops.registry import public
+    from . import functional as F
+
+    def softmax(input, dim, dtype=None):
+        return F.softmax(input, dim, dtype=dtype)
+
+    def log_softmax(input, dim, dtype=None):
+        return F.log_softmax(input, dim, dtype=dtype)
+
+    def dropout(input, p, train):
+        return F.dropout(input, p, train)
+
+    def alpha_dropout(input, p, train):
+        return F.alpha_dropout(input, p, train)
+
+    def feature_alpha_dropout(input, p, train):
+        return F.feature_alpha_dropout(input, p, train)
+
+    def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5, cudnn_enable=True):
+        return F.layer_norm(input, normalized_shape, weight, bias, eps)
+
+    def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5, cudnn_enabled=True):
+        return F.group_norm(input, num_groups, weight, bias, eps)
+
+    for fn in (softmax, log_softmax, dropout, alpha_dropout, feature_alpha_dropout, layer_norm, group_norm):
+        public(fn)
+    public(F.cdist, name="cdist")
+    public(F.pdist, name="pdist")
+    public(F.cosine_similarity, name="cosine_similarity")
+    public(F.pairwise_distance, name="pairwise_distance")
+    public(F.bilinear, name="bilinear")
+    public(F.rms_norm, name="rms_norm")
+    public(F.celu, name="celu")
+    public(F.selu, name="selu")
+    public(F.rrelu, name="rrelu")
+    public(F.threshold, name="threshold")
+    public(F.celu_, name="celu_")
+    public(F.selu_, name="selu_")
+    public(F.rrelu_, name="rrelu_")
+    public(F.threshold_, name="threshold_")
+    public(F.prelu, name="prelu", method=True)
+    public(F.hardshrink, name="hardshrink", method=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from .._ops.registry import ABSENT, defop
 from ..autograd import grad_mode
@@ -15,7 +16,7 @@ __all__ = ["group_norm", "instance_norm", "rms_norm", "local_response_norm"]
 def _group_norm_fwd(x, *wb, groups, eps, has_w, has_b):
     wb = list(wb)
     n, c = x.shape[0], x.shape[1]
-    xg = x.reshape(n, groups, -1)
+    xg = x.reshape(n, groups, (c // groups) * int(np.prod(x.shape[2:], dtype=np.int64)))
     mean = jnp.mean(xg, axis=-1, keepdims=True)
     var = jnp.mean(jnp.square(xg - mean), axis=-1, keepdims=True)
     y = ((xg - mean) * jax.lax.rsqrt(var + eps)).reshape(x.shape)
@@ -27,7 +28,7 @@ def _group_norm_fwd(x, *wb, groups, eps, has_w, has_b):
     return y
 
 
-@defop(_group_norm_fwd, node="NativeGroupNormBackward0", saves={0: (0, 1), 1: (0,), 2: ()}, method=False,
+@defop(_group_norm_fwd, node="NativeGroupNormBackward0", saves={0: (0,), 1: (0,), 2: ()}, method=False,
        function=False, name="group_norm")
 def _group_norm(input, groups, weight, bias, eps):
     return (input, ABSENT if weight is None else weight, ABSENT if bias is None else bias), \
@@ -110,9 +111,9 @@ def _lrn_window(x2, size):
     # (size - 1) // 2 after), as torch's avg_pool over the padded channel dim
     pads = [(0, 0)] * x2.ndim
     pads[1] = (size // 2, (size - 1) // 2)
-    window = [1] * x2.ndim
-    window[1] = size
-    s = jax.lax.reduce_window(x2, jnp.zeros((), x2.dtype), jax.lax.add, tuple(window), (1,) * x2.ndim, pads)
+    xp = jnp.pad(x2, pads)
+    c = x2.shape[1]
+    s = sum(jax.lax.slice_in_dim(xp, i, i + c, axis=1) for i in range(size))
     return s / size
 
 

@@ -128,13 +128,18 @@ def _softmax_dim(input, dim, name):
     return _wrap_dim(dim, input.dim())
 
 
-@defop(lambda x, axis: jax.nn.softmax(x, axis=axis), node="SoftmaxBackward0", saves={0: ("result",)},
+def _on_vector(f):
+    # a 0-d input is its own softmax axis (torch accepts dim 0 or -1)
+    return lambda x, axis: f(x[None], axis=0)[0] if x.ndim == 0 else f(x, axis=axis)
+
+
+@defop(_on_vector(jax.nn.softmax), node="SoftmaxBackward0", saves={0: ("result",)},
        method=False, function=False, name="softmax")
 def _softmax(input, axis):
     return (input,), (("axis", axis),)
 
 
-@defop(lambda x, axis: jax.nn.log_softmax(x, axis=axis), node="LogSoftmaxBackward0", saves={0: ("result",)},
+@defop(_on_vector(jax.nn.log_softmax), node="LogSoftmaxBackward0", saves={0: ("result",)},
        method=False, function=False, name="log_softmax")
 def _log_softmax(input, axis):
     return (input,), (("axis", axis),)
@@ -232,6 +237,14 @@ def _batch_norm(input, running, weight, bias, eps, training):
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
     """Batch normalisation; in training the running statistics are updated in place (unbiased variance)."""
+    if input.numel() == 0:
+        # torch: a clone (not a view, not a fresh empty tensor), scaled and shifted by the first channel's affine
+        out = input.clone()
+        if weight is not None:
+            out = out * weight[0]
+        if bias is not None:
+            out = out + bias[0]
+        return out
     if input.dim() < 2:
         raise ValueError(f"expected 2D or 3D input (got {input.dim()}D input)")
     n = input.numel() // input._shape[1]
@@ -391,7 +404,10 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", wei
 
 
 def _nll_fwd(x, t, *w, reduction, ignore_index, has_w):
-    # x: (N, C, ...) log-probabilities; t: (N, ...) class indices
+    # x: (N, C, ...) or (C,) log-probabilities; t: (N, ...) or () class indices
+    if x.ndim == 1:
+        out = _nll_fwd(x[None], t[None], *w, reduction=reduction, ignore_index=ignore_index, has_w=has_w)
+        return out[0] if reduction == "none" else out
     safe = jnp.where(t == ignore_index, 0, t)
     picked = jnp.take_along_axis(x, jnp.expand_dims(safe, 1), axis=1).squeeze(1)
     wt = w[0][safe] if has_w else jnp.ones_like(picked)
@@ -437,9 +453,6 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     bad = t[(t != ignore_index) & ((t < 0) | (t >= n_cls))] if t is not None else ()
     if len(bad):
         raise IndexError(f"Target {int(bad.flat[0])} is out of bounds.")
-    unbatched = input.dim() == 1
-    if unbatched:
-        input, target = input.unsqueeze(0), target.unsqueeze(0)
     if input.dim() == 3 or input.dim() > 4:
         # torch folds the spatial dims into (N, C, 1, -1) and calls nll_loss2d
         n, c = input._shape[0], input._shape[1]
@@ -447,8 +460,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
         out = _nll(input.contiguous().view(n, c, 1, -1) if hasattr(input, "contiguous") else input.view(n, c, 1, -1),
                    target.view(n, 1, -1), weight, reduction, ignore_index)
         return out.view(*tshape) if reduction == "none" else out
-    out = _nll(input, target, weight, reduction, ignore_index)
-    return out.squeeze(0) if unbatched and reduction == "none" else out
+    return _nll(input, target, weight, reduction, ignore_index)
 
 
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean",
@@ -585,6 +597,8 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
 
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
     _same_shape(input, target, "smooth_l1_loss")
+    if beta == 0.0:  # torch computes l1_loss then
+        return l1_loss(input, target, size_average, reduce, reduction)
     return _huber(input, target, _reduction(reduction, size_average, reduce), beta, "smooth_l1",
                   "SmoothL1LossBackward0")
 
@@ -662,3 +676,7 @@ from ._misc import *  # noqa: E402,F401,F403
 from ._misc import __all__ as _misc_all  # noqa: E402
 
 __all__ += [n for n in (*_act_all, *_loss_all, *_norm_all, *_misc_all) if n not in __all__]
+from ._misc import _torch_level  # noqa: E402
+
+_torch_level()  # torch.softmax, torch.cdist, Tensor.prelu, ...
+del _torch_level
