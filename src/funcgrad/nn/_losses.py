@@ -368,7 +368,8 @@ def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
                             "donot_use_mm_for_euclid_dist"):
         raise ValueError(f"{compute_mode} is not a valid value for compute_mode")
     r1, r2 = x1._shape[-2], x2._shape[-2]
-    mm = p == 2 and (compute_mode == "use_mm_for_euclid_dist" or
+    empty = 0 in (r1, r2) or 0 in tuple(x1._shape[:-2]) or 0 in tuple(x2._shape[:-2])
+    mm = not empty and p == 2 and (compute_mode == "use_mm_for_euclid_dist" or
                      (compute_mode == "use_mm_for_euclid_dist_if_necessary" and (r1 > 25 or r2 > 25)))
     out = _cdist(x1, x2, p, "EuclideanDistBackward0" if mm else "CdistBackward0")
     return out.view(*out._shape) if mm else out
@@ -434,9 +435,10 @@ def _ctc_fwd(lp, targets, in_len, tg_len, blank=0):
         m = xs[0]
         for x in xs[1:]:
             m = jnp.maximum(m, x)
-        safe = jnp.where(jnp.isinf(m), 0, m)
-        s = sum(jnp.exp(x - safe) for x in xs)
-        return jnp.where(jnp.isinf(m), m, safe + jnp.log(s))
+        finite = jnp.isfinite(m)
+        safe = jnp.where(finite, m, 0)
+        s = jnp.where(finite, sum(jnp.exp(x - safe) for x in xs), 1)  # no log(0) even in the untaken branch
+        return jnp.where(finite, safe + jnp.log(s), m)
 
     def step(alpha, inp):
         t, lpt = inp

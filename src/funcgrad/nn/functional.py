@@ -54,15 +54,23 @@ def _same_shape(input, target, name):
 
 # -- linear -------------------------------------------------------------------------------------------
 def linear(input, weight, bias=None):
-    """``input @ weight.T + bias``, built as torch builds it (addmm for 2-D input)."""
+    """``input @ weight.T + bias``, built as torch builds it (addmm for 2-D input, node names as torch's)."""
+    from .._ops import views
+
     if input.dim() == 2 and bias is not None:
         return linalg.addmm(bias, input, weight.t())
     if input.dim() == 2:
         return input.mm(weight.t())
+    out_f = weight._shape[0] if weight.dim() else 1
+    if input.dim() == 1 and bias is None:
+        out = input.unsqueeze(0).mm(weight.t())
+        return dispatch(views.squeeze.op, (out,), (("shape", tuple(out._shape[1:])),), "SqueezeBackward4")
     lead = input._shape[:-1]
     flat = input.reshape(-1, input._shape[-1])
-    out = linalg.addmm(bias, flat, weight.t()) if bias is not None else flat.mm(weight.t())
-    return out.view(*lead, weight._shape[0])
+    if bias is not None:
+        return linalg.addmm(bias, flat, weight.t()).view(*lead, out_f)
+    out = flat.mm(weight.t())
+    return dispatch(views.reshape.op, (out,), (("shape", tuple(lead) + (out_f,)),), "UnsafeViewBackward0")
 
 
 # -- activations ----------------------------------------------------------------------------------------
