@@ -80,7 +80,12 @@ def test_activation_edges(name):
 
 
 def test_prelu_kink_and_weight_grad():
+    """At x == 0 torch's backward passes the whole gradient but its forward-mode formula takes the
+    weight's slope; one JAX derivative serves both, so funcgrad follows the backward there."""
     x, w = _pair([-2.0, 0.0, 3.0]), _pair([0.25])
+    _check(lambda a, b: torch.nn.functional.prelu(a, b), lambda a, b: funcgrad.nn.functional.prelu(a, b), [x, w],
+           fwd=False)
+    x, w = _pair([-2.0, 0.5, 3.0]), _pair([0.25])
     _check(lambda a, b: torch.nn.functional.prelu(a, b), lambda a, b: funcgrad.nn.functional.prelu(a, b), [x, w])
 
 
@@ -130,11 +135,13 @@ def test_nll_loss_2d_node():
 def test_distances_at_zero(p):
     """Coincident points: torch's subgradient 0, not NaN."""
     a = np.array([[0.0, 1.0], [0.0, 1.0], [2.0, -1.0]])
+    # torch has no forward-mode AD for pdist/cdist
     if p != 0.0:
-        _check(lambda x: torch.nn.functional.pdist(x, p), lambda x: funcgrad.nn.functional.pdist(x, p), [_pair(a)])
+        _check(lambda x: torch.nn.functional.pdist(x, p), lambda x: funcgrad.nn.functional.pdist(x, p), [_pair(a)],
+               fwd=False)
     _check(lambda x, y: torch.cdist(x, y, p, compute_mode="donot_use_mm_for_euclid_dist"),
            lambda x, y: funcgrad.cdist(x, y, p, compute_mode="donot_use_mm_for_euclid_dist"),
-           [_pair(a), _pair(a[::-1].copy())])
+           [_pair(a), _pair(a[::-1].copy())], fwd=False)
     _check(lambda x, y: torch.nn.functional.pairwise_distance(x, y, p, eps=0.0),
            lambda x, y: funcgrad.nn.functional.pairwise_distance(x, y, p, eps=0.0), [_pair(a), _pair(a)])
 
@@ -169,7 +176,7 @@ def test_multilabel_margin_loss():
     x = _pair(np.random.default_rng(4).standard_normal((2, 4)))
     t = np.array([[3, 0, -1, 1], [1, 2, 3, -1]])
     _check(lambda a: torch.nn.functional.multilabel_margin_loss(a, torch.tensor(t)),
-           lambda a: funcgrad.nn.functional.multilabel_margin_loss(a, funcgrad.tensor(t)), [x])
+           lambda a: funcgrad.nn.functional.multilabel_margin_loss(a, funcgrad.tensor(t)), [x], fwd=False)
 
 
 def test_ctc_loss():
@@ -224,10 +231,10 @@ def test_module_repr_and_state(expr):
 
 def test_module_forward_matches():
     rng = np.random.default_rng(7)
-    x = rng.standard_normal((2, 4, 3, 3))
+    x = rng.standard_normal((2, 4, 3, 3)).astype(np.float32)
     for expr in ["PReLU(4)", "GroupNorm(2, 4)", "InstanceNorm2d(4, affine=True)", "LocalResponseNorm(3)",
                  "Softmax2d()", "CELU(0.5)", "Hardswish()"]:
         tm = eval("torch.nn." + expr)
         fm = eval("funcgrad.nn." + expr)
         fm.load_state_dict({k: funcgrad.tensor(v.detach().numpy()) for k, v in tm.state_dict().items()})
-        np.testing.assert_allclose(_np(fm(funcgrad.tensor(x))), _np(tm(torch.tensor(x))), rtol=1e-6, atol=1e-8)
+        np.testing.assert_allclose(_np(fm(funcgrad.tensor(x))), _np(tm(torch.tensor(x))), rtol=1e-5, atol=1e-6)

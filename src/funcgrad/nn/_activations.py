@@ -131,8 +131,8 @@ def hardsigmoid(input, inplace=False):
 
 
 def _hardswish_fwd(x):
-    # torch's derivative: 0 below -3, x/3 + 1/2 on [-3, 3], 1 above
-    return jnp.where(x < -3, 0, jnp.where(x <= 3, x * (x + 3) / 6, x)).astype(x.dtype)
+    # torch's derivative: 0 up to -3, x/3 + 1/2 strictly inside (-3, 3), 1 from 3 on
+    return jnp.where(x <= -3, 0, jnp.where(x < 3, x * (x + 3) / 6, x)).astype(x.dtype)
 
 
 @defop(_hardswish_fwd, node="HardswishBackward0", saves={0: (0,)}, method=False, function=False, name="hardswish")
@@ -190,7 +190,8 @@ def threshold_(input, threshold_value, value):
 
 
 def _prelu_fwd(x, w):
-    return jnp.where(x > 0, x, w * x)
+    # torch's backward passes the whole gradient at x == 0 (the weight's gradient there is 0 either way)
+    return jnp.where(x >= 0, x, w * x)
 
 
 @defop(_prelu_fwd, node="PreluKernelBackward0", saves={0: (0, 1), 1: (0, 1)}, promote=True, method=False,
