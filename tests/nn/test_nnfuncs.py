@@ -215,7 +215,8 @@ MODULES = [
     "PairwiseDistance(1.0)", "CTCLoss(blank=1)", "GaussianNLLLoss(full=True)", "PoissonNLLLoss(False)",
     "MarginRankingLoss(0.5)", "HingeEmbeddingLoss()", "CosineEmbeddingLoss()", "MultiMarginLoss(p=2)",
     "MultiLabelMarginLoss()", "MultiLabelSoftMarginLoss()", "SoftMarginLoss()", "TripletMarginLoss(swap=True)",
-    "TripletMarginWithDistanceLoss(margin=2.0)",
+    "TripletMarginWithDistanceLoss(margin=2.0)", "NLLLoss2d()", "LinearCrossEntropyLoss(4, 3, out_features=(2,))",
+    "LinearCrossEntropyLoss(4, 3, bias=True, label_smoothing=0.1)", "BatchNorm1d(3, affine=False)",
 ]
 
 
@@ -238,3 +239,25 @@ def test_module_forward_matches():
         fm = eval("funcgrad.nn." + expr)
         fm.load_state_dict({k: funcgrad.tensor(v.detach().numpy()) for k, v in tm.state_dict().items()})
         np.testing.assert_allclose(_np(fm(funcgrad.tensor(x))), _np(tm(torch.tensor(x))), rtol=1e-5, atol=1e-6)
+
+
+INPLACE = {
+    "elu": lambda F, y: F.elu(y, inplace=True), "celu": lambda F, y: F.celu(y, inplace=True),
+    "selu": lambda F, y: F.selu(y, inplace=True), "leaky_relu": lambda F, y: F.leaky_relu(y, inplace=True),
+    "hardtanh": lambda F, y: F.hardtanh(y, inplace=True), "threshold": lambda F, y: F.threshold(y, 0.1, 0.0, True),
+    "rrelu": lambda F, y: F.rrelu(y, inplace=True), "silu": lambda F, y: F.silu(y, inplace=True),
+    "hardswish": lambda F, y: F.hardswish(y, inplace=True), "relu6": lambda F, y: F.relu6(y, inplace=True),
+}
+
+
+@pytest.mark.parametrize("name", sorted(INPLACE))
+def test_inplace_activation_nodes(name):
+    """In place, several of torch's nodes are the ``...Backward1`` formulas that read the result."""
+    t, f = _pair([-2.0, -0.5, 0.3, 2.0])
+    to = INPLACE[name](torch.nn.functional, t * 1)
+    fo = INPLACE[name](funcgrad.nn.functional, f * 1)
+    assert fo.grad_fn.name() == type(to.grad_fn).__name__
+    np.testing.assert_allclose(_np(fo), _np(to), rtol=1e-6)
+    to.sum().backward()
+    fo.sum().backward()
+    np.testing.assert_allclose(_np(f.grad), _np(t.grad), rtol=1e-6)

@@ -14,7 +14,7 @@ from .._ops.registry import defop
 
 __all__ = ["elu", "celu", "selu", "softplus", "hardshrink", "softshrink", "hardsigmoid", "hardswish", "logsigmoid",
            "glu", "threshold", "prelu", "rrelu", "softsign", "tanhshrink", "softmin", "softmax2d",
-           "gumbel_softmax", "elu_", "celu_", "selu_", "rrelu_", "threshold_", "leaky_relu_", "hardtanh_"]
+           "gumbel_softmax", "relu_", "elu_", "celu_", "selu_", "rrelu_", "threshold_", "leaky_relu_", "hardtanh_"]
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
@@ -35,30 +35,32 @@ def _elu_params(alpha, scale=1.0, input_scale=1.0):
 
 
 @defop(_elu_fwd, node="EluBackward0", saves={0: (0,)}, method=False, function=False, name="elu")
-def _elu(input, alpha, scale=1.0, input_scale=1.0):
-    return (input,), _elu_params(alpha, scale, input_scale)
+def _elu(input, alpha, scale=1.0, input_scale=1.0, node="EluBackward0"):
+    return (input,), _elu_params(alpha, scale, input_scale), node
 
 
 @defop(_elu_fwd, node="CeluBackward0", saves={0: (0,)}, method=False, function=False, name="celu")
-def _celu(input, alpha):
-    return (input,), _elu_params(alpha, 1.0, 1.0 / alpha)
+def _celu(input, alpha, node="CeluBackward0"):
+    return (input,), _elu_params(alpha, 1.0, 1.0 / alpha), node
 
 
 def elu(input, alpha=1.0, inplace=False):
     """``x`` if ``x > 0`` else ``alpha * (exp(x) - 1)``."""
-    return _inplace(input, _elu(input, alpha), inplace)
+    # in place, torch's node is EluBackward1 (its formula reads the result)
+    return _inplace(input, _elu(input, alpha, node="EluBackward1" if inplace else "EluBackward0"), inplace)
 
 
 def celu(input, alpha=1.0, inplace=False):
     """``max(0, x) + min(0, alpha * (exp(x / alpha) - 1))``."""
     if alpha == 0:
         raise RuntimeError("ZeroDivisionError")
-    return _inplace(input, _celu(input, alpha), inplace)
+    return _inplace(input, _celu(input, alpha, "CeluBackward1" if inplace else "CeluBackward0"), inplace)
 
 
 def selu(input, inplace=False):
     """``scale * elu(x, alpha)`` with the self-normalising constants."""
-    return _inplace(input, _elu(input, _SELU_ALPHA, _SELU_SCALE, 1.0), inplace)
+    return _inplace(input, _elu(input, _SELU_ALPHA, _SELU_SCALE, 1.0, "EluBackward1" if inplace else "EluBackward0"),
+                    inplace)
 
 
 def elu_(input, alpha=1.0):
@@ -176,13 +178,14 @@ def glu(input, dim=-1):
 
 @defop(lambda x, threshold, value: jnp.where(x <= threshold, jnp.asarray(value, x.dtype), x),
        node="ThresholdBackward0", saves={0: (0,)}, method=False, function=False, name="threshold")
-def _threshold(input, threshold, value):
-    return (input,), (("threshold", threshold), ("value", value))
+def _threshold(input, threshold, value, node="ThresholdBackward0"):
+    return (input,), (("threshold", threshold), ("value", value)), node
 
 
 def threshold(input, threshold, value, inplace=False):
     """``value`` where ``x <= threshold``, else ``x``."""
-    return _inplace(input, _threshold(input, threshold, value), inplace)
+    return _inplace(input, _threshold(input, threshold, value, "ThresholdBackward1" if inplace else
+                                      "ThresholdBackward0"), inplace)
 
 
 def threshold_(input, threshold_value, value):
@@ -224,10 +227,10 @@ def _rrelu_fwd(x, noise):
 
 
 @defop(_rrelu_fwd, node="RreluWithNoiseBackward0", saves={0: (0,)}, method=False, function=False, name="rrelu")
-def _rrelu_noise(input, noise):
+def _rrelu_noise(input, noise, node="RreluWithNoiseBackward0"):
     from .._ops.registry import Const
 
-    return (input, Const(noise._array())), ()
+    return (input, Const(noise._array())), (), node
 
 
 def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
@@ -240,11 +243,16 @@ def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
             noise = creation.rand(input._shape, dtype=input.dtype, device=input.device) * (upper - lower) + lower
         else:
             noise = creation.full(input._shape, (lower + upper) / 2, dtype=input.dtype, device=input.device)
-    return _inplace(input, _rrelu_noise(input, noise), inplace)
+    return _inplace(input, _rrelu_noise(input, noise, "RreluWithNoiseBackward1" if inplace else
+                                        "RreluWithNoiseBackward0"), inplace)
 
 
 def rrelu_(input, lower=1.0 / 8, upper=1.0 / 3, training=False):
     return rrelu(input, lower, upper, training, True)
+
+
+def relu_(input):
+    return input.relu_()
 
 
 def leaky_relu_(input, negative_slope=0.01):

@@ -106,8 +106,10 @@ def mish(input, inplace=False):
 
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):
-    out = _leaky_relu(input, negative_slope)
-    return input._inplace_assign(out) if inplace else out
+    if inplace:  # torch's in-place node is LeakyReluBackward1
+        return input._inplace_assign(dispatch(_leaky_relu.op, (input,), (("negative_slope", float(negative_slope)),),
+                                              "LeakyReluBackward1"))
+    return _leaky_relu(input, negative_slope)
 
 
 @defop(lambda x, lo, hi: jnp.where(x <= lo, lo, jnp.where(x >= hi, hi, x)).astype(x.dtype), node="HardtanhBackward0",
