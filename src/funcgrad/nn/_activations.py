@@ -238,6 +238,8 @@ def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
     by ``(lower + upper) / 2`` otherwise (funcgrad's random stream, not torch's)."""
     from ..autograd import grad_mode
 
+    if lower > upper:
+        raise RuntimeError("Lower bound should be less than or equal to the upper bound")
     with grad_mode.no_grad():
         if training:
             noise = creation.rand(input._shape, dtype=input.dtype, device=input.device) * (upper - lower) + lower

@@ -319,6 +319,10 @@ def _pairwise(x1, x2, p, eps, keepdim):
 
 def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
     """``||x1 - x2 + eps||_p`` over the last dim."""
+    from .. import _dtypes
+
+    if not (x1._dtype.is_floating_point or x1._dtype.is_complex):  # eps makes it floating, as in torch
+        x1 = x1.to(_dtypes.get_default_dtype())
     if x1.dim() == 0 and x2.dim() == 0:
         return _pairwise(x1.reshape(1), x2.reshape(1), p, eps, keepdim).reshape(()) if not keepdim else \
             _pairwise(x1.reshape(1), x2.reshape(1), p, eps, keepdim)

@@ -91,6 +91,9 @@ def rms_norm(input, normalized_shape, weight=None, eps=None):
     if isinstance(normalized_shape, int):
         normalized_shape = (normalized_shape,)
     normalized_shape = tuple(normalized_shape)
+    if not normalized_shape:
+        raise RuntimeError("Expected normalized_shape to be at least 1-dimensional, i.e., containing at least one "
+                           "element, but got normalized_shape = []")
     k = len(normalized_shape)
     if tuple(input._shape[input.dim() - k:]) != normalized_shape or k > input.dim():
         raise RuntimeError(f"Given normalized_shape={list(normalized_shape)}, expected input with shape "
@@ -129,6 +132,10 @@ def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
         raise ValueError(f"Expected 3D or higher dimensionality input (got {dim} dimensions)")
     if input.numel() == 0:
         return input
+    if not (input._dtype.is_floating_point or input._dtype.is_complex):
+        from .. import _dtypes
+
+        input = input.to(_dtypes.get_default_dtype())
     div = input.mul(input)
     div = _lrn_avg(div, size, "AvgPool2DBackward0" if dim == 3 else "AvgPool3DBackward0")
     div = div.mul(alpha).add(k).pow(beta)

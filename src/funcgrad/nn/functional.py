@@ -92,6 +92,8 @@ _mish = _act("mish", lambda x: x * jnp.tanh(jax.nn.softplus(x)), "MishBackward0"
 
 
 def gelu(input, approximate="none"):
+    if approximate not in _gelu:
+        raise RuntimeError("approximate argument must be either none or tanh.")
     return _gelu[approximate](input)
 
 
@@ -120,6 +122,8 @@ def _hardtanh(input, min_val, max_val):
 
 
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+    if min_val > max_val:
+        raise ValueError("min_val cannot be greater than max_val")
     out = _hardtanh(input, min_val, max_val)
     return input._inplace_assign(out) if inplace else out
 
@@ -291,6 +295,8 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
     if input._dtype not in (_dtypes.int64, _dtypes.int32):
         raise RuntimeError("Expected tensor for argument #1 'indices' to have one of the following scalar types: Long, "
                            f"Int; but got {input.type()} instead (while checking arguments for embedding)")
+    if weight.dim() != 2:
+        raise RuntimeError("'weight' must be 2-D")
     idx = input._array()
     n = weight._shape[0]
     host = concrete(idx)
@@ -601,6 +607,8 @@ def _huber(input, target, reduction, delta, kind, node):
 
 
 def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
+    if delta <= 0:
+        raise RuntimeError("huber_loss does not support non-positive values for delta.")
     _same_shape(input, target, "huber_loss")
     return _huber(input, target, _reduction(reduction), delta, "huber", "HuberLossBackward0")
 
