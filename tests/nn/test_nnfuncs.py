@@ -80,8 +80,8 @@ def test_activation_edges(name):
 
 
 def test_prelu_kink_and_weight_grad():
-    """At x == 0 torch's backward passes the whole gradient but its forward-mode formula takes the
-    weight's slope; one JAX derivative serves both, so funcgrad follows the backward there."""
+    """At x == 0 torch's backward takes the weight's slope but its forward-mode formula passes the
+    whole tangent; one JAX derivative serves both, so funcgrad follows the backward there."""
     x, w = _pair([-2.0, 0.0, 3.0]), _pair([0.25])
     _check(lambda a, b: torch.nn.functional.prelu(a, b), lambda a, b: funcgrad.nn.functional.prelu(a, b), [x, w],
            fwd=False)

@@ -193,8 +193,9 @@ def threshold_(input, threshold_value, value):
 
 
 def _prelu_fwd(x, w):
-    # torch's backward passes the whole gradient at x == 0 (the weight's gradient there is 0 either way)
-    return jnp.where(x >= 0, x, w * x)
+    # at x == 0 torch's backward takes the weight's slope (its forward-mode formula the identity's; one
+    # JAX derivative serves both, so this follows the backward)
+    return jnp.where(x > 0, x, w * x)
 
 
 @defop(_prelu_fwd, node="PreluKernelBackward0", saves={0: (0, 1), 1: (0, 1)}, promote=True, method=False,
