@@ -14,8 +14,7 @@ from .parameter import Parameter
 from ._spatial_modules import *  # noqa: F401,F403 - convolution, pooling, padding, resampling layers
 from ._spatial_modules import __all__ as _spatial_all
 
-__all__ = ["Sequential", "ModuleList", "ModuleDict", "ParameterList", "Identity", "Linear", "Bilinear", "ReLU",
-           "ReLU6", "Tanh", "Sigmoid", "GELU", "SiLU", "Mish", "ELU", "Softplus", "Hardtanh", "LeakyReLU", "Softmax",
+__all__ = ["Sequential", "ModuleList", "ModuleDict", "ParameterList", "Linear", "Tanh", "Sigmoid", "GELU", "ELU", "Softplus", "Hardtanh", "LeakyReLU", "Softmax",
            "LogSoftmax", "Dropout", "Flatten", "Unflatten", "Embedding", "LayerNorm", "BatchNorm1d", "BatchNorm2d",
            "MSELoss", "L1Loss", "CrossEntropyLoss", "NLLLoss", "BCELoss",
            "BCEWithLogitsLoss", "HuberLoss", "SmoothL1Loss", "KLDivLoss", *_spatial_all]
@@ -143,14 +142,6 @@ class ParameterList(Module):
 
 
 # -- basic layers ------------------------------------------------------------------------------------
-class Identity(Module):
-    def __init__(self, *args, **kwargs):
-        super().__init__()
-
-    def forward(self, input):
-        return input
-
-
 class Linear(Module):
     """``y = x W^T + b`` with torch's default init (kaiming-uniform weight, uniform bias)."""
 
@@ -183,22 +174,6 @@ class Linear(Module):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
 
 
-class Bilinear(Module):
-    def __init__(self, in1_features, in2_features, out_features, bias=True):
-        super().__init__()
-        self.in1_features, self.in2_features, self.out_features = in1_features, in2_features, out_features
-        self.weight = Parameter(_empty(out_features, in1_features, in2_features))
-        self.bias = Parameter(_empty(out_features)) if bias else None
-        bound = 1 / math.sqrt(in1_features)
-        init.uniform_(self.weight, -bound, bound)
-        if self.bias is not None:
-            init.uniform_(self.bias, -bound, bound)
-
-    def forward(self, x1, x2):
-        out = _ops.linalg.einsum("bi,oij,bj->bo", x1, self.weight, x2)
-        return out + self.bias if self.bias is not None else out
-
-
 def _simple(name, fn, doc, extra=None, inplace_arg=False):
     def __init__(self, *args, **kwargs):
         Module.__init__(self)
@@ -219,12 +194,8 @@ def _inplace_repr(self):
     return "inplace=True" if self._kwargs.get("inplace") or (self._args and self._args[0] is True) else ""
 
 
-ReLU = _simple("ReLU", lambda x, inplace=False: x.relu_() if inplace else x.relu(), "max(0, x).", _inplace_repr)
-ReLU6 = _simple("ReLU6", lambda x, inplace=False: F.relu6(x, inplace), "min(max(0, x), 6).", _inplace_repr)
 Tanh = _simple("Tanh", lambda x: x.tanh(), "tanh(x).")
 Sigmoid = _simple("Sigmoid", lambda x: x.sigmoid(), "1 / (1 + exp(-x)).")
-SiLU = _simple("SiLU", lambda x, inplace=False: F.silu(x, inplace), "x * sigmoid(x).", _inplace_repr)
-Mish = _simple("Mish", lambda x, inplace=False: F.mish(x, inplace), "x * tanh(softplus(x)).", _inplace_repr)
 
 
 class GELU(Module):
@@ -434,7 +405,7 @@ class _BatchNorm(Module):
 
     def extra_repr(self):
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
-                f"bias={self._bias}, track_running_stats={self.track_running_stats}")
+                f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}")
 
 
 class BatchNorm1d(_BatchNorm):
