@@ -656,7 +656,7 @@ class _Run:
         self.check_grads, self.check_fwad = check_grads, check_fwad
         self.rng = np.random.default_rng(seed + 1000 * index)
         self.done = False
-        self.tgrads = self.fgrads = self.gerr = None
+        self.tgrads = self.fgrads = self.gerr = self.fw_state = None
         self.diff_idx = []
 
     def fresh(self):
@@ -785,13 +785,16 @@ class _Run:
             res.grad = _compare_grads(res, self.tgrads, self.fgrads, self.gerr, self.fam, self.values)
         return res
 
-    def fwad(self):
+    def fwad_record(self):
+        self.fw_state = None
         if self.done or not self.do_grads or not self.check_fwad or not self.op.supports_forward_ad:
+            return
+        self.fw_state = _fwad_record(self)
+
+    def fwad(self):
+        if self.fw_state is None or self.res.forward != "pass":
             return self.res
-        if self.res.forward != "pass":
-            return self.res
-        self.res.fwad = _check_fwad(self.res, self.op, self.torch_fn, self.fg_fn, self.sample, self.memo, self.pairs,
-                                    self.process, self.fg_process, self.fam, self.values, self.rng)
+        self.res.fwad = _fwad_compare(self.res, self.fw_state, self.fam, self.values)
         return self.res
 
 
@@ -806,12 +809,22 @@ def check_sample(op, sample, dtype, index=0, fg_fn=None, kind="function", torch_
 
 
 def run_batch(runs, batched=True):
-    """Run many ``_Run``s: all recorded, then one ``autograd.grad`` for all of them, then compared
-    (so funcgrad compiles one program for the batch). A failure in the shared backward is
-    attributed by redoing the batch one sample at a time."""
+    """Run many ``_Run``s: all recorded (forward-mode AD included, inside one dual level), then one
+    ``autograd.grad`` for all of them, then compared, so funcgrad compiles one program for the
+    batch. A failure in the shared backward is attributed by redoing the batch one sample at a time."""
+    fw = funcgrad.autograd.forward_ad
+    with fw.dual_level():
+        ok = _run_batch(runs, batched)
+    if not ok:
+        return run_batch([r.fresh() for r in runs], batched=False)
+    return [r.res for r in runs]
+
+
+def _run_batch(runs, batched):
     for r in runs:
         try:
             r.record()
+            r.fwad_record()
         except Exception as e:  # noqa: BLE001 - the harness must not stop on one sample
             r._end("fail", "harness: " + _short(e))
     reqs = []
@@ -830,7 +843,7 @@ def run_batch(runs, batched=True):
             with time_limit(SAMPLE_TIMEOUT_S):
                 grads = funcgrad.autograd.grad(outs, ins, cots, allow_unused=True)
         except Exception:  # noqa: BLE001 - find out which sample it was
-            return run_batch([r.fresh() for r in runs], batched=False)
+            return False
         k = 0
         for r, q in reqs:
             r.fgrads = grads[k:k + len(q[1])]
@@ -838,15 +851,13 @@ def run_batch(runs, batched=True):
     else:
         for r, q in reqs:
             r.run_grads(q)
-    out = []
     for r in runs:
         try:
             r.finish()
             r.fwad()
         except Exception as e:  # noqa: BLE001
             r._end("fail", "harness: " + _short(e))
-        out.append(r.res)
-    return out
+    return True
 
 
 def _forward_error(res, e):
@@ -884,41 +895,54 @@ def _compare_grads(res, tgrads, fgrads, gerr, fam, values):
     return "fail"
 
 
-def _check_fwad(res, op, torch_fn, fg_fn, sample, memo, pairs, process, fg_process, fam, values, rng):
+def _fwad_record(run):
+    """Forward-mode AD of one sample: torch's tangents computed, funcgrad's recorded (read later,
+    in the same program as the rest of the batch); inside funcgrad's dual level (see run_batch)."""
     import torch.autograd.forward_ad as tfw
 
     fw = funcgrad.autograd.forward_ad
-    tans = [_cotangent(p[0], rng) for p in pairs]
+    sample, pairs = run.sample, run.pairs
+    tans = [_cotangent(p[0], run.rng) for p in pairs]
     try:
         with tfw.dual_level():
             tmap = {id(p[0]): tfw.make_dual(p[0].detach(), _mk_torch(a, p[0])) for p, a in zip(pairs, tans)}
             sub = tree_map(lambda t: tmap.get(id(t), t), (sample.input, sample.args, sample.kwargs), _is_t)
-            tout = process(_call(torch_fn, sub[0], sub[1], sub[2]))
+            tout = run.process(_call(run.torch_fn, sub[0], sub[1], sub[2]))
             ttan = [tfw.unpack_dual(t).tangent for t in leaves(tout, _is_t)]
             ttan = [None if t is None else t.clone() for t in ttan]
     except Exception:  # noqa: BLE001 - torch has no forward formula here
-        return "n/a"
+        return None
     try:
-        with fw.dual_level(), time_limit(SAMPLE_TIMEOUT_S):
+        with time_limit(SAMPLE_TIMEOUT_S):
             fmap = {id(p[1]): fw.make_dual(p[1].detach(), _mk_fg(a, p[1])) for p, a in zip(pairs, tans)}
-            fsub = tree_map(lambda t: fmap.get(id(t), t), to_fg((sample.input, sample.args, sample.kwargs), memo),
-                            _is_f)
-            fout = fg_process(_call(fg_fn, fsub[0], tuple(fsub[1]), fsub[2]))
+            fsub = tree_map(lambda t: fmap.get(id(t), t),
+                            to_fg((sample.input, sample.args, sample.kwargs), run.memo), _is_f)
+            fout = run.fg_process(_call(run.fg_fn, fsub[0], tuple(fsub[1]), fsub[2]))
             ftan = [fw.unpack_dual(t).tangent for t in leaves(fout, _is_f)]
-            if len(ftan) != len(ttan):
-                raise Mismatch(f"forward AD: {len(ftan)} outputs != torch {len(ttan)}")
-            for k, (tt, ft) in enumerate(zip(ttan, ftan)):
-                if tt is None and ft is None:
-                    continue
-                if tt is None:
-                    if np.any(to_np(ft) != 0):
-                        raise Mismatch(f"tangent[{k}]: torch's is None, funcgrad's is nonzero")
-                    continue
-                if ft is None:
-                    if np.any(to_np(tt) != 0):
-                        raise Mismatch(f"tangent[{k}]: funcgrad's is None, torch's is nonzero")
-                    continue
-                compare_tensor(tt, ft, fam, f"tangent[{k}]", values, grad=True)
+        return ttan, ftan, None
+    except Exception as e:  # noqa: BLE001
+        return ttan, None, e
+
+
+def _fwad_compare(res, state, fam, values):
+    ttan, ftan, err = state
+    try:
+        if err is not None:
+            raise err
+        if len(ftan) != len(ttan):
+            raise Mismatch(f"forward AD: {len(ftan)} outputs != torch {len(ttan)}")
+        for k, (tt, ft) in enumerate(zip(ttan, ftan)):
+            if tt is None and ft is None:
+                continue
+            if tt is None:
+                if np.any(to_np(ft) != 0):
+                    raise Mismatch(f"tangent[{k}]: torch's is None, funcgrad's is nonzero")
+                continue
+            if ft is None:
+                if np.any(to_np(tt) != 0):
+                    raise Mismatch(f"tangent[{k}]: funcgrad's is None, torch's is nonzero")
+                continue
+            compare_tensor(tt, ft, fam, f"tangent[{k}]", values, grad=True)
         return "pass"
     except Mismatch as e:
         res.message = res.message or str(e)
