@@ -16,6 +16,8 @@ makes the call fall back to eager execution with a one-time warning, or, with
 """
 from __future__ import annotations
 
+import collections
+
 import functools
 import sys
 import traceback
@@ -81,7 +83,7 @@ class _State:
 
     def snapshot(self):
         return ([(x._st.value, x._st.version, x._grad, x.__dict__.get("_vcache")) for x in self.tensors],
-                [(dict(o._opt_state), {p: dict(s) for p, s in o.state.items()},
+                [(dict(o._opt_state), collections.defaultdict(dict, {p: dict(s) for p, s in o.state.items()}),
                   [{k: g[k] for k in _TRACED_HYPER if k in g} for g in o.param_groups], o._step_count)
                  for o in self.optimizers],
                 self.gen._count)

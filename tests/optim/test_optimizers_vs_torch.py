@@ -20,6 +20,20 @@ OPTS = {
                                                                  weight_decay=0.01),
     "adagrad": lambda L, p: L.optim.Adagrad(p, lr=0.1, lr_decay=0.01, weight_decay=0.01,
                                             initial_accumulator_value=0.1),
+    "adadelta": lambda L, p: L.optim.Adadelta(p),
+    "adadelta_wd_maximize": lambda L, p: L.optim.Adadelta(p, lr=0.5, rho=0.8, weight_decay=0.01, maximize=True),
+    "adamax": lambda L, p: L.optim.Adamax(p, lr=0.01),
+    "adamax_wd": lambda L, p: L.optim.Adamax(p, lr=0.02, betas=(0.8, 0.99), weight_decay=0.05),
+    "nadam": lambda L, p: L.optim.NAdam(p, lr=0.01),
+    "nadam_wd": lambda L, p: L.optim.NAdam(p, lr=0.01, weight_decay=0.05, momentum_decay=0.01),
+    "nadam_decoupled": lambda L, p: L.optim.NAdam(p, lr=0.01, weight_decay=0.05, decoupled_weight_decay=True),
+    "radam": lambda L, p: L.optim.RAdam(p, lr=0.01),
+    "radam_wd_decoupled": lambda L, p: L.optim.RAdam(p, lr=0.01, weight_decay=0.1, decoupled_weight_decay=True),
+    "radam_wd": lambda L, p: L.optim.RAdam(p, lr=0.01, weight_decay=0.1),
+    "asgd": lambda L, p: L.optim.ASGD(p, lr=0.05),
+    "asgd_t0_wd": lambda L, p: L.optim.ASGD(p, lr=0.05, t0=10, lambd=1e-3, weight_decay=0.01),
+    "rprop": lambda L, p: L.optim.Rprop(p, lr=0.01),
+    "rprop_maximize": lambda L, p: L.optim.Rprop(p, lr=0.001, etas=(0.4, 1.5), step_sizes=(1e-4, 0.01), maximize=True),
 }
 
 SCHEDS = {
@@ -28,6 +42,19 @@ SCHEDS = {
     "cosine": lambda L, o: L.optim.lr_scheduler.CosineAnnealingLR(o, T_max=30, eta_min=1e-4),
     "lambda": lambda L, o: L.optim.lr_scheduler.LambdaLR(o, lambda e: 1.0 / (1 + e)),
     "onecycle": lambda L, o: L.optim.lr_scheduler.OneCycleLR(o, max_lr=0.05, total_steps=100),
+    "multiplicative": lambda L, o: L.optim.lr_scheduler.MultiplicativeLR(o, lambda e: 0.97),
+    "constant": lambda L, o: L.optim.lr_scheduler.ConstantLR(o, factor=0.5, total_iters=10),
+    "polynomial": lambda L, o: L.optim.lr_scheduler.PolynomialLR(o, total_iters=40, power=2.0),
+    "warm_restarts": lambda L, o: L.optim.lr_scheduler.CosineAnnealingWarmRestarts(o, T_0=7, T_mult=2, eta_min=1e-3),
+    "cyclic_triangular2": lambda L, o: L.optim.lr_scheduler.CyclicLR(o, 0.01, 0.1, step_size_up=5, step_size_down=8,
+                                                                     mode="triangular2"),
+    "cyclic_exp_range": lambda L, o: L.optim.lr_scheduler.CyclicLR(o, 0.01, 0.1, step_size_up=6, mode="exp_range",
+                                                                   gamma=0.98),
+    "sequential": lambda L, o: L.optim.lr_scheduler.SequentialLR(
+        o, [L.optim.lr_scheduler.LinearLR(o, start_factor=0.1, total_iters=5),
+            L.optim.lr_scheduler.CosineAnnealingLR(o, T_max=40)], milestones=[5]),
+    "chained": lambda L, o: L.optim.lr_scheduler.ChainedScheduler(
+        [L.optim.lr_scheduler.ConstantLR(o, factor=0.5, total_iters=4), L.optim.lr_scheduler.ExponentialLR(o, 0.95)]),
 }
 
 
@@ -139,3 +166,47 @@ def test_params_updated_in_place_with_version_bump():
     opt.step()
     assert w is same and w._version == v0 + 1
     assert w.tolist() == [0.0, 0.0, 0.0]
+
+
+def test_reduce_lr_on_plateau_matches_torch():
+    def run(lib):
+        w = lib.tensor([1.0], requires_grad=True)
+        opt = lib.optim.SGD([w], lr=0.1, momentum=0.9)
+        sched = lib.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=2, cooldown=1, min_lr=1e-3)
+        lrs = []
+        for metric in [5, 4, 4, 4, 4, 3.9999, 4, 4, 4, 4, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2]:
+            sched.step(metric)
+            lrs.append((opt.param_groups[0]["lr"], sched.num_bad_epochs, sched.cooldown_counter))
+        return lrs
+    assert run(funcgrad) == run(torch)
+
+
+def test_lbfgs_matches_torch():
+    """In float64: L-BFGS amplifies float32 summation-order differences (XLA vs torch dot products)."""
+    def run(lib):
+        rng = np.random.default_rng(3)
+        w = lib.tensor(rng.standard_normal((4, 2)).astype(np.float64), requires_grad=True)
+        x = lib.tensor(rng.standard_normal((10, 4)).astype(np.float64))
+        y = lib.tensor(rng.standard_normal((10, 2)).astype(np.float64))
+        opt = lib.optim.LBFGS([w], lr=0.5, max_iter=6, history_size=4)
+        losses = []
+
+        def closure():
+            opt.zero_grad()
+            loss = ((x @ w).tanh() - y).pow(2).mean()
+            loss.backward()
+            return loss
+        for _ in range(4):
+            losses.append(float(opt.step(closure)))
+        st = opt.state[w]
+        return w.detach().numpy(), losses, st["func_evals"], st["n_iter"]
+    rw, rl, rf, rn = run(torch)
+    gw, gl, gf, gn = run(funcgrad)
+    assert (gf, gn) == (rf, rn)
+    np.testing.assert_allclose(gl, rl, rtol=1e-9)
+    np.testing.assert_allclose(gw, rw, rtol=1e-8, atol=1e-10)
+
+
+@pytest.mark.parametrize("name", ["adadelta", "adamax_wd", "nadam_wd", "radam", "asgd", "rprop"])
+def test_new_optimizers_state_dict_round_trip(name):
+    test_state_dict_round_trip_continues_like_torch(name)

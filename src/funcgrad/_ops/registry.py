@@ -95,6 +95,8 @@ def defop(forward, *, node, saves=None, promote=False, view=False, inplace=False
                 inputs, params, nname = bound
             else:
                 (inputs, params), nname = bound, None
+            if params and any(type(kv[1]) is Tensor or isinstance(kv[1], Tensor) for kv in params):
+                params = _scalar_params(op, params)
             res = dispatch(op, inputs, params, nname)
             if out is not None:
                 out.copy_(res)
@@ -110,6 +112,19 @@ def defop(forward, *, node, saves=None, promote=False, view=False, inplace=False
 
 
 _PUBLIC: dict = {}
+
+
+def _scalar_params(op, params):
+    """A tensor given where torch takes a Scalar (``alpha=t``, ``value=t``): torch reads its value,
+    so do we (a one-element tensor); anything bigger is torch's error."""
+    out = []
+    for k, v in params:
+        if isinstance(v, Tensor):
+            if v.numel() != 1:
+                raise RuntimeError(f"{op.name}(): a Tensor with {v.numel()} elements cannot be converted to Scalar")
+            v = v.item()
+        out.append((k, v))
+    return tuple(out)
 
 
 def _publish(name, fn, method, function, inplace, namespace, aliases):

@@ -1,8 +1,20 @@
 """``funcgrad.nn``: modules, parameters, layers and losses, as ``torch.nn``."""
+import sys as _sys
+
 from . import functional, init, utils
+from . import _attention, _rnn
+from ._attention import (MultiheadAttention, Transformer, TransformerDecoder, TransformerDecoderLayer,  # noqa: F401
+                         TransformerEncoder, TransformerEncoderLayer)
+from ._rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase  # noqa: F401
 from .module import Module
 from .modules import *  # noqa: F401,F403 - the layer classes
 from .modules import __all__ as _layers
 from .parameter import Buffer, Parameter
 
-__all__ = ["Module", "Parameter", "Buffer", "functional", "init", "utils", *_layers]
+# ``torch.nn.utils.rnn``: packing helpers live with the recurrent layers
+utils.rnn = _rnn
+_sys.modules[__name__ + ".utils.rnn"] = _rnn
+
+__all__ = ["Module", "Parameter", "Buffer", "functional", "init", "utils", "MultiheadAttention", "Transformer",
+           "TransformerDecoder", "TransformerDecoderLayer", "TransformerEncoder", "TransformerEncoderLayer", "GRU",
+           "LSTM", "RNN", "GRUCell", "LSTMCell", "RNNBase", "RNNCell", "RNNCellBase", *_layers]

@@ -2,6 +2,7 @@
 applied to all parameters of a group at once by one cached ``jax.jit`` program."""
 from __future__ import annotations
 
+import collections
 import copy
 import functools
 import itertools
@@ -37,7 +38,7 @@ class Optimizer:
 
     def __init__(self, params, defaults):
         self.defaults = defaults
-        self.state = {}
+        self.state = collections.defaultdict(dict)
         self.param_groups = []
         self._step_count = 0
         if isinstance(params, Tensor):
@@ -171,6 +172,10 @@ class Optimizer:
                     elif isinstance(cur, tuple):
                         vals[f] = tuple(self.state[p][f]._array() if isinstance(self.state.get(p, {}).get(f), Tensor)
                                         else c for p, c in zip(params, cur))
+                    elif isinstance(self.state.get(params[0], {}).get(f), Tensor):
+                        # a per-group scalar (NAdam's mu_product, ASGD's eta and mu): torch keeps one per
+                        # parameter, all equal; take the first
+                        vals[f] = jnp.asarray(self.state[params[0]][f]._array(), cur.dtype)
                     else:
                         vals[f] = cur
                 return type(s)(**vals)
@@ -221,7 +226,7 @@ class Optimizer:
                 raise ValueError("loaded state dict contains a parameter group that doesn't match the size of "
                                  "optimizer's group")
         id_map = {i: p for g, sg in zip(self.param_groups, groups) for i, p in zip(sg["params"], g["params"])}
-        self.state = {}
+        self.state = collections.defaultdict(dict)
         for i, st in state_dict["state"].items():
             p = id_map[int(i)]
             self.state[p] = {k: (v.to(p.device) if isinstance(v, Tensor) else v) for k, v in st.items()}

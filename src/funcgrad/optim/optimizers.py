@@ -6,7 +6,7 @@ import optax
 from . import transforms as T
 from .optimizer import Optimizer, required
 
-__all__ = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad"]
+__all__ = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam", "ASGD", "Rprop"]
 
 
 def _inner(state):
@@ -163,3 +163,172 @@ class Adagrad(Optimizer):
     def _state_names(self, st):
         inner = _inner(st)
         return {"step": inner.step, "sum": inner.sum}
+
+
+def _chain(*pieces):
+    pieces = [p for p in pieces if p is not None]
+    return pieces[0] if len(pieces) == 1 else optax.chain(*pieces)
+
+
+def _common(h, maximize, wd):
+    """torch's order: the sign flip of ``maximize``, then L2 weight decay added to the gradient."""
+    return (T.negate() if maximize else None, T.add_decayed_weights(h["weight_decay"]) if wd else None)
+
+
+class Adadelta(Optimizer):
+    _hyper = ("lr", "rho", "eps", "weight_decay")
+
+    def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, foreach=None, *, capturable=False,
+                 maximize=False, differentiable=False):
+        _check("learning rate", lr, lr >= 0.0)
+        _check("rho value", rho, 0.0 <= rho <= 1.0)
+        _check("epsilon value", eps, eps >= 0.0)
+        _check("weight_decay value", weight_decay, weight_decay >= 0.0)
+        super().__init__(params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize,
+                                      capturable=capturable, foreach=foreach, differentiable=differentiable))
+
+    def _statics(self, g):
+        return (bool(g["maximize"]), g["weight_decay"] != 0)
+
+    def _transform(self, h, s):
+        return _chain(*_common(h, *s), T.scale_by_torch_adadelta(h["lr"], h["rho"], h["eps"]))
+
+    def _state_names(self, st):
+        inner = _inner(st)
+        return {"step": inner.step, "square_avg": inner.square_avg, "acc_delta": inner.acc_delta}
+
+
+class _AdamLike(Optimizer):
+    """Shared constructor checks and hyper-parameters of the Adam family (betas split in two)."""
+
+    def _check_adam(self, lr, betas, eps, weight_decay):
+        _check("learning rate", lr, lr >= 0.0)
+        _check("epsilon value", eps, eps >= 0.0)
+        _check("beta parameter at index 0", betas[0], 0.0 <= betas[0] < 1.0)
+        _check("beta parameter at index 1", betas[1], 0.0 <= betas[1] < 1.0)
+        _check("weight_decay value", weight_decay, weight_decay >= 0.0)
+
+    def _hyper_values(self, g):
+        h = {k: g[k] for k in self._hyper if k in g}
+        h["beta1"], h["beta2"] = g["betas"]
+        return h
+
+
+class Adamax(_AdamLike):
+    _hyper = ("lr", "eps", "weight_decay")
+
+    def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, foreach=None, *,
+                 maximize=False, differentiable=False, capturable=False):
+        self._check_adam(lr, betas, eps, weight_decay)
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, foreach=foreach,
+                                      maximize=maximize, differentiable=differentiable, capturable=capturable))
+
+    def _statics(self, g):
+        return (bool(g["maximize"]), g["weight_decay"] != 0)
+
+    def _transform(self, h, s):
+        return _chain(*_common(h, *s), T.scale_by_torch_adamax(h["lr"], h["beta1"], h["beta2"], h["eps"]))
+
+    def _state_names(self, st):
+        inner = _inner(st)
+        return {"step": inner.step, "exp_avg": inner.exp_avg, "exp_inf": inner.exp_inf}
+
+
+class _DecoupledMixin:
+    def _statics(self, g):
+        return (bool(g["maximize"]), g["weight_decay"] != 0 and not g["decoupled_weight_decay"],
+                g["weight_decay"] != 0 and bool(g["decoupled_weight_decay"]))
+
+    def _pre_update(self, params, h, s):
+        return T.decoupled_weight_decay(params, h["lr"], h["weight_decay"]) if s[2] else params
+
+
+class NAdam(_DecoupledMixin, _AdamLike):
+    _hyper = ("lr", "eps", "weight_decay", "momentum_decay")
+
+    def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, momentum_decay=4e-3,
+                 decoupled_weight_decay=False, *, foreach=None, maximize=False, capturable=False,
+                 differentiable=False):
+        self._check_adam(lr, betas, eps, weight_decay)
+        _check("momentum_decay value", momentum_decay, momentum_decay >= 0.0)
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                                      momentum_decay=momentum_decay, decoupled_weight_decay=decoupled_weight_decay,
+                                      maximize=maximize, foreach=foreach, capturable=capturable,
+                                      differentiable=differentiable))
+
+    def _transform(self, h, s):
+        return _chain(*_common(h, s[0], s[1]),
+                      T.scale_by_torch_nadam(h["lr"], h["beta1"], h["beta2"], h["eps"], h["momentum_decay"]))
+
+    def _state_names(self, st):
+        inner = _inner(st)
+        return {"step": inner.step, "mu_product": inner.mu_product, "exp_avg": inner.exp_avg,
+                "exp_avg_sq": inner.exp_avg_sq}
+
+
+class RAdam(_DecoupledMixin, _AdamLike):
+    _hyper = ("lr", "eps", "weight_decay")
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, decoupled_weight_decay=False,
+                 *, foreach=None, maximize=False, capturable=False, differentiable=False):
+        self._check_adam(lr, betas, eps, weight_decay)
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, foreach=foreach,
+                                      maximize=maximize, capturable=capturable,
+                                      decoupled_weight_decay=decoupled_weight_decay, differentiable=differentiable))
+
+    def _transform(self, h, s):
+        return _chain(*_common(h, s[0], s[1]), T.scale_by_torch_radam(h["lr"], h["beta1"], h["beta2"], h["eps"]))
+
+    def _state_names(self, st):
+        inner = _inner(st)
+        return {"step": inner.step, "exp_avg": inner.exp_avg, "exp_avg_sq": inner.exp_avg_sq}
+
+
+class ASGD(Optimizer):
+    _hyper = ("lr", "lambd", "alpha", "t0", "weight_decay")
+
+    def __init__(self, params, lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0, foreach=None,
+                 maximize=False, differentiable=False, capturable=False):
+        _check("learning rate", lr, lr >= 0.0)
+        _check("weight_decay value", weight_decay, weight_decay >= 0.0)
+        super().__init__(params, dict(lr=lr, lambd=lambd, alpha=alpha, t0=t0, weight_decay=weight_decay,
+                                      foreach=foreach, maximize=maximize, capturable=capturable,
+                                      differentiable=differentiable))
+
+    def _statics(self, g):
+        return (bool(g["maximize"]), g["weight_decay"] != 0)
+
+    def _transform(self, h, s):
+        return _chain(*_common(h, *s), T.scale_by_torch_asgd(h["lr"], h["lambd"], h["alpha"], h["t0"]))
+
+    def _state_names(self, st):
+        inner = _inner(st)
+        return {"step": inner.step, "eta": inner.eta, "mu": inner.mu, "ax": inner.ax}
+
+
+class Rprop(Optimizer):
+    _hyper = ("lr",)
+
+    def __init__(self, params, lr=1e-2, etas=(0.5, 1.2), step_sizes=(1e-6, 50), *, capturable=False, foreach=None,
+                 maximize=False, differentiable=False):
+        _check("learning rate", lr, lr >= 0.0)
+        if not 0.0 < etas[0] < 1.0 < etas[1]:
+            raise ValueError(f"Invalid eta values: {etas[0]}, {etas[1]}")
+        super().__init__(params, dict(lr=lr, etas=etas, step_sizes=step_sizes, foreach=foreach, maximize=maximize,
+                                      differentiable=differentiable, capturable=capturable))
+
+    def _hyper_values(self, g):
+        return {"lr": g["lr"], "etaminus": g["etas"][0], "etaplus": g["etas"][1], "step_size_min": g["step_sizes"][0],
+                "step_size_max": g["step_sizes"][1]}
+
+    def _statics(self, g):
+        return (bool(g["maximize"]),)
+
+    def _transform(self, h, s):
+        return _chain(T.negate() if s[0] else None,
+                      T.scale_by_torch_rprop(h["lr"], h["etaminus"], h["etaplus"], h["step_size_min"],
+                                             h["step_size_max"]))
+
+    def _state_names(self, st):
+        inner = _inner(st)
+        return {"step": inner.step, "prev": inner.prev, "step_size": inner.step_size}

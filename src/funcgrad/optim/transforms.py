@@ -166,3 +166,191 @@ def torch_adagrad(lr, lr_decay=0.0, eps=1e-10, initial_accumulator_value=0.0, ma
         return updates, AdagradState(step, s)
 
     return optax.GradientTransformation(init, update)
+
+
+# -- small pieces the newer optimizers chain --------------------------------------------------------
+def negate():
+    """torch's ``maximize=True``: the gradient's sign flipped before anything else."""
+    return optax.GradientTransformation(lambda params: optax.EmptyState(),
+                                        lambda grads, state, params=None: (jax.tree.map(jnp.negative, grads), state))
+
+
+def _sq_avg(s, g, rho):
+    # square_avg.mul_(rho).addcmul_(grad, grad, value=1 - rho)
+    return s * _f(rho, g) + (_f(1 - jnp.asarray(rho, jnp.float64), g) * g) * g
+
+
+class AdadeltaState(NamedTuple):
+    step: jax.Array
+    square_avg: optax.Updates
+    acc_delta: optax.Updates
+
+
+def scale_by_torch_adadelta(lr, rho=0.9, eps=1e-6):
+    """torch's Adadelta (lr folded in as torch's ``param.add_(delta, alpha=-lr)``)."""
+    def init(params):
+        z = jax.tree.map(jnp.zeros_like, params)
+        return AdadeltaState(jnp.zeros([], jnp.float64), z, z)
+
+    def update(grads, state, params=None):
+        sq = jax.tree.map(lambda s, g: _sq_avg(s, g, rho), state.square_avg, grads)
+        delta = jax.tree.map(lambda a, s, g: jnp.sqrt(a + _f(eps, a)) / jnp.sqrt(s + _f(eps, s)) * g,
+                             state.acc_delta, sq, grads)
+        acc = jax.tree.map(lambda a, d: _sq_avg(a, d, rho), state.acc_delta, delta)
+        updates = jax.tree.map(lambda d: _f(-jnp.asarray(lr, jnp.float64), d) * d, delta)
+        return updates, AdadeltaState(state.step + 1, sq, acc)
+
+    return optax.GradientTransformation(init, update)
+
+
+class AdamaxState(NamedTuple):
+    step: jax.Array
+    exp_avg: optax.Updates
+    exp_inf: optax.Updates
+
+
+def scale_by_torch_adamax(lr, b1=0.9, b2=0.999, eps=1e-8):
+    def init(params):
+        z = jax.tree.map(jnp.zeros_like, params)
+        return AdamaxState(jnp.zeros([], jnp.float64), z, z)
+
+    def update(grads, state, params=None):
+        step = state.step + 1
+        m = jax.tree.map(lambda m, g: _lerp(m, g, _f(1 - jnp.asarray(b1, jnp.float64), g)), state.exp_avg, grads)
+        u = jax.tree.map(lambda u, g: jnp.maximum(u * _f(b2, u), jnp.abs(g) + _f(eps, g)), state.exp_inf, grads)
+        clr = jnp.asarray(lr, jnp.float64) / (1 - jnp.asarray(b1, jnp.float64) ** step)
+        updates = jax.tree.map(lambda m_, u_: (_f(-clr, m_) * m_) / u_, m, u)
+        return updates, AdamaxState(step, m, u)
+
+    return optax.GradientTransformation(init, update)
+
+
+class NAdamState(NamedTuple):
+    step: jax.Array
+    mu_product: jax.Array
+    exp_avg: optax.Updates
+    exp_avg_sq: optax.Updates
+
+
+def scale_by_torch_nadam(lr, b1=0.9, b2=0.999, eps=1e-8, momentum_decay=4e-3):
+    """torch's NAdam; ``mu_product`` is a float32 scalar as in torch's state."""
+    def init(params):
+        z = jax.tree.map(jnp.zeros_like, params)
+        return NAdamState(jnp.zeros([], jnp.float64), jnp.ones([], jnp.float32), z, z)
+
+    def update(grads, state, params=None):
+        step = state.step + 1
+        b1_, b2_, lr_ = (jnp.asarray(v, jnp.float64) for v in (b1, b2, lr))
+        bc2 = 1 - b2_ ** step
+        mu = b1_ * (1.0 - 0.5 * 0.96 ** (step * momentum_decay))
+        mu_next = b1_ * (1.0 - 0.5 * 0.96 ** ((step + 1) * momentum_decay))
+        mp = state.mu_product * mu.astype(jnp.float32)
+        mp64 = mp.astype(jnp.float64)
+        m = jax.tree.map(lambda m, g: _lerp(m, g, _f(1 - b1_, g)), state.exp_avg, grads)
+        v = jax.tree.map(lambda v, g: _sq_avg(v, g, b2_), state.exp_avg_sq, grads)
+        c1 = -lr_ * (1.0 - mu) / (1.0 - mp64)
+        c2 = (-lr_ * mu_next) / (1.0 - mp64 * mu_next)
+
+        def upd(g, m_, v_):
+            denom = jnp.sqrt(v_ / _f(bc2, v_)) + _f(eps, v_)
+            return (_f(c1, g) * g) / denom + (_f(c2, m_) * m_) / denom
+
+        return jax.tree.map(upd, grads, m, v), NAdamState(step, mp, m, v)
+
+    return optax.GradientTransformation(init, update)
+
+
+class RAdamState(NamedTuple):
+    step: jax.Array
+    exp_avg: optax.Updates
+    exp_avg_sq: optax.Updates
+
+
+def scale_by_torch_radam(lr, b1=0.9, b2=0.999, eps=1e-8):
+    def init(params):
+        z = jax.tree.map(jnp.zeros_like, params)
+        return RAdamState(jnp.zeros([], jnp.float64), z, z)
+
+    def update(grads, state, params=None):
+        step = state.step + 1
+        b1_, b2_, lr_ = (jnp.asarray(v, jnp.float64) for v in (b1, b2, lr))
+        m = jax.tree.map(lambda m, g: _lerp(m, g, _f(1 - b1_, g)), state.exp_avg, grads)
+        v = jax.tree.map(lambda v, g: _sq_avg(v, g, b2_), state.exp_avg_sq, grads)
+        bc1, bc2 = 1 - b1_ ** step, 1 - b2_ ** step
+        rho_inf = 2 / (1 - b2_) - 1
+        rho_t = rho_inf - 2 * step * (b2_ ** step) / bc2
+        rect = jnp.sqrt(jnp.abs((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)))
+
+        def upd(m_, v_):
+            corrected = m_ / _f(bc1, m_) * _f(lr_, m_)
+            adaptive = _f(jnp.sqrt(bc2), v_) / (jnp.sqrt(v_) + _f(eps, v_))
+            return -jnp.where(rho_t > 5.0, corrected * adaptive * _f(rect, m_), corrected)
+
+        return jax.tree.map(upd, m, v), RAdamState(step, m, v)
+
+    return optax.GradientTransformation(init, update)
+
+
+class ASGDState(NamedTuple):
+    step: jax.Array
+    eta: jax.Array
+    mu: jax.Array
+    ax: optax.Updates
+
+
+def scale_by_torch_asgd(lr, lambd=1e-4, alpha=0.75, t0=1e6):
+    """torch's ASGD. Its decay term scales the parameter, so the update is the parameter change
+    ``p * (1 - lambd * eta) - eta * g - p``; ``ax`` (the average) is kept as torch keeps it."""
+    def init(params):
+        return ASGDState(jnp.zeros([], jnp.float64), jnp.asarray(lr, jnp.float32), jnp.ones([], jnp.float32),
+                         jax.tree.map(jnp.zeros_like, params))
+
+    def update(grads, state, params=None):
+        step = state.step + 1
+        eta = state.eta.astype(jnp.float64)
+        new_p = jax.tree.map(lambda p, g: p * _f(1 - lambd * eta, p) + _f(-eta, g) * g, params, grads)
+        mu = state.mu.astype(jnp.float64)
+        ax = jax.tree.map(lambda a, p: jnp.where(mu != 1, a + (p - a) * _f(mu, p), p), state.ax, new_p)
+        lr_ = jnp.asarray(lr, jnp.float64)
+        new_eta = (lr_ / ((1 + lambd * lr_ * step) ** alpha)).astype(jnp.float32)
+        new_mu = (1 / jnp.maximum(1.0, step - t0)).astype(jnp.float32)
+        updates = jax.tree.map(lambda n, p: n - p, new_p, params)
+        return updates, ASGDState(step, new_eta, new_mu, ax)
+
+    return optax.GradientTransformation(init, update)
+
+
+class RpropState(NamedTuple):
+    step: jax.Array
+    prev: optax.Updates
+    step_size: optax.Updates
+
+
+def _sign_of_product(a, b):
+    """``(a * b).sign()`` as torch's CPU kernels compute it: XLA flushes float32 denormal products to
+    zero (a sign of 0), torch keeps them, so the product is formed in float64 and only what torch
+    rounds to zero (below half the smallest float32 denormal) counts as zero."""
+    if a.dtype == jnp.float32:
+        p = a.astype(jnp.float64) * b.astype(jnp.float64)
+        return jnp.sign(jnp.where(jnp.abs(p) <= 2.0 ** -150, 0.0, p)).astype(a.dtype)
+    return jnp.sign(a * b)
+
+
+def scale_by_torch_rprop(lr, etaminus=0.5, etaplus=1.2, step_size_min=1e-6, step_size_max=50.0):
+    def init(params):
+        return RpropState(jnp.zeros([], jnp.float64), jax.tree.map(jnp.zeros_like, params),
+                          jax.tree.map(lambda p: jnp.full_like(p, lr), params))
+
+    def update(grads, state, params=None):
+        def one(g, prev, ss):
+            s = _sign_of_product(g, prev)
+            factor = jnp.where(s > 0, _f(etaplus, g), jnp.where(s < 0, _f(etaminus, g), jnp.ones_like(g)))
+            ss = jnp.clip(ss * factor, _f(step_size_min, g), _f(step_size_max, g))
+            g = jnp.where(s < 0, jnp.zeros_like(g), g)
+            return -(jnp.sign(g) * ss), g, ss
+
+        out = jax.tree.map(one, grads, state.prev, state.step_size)
+        tup = lambda i: jax.tree.map(lambda o: o[i], out, is_leaf=lambda x: isinstance(x, tuple) and len(x) == 3)
+        return tup(0), RpropState(state.step + 1, tup(1), tup(2))
+
+    return optax.GradientTransformation(init, update)

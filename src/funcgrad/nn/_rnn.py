@@ -1,0 +1,495 @@
+"""Recurrent layers: RNN, LSTM, GRU (multi-layer, bidirectional, batch_first, dropout, packed
+sequences) and their cells, plus ``nn.utils.rnn``.
+
+A layer's pass over time is one registry op whose forward is a ``jax.lax.scan`` (one XLA loop,
+not one op per time step); its gradient is ``jax.vjp`` of that scan. Sequences of different
+lengths (packed input) run masked: past its length a sequence's state stays as it was and its
+output is zero, as torch's packed kernels leave them.
+"""
+from __future__ import annotations
+
+import collections
+import math
+
+import jax
+import jax.numpy as jnp
+
+from .. import _dtypes, _ops
+from .._ops.registry import defop
+from ..tensor import Tensor
+from . import init
+from .module import Module
+from .parameter import Parameter
+
+__all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell", "PackedSequence",
+           "pack_padded_sequence", "pad_packed_sequence", "pad_sequence", "pack_sequence", "unpad_sequence",
+           "unpack_sequence"]
+
+
+def _gates(mode, gi, h, c, w_hh, b_hh):
+    gh = h @ w_hh.T
+    if b_hh is not None:
+        gh = gh + b_hh
+    if mode == "LSTM":
+        i, f, g, o = jnp.split(gi + gh, 4, axis=-1)
+        c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
+        return jax.nn.sigmoid(o) * jnp.tanh(c), c
+    if mode == "GRU":
+        ir, iz, in_ = jnp.split(gi, 3, axis=-1)
+        hr, hz, hn = jnp.split(gh, 3, axis=-1)
+        r = jax.nn.sigmoid(ir + hr)
+        z = jax.nn.sigmoid(iz + hz)
+        n = jnp.tanh(in_ + r * hn)
+        return (h - n) * z + n, c  # ATen's GRU cell: (hidden - newgate) * inputgate + newgate
+    pre = gi + gh
+    return (jnp.tanh(pre) if mode == "RNN_TANH" else jax.nn.relu(pre)), c
+
+
+def _scan_layer(x, h0, c0, lengths, w_ih, w_hh, b_ih, b_hh, *, mode, reverse, which):
+    """One direction of one layer over (T, B, I) input; ``which`` picks the output: the (T, B, H)
+    hidden sequence, or the final cell state (B, H) of an LSTM."""
+    T = x.shape[0]
+    gi = x @ w_ih.T
+    if b_ih is not None:
+        gi = gi + b_ih
+    steps = jnp.arange(T)
+    if reverse:
+        # each sequence reversed within its own length
+        idx = jnp.where(steps[:, None] < lengths[None, :], lengths[None, :] - 1 - steps[:, None], steps[:, None])
+        gi = jnp.take_along_axis(gi, idx[:, :, None], axis=0)
+
+    def step(carry, inp):
+        h, c = carry
+        g, t = inp
+        h2, c2 = _gates(mode, g, h, c, w_hh, b_hh)
+        live = (t < lengths)[:, None]
+        h2 = jnp.where(live, h2, h)
+        c2 = jnp.where(live, c2, c)
+        return (h2, c2), jnp.where(live, h2, jnp.zeros_like(h2))
+
+    (hT, cT), ys = jax.lax.scan(step, (h0, c0), (gi, steps))
+    if which == "c":
+        return cT
+    if reverse:
+        ys = jnp.take_along_axis(ys, idx[:, :, None], axis=0)
+    return ys
+
+
+def _layer_fwd(x, h0, c0, lengths, *wb, mode, reverse, which, has_bias):
+    w_ih, w_hh = wb[0], wb[1]
+    b_ih, b_hh = (wb[2], wb[3]) if has_bias else (None, None)
+    return _scan_layer(x, h0, c0, lengths, w_ih, w_hh, b_ih, b_hh, mode=mode, reverse=reverse, which=which)
+
+
+@defop(_layer_fwd, node=lambda params: "MkldnnRnnLayerBackward0" if dict(params)["mode"] == "LSTM" else
+       "StackBackward0", method=False, function=False, nondiff=(3,))
+def _rnn_layer(x, h0, c0, lengths, weights, mode, reverse, which):
+    return (x, h0, c0, lengths, *weights), (("mode", mode), ("reverse", reverse), ("which", which),
+                                            ("has_bias", len(weights) == 4))
+
+
+def _last_hidden(out, lengths, reverse):
+    """The final hidden state of each sequence: at its last valid step (first step when reversed)."""
+    if reverse:
+        return out[0]
+    idx = (lengths - 1).clamp(min=0).view(1, -1, 1).expand(1, out._shape[1], out._shape[2])
+    return out.gather(0, idx).squeeze(0)
+
+
+class PackedSequence(collections.namedtuple("PackedSequence", ["data", "batch_sizes", "sorted_indices",
+                                                                "unsorted_indices"])):
+    """torch's packed batch of variable-length sequences (time-major, sorted by length)."""
+
+    def __new__(cls, data, batch_sizes=None, sorted_indices=None, unsorted_indices=None):
+        if unsorted_indices is None and sorted_indices is not None:
+            unsorted_indices = _invert_permutation(sorted_indices)
+        return super().__new__(cls, data, batch_sizes, sorted_indices, unsorted_indices)
+
+    def to(self, *args, **kwargs):
+        return type(self)(self.data.to(*args, **kwargs), self.batch_sizes, self.sorted_indices,
+                          self.unsorted_indices)
+
+    @property
+    def is_cuda(self):
+        return self.data.is_cuda
+
+    def is_pinned(self):
+        return False
+
+
+def _invert_permutation(perm):
+    if perm is None:
+        return None
+    out = _ops.creation.zeros_like(perm)
+    return out.scatter(0, perm, _ops.creation.arange(perm.numel(), dtype=perm.dtype))
+
+
+def pad_sequence(sequences, batch_first=False, padding_value=0.0, padding_side="right"):
+    if padding_side not in ("right", "left"):
+        raise ValueError(f"Expected padding_side to be one of left or right, but got {padding_side}.")
+    if isinstance(sequences, Tensor):
+        sequences = sequences.unbind(0)
+    sequences = list(sequences)
+    max_len = max(s._shape[0] for s in sequences)
+    padded = []
+    for s in sequences:
+        n = max_len - s._shape[0]
+        if n:
+            pad = _ops.creation.full((n,) + tuple(s._shape[1:]), padding_value, dtype=s.dtype)
+            s = _ops.indexing.cat([s, pad] if padding_side == "right" else [pad, s], 0)
+        padded.append(s)
+    out = _ops.indexing.stack(padded, 0 if batch_first else 1)
+    return out
+
+
+def unpad_sequence(padded_sequences, lengths, batch_first=False):
+    if not batch_first:
+        padded_sequences = padded_sequences.transpose(0, 1)
+    return [padded_sequences[i, :int(n)] for i, n in enumerate(_lengths_list(lengths))]
+
+
+def _lengths_list(lengths):
+    if isinstance(lengths, Tensor):
+        return [int(v) for v in lengths.tolist()]
+    return [int(v) for v in lengths]
+
+
+def pack_padded_sequence(input, lengths, batch_first=False, enforce_sorted=True):
+    lens = _lengths_list(lengths)
+    if enforce_sorted:
+        if any(a < b for a, b in zip(lens, lens[1:])):
+            raise RuntimeError("`lengths` array must be sorted in decreasing order when `enforce_sorted` is True. "
+                               "You can pass `enforce_sorted=False` to pack_padded_sequence and/or pack_sequence to "
+                               "sidestep this requirement if you do not need ONNX exportability.")
+        order = list(range(len(lens)))
+        sorted_indices = None
+    else:
+        order = sorted(range(len(lens)), key=lambda i: -lens[i])
+        sorted_indices = _ops.creation.tensor(order, dtype=_dtypes.int64)
+    if any(n <= 0 for n in lens):
+        raise RuntimeError("Length of all samples has to be greater than 0, but found an element in 'lengths' that "
+                           "is <= 0")
+    if not batch_first:
+        input = input.transpose(0, 1)
+    slens = [lens[i] for i in order]
+    if slens[0] > input._shape[1]:
+        raise RuntimeError(f"Expected sequence length to be smaller than or equal to {input._shape[1]}")
+    batch_sizes = [sum(1 for n in slens if n > t) for t in range(slens[0])]
+    rows = []
+    for t, bs in enumerate(batch_sizes):
+        rows.extend((order[b], t) for b in range(bs))
+    bi = _ops.creation.tensor([r[0] for r in rows], dtype=_dtypes.int64)
+    ti = _ops.creation.tensor([r[1] for r in rows], dtype=_dtypes.int64)
+    data = input[bi, ti]
+    return PackedSequence(data, _ops.creation.tensor(batch_sizes, dtype=_dtypes.int64), sorted_indices)
+
+
+def pad_packed_sequence(sequence, batch_first=False, padding_value=0.0, total_length=None):
+    data, batch_sizes = sequence.data, [int(b) for b in sequence.batch_sizes.tolist()]
+    B = batch_sizes[0]
+    T = len(batch_sizes)
+    if total_length is not None:
+        if total_length < T:
+            raise ValueError(f"Expected total_length to be at least the length of the longest sequence in input, but "
+                             f"got total_length={total_length} and max sequence length being {T}")
+        T = total_length
+    lengths = [sum(1 for bs in batch_sizes if bs > b) for b in range(B)]
+    # position of (t, b) in data
+    offsets = [0]
+    for bs in batch_sizes:
+        offsets.append(offsets[-1] + bs)
+    index, mask = [], []
+    for t in range(T):
+        for b in range(B):
+            ok = t < len(batch_sizes) and b < batch_sizes[t]
+            index.append(offsets[t] + b if ok else 0)
+            mask.append(ok)
+    idx = _ops.creation.tensor(index, dtype=_dtypes.int64)
+    out = data.index_select(0, idx).view((T, B) + tuple(data._shape[1:]))
+    m = _ops.creation.tensor(mask).view((T, B) + (1,) * (data.dim() - 1))
+    out = out.masked_fill(m.logical_not(), padding_value)
+    lengths_t = _ops.creation.tensor(lengths, dtype=_dtypes.int64)
+    if sequence.unsorted_indices is not None:
+        out = out.index_select(1, sequence.unsorted_indices)
+        lengths_t = lengths_t.index_select(0, sequence.unsorted_indices)
+    if batch_first:
+        out = out.transpose(0, 1)
+    return out, lengths_t
+
+
+def pack_sequence(sequences, enforce_sorted=True):
+    lengths = [s._shape[0] for s in sequences]
+    return pack_padded_sequence(pad_sequence(sequences), lengths, enforce_sorted=enforce_sorted)
+
+
+def unpack_sequence(packed_sequences):
+    padded, lengths = pad_packed_sequence(packed_sequences, batch_first=True)
+    return unpad_sequence(padded, lengths, batch_first=True)
+
+
+class RNNBase(Module):
+    _gate_mult = {"LSTM": 4, "GRU": 3, "RNN_TANH": 1, "RNN_RELU": 1}
+
+    def __init__(self, mode, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
+                 bidirectional=False, proj_size=0, device=None, dtype=None):
+        super().__init__()
+        if not isinstance(dropout, (int, float)) or not 0 <= dropout <= 1 or isinstance(dropout, bool):
+            raise ValueError("dropout should be a number in range [0, 1] representing the probability of an element "
+                             "being zeroed")
+        if not isinstance(hidden_size, int):
+            raise TypeError(f"hidden_size should be of type int, got: {type(hidden_size).__name__}")
+        if hidden_size <= 0:
+            raise ValueError("hidden_size must be greater than zero")
+        if num_layers <= 0:
+            raise ValueError("num_layers must be greater than zero")
+        if proj_size < 0:
+            raise ValueError("proj_size should be a positive integer or zero to disable projections")
+        if proj_size:
+            raise NotImplementedError("funcgrad's LSTM does not support proj_size > 0 yet")
+        self.mode, self.input_size, self.hidden_size, self.num_layers = mode, input_size, hidden_size, num_layers
+        self.bias, self.batch_first, self.dropout = bias, batch_first, float(dropout)
+        self.bidirectional, self.proj_size = bidirectional, proj_size
+        num_directions = 2 if bidirectional else 1
+        gate = self._gate_mult[mode] * hidden_size
+        self._flat_weights_names = []
+        self._all_weights = []
+        for layer in range(num_layers):
+            for direction in range(num_directions):
+                layer_in = input_size if layer == 0 else hidden_size * num_directions
+                suffix = "_reverse" if direction == 1 else ""
+                names = [f"weight_ih_l{layer}{suffix}", f"weight_hh_l{layer}{suffix}"]
+                shapes = [(gate, layer_in), (gate, hidden_size)]
+                if bias:
+                    names += [f"bias_ih_l{layer}{suffix}", f"bias_hh_l{layer}{suffix}"]
+                    shapes += [(gate,), (gate,)]
+                for n, s in zip(names, shapes):
+                    setattr(self, n, Parameter(_ops.creation.empty(s, dtype=dtype, device=device)))
+                self._flat_weights_names.extend(names)
+                self._all_weights.append(names)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        stdv = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0
+        for w in self.parameters():
+            init.uniform_(w, -stdv, stdv)
+
+    @property
+    def all_weights(self):
+        return [[getattr(self, n) for n in names] for names in self._all_weights]
+
+    def flatten_parameters(self):
+        pass
+
+    def extra_repr(self):
+        s = f"{self.input_size}, {self.hidden_size}"
+        if self.proj_size != 0:
+            s += f", proj_size={self.proj_size}"
+        if self.num_layers != 1:
+            s += f", num_layers={self.num_layers}"
+        if self.bias is not True:
+            s += f", bias={self.bias}"
+        if self.batch_first is not False:
+            s += f", batch_first={self.batch_first}"
+        if self.dropout != 0:
+            s += f", dropout={self.dropout}"
+        if self.bidirectional is not False:
+            s += f", bidirectional={self.bidirectional}"
+        return s
+
+    def forward(self, input, hx=None):
+        from . import functional as F
+
+        packed = isinstance(input, PackedSequence)
+        nd = 2 if self.bidirectional else 1
+        if packed:
+            x, lengths = pad_packed_sequence(input)
+            if input.sorted_indices is not None:
+                x = x.index_select(1, input.sorted_indices)
+                lengths = lengths.index_select(0, input.sorted_indices)
+            is_batched = True
+        else:
+            is_batched = input.dim() == 3
+            if input.dim() not in (2, 3):
+                raise ValueError(f"{self.mode if self.mode in ('LSTM', 'GRU') else 'RNN'}: Expected input to be 2D or "
+                                 f"3D, got {input.dim()}D input instead")
+            x = input if is_batched else input.unsqueeze(1)
+            if self.batch_first and is_batched:
+                x = x.transpose(0, 1)
+            lengths = None
+        T, B = x._shape[0], x._shape[1]
+        if x._shape[2] != self.input_size:
+            raise RuntimeError(f"input.size(-1) must be equal to input_size. Expected {self.input_size}, got "
+                               f"{x._shape[2]}")
+        if lengths is None:
+            lengths = _ops.creation.full((B,), T, dtype=_dtypes.int64)
+        is_lstm = self.mode == "LSTM"
+        shape = (self.num_layers * nd, B, self.hidden_size)
+        if hx is None:
+            h0 = _ops.creation.zeros(shape, dtype=x.dtype, device=x.device)
+            c0 = h0 if is_lstm else None
+        else:
+            h0, c0 = (hx if is_lstm else (hx, None))
+            if not is_batched:
+                h0 = h0.unsqueeze(1)
+                c0 = c0.unsqueeze(1) if c0 is not None else None
+            if packed and input.sorted_indices is not None:
+                h0 = h0.index_select(1, input.sorted_indices)
+                c0 = c0.index_select(1, input.sorted_indices) if c0 is not None else None
+            expected = shape
+            if tuple(h0._shape) != expected:
+                raise RuntimeError(f"Expected hidden size {expected}, got {list(h0._shape)}")
+            if c0 is not None and tuple(c0._shape) != expected:
+                raise RuntimeError(f"Expected hidden[1] size {expected}, got {list(c0._shape)}")
+        zeros_c = _ops.creation.zeros((B, self.hidden_size), dtype=x.dtype, device=x.device)
+        hs, cs = [], []
+        layer_in = x
+        for layer in range(self.num_layers):
+            outs = []
+            for d in range(nd):
+                k = layer * nd + d
+                weights = [getattr(self, n) for n in self._all_weights[k]]
+                h_init = h0[k]
+                c_init = c0[k] if is_lstm else zeros_c
+                out = _rnn_layer(layer_in, h_init, c_init, lengths, weights, self.mode, d == 1, "h")
+                outs.append(out)
+                hs.append(_last_hidden(out, lengths, d == 1))
+                if is_lstm:
+                    cs.append(_rnn_layer(layer_in, h_init, c_init, lengths, weights, self.mode, d == 1, "c"))
+            layer_in = outs[0] if nd == 1 else _ops.indexing.cat(outs, 2)
+            if self.dropout and self.training and layer < self.num_layers - 1:
+                layer_in = F.dropout(layer_in, self.dropout, True)
+        h_n = _ops.indexing.stack(hs, 0)
+        c_n = _ops.indexing.stack(cs, 0) if is_lstm else None
+        output = layer_in
+        if packed:
+            if input.unsorted_indices is not None:
+                h_n = h_n.index_select(1, input.unsorted_indices)
+                c_n = c_n.index_select(1, input.unsorted_indices) if c_n is not None else None
+            out_packed = pack_padded_sequence(output, lengths)
+            output = PackedSequence(out_packed.data, input.batch_sizes, input.sorted_indices,
+                                    input.unsorted_indices)
+        else:
+            if self.batch_first and is_batched:
+                output = output.transpose(0, 1)
+            if not is_batched:
+                output = output.squeeze(1)
+                h_n = h_n.squeeze(1)
+                c_n = c_n.squeeze(1) if c_n is not None else None
+        return (output, (h_n, c_n)) if is_lstm else (output, h_n)
+
+
+class RNN(RNNBase):
+    def __init__(self, *args, **kwargs):
+        nonlinearity = kwargs.pop("nonlinearity", "tanh")
+        if len(args) > 3:
+            nonlinearity = args[3]
+            args = args[:3] + args[4:]
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"Unknown nonlinearity '{nonlinearity}'. Select from 'tanh' or 'relu'.")
+        self.nonlinearity = nonlinearity
+        super().__init__("RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU", *args, **kwargs)
+
+
+class LSTM(RNNBase):
+    def __init__(self, *args, **kwargs):
+        super().__init__("LSTM", *args, **kwargs)
+
+
+class GRU(RNNBase):
+    def __init__(self, *args, **kwargs):
+        super().__init__("GRU", *args, **kwargs)
+
+
+class RNNCellBase(Module):
+    def __init__(self, input_size, hidden_size, bias, num_chunks, device=None, dtype=None):
+        super().__init__()
+        self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bias
+        kw = dict(dtype=dtype, device=device)
+        self.weight_ih = Parameter(_ops.creation.empty((num_chunks * hidden_size, input_size), **kw))
+        self.weight_hh = Parameter(_ops.creation.empty((num_chunks * hidden_size, hidden_size), **kw))
+        if bias:
+            self.bias_ih = Parameter(_ops.creation.empty(num_chunks * hidden_size, **kw))
+            self.bias_hh = Parameter(_ops.creation.empty(num_chunks * hidden_size, **kw))
+        else:
+            self.register_parameter("bias_ih", None)
+            self.register_parameter("bias_hh", None)
+        self.reset_parameters()
+
+    def extra_repr(self):
+        s = f"{self.input_size}, {self.hidden_size}"
+        if self.bias is not True:
+            s += f", bias={self.bias}"
+        if getattr(self, "nonlinearity", "tanh") != "tanh":
+            s += f", nonlinearity={self.nonlinearity}"
+        return s
+
+    def reset_parameters(self):
+        stdv = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0
+        for w in self.parameters():
+            init.uniform_(w, -stdv, stdv)
+
+    def _prep(self, input, hx, n):
+        if input.dim() not in (1, 2):
+            raise ValueError(f"{type(self).__name__}: Expected input to be 1D or 2D, got {input.dim()}D instead")
+        batched = input.dim() == 2
+        x = input if batched else input.unsqueeze(0)
+        if hx is None:
+            z = _ops.creation.zeros((x._shape[0], self.hidden_size), dtype=x.dtype, device=x.device)
+            hx = (z,) * n
+        elif n == 1:
+            hx = (hx if batched else hx.unsqueeze(0),)
+        else:
+            hx = tuple(h if batched else h.unsqueeze(0) for h in hx)
+        return x, hx, batched
+
+    def _lin(self, x, h):
+        from . import functional as F
+
+        return F.linear(x, self.weight_ih, self.bias_ih), F.linear(h, self.weight_hh, self.bias_hh)
+
+
+class RNNCell(RNNCellBase):
+    def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh", device=None, dtype=None):
+        super().__init__(input_size, hidden_size, bias, 1, device, dtype)
+        self.nonlinearity = nonlinearity
+
+    def forward(self, input, hx=None):
+        x, (h,), batched = self._prep(input, hx, 1)
+        gi, gh = self._lin(x, h)
+        pre = gi + gh
+        if self.nonlinearity == "tanh":
+            out = pre.tanh()
+        elif self.nonlinearity == "relu":
+            out = pre.relu()
+        else:
+            raise RuntimeError(f"Unknown nonlinearity: {self.nonlinearity}")
+        return out if batched else out.squeeze(0)
+
+
+class LSTMCell(RNNCellBase):
+    def __init__(self, input_size, hidden_size, bias=True, device=None, dtype=None):
+        super().__init__(input_size, hidden_size, bias, 4, device, dtype)
+
+    def forward(self, input, hx=None):
+        x, (h, c), batched = self._prep(input, hx, 2)
+        gi, gh = self._lin(x, h)
+        i, f, g, o = (gi + gh).chunk(4, 1)
+        c2 = f.sigmoid() * c + i.sigmoid() * g.tanh()
+        h2 = o.sigmoid() * c2.tanh()
+        return (h2, c2) if batched else (h2.squeeze(0), c2.squeeze(0))
+
+
+class GRUCell(RNNCellBase):
+    def __init__(self, input_size, hidden_size, bias=True, device=None, dtype=None):
+        super().__init__(input_size, hidden_size, bias, 3, device, dtype)
+
+    def forward(self, input, hx=None):
+        x, (h,), batched = self._prep(input, hx, 1)
+        gi, gh = self._lin(x, h)
+        ir, iz, in_ = gi.chunk(3, 1)
+        hr, hz, hn = gh.chunk(3, 1)
+        r = (ir + hr).sigmoid()
+        z = (iz + hz).sigmoid()
+        n = (in_ + r * hn).tanh()
+        out = (h - n) * z + n
+        return out if batched else out.squeeze(0)
