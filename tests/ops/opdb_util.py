@@ -50,6 +50,7 @@ LONG = bool(os.environ.get("FUNCGRAD_LONG"))
 CAPS = {torch.float32: 3, torch.int64: 2}
 FALLBACK_CAP = 2
 ERROR_CAP = 2  # torch's error_inputs per OpInfo
+BATCH_RUNS = 12  # samples whose funcgrad work runs as one lazy program
 LONG_DTYPES = (torch.float32, torch.float64, torch.int64, torch.int32, torch.bool, torch.complex64, torch.float16,
                torch.bfloat16, torch.uint8)
 SAMPLE_TIMEOUT_S = 60
@@ -815,6 +816,8 @@ def run_batch(runs, batched=True):
     """Run many ``_Run``s: all recorded (forward-mode AD included, inside one dual level), then one
     ``autograd.grad`` for all of them, then compared, so funcgrad compiles one program for the
     batch. A failure in the shared backward is attributed by redoing the batch one sample at a time."""
+    if len(runs) > BATCH_RUNS:  # XLA's compile time grows faster than the program
+        return [r for k in range(0, len(runs), BATCH_RUNS) for r in run_batch(runs[k:k + BATCH_RUNS], batched)]
     fw = funcgrad.autograd.forward_ad
     with fw.dual_level():
         ok = _run_batch(runs, batched)
