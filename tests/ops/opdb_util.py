@@ -37,7 +37,6 @@ import torch
 
 import funcgrad
 
-warnings.filterwarnings("ignore")
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
