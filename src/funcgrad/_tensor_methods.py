@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from . import _dtypes
 from ._ops import creation, indexing, linalg, pointwise, reduction, views
+from ._ops.registry import methods
 from .autograd import grad_mode as _gm
 
 _mode = _gm._mode
@@ -21,6 +22,8 @@ def _inplace_assign(self, res):
         raise RuntimeError(f"output with shape [{', '.join(map(str, self._shape))}] doesn't match the broadcast shape "
                            f"[{', '.join(map(str, res._shape))}]")
     base = self._base
+    if base is not None and _mode.grad and base.grad_fn is None and base._rg and self._view is not None:
+        raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place operation.")
     if base is not None and self._view is not None and _mode.grad and (base._rg or res._rg):
         rel = self._view[len(base._view or ()):]
         new_base = views.copy_slices(base, res, rel)
@@ -150,10 +153,6 @@ def _pow_(self, exponent):
     return self._inplace_assign(pointwise.pow(self, exponent))
 
 
-def _masked_fill(self, mask, value):
-    return indexing.masked_fill(self, mask, value)
-
-
 def _expand_as(self, other):
     return views.expand(self, other._shape)
 
@@ -208,10 +207,9 @@ def install(Tensor):
         "view_as": _view_as, "reshape_as": _reshape_as, "expand_as": _expand_as,
         "max": _max, "min": _min, "clamp": pointwise.clamp, "clip": pointwise.clamp, "clamp_": _clamp_,
         "clip_": _clamp_, "pow": pointwise.pow, "pow_": _pow_, "matmul": linalg.matmul, "outer": linalg.outer,
-        "split": views.split, "chunk": views.chunk, "unbind": views.unbind, "masked_fill": _masked_fill,
+        "split": views.split, "chunk": views.chunk, "unbind": views.unbind,
         "swapaxes": views.transpose, "swapdims": views.transpose, "nonzero": indexing.nonzero,
         "masked_select": indexing.masked_select, "tile": indexing.tile, "index_put_": _index_put_,
-        "square_": lambda self: self._inplace_assign(pointwise.square(self)),
         "float_power": pointwise.float_power, "true_divide": pointwise.div, "divide": pointwise.div,
         "multiply": pointwise.mul, "subtract": pointwise.sub, "negative": pointwise.neg, "absolute": pointwise.abs,
         "arcsin": pointwise.asin, "arccos": pointwise.acos, "arctan": pointwise.atan, "greater": pointwise.gt,
@@ -219,6 +217,4 @@ def install(Tensor):
         "apply_": _apply_, "softmax": _softmax, "log_softmax": _log_softmax,
         "where": lambda self, condition, other: pointwise.where(condition, self, other), "bernoulli": creation.bernoulli, "multinomial": creation.multinomial,
     }
-    for k, v in ops.items():
-        setattr(Tensor, k, v)
-    Tensor.__hash__ = lambda self: id(self)
+    methods(ops)

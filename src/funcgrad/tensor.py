@@ -36,6 +36,13 @@ NONLEAF_GRAD_WARNING = (
 )
 
 
+# the C++ type names torch's messages use (``c10::toString`` of the element type)
+_CPP_NAMES = {"float64": "double", "float32": "float", "float16": "c10::Half", "bfloat16": "c10::BFloat16",
+              "int64": "long int", "int32": "int", "int16": "short int", "int8": "signed char",
+              "uint8": "unsigned char", "bool": "bool", "complex64": "c10::complex<float>",
+              "complex128": "c10::complex<double>"}
+
+
 class Storage:
     """The value (array or pending Lazy) and version counter that aliases and views share.
 
@@ -261,10 +268,17 @@ class Tensor:
         if value is not None:
             if not isinstance(value, Tensor):
                 raise TypeError(f"assigned grad expected to be a Tensor or None but got grad of type {type(value).__name__}")
-            if value._dtype is not self._dtype:
-                raise RuntimeError("assigned grad has data of a different type")
             if value._shape != self._shape:
-                raise RuntimeError("assigned grad has data of a different size")
+                raise RuntimeError(f"attempting to assign a gradient of size '{list(value._shape)}' to a tensor of "
+                                   f"size '{list(self._shape)}'. Please ensure that the gradient and the tensor are "
+                                   "the same size")
+            if value._dtype is not self._dtype:
+                raise RuntimeError(
+                    f"attempting to assign a gradient with dtype '{_CPP_NAMES.get(value._dtype.name, value._dtype.name)}' to a tensor with grad_dtype "
+                    f"'{self._dtype._legacy[:-6]}'. The gradient must match the tensor's grad_dtype (defaults to the "
+                    "tensor's dtype). You can set the tensor's grad_dtype attribute with a specific dtype, or None to "
+                    "allow any dtype. Set grad_dtype with caution. Diverging the dtypes of a tensor and its gradient "
+                    "may break downstream systems that assume they match.")
         self._grad = value
 
     @grad.deleter
@@ -467,6 +481,12 @@ class Tensor:
     def __reduce_ex__(self, proto):
 
         return (_rebuild, (self._numpy_view().copy(), self._rg))
+
+    def __copy__(self):
+        """``copy.copy``: a new tensor on the same storage (edits show through), as torch's."""
+        t = self.detach()
+        t._rg = self._rg
+        return t
 
     def __deepcopy__(self, memo):
         if self.grad_fn is not None:

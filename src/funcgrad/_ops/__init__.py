@@ -3,7 +3,7 @@ the ``funcgrad.*`` functions and the in-place variants from the registry."""
 from __future__ import annotations
 
 from . import creation, indexing, linalg, pointwise, reduction, views  # noqa: F401 - registration
-from .registry import OPS, _PUBLIC
+from .registry import _METHODS, OPS, _PUBLIC
 
 __all__ = ["OPS", "install"]
 
@@ -30,11 +30,23 @@ def install(Tensor, namespace):
     """Attach registry ops as Tensor methods (and ``name_`` in-place forms) and as functions of
     ``funcgrad`` (``namespace``) and its submodules (``funcgrad.linalg``, ``.special``, ``.fft``,
     ``.nn.functional``)."""
+    def put_method(name, value, fn):
+        if name in Tensor.__dict__:
+            raise ImportError(f"funcgrad registry: Tensor.{name} is defined in tensor.py and published by "
+                              f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', '?')}: keep one")
+        setattr(Tensor, name, value)
+
+    for name, fn in _METHODS.items():
+        put_method(name, fn, fn)
     for name, entries in _PUBLIC.items():
         for fn, method, nss, inplace, _ in entries:
             for ns in nss:
-                _module(ns, namespace).setdefault(name, fn)
-            if method and not hasattr(Tensor, name):
-                setattr(Tensor, name, fn)
-            if inplace and not hasattr(Tensor, name + "_"):
-                setattr(Tensor, name + "_", _inplace(fn, name))
+                mod = _module(ns, namespace)
+                if mod.get(name, fn) is not fn:
+                    raise ImportError(f"funcgrad registry: {ns}.{name} is defined by hand and published by "
+                                      f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', '?')}")
+                mod[name] = fn
+            if method:
+                put_method(name, fn, fn)
+            if inplace:
+                put_method(name + "_", _inplace(fn, name), fn)

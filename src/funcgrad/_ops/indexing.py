@@ -7,6 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import _dtypes, _lazy
+from ..autograd import grad_mode as _gm
 from .registry import Const, defop
 from .views import build_index
 
@@ -190,6 +191,9 @@ def setitem(self, index, value):
     if all(_is_basic(i) for i in index):
         spec, _ = parse_basic(self._shape, index)
         node = "CopySlices"
+        if self._rg and self.grad_fn is None and _gm._mode.grad:
+            # torch writes through a view of self here
+            raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place operation.")
     else:
         spec, arrays = _index_arrays(self._shape, index)
         node = "IndexPutBackward0"

@@ -50,6 +50,10 @@ def add(input, other, *, alpha=None):
 def sub(input, other, *, alpha=None):
     """``input - alpha * other``."""
 
+    if (isinstance(input, Tensor) and input._dtype.name == "bool") and (
+            isinstance(other, Tensor) and other._dtype.name == "bool"):
+        raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or "
+                           "`logical_xor()` operator instead.")
     if (isinstance(input, Tensor) and input._dtype.name == "bool") or (
             isinstance(other, Tensor) and other._dtype.name == "bool"):
         raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying "

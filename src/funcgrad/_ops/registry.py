@@ -156,6 +156,17 @@ def _claim(key, fn):
     _CLAIMS[key] = fn
 
 
+_METHODS: dict = {}
+
+
+def methods(table):
+    """Publish hand-written Tensor members (operators, properties, protocol methods) through the
+    registry, so they and registry ops claim names from one table: a duplicate is an ImportError."""
+    for name, fn in table.items():
+        _claim(("method", name), fn)
+        _METHODS[name] = fn
+
+
 def public(fn=None, *, name=None, method=False, function=True, inplace=False, namespace=None, aliases=()):
     """Publish a composite op (a python function built from registry ops) on the API surface.
 

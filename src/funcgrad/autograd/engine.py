@@ -279,9 +279,9 @@ def _run_node(node, buffers, acc_deps, V, create_graph, want, captured, capture,
         for nr, hooks in node._tensor_pre_hooks.items():
             for h in list(hooks.values()):
                 if grads[nr] is not None:
-                    r = h(V.tensor(grads[nr]))
-                    if r is not None:
-                        grads[nr] = V.value(r)
+                    t = V.tensor(grads[nr])
+                    # a hook may return a new grad, or edit the one it got in place and return None
+                    grads[nr] = V.value(_hook_result(h, t, h(t)))
     if node._retained:
         for nr, ref in node._retained.items():
             t = ref()
@@ -299,7 +299,7 @@ def _run_node(node, buffers, acc_deps, V, create_graph, want, captured, capture,
         for h in list(node._pre_hooks.values()):
             r = h(tuple(grads))
             if r is not None:
-                grads = list(r)
+                grads = [_hook_result(h, a, b) if a is not None else b for a, b in zip(grads, r)]
         grads = [V.value(g) for g in grads]
     if type(node) is AccumulateGrad:
         if grads[0] is not None:
@@ -330,10 +330,26 @@ def _run_node(node, buffers, acc_deps, V, create_graph, want, captured, capture,
         for h in list(node._hooks.values()):
             r = h(tuple(outs), tuple(V.tensor(g) for g in grads))
             if r is not None:
-                outs = list(r)
+                outs = [_hook_result(h, a, b) if a is not None else b for a, b in zip(outs, r)]
         outs = [V.value(o) for o in outs]
     executed.append(node)
     _propagate(node, outs, buffers, acc_deps, V, create_graph, want, captured, capture, touched, executed)
+
+
+def _hook_result(hook, before, r):
+    """What a hook's return value means, checked as torch checks it: None keeps ``before`` (edited in
+    place or not); a tensor must keep its size and type."""
+    if r is None:
+        return before
+    Tensor = _T()
+    name = getattr(hook, "__name__", type(hook).__name__)
+    if not isinstance(r, Tensor):
+        raise TypeError(f"expected Variable, but hook returned '{type(r).__name__}'")
+    if r._shape != before._shape:
+        raise RuntimeError(f"hook '{name}' has changed the size of value")
+    if r._dtype is not before._dtype:
+        raise RuntimeError(f"hook '{name}' has changed the type of value (was {before.type()} got {r.type()})")
+    return r
 
 
 def _propagate(node, outs, buffers, acc_deps, V, create_graph, want, captured, capture, touched, executed):
@@ -368,9 +384,7 @@ def _accumulate(node, g, create_graph, want, captured, capture, touched):
     leaf = node.variable
     if leaf._hooks:
         for h in list(leaf._hooks.values()):
-            r = h(g)
-            if r is not None:
-                g = r
+            g = _hook_result(h, g, h(g))
     if want is not None:
         ks = want.get((node, 0))
         if ks:

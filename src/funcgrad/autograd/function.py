@@ -105,6 +105,9 @@ class BackwardCFunction(Node, FunctionCtx):
                                        f"{i + 1}, but the corresponding forward input was not a Variable")
                 continue
             shape = self._in_shapes[k]
+            dtype = self._in_dtypes[k]
+            if g is not None and g.dtype != dtype and g.dtype.is_floating_point == dtype.is_floating_point:
+                g = g.to(dtype)  # torch casts a returned gradient to its input's dtype
             if g is not None and tuple(g.shape) != shape:
                 if _broadcastable_to(tuple(g.shape), shape):
                     g = g.sum_to_size(shape) if tuple(g.shape) != shape else g
@@ -184,6 +187,10 @@ class Function(FunctionCtx, metaclass=_FunctionMeta):
         outs = (outputs,) if single else outputs
         track = grad_mode.is_grad_enabled() and any(ctx.needs_input_grad)
         dirty = {id(t) for t in getattr(ctx, "_dirty", ())}
+        if grad_mode.is_grad_enabled():
+            for t in getattr(ctx, "_dirty", ()):
+                if t.grad_fn is None and t.requires_grad:
+                    raise RuntimeError("a leaf Variable that requires grad has been used in an in-place operation.")
         non_diff = {id(t) for t in getattr(ctx, "_non_diff", ())}
         inputs_by_id = {id(a): a for a in args if isinstance(a, Tensor)}
         result = []
@@ -198,6 +205,7 @@ class Function(FunctionCtx, metaclass=_FunctionMeta):
             ctx.next_functions = tuple(_edge(a) if a._rg else (None, 0) for a in args if isinstance(a, Tensor))
             ctx._arg_is_tensor = is_t
             ctx._in_shapes = tuple(tuple(a.shape) for a in args if isinstance(a, Tensor))
+            ctx._in_dtypes = tuple(a.dtype for a in args if isinstance(a, Tensor))
             ctx._out_meta = [(o._shape, o.dtype, o.device) if isinstance(o, Tensor) else ((), None, None) for o in result]
             ctx._n_out = len(result)
             if _anomaly.enabled:

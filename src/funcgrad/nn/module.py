@@ -291,6 +291,8 @@ class Module:
         from .._ops.creation import _parse_to
 
         dtype, device, _ = _parse_to(args, dict(kwargs))
+        if dtype is not None and not (dtype.is_floating_point or dtype.is_complex):
+            raise TypeError(f"nn.Module.to only accepts floating point or complex dtypes, but got desired dtype={dtype}")
 
         def convert(t):
             d = dtype if (dtype is not None and (t.is_floating_point() or t.is_complex())) else None
