@@ -620,6 +620,13 @@ def _run(lib, code, state):
     return err, _plain(st)
 
 
+def _nan(v):
+    """NaN compares equal to NaN in a case's state."""
+    if isinstance(v, list):
+        return [_nan(x) for x in v]
+    return "nan" if v != v else v
+
+
 def _plain(v):
     if isinstance(v, tuple):
         return tuple(_plain(x) for x in v)
@@ -627,7 +634,7 @@ def _plain(v):
         vals = np.asarray(v.detach().tolist())
         if vals.dtype.kind in "fc":
             vals = vals.round(5)
-        return ("tensor", str(v.dtype), tuple(v.shape), vals.tolist(), v.requires_grad, v.is_leaf)
+        return ("tensor", str(v.dtype), tuple(v.shape), _nan(vals.tolist()), v.requires_grad, v.is_leaf)
     if isinstance(v, (torch.dtype, funcgrad.dtype)):
         return str(v)
     return v

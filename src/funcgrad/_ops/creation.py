@@ -26,6 +26,14 @@ def _place(arr, device):
     return jax.device_put(arr, dev.jax_device()), dev
 
 
+def _kw(fname, dtype, requires_grad):
+    """torch's argument parser: ``dtype`` is a torch.dtype (or a python type), ``requires_grad`` a bool."""
+    if dtype is not None and not isinstance(dtype, _dtypes.dtype) and dtype not in (float, int, bool, complex):
+        raise TypeError(f"{fname}(): argument 'dtype' must be torch.dtype, not {type(dtype).__name__}")
+    if not isinstance(requires_grad, (bool, np.bool_)):
+        raise TypeError(f"{fname}(): argument 'requires_grad' must be bool, not {type(requires_grad).__name__}")
+
+
 def _new(arr, dtype=None, device=None, requires_grad=False):
     arr, dev = _place(arr, device)
     t = Tensor._make(arr, dev)
@@ -96,6 +104,7 @@ def _unwrap(x):
 
 def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=False):
     """A new leaf tensor copied from ``data`` (number, nested list, numpy array or tensor)."""
+    _kw("tensor", dtype, requires_grad)
     if isinstance(data, Tensor):
         warnings.warn(
             "To copy construct from a tensor, it is recommended to use sourceTensor.detach().clone() or "
@@ -127,11 +136,14 @@ def from_numpy(ndarray):
     return _new(np.array(ndarray, copy=True))
 
 
-def _size(size):
+def _size(size, fname=None):
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
         size = tuple(size[0])
     for s in size:
         if not isinstance(s, (int, np.integer)):
+            if fname:
+                raise TypeError(f"{fname}(): argument 'size' (position 1) must be tuple of ints, "
+                                f"not {type(s).__name__}")
             raise TypeError(f"expected a sequence of integers or a single integer, got {type(s).__name__}")
         if s < 0:
             raise RuntimeError(f"Trying to create tensor with negative dimension {s}: {list(size)}")
@@ -145,36 +157,46 @@ def _fill(shape, value, dtype, device, requires_grad):
 
 def zeros(*size, dtype=None, device=None, requires_grad=False, out=None, layout=None):
     """A tensor of zeros of the given size."""
-    return _fill(_size(size), 0, dtype, device, requires_grad)
+    _kw("zeros", dtype, requires_grad)
+    return _fill(_size(size, "zeros"), 0, dtype, device, requires_grad)
 
 
 def ones(*size, dtype=None, device=None, requires_grad=False, out=None, layout=None):
     """A tensor of ones of the given size."""
-    return _fill(_size(size), 1, dtype, device, requires_grad)
+    _kw("ones", dtype, requires_grad)
+    return _fill(_size(size, "ones"), 1, dtype, device, requires_grad)
 
 
 def empty(*size, dtype=None, device=None, requires_grad=False, out=None, layout=None, memory_format=None):
     """An uninitialised tensor (zeros, in funcgrad)."""
-    return _fill(_size(size), 0, dtype, device, requires_grad)
+    _kw("empty", dtype, requires_grad)
+    return _fill(_size(size, "empty"), 0, dtype, device, requires_grad)
 
 
 def full(size, fill_value, *, dtype=None, device=None, requires_grad=False):
+    _kw("full", dtype, requires_grad)
+    if not isinstance(size, (tuple, list)):
+        raise TypeError(f"full(): argument 'size' (position 1) must be tuple of ints, not {type(size).__name__}")
     if dtype is None:
         dtype = _dtypes.scalar_dtype(fill_value)
     return _fill(_size((size,)), fill_value, dtype, device, requires_grad)
 
 
-def _like(t, dtype, device):
+def _like(t, dtype, device, fname="zeros_like"):
+    if not isinstance(t, Tensor):
+        raise TypeError(f"{fname}(): argument 'input' (position 1) must be Tensor, not {type(t).__name__}")
     return dtype or t.dtype, device or t.device
 
 
 def zeros_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None):
+    _kw("zeros_like", dtype, requires_grad)
     dt, dev = _like(input, dtype, device)
     return _fill(input._shape, 0, dt, dev, requires_grad)
 
 
 def ones_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None):
-    dt, dev = _like(input, dtype, device)
+    _kw("ones_like", dtype, requires_grad)
+    dt, dev = _like(input, dtype, device, "ones_like")
     return _fill(input._shape, 1, dt, dev, requires_grad)
 
 
@@ -183,12 +205,14 @@ def empty_like(input, *, dtype=None, device=None, requires_grad=False, memory_fo
 
 
 def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False, memory_format=None):
-    dt, dev = _like(input, dtype, device)
+    _kw("full_like", dtype, requires_grad)
+    dt, dev = _like(input, dtype, device, "full_like")
     return _fill(input._shape, fill_value, dt, dev, requires_grad)
 
 
 def eye(n, m=None, *, dtype=None, device=None, requires_grad=False):
     """The identity matrix (n x m)."""
+    _kw("eye", dtype, requires_grad)
     dt = _dtypes.as_dtype(dtype) or _dtypes.get_default_dtype()
     if n < 0:
         raise RuntimeError(f"n must be greater or equal to 0, got {n}")

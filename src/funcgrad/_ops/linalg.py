@@ -8,10 +8,15 @@ from ..tensor import Tensor  # noqa: E402 - _ops load after tensor
 from .registry import defop, public
 
 
+_CTYPE = {"float32": "float", "float64": "double", "int64": "long int", "int32": "int", "int16": "short int",
+          "int8": "signed char", "uint8": "unsigned char", "bool": "bool", "float16": "c10::Half",
+          "bfloat16": "c10::BFloat16", "complex64": "c10::complex<float>", "complex128": "c10::complex<double>"}
+
+
 def _dtype_check(a, b, name):
     if a._dtype is not b._dtype:
-        raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: {a._dtype.name.replace('float32', 'float')} "
-                           f"!= {b._dtype.name.replace('float32', 'float')}")
+        raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: "
+                           f"{_CTYPE.get(a._dtype.name, a._dtype.name)} != {_CTYPE.get(b._dtype.name, b._dtype.name)}")
 
 
 @defop(jnp.matmul, node="MmBackward0", saves={0: (1,), 1: (0,)})
@@ -256,6 +261,9 @@ def _matmul_nd(input, other):
 
 def matmul(input, other):
     """Matrix product with torch's broadcasting rules (1-D, 2-D and batched)."""
+    for i, (n, v) in enumerate((("input", input), ("other", other))):
+        if not isinstance(v, Tensor):
+            raise TypeError(f"matmul(): argument '{n}' (position {i + 1}) must be Tensor, not {type(v).__name__}")
     da, db = input.dim(), other.dim()
     if da == 0 or db == 0:
         raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are {da}D and {db}D")

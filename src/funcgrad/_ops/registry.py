@@ -23,6 +23,7 @@ from __future__ import annotations
 from ..tensor import Tensor  # noqa: E402 - _ops load after tensor
 
 import functools
+import inspect
 import re
 
 import jax
@@ -87,11 +88,19 @@ def defop(forward, *, node, saves=None, promote=False, view=False, inplace=False
         op = OpDef(opname, forward, node, {0: ()} if view and saves is None else saves, promote, view,
                    nondiff_out, nondiff)
         OPS[opname] = op
+        try:
+            _ARGNAMES[opname] = tuple(inspect.signature(binder).parameters)
+        except (TypeError, ValueError):
+            pass
 
         @functools.wraps(binder)
         def fn(*args, **kwargs):
             out = kwargs.pop("out", None) if kwargs else None
-            bound = binder(*args, **kwargs)
+            try:
+                bound = binder(*args, **kwargs)
+            except (AttributeError, TypeError) as e:
+                _bad_call(opname, binder, args, e)
+                raise
             if len(bound) == 3:
                 inputs, params, nname = bound
             else:
@@ -113,6 +122,35 @@ def defop(forward, *, node, saves=None, promote=False, view=False, inplace=False
 
 
 _PUBLIC: dict = {}
+
+
+def _type_name(v):
+    return "NoneType" if v is None else type(v).__name__
+
+
+def _bad_call(opname, binder, args, e):
+    """A binder that failed on its arguments: torch's TypeError when a non-tensor stands where the
+    input tensor goes, and the op's own name (not the binder's) in python's call-signature errors."""
+    if isinstance(e, AttributeError):
+        names = _ARGNAMES.get(opname) or ()
+        for i, v in enumerate(args):
+            if not isinstance(v, Tensor) and (i == 0 or v is None or isinstance(v, (list, str, dict))):
+                arg = names[i] if i < len(names) else "input"
+                raise TypeError(f"{opname}(): argument '{arg}' (position {i + 1}) must be Tensor, "
+                                f"not {_type_name(v)}") from None
+    msg = str(e)
+    q = getattr(binder, "__qualname__", "") + "()"
+    if isinstance(e, TypeError) and msg.startswith(q):
+        raise TypeError(f"{opname}()" + msg[len(q):]) from None
+
+
+def _arg_error(op, inputs, i, v):
+    names = _ARGNAMES.get(op.name) or ()
+    arg = names[i] if i < len(names) else "other"
+    return TypeError(f"{op.name}(): argument '{arg}' (position {i + 1}) must be Tensor, not {_type_name(v)}")
+
+
+_ARGNAMES: dict = {}
 
 
 def _scalar_params(op, params):
@@ -296,7 +334,7 @@ def dispatch(op, inputs, params, node_name=None):
             cast = _promote(inputs, op.promote)
         params = (cast.np,) + params
     dev = None
-    for x in inputs:
+    for i, x in enumerate(inputs):
         if isinstance(x, Tensor):
             vals.append(x._value())
             d = x._st.device
@@ -312,11 +350,16 @@ def dispatch(op, inputs, params, node_name=None):
             v = x.v if type(x) is Const else x
             if isinstance(v, (np.ndarray, jax.Array)):
                 vals.append(v)
+            elif not isinstance(v, (bool, int, float, complex, np.generic)):
+                raise _arg_error(op, inputs, i, v)
             else:
                 vals.append(const(v, (cast or _scalar_like(v, inputs)).np))
     try:
         lz = _lazy.record(op.prim, params, vals)
     except (TypeError, ValueError) as e:
+        for i, x in enumerate(inputs):
+            if x is None and op.name in _ARGNAMES and i < len(_ARGNAMES[op.name]):
+                raise _arg_error(op, inputs, i, x) from None
         raise RuntimeError(f"{op.name}: {e}") from None
     out = Tensor._make(lz, dev or _CPU)
     if op.view:
