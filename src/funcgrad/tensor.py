@@ -78,6 +78,11 @@ class _DataStorage(Storage):
         self.parent.value = v
 
 
+_INFERENCE_INPLACE = ("Inplace update to inference tensor outside InferenceMode is not allowed.You can make a clone to "
+                      "get a normal tensor before doing inplace update.See https://github.com/pytorch/rfcs/pull/17 "
+                      "for more details.")
+
+
 class Tensor:
     """A multi-dimensional array with PyTorch's autograd semantics, computed by XLA through JAX."""
 
@@ -162,6 +167,8 @@ class Tensor:
         st.version += 1
         if self._view is not None:
             self._vcache = (st.version, value)
+        if self._inference and not _mode.inference:  # torch writes, then its version bump refuses
+            raise RuntimeError(_INFERENCE_INPLACE)
 
     # -- metadata -------------------------------------------------------------------------------
     @property
@@ -340,6 +347,8 @@ class Tensor:
             return
         if flag and not (self._dtype.is_floating_point or self._dtype.is_complex):
             raise RuntimeError(int_msg)
+        if flag and self._inference and not _mode.inference:
+            raise RuntimeError("Setting requires_grad=True on inference tensor outside InferenceMode is not allowed.")
         self._rg = flag
 
     def retain_grad(self):

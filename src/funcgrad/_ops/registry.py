@@ -490,6 +490,12 @@ def _attach_node(op, name, inputs, vals, params, out):
                 saved.append((out._st, out._st.version, (out._dtype, out._shape, out._st.device, node, 0), -1))
             elif isinstance(tensors[w], Tensor):
                 t = tensors[w]
+                if t._inference:
+                    raise RuntimeError(
+                        "Inference tensors cannot be saved for backward. Please do not use Tensors created in "
+                        "inference mode in computation tracked by autograd. To work around this, you can make a "
+                        "clone to get a normal tensor and use it in autograd, or use `torch.no_grad()` instead of "
+                        "`torch.inference_mode()`.")
                 saved.append((t._st, t._st.version, (t._dtype, t._shape, t._st.device, t.grad_fn, t._output_nr),
                               w if t._view is None else -1))
         saved = tuple(saved)
