@@ -199,3 +199,18 @@ contiguous_format = memory_format("contiguous_format")
 preserve_format = memory_format("preserve_format")
 channels_last = memory_format("channels_last")
 channels_last_3d = memory_format("channels_last_3d")
+
+
+_CTYPES = {"float32": "float", "float64": "double", "int64": "long int", "int32": "int", "int16": "short int",
+           "int8": "signed char", "uint8": "unsigned char", "bool": "bool", "float16": "c10::Half",
+           "bfloat16": "c10::BFloat16", "complex64": "c10::complex<float>", "complex128": "c10::complex<double>"}
+
+
+def ctype_name(d):
+    """The C++ type name torch's messages print for a dtype (``float``, ``long int``)."""
+    return _CTYPES.get(d.name, d.name)
+
+
+def scalar_type_name(d):
+    """torch's ScalarType name (``Float``, ``Long``, ``ComplexFloat``)."""
+    return d._legacy[:-len("Tensor")]

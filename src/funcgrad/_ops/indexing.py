@@ -420,7 +420,7 @@ def _masked_fill_fwd(x, mask, value):
 def masked_fill(input, mask, value):
     """``value`` where ``mask`` is True, else ``input``."""
     if mask._dtype is not _dtypes.bool:
-        raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask with dtype {mask._dtype.name}")
+        raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask with dtype {_dtypes.ctype_name(mask._dtype)}")
     if isinstance(value, Tensor):
         if value.dim():
             raise RuntimeError("masked_fill_ only supports a 0-dimensional value tensor, but got tensor with "
@@ -539,9 +539,13 @@ def tile(input, dims):
 
 @defop(lambda x, k: jnp.tril(x, k), node="TrilBackward0", saves={0: ()}, inplace=True)
 def tril(input, diagonal=0):
+    if input.dim() < 2:
+        raise RuntimeError("tril: input tensor must have at least 2 dimensions")
     return (input,), (("k", diagonal),)
 
 
 @defop(lambda x, k: jnp.triu(x, k), node="TriuBackward0", saves={0: ()}, inplace=True)
 def triu(input, diagonal=0):
+    if input.dim() < 2:
+        raise RuntimeError("triu: input tensor must have at least 2 dimensions")
     return (input,), (("k", diagonal),)

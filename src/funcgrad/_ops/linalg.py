@@ -4,19 +4,15 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
+from .. import _dtypes
 from ..tensor import Tensor  # noqa: E402 - _ops load after tensor
 from .registry import defop, public
-
-
-_CTYPE = {"float32": "float", "float64": "double", "int64": "long int", "int32": "int", "int16": "short int",
-          "int8": "signed char", "uint8": "unsigned char", "bool": "bool", "float16": "c10::Half",
-          "bfloat16": "c10::BFloat16", "complex64": "c10::complex<float>", "complex128": "c10::complex<double>"}
 
 
 def _dtype_check(a, b, name):
     if a._dtype is not b._dtype:
         raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: "
-                           f"{_CTYPE.get(a._dtype.name, a._dtype.name)} != {_CTYPE.get(b._dtype.name, b._dtype.name)}")
+                           f"{_dtypes.ctype_name(a._dtype)} != {_dtypes.ctype_name(b._dtype)}")
 
 
 @defop(jnp.matmul, node="MmBackward0", saves={0: (1,), 1: (0,)})
@@ -322,6 +318,9 @@ public(inner, method=True)
 
 
 def outer(input, vec2):
+    for n, v in (("self", input), ("vec2", vec2)):
+        if v.dim() != 1:
+            raise RuntimeError(f"outer: Expected 1-D argument {n}, but got {v.dim()}-D")
     return input.unsqueeze(1) * vec2.unsqueeze(0)
 
 

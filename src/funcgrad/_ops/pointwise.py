@@ -132,6 +132,9 @@ def _scaled(b, alpha):
 def _alpha(alpha, *xs):
     if alpha is None:
         return ()
+    if isinstance(alpha, (bool, np.bool_)) and not all(
+            x._dtype is _dtypes.bool if isinstance(x, Tensor) else isinstance(x, bool) for x in xs):
+        raise RuntimeError("Boolean alpha only supported for Boolean results.")
     if isinstance(alpha, float) and all(_is_intlike(x) for x in xs):
         raise RuntimeError("For integral input tensors, argument alpha must not be a floating point number.")
     return (("alpha", alpha),)
@@ -510,6 +513,9 @@ def _lerp_fwd(a, b, w):
 @defop(_lerp_fwd, node="LerpBackward0", promote=True, inplace=True)
 def lerp(input, end, weight):
     _broadcast_check(input, end)
+    if isinstance(end, Tensor) and end._dtype is not input._dtype:
+        raise RuntimeError(f"expected dtype {_dtypes.ctype_name(input._dtype)} for `end` but got dtype "
+                           f"{_dtypes.ctype_name(end._dtype)}")
     if isinstance(weight, Tensor):
         return (input, end, weight), (), "LerpBackward1"
     return (input, end, Const(weight)), (), "LerpBackward0"
@@ -1218,7 +1224,8 @@ def clamp_max(input, max):  # noqa: A002
 def _where(condition, input, other):
     if not isinstance(condition, Tensor) or condition._dtype.name != "bool":
         raise RuntimeError("where expected condition to be a boolean tensor, but got a tensor with dtype "
-                           + str(getattr(condition, "dtype", type(condition).__name__)).replace("torch.", "").capitalize())
+                           + (_dtypes.scalar_type_name(condition._dtype) if isinstance(condition, Tensor)
+                              else type(condition).__name__))
     return (condition, input, other), ()
 
 

@@ -308,7 +308,15 @@ def unbind(input, dim=0):
     if not input._shape:
         raise IndexError("Dimension specified as 0 but tensor has no dimensions")
     d = _wrap(dim, input.dim())
-    return tuple(_unbind_select(input, d, i) for i in range(input._shape[d]))
+    return _multi(tuple(_unbind_select(input, d, i) for i in range(input._shape[d])), "Unbind")
+
+
+def _multi(outs, name):
+    """torch forbids in-place edits of the views a multi-output view op returns (when they need grad)."""
+    for i, t in enumerate(outs):
+        if t._rg:
+            t._multi_view = (name, i)
+    return outs
 
 
 def _split_sizes(n, size):
@@ -326,7 +334,7 @@ def _split_run(input, d, sizes, node):
     for s in sizes:
         out.append(_split_narrow(input, d, start, s, node))
         start += s
-    return tuple(out)
+    return _multi(tuple(out), node[:-len("Backward0")])
 
 
 def _check_dims(input):

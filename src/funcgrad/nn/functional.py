@@ -61,6 +61,15 @@ def linear(input, weight, bias=None):
     """``input @ weight.T + bias``, built as torch builds it (addmm for 2-D input, node names as torch's)."""
     from .._ops import views
 
+    if input._dtype is not weight._dtype:
+        if bias is not None:
+            raise RuntimeError(f"mat1 and mat2 must have the same dtype, but got {_dtypes.scalar_type_name(input._dtype)}"
+                               f" and {_dtypes.scalar_type_name(weight._dtype)}")
+        raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: {_dtypes.ctype_name(input._dtype)} "
+                           f"!= {_dtypes.ctype_name(weight._dtype)}")
+    if bias is not None and bias._dtype is not weight._dtype:
+        raise RuntimeError(f"self and mat2 must have the same dtype, but got {_dtypes.scalar_type_name(bias._dtype)}"
+                           f" and {_dtypes.scalar_type_name(weight._dtype)}")
     if input.dim() == 2 and bias is not None:
         return linalg.addmm(bias, input, weight.t())
     if input.dim() == 2:
