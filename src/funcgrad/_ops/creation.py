@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from ..tensor import Tensor  # noqa: E402 - _ops load after tensor
 
+import math
 import threading
 import warnings
 
@@ -73,6 +74,15 @@ def _infer_np(data, want=None):
             else:
                 flat.append(x)
         walk(data)
+        for v in flat:
+            if not isinstance(v, (bool, int, float, complex, np.generic)):
+                raise RuntimeError(f"Could not infer dtype of {type(v).__name__}")
+        if want is not None and want.kind in "iu":
+            info = np.iinfo(want)
+            for v in flat:
+                if isinstance(v, (float, np.floating)) and not math.isfinite(v) or isinstance(
+                        v, (int, np.integer)) and not isinstance(v, bool) and not info.min <= v <= info.max:
+                    raise RuntimeError(f"value cannot be converted to type {want.name} without overflow")
         if all(isinstance(v, (int, bool)) for v in flat) and any(
                 not isinstance(v, bool) and not -2**63 <= v < 2**63 for v in flat):
             raise ValueError("Overflow when unpacking long long")

@@ -1164,6 +1164,9 @@ def clamp(input, min=None, max=None):  # noqa: A002 - torch's names
 
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+    if min is not None and max is not None and isinstance(min, Tensor) != isinstance(max, Tensor):
+        raise TypeError(f"clamp() received an invalid combination of arguments - got (max={type(max).__name__}, "
+                        f"min={type(min).__name__}, ), but expected one of:")
     input = _clamp_promote(input, min, max)
     if isinstance(min, Tensor) or isinstance(max, Tensor):
         return _clamp_tensor(input, min, max)
@@ -1244,6 +1247,10 @@ def _compare(name, fwd, alias=None):
     def binder(input, other):
         _need_tensor_input(name, input, other)
         _broadcast_check(input, other)
+        if name not in ("eq", "ne") and any(isinstance(x, _b.complex) or isinstance(x, Tensor) and x._dtype.is_complex
+                                            for x in (input, other)):
+            raise NotImplementedError(f'"{name}_cpu" not implemented for '
+                                      f"'{_dtypes.scalar_type_name(_promote([input, other], True))}'")
         return (input, other), ()
 
     binder.__name__ = name

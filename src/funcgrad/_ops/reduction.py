@@ -667,6 +667,8 @@ def _minmax(kind, input, dim=None, keepdim=False, out=None):
 @np_aliases
 def max(input, dim=None, keepdim=False, *, other=None):  # noqa: A001
     """Largest element; with ``dim``: ``(values, indices)``; with a tensor: elementwise maximum."""
+    if dim is None and other is None and isinstance(input, Tensor) and input._dtype.is_complex:
+        raise NotImplementedError(f'"max_all" not implemented for \'{_dtypes.scalar_type_name(input._dtype)}\'')
     return _minmax("max", input, other if other is not None else dim, keepdim)
 
 
@@ -674,6 +676,8 @@ def max(input, dim=None, keepdim=False, *, other=None):  # noqa: A001
 @np_aliases
 def min(input, dim=None, keepdim=False, *, other=None):  # noqa: A001
     """Smallest element; with ``dim``: ``(values, indices)``; with a tensor: elementwise minimum."""
+    if dim is None and other is None and isinstance(input, Tensor) and input._dtype.is_complex:
+        raise NotImplementedError(f'"min_all" not implemented for \'{_dtypes.scalar_type_name(input._dtype)}\'')
     return _minmax("min", input, other if other is not None else dim, keepdim)
 
 

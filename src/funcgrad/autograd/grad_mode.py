@@ -96,6 +96,8 @@ class set_grad_enabled(_DecoratorContextManager):
     """``set_grad_enabled(mode)``: sets the mode at once; restores it when used with ``with``."""
 
     def __init__(self, mode: bool):
+        if not isinstance(mode, bool):
+            raise TypeError(f"set_grad_enabled(): argument 'enabled' (position 1) must be bool, not {type(mode).__name__}")
         self.prev = _mode.grad
         self.mode = bool(mode)
         _mode.grad = self.mode

@@ -313,7 +313,7 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
     idx = input._array()
     n = weight._shape[0]
     host = concrete(idx)
-    if host is not None and host.size and (host.max() >= n or host.min() < -n):
+    if host is not None and host.size and (host.max() >= n or host.min() < 0):
         raise IndexError("index out of range in self")
     if padding_idx is not None and padding_idx < 0:
         padding_idx += n
