@@ -162,6 +162,8 @@ def _size(size, fname=None):
 
 def _fill(shape, value, dtype, device, requires_grad):
     dt = _dtypes.as_dtype(dtype) or _dtypes.get_default_dtype()
+    if isinstance(value, float) and not math.isfinite(value) and dt.np.kind in "iu":
+        raise RuntimeError(f"value cannot be converted to type {dt.name}_t without overflow")
     return _new(np.full(shape, value, dtype=dt.np), device=device, requires_grad=requires_grad)
 
 
@@ -510,7 +512,7 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=N
         if s_ is not None and (s_ < 0).any():
             raise RuntimeError("normal expects all elements of std >= 0.0")
     elif std < 0:
-        raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
+        raise RuntimeError(f"normal expects std >= 0.0, but found std {std:g}")
     if size is not None:
         _float_only("normal_kernel_cpu", dtype)
         t = randn(size, generator=generator, dtype=dtype, device=device) * std + mean
@@ -735,7 +737,7 @@ def normal_(self, mean=0.0, std=1.0, *, generator=None):
         raise NotImplementedError(f"\"normal_kernel_cpu\" not implemented for "
                                   f"'{self._dtype._legacy.replace('Tensor', '')}'")
     if std < 0:
-        raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
+        raise RuntimeError(f"normal expects std >= 0.0, but found std {std:g}")
     return _sample_(self, "normal_ms", "NormalBackward0", float(mean), float(std), generator)
 
 

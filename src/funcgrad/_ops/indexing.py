@@ -495,11 +495,17 @@ def _flip_fwd(x, axes):
 
 
 @defop(_flip_fwd, node="FlipBackward0", saves={0: ()})
-def flip(input, dims):
+def flip(input, *args, dims=None):
     from ..tensor import _wrap_dim
 
-    dims = (dims,) if isinstance(dims, int) else tuple(dims)
-    return (input,), (("axes", tuple(_wrap_dim(d, input.dim()) for d in dims)),)
+    if dims is None:
+        dims = args[0] if len(args) == 1 and not isinstance(args[0], (int, np.integer)) else args
+    dims = (dims,) if isinstance(dims, (int, np.integer)) else tuple(dims)
+    axes = tuple(_wrap_dim(d, input.dim()) for d in dims)
+    for i, d in enumerate(axes):
+        if d in axes[:i]:
+            raise RuntimeError(f"dim {d} appears multiple times in the list of dims")
+    return (input,), (("axes", axes),)
 
 
 @defop(lambda x, shifts, axes: jnp.roll(x, shifts, axes), node="RollBackward0", saves={0: ()})

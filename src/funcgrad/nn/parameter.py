@@ -26,7 +26,7 @@ class Parameter(Tensor):
             p._view = src._view
             p._vcache = src._vcache
         if requires_grad:
-            p._set_requires_grad(True)
+            p._set_requires_grad(True, "Only Tensors of floating point and complex dtype can require gradients")
         return p
 
     def __init__(self, data=None, requires_grad=True):
