@@ -553,6 +553,11 @@ def bernoulli(input, p=None, *, generator=None, out=None):
     from ..autograd import grad_mode
 
     probs = input if p is None else p
+    if isinstance(probs, Tensor):
+        host = _lazy_concrete(probs)
+        if host is not None and ((host < 0) | (host > 1)).any():
+            raise RuntimeError("Expected p_in >= 0 && p_in <= 1 to be true, but got false.  (Could this error message "
+                               "be improved?  If so, please report an enhancement request to PyTorch.)")
     with grad_mode.no_grad():
         s = (rand(input._shape, generator=generator, dtype=input.dtype) < probs).to(input.dtype)
     return _sample_into(input, s, "BernoulliBackward0" if p is None else "BernoulliBackward1")

@@ -284,9 +284,14 @@ def cat(tensors, dim=0):
     """Concatenate tensors along an existing dimension."""
     from ..tensor import _wrap_dim
 
+    if isinstance(tensors, Tensor):
+        raise TypeError("cat(): argument 'tensors' (position 1) must be tuple of Tensors, not Tensor")
     tensors = list(tensors)
     if not tensors:
         raise ValueError("torch.cat(): expected a non-empty list of Tensors")
+    for i, t in enumerate(tensors):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"expected Tensor as element {i} in argument 0, but got {type(t).__name__}")
     ref = next((t for t in tensors if t._shape != (0,)), tensors[0])
     d = _wrap_dim(dim, ref.dim())
     for i, t in enumerate(tensors):

@@ -577,7 +577,11 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
 
 # -- utilities -------------------------------------------------------------------------------------------
 def one_hot(tensor, num_classes=-1):
+    if tensor._dtype is not _dtypes.int64:
+        raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
     t = np.asarray(tensor._array())
+    if t.size and t.min() < 0:
+        raise RuntimeError("Class values must be non-negative.")
     if num_classes < 0:
         num_classes = int(t.max()) + 1 if t.size else 0
     if t.size and (t.min() < 0 or t.max() >= num_classes):
