@@ -526,7 +526,7 @@ CASES.update({
     "softmax_dim_out_of_range": ("torch.nn.functional.softmax(torch.ones(2), dim=1)", "None"),
     "dropout_negative_p": ("torch.nn.Dropout(-0.1)", "None"),
     "sequential_bad_module": ("torch.nn.Sequential(3)", "None"),
-    "module_setattr_param_non_param": ("m = torch.nn.Linear(2, 2)\nm.weight = torch.ones(2, 2)", "m.weight"),
+    "module_setattr_param_non_param": ("m = torch.nn.Linear(2, 2)\nm.weight = torch.ones(2, 2)", "type(m.weight).__name__, m.weight.shape"),
     "register_parameter_bad_name": ("m = torch.nn.Module()\nm.register_parameter('a.b', None)", "None"),
     "register_parameter_tensor": ("m = torch.nn.Module()\nm.register_parameter('w', torch.ones(2))", "None"),
     "module_call_no_forward": ("torch.nn.Module()(1)", "None"),

@@ -247,8 +247,10 @@ class Tensor:
         if dtype is None:
             return ("torch.cuda." if self.is_cuda else "torch.") + self._dtype._legacy
         if isinstance(dtype, str):
-            name = dtype.rsplit(".", 1)[-1]
-            dtype = next(d for d in _dtypes._ALL if d._legacy == name)
+            name, given = dtype.rsplit(".", 1)[-1], dtype
+            dtype = next((d for d in _dtypes._ALL if d._legacy == name), None)
+            if dtype is None:
+                raise ValueError(f"invalid type: '{given}'")
         return self.to(dtype)
 
     @property

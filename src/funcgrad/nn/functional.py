@@ -276,7 +276,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         raise ValueError(f"expected 2D or 3D input (got {input.dim()}D input)")
     n = input.numel() // input._shape[1]
     if training and n <= 1:
-        raise ValueError(f"Expected more than 1 value per channel when training, got input size {list(input._shape)}")
+        raise ValueError(f"Expected more than 1 value per channel when training, got input size {input.shape}")
     use_batch = training or running_mean is None
     out = _batch_norm(input, (running_mean, running_var), weight, bias, eps, use_batch)
     if training and running_mean is not None:
