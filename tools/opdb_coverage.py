@@ -133,6 +133,7 @@ def main(argv=None):
         os.environ["FUNCGRAD_LONG"] = "1"
     import opdb_util as U
 
+    args.long = args.long or U.LONG
     all_names = list(dict.fromkeys(op.name for op in U.OP_DB))
     names = all_names if not args.ops else [n.strip() for n in args.ops.split(",") if n.strip()]
     unknown = [n for n in names if n not in all_names]

@@ -93,6 +93,7 @@ class Tensor:
     _acc = None  # weakref to this leaf's AccumulateGrad
     _hooks = None
     _post_acc_hooks = None
+    _inference = False  # made inside inference_mode
 
     # -- construction -------------------------------------------------------------------------
     @classmethod
@@ -105,6 +106,8 @@ class Tensor:
         t._dtype = _NP2DT[value.dtype]
         t._rg = requires_grad
         t.grad_fn = None
+        if _mode.inference:
+            t._inference = True
         return t
 
     def __init__(self, *args, **kwargs):  # torch.Tensor(2, 3) / torch.Tensor([1, 2]) legacy forms
@@ -402,7 +405,20 @@ class Tensor:
         t._dtype = self._dtype
         t._rg = False
         t.grad_fn = None
+        if self._inference:
+            t._inference = True
         return t
+
+    def is_inference(self):
+        """True for tensors made inside ``inference_mode``."""
+        return self._inference
+
+    def pin_memory(self, device=None):
+        """Returns ``self``: JAX manages host staging buffers itself."""
+        return self
+
+    def is_pinned(self, device=None):
+        return False
 
     def detach_(self):
         if self._view is not None and self._base is not None and self.grad_fn is not None:
@@ -517,34 +533,51 @@ class Tensor:
         return self.to(_device_cls("cuda", device if isinstance(device, int) else None) if not isinstance(device, (str, _device_cls)) else device)
 
     def float(self, memory_format=None):
-        return self.to(_dtypes.float32)
+        return self._convert(_dtypes.float32, memory_format)
 
     def double(self, memory_format=None):
-        return self.to(_dtypes.float64)
+        return self._convert(_dtypes.float64, memory_format)
 
     def half(self, memory_format=None):
-        return self.to(_dtypes.float16)
+        return self._convert(_dtypes.float16, memory_format)
 
     def bfloat16(self, memory_format=None):
-        return self.to(_dtypes.bfloat16)
+        return self._convert(_dtypes.bfloat16, memory_format)
 
     def long(self, memory_format=None):
-        return self.to(_dtypes.int64)
+        return self._convert(_dtypes.int64, memory_format)
 
     def int(self, memory_format=None):
-        return self.to(_dtypes.int32)
+        return self._convert(_dtypes.int32, memory_format)
 
     def short(self, memory_format=None):
-        return self.to(_dtypes.int16)
+        return self._convert(_dtypes.int16, memory_format)
 
     def bool(self, memory_format=None):
-        return self.to(_dtypes.bool)
+        return self._convert(_dtypes.bool, memory_format)
 
     def byte(self, memory_format=None):
-        return self.to(_dtypes.uint8)
+        return self._convert(_dtypes.uint8, memory_format)
 
     def char(self, memory_format=None):
-        return self.to(_dtypes.int8)
+        return self._convert(_dtypes.int8, memory_format)
+
+    def cfloat(self, memory_format=None):
+        return self._convert(_dtypes.complex64, memory_format)
+
+    def cdouble(self, memory_format=None):
+        return self._convert(_dtypes.complex128, memory_format)
+
+    def _convert(self, dt, memory_format):
+        # a layout change (channels_last) is a copy in torch even when the dtype already matches
+        if memory_format is not None and "channels_last" in str(memory_format):
+            from ._ops.creation import _to_copy
+
+            return _to_copy(self, dt)
+        return self.to(dt)
+
+    def chalf(self, memory_format=None):
+        raise NotImplementedError("torch.chalf (complex32): funcgrad has no complex32 dtype (JAX has none)")
 
     def type_as(self, other):
         return self.to(other.dtype)

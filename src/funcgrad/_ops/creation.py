@@ -34,8 +34,9 @@ def _new(arr, dtype=None, device=None, requires_grad=False):
     return t
 
 
-def _infer_np(data):
-    """numpy array for python data with torch's dtype inference."""
+def _infer_np(data, want=None):
+    """numpy array for python data with torch's dtype inference; python numbers go straight to
+    ``want`` (a numpy dtype) when given, so ``tensor([0.3], dtype=float64)`` never passes through float32."""
     if isinstance(data, Tensor):
         return np.asarray(data._array())
     if isinstance(data, np.ndarray):
@@ -45,6 +46,8 @@ def _infer_np(data):
     if isinstance(data, int) and not isinstance(data, bool) and not -2**63 <= data < 2**63:
         raise ValueError("Overflow when unpacking long long")
     if isinstance(data, (bool, int, float, complex)):
+        if want is not None and not (isinstance(data, complex) and want.kind != "c"):
+            return np.asarray(data, dtype=want)
         return np.asarray(data, dtype=_dtypes.scalar_dtype(data).np)
     if hasattr(data, "__jax_array__") or isinstance(data, jax.Array):
         return np.asarray(data)
@@ -71,6 +74,8 @@ def _infer_np(data):
             raise ValueError(f"expected sequence of equal length: {e}") from None
         if arr.dtype == object:
             raise TypeError(f"Could not infer dtype of {type(flat[0]).__name__}")
+        if want is not None and (arr.dtype.kind in "biuf" or want.kind == "c"):
+            return arr.astype(want)
         if arr.dtype.kind == "f":
             arr = arr.astype(_dtypes.get_default_dtype().np)
         elif arr.dtype.kind in "iu":
@@ -96,8 +101,8 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=Fal
             "To copy construct from a tensor, it is recommended to use sourceTensor.detach().clone() or "
             "sourceTensor.detach().clone().requires_grad_(True), rather than torch.tensor(sourceTensor).",
             UserWarning, stacklevel=2)
-    arr = _infer_np(data)
     dt = _dtypes.as_dtype(dtype)
+    arr = _infer_np(data, None if dt is None else dt.np)
     if dt is not None:
         arr = arr.astype(dt.np)
     else:
@@ -306,11 +311,23 @@ class Generator:
         return s
 
     def get_state(self):
-        return (self._seed, self._count)
+        """The state as a ``torch.uint8`` tensor (funcgrad's: seed and draw counter, 16 bytes)."""
+        st = np.array([self._seed % (2**64), int(self._count)], dtype=np.uint64).view(np.uint8)
+        return _new(st.copy())
 
-    def set_state(self, state):
-        self.manual_seed(state[0])
-        self._count = state[1]
+    def set_state(self, new_state):
+        if isinstance(new_state, tuple):  # funcgrad's old (seed, counter) form
+            seed, count = new_state
+        else:
+            if not isinstance(new_state, Tensor) or new_state.dtype is not _dtypes.uint8:
+                raise TypeError("expected a torch.ByteTensor, but got " + type(new_state).__name__)
+            if new_state.numel() != 16:
+                raise RuntimeError(f"Expected either a PhiloxCudaState or a CPUGeneratorImplState of size 16, got "
+                                   f"{new_state.numel()} (funcgrad's generator state is 16 bytes)")
+            seed, count = (int(v) for v in np.asarray(new_state.numpy()).view(np.uint64))
+        self.manual_seed(seed)
+        self._count = count
+        return self
 
     _draws = 0  # draws ever made (a python int, even while the counter is traced)
 

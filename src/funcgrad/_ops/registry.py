@@ -26,6 +26,7 @@ import functools
 import re
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from .. import _dtypes, _lazy
@@ -226,7 +227,10 @@ def const(v, np_dtype):
     While funcgrad.compile traces, a numpy scalar instead: device arrays captured by a trace become
     hoisted constant arguments, which JAX 0.10's AOT call path miscounts."""
     if _lazy._state.tracing:
-        return np.asarray(v, dtype=np_dtype)
+        try:
+            return np.asarray(v, dtype=np_dtype)
+        except OverflowError:
+            return np.asarray(v).astype(np_dtype)
     key = (type(v), v, np_dtype)
     try:
         return _consts[key]
@@ -234,7 +238,11 @@ def const(v, np_dtype):
         pass
     if len(_consts) > 4096:
         _consts.clear()
-    a = jax.device_put(np.asarray(v, dtype=np_dtype))
+    try:
+        a = np.asarray(v, dtype=np_dtype)
+    except OverflowError:  # torch wraps an out-of-range python int into a small int dtype
+        a = np.asarray(v).astype(np_dtype)
+    a = jax.device_put(a)
     try:
         _consts[key] = a
     except TypeError:
@@ -469,6 +477,9 @@ def vjp_op(op, i, n_inputs):
                 ys[i] = xi
                 return prim.impl(params, *ys)
 
+            # torch's complex gradient is the conjugate of JAX's cotangent convention
+            if jnp.iscomplexobj(g) or jnp.iscomplexobj(xs[i]):
+                return jnp.conj(jax.vjp(f, xs[i])[1](jnp.conj(g))[0])
             return jax.vjp(f, xs[i])[1](g)[0]
 
         v = OpDef(f"{op.name}_vjp{i}", forward, None, None, False, False, False)
