@@ -156,4 +156,98 @@ def test_compile_module_for_inference():
     model = fg.nn.Sequential(fg.nn.Linear(4, 3), fg.nn.Tanh())
     fast = fg.compile(model)
     x = fg.randn(5, 4)
-    np.testing.assert_allclose(fast(x).numpy(), model(x).detach().numpy(), rtol=1e-6)
+    with fg.no_grad():
+        np.testing.assert_allclose(fast(x).numpy(), model(x).numpy(), rtol=1e-6)
+    assert fast._compiled_forward.cache_info()["programs"] == 1
+
+
+# -- patterns that must never be silently different from eager (issue: state that cannot be missed) --
+class _MomentumSGD(fg.optim.Optimizer):
+    """A user optimizer as torch's tutorials write one: lazily created state, python hyper-parameters."""
+
+    def __init__(self, params, lr=0.1, momentum=0.9):
+        super().__init__(params, dict(lr=lr, momentum=momentum))
+
+    @fg.no_grad()
+    def step(self, closure=None):
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                st = self.state[p]
+                if "buf" not in st:
+                    st["buf"] = p.grad.clone()
+                else:
+                    st["buf"].mul_(group["momentum"]).add_(p.grad)
+                p.add_(st["buf"], alpha=-group["lr"])
+
+
+def _pattern_losses(kind, compiled, steps=8):
+    import functools
+
+    rng = np.random.default_rng(0)
+    x = fg.tensor(rng.standard_normal((16, 4)).astype(np.float32))
+    y = fg.tensor(rng.integers(0, 2, 16))
+    fg.manual_seed(0)
+    m = fg.nn.Sequential(fg.nn.Linear(4, 8), fg.nn.ReLU(), fg.nn.Dropout(0.25), fg.nn.Linear(8, 2))
+    opt = _MomentumSGD(m.parameters()) if kind == "user_optimizer" else \
+        fg.optim.Adadelta(m.parameters()) if kind == "adadelta_steplr_dropout" else \
+        fg.optim.SGD(m.parameters(), lr=0.1, momentum=0.9)
+    sched = fg.optim.lr_scheduler.StepLR(opt, 2, 0.5)
+
+    def body(model, optimizer, x, y):
+        optimizer.zero_grad()
+        loss = fg.nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        optimizer.step()
+        return loss
+
+    if kind == "partial":
+        step = functools.partial(body, m, opt)
+    else:
+        def step(x, y, model=m, optimizer=opt):
+            return body(model, optimizer, x, y)
+    f = fg.compile(step) if compiled else step
+    out = []
+    for _ in range(steps):
+        out.append(f(x, y).item())
+        sched.step()
+    return out, [p.detach().numpy() for p in m.parameters()], f
+
+
+@pytest.mark.parametrize("kind", ["user_optimizer", "default_args", "partial", "adadelta_steplr_dropout"])
+def test_compiled_equals_eager_for_state_reached_indirectly(kind):
+    el, ep, _ = _pattern_losses(kind, False)
+    cl, cp, f = _pattern_losses(kind, True)
+    np.testing.assert_allclose(cl, el, rtol=1e-5, atol=1e-6)
+    for a, b in zip(cp, ep):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert f.cache_info()["calls"] >= 4  # compiled, not silently eager
+
+
+def test_user_step_counts_for_schedulers():
+    w = fg.ones(2, requires_grad=True)
+    opt = _MomentumSGD([w])
+    (w * 2).sum().backward()
+    opt.step()
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fg.optim.lr_scheduler.StepLR(opt, 1).step()  # no "scheduler before optimizer" warning
+
+
+def test_compile_module_returns_a_module_like_torch():
+    import torch
+
+    m = fg.nn.Sequential(fg.nn.Linear(3, 2), fg.nn.Dropout(0.1))
+    c = fg.compile(m)
+    tm = torch.compile(torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.Dropout(0.1)))
+    assert repr(c) == repr(tm)
+    assert list(c.state_dict()) == list(tm.state_dict())
+    assert isinstance(c, fg.nn.Module) and len(list(c.parameters())) == 2
+    y = c(fg.ones(4, 3))
+    y.sum().backward()  # differentiable
+    assert m[0].weight.grad is not None
+    c.eval()
+    assert not m.training

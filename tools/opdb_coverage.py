@@ -51,7 +51,7 @@ def _run_names(names, long, verbose):
                                             message="harness: " + U._short(e))], []
             results += res + errs
             if U.resolve(op) is not None:  # what test_opdb / test_opdb_errors would say
-                verdicts[op.variant_test_name] = (U.verdict(res), U.verdict(errs) if errs else None)
+                verdicts[op.variant_test_name] = (U.verdict(res), U.verdict(errs, errors=True))
         fam = U.family(by_name[name][0])
         status, reason = classify(results)
         errs = [r for r in results if r.kind == "error"]
@@ -133,6 +133,7 @@ def main(argv=None):
         os.environ["FUNCGRAD_LONG"] = "1"
     import opdb_util as U
 
+    args.long = args.long or U.LONG
     all_names = list(dict.fromkeys(op.name for op in U.OP_DB))
     names = all_names if not args.ops else [n.strip() for n in args.ops.split(",") if n.strip()]
     unknown = [n for n in names if n not in all_names]

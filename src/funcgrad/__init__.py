@@ -22,6 +22,7 @@ from ._device import device  # noqa: E402
 from ._dtypes import (bfloat16, bool, cdouble, cfloat, complex64, complex128, double, dtype, float, float16,  # noqa: E402,A004
                       float32, float64, get_default_dtype, half, int, int8, int16, int32, int64, long, set_default_dtype,
                       short, uint8)
+from ._dtypes import channels_last, channels_last_3d, contiguous_format, memory_format, preserve_format  # noqa: E402
 from ._lazy import cache_info, set_lazy  # noqa: E402
 from ._size import Size  # noqa: E402
 from ._tensor_str import set_printoptions  # noqa: E402
@@ -45,7 +46,9 @@ from . import func  # noqa: E402 - also registers Tensor as a JAX pytree
 from .func import from_jax, to_jax  # noqa: E402
 from .compile import compile  # noqa: E402,A004
 from . import viz  # noqa: E402
-from . import fft, linalg, special  # noqa: E402 - namespaces filled by _ops.install
+from . import fft, linalg, masked, return_types, special  # noqa: E402 - namespaces filled by _ops.install
+from . import signal  # noqa: E402 - torch.signal.windows
+from ._ops.creation import channels_last, channels_last_3d, contiguous_format, layout, memory_format, preserve_format, strided  # noqa: E402,F401
 
 _tensor_methods.install(Tensor)
 _ops.install(Tensor, globals())
@@ -97,35 +100,12 @@ BoolTensor = _legacy(bool)
 ByteTensor = _legacy(uint8)
 HalfTensor = _legacy(float16)
 
-cuda = None  # set below
-
-
-class _Cuda:
-    """``torch.cuda``: answers from JAX's device list."""
-
-    @staticmethod
-    def is_available():
-        try:
-            return len(_jax.devices("gpu")) > 0
-        except RuntimeError:
-            return False
-
-    @staticmethod
-    def device_count():
-        try:
-            return len(_jax.devices("gpu"))
-        except RuntimeError:
-            return 0
-
-    @staticmethod
-    def synchronize(device=None):
-        pass
-
-    @staticmethod
-    def manual_seed(seed):
-        manual_seed(seed)
-
-    manual_seed_all = manual_seed
-
-
-cuda = _Cuda()
+from . import _env, accelerator, amp, backends, cuda, multiprocessing, serialization, utils, version  # noqa: E402
+from ._env import (are_deterministic_algorithms_enabled, finfo, get_float32_matmul_precision,  # noqa: E402
+                   get_num_interop_threads, get_num_threads, iinfo, is_deterministic_algorithms_warn_only_enabled,
+                   set_float32_matmul_precision, set_num_interop_threads, set_num_threads,
+                   use_deterministic_algorithms)
+from ._install import install, uninstall  # noqa: E402
+from .amp import autocast  # noqa: E402
+from .amp.autocast_mode import get_autocast_dtype, is_autocast_enabled  # noqa: E402
+from .serialization import load, save  # noqa: E402

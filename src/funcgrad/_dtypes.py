@@ -180,3 +180,22 @@ def result_type(tensor_meta, scalars=()):
             if cat == 3 and dim_t is not None and dim_t is float64:
                 res = complex128
     return res
+
+
+class memory_format:
+    """torch's memory formats: funcgrad arrays have no strides, so these only name a layout (a
+    conversion asked for ``channels_last`` copies, as torch does)."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name):
+        self.name = name
+
+    def __repr__(self):
+        return "torch." + self.name
+
+
+contiguous_format = memory_format("contiguous_format")
+preserve_format = memory_format("preserve_format")
+channels_last = memory_format("channels_last")
+channels_last_3d = memory_format("channels_last_3d")

@@ -73,7 +73,10 @@ class _State(threading.local):
 
 _state = _State()
 _tape = _Tape(0)
-_lock = threading.Lock()
+# One tape for the process; recording and flushing hold this lock, the flush until every value
+# of the tape it ran is filled in, so a thread never sees a value of a tape another thread is
+# still running (threads training separate models interleave their ops on the tape).
+_lock = threading.RLock()
 
 
 def set_lazy(flag: bool) -> None:
@@ -218,6 +221,10 @@ def flush():
         if not tape.entries:
             return
         _tape = _Tape(tape.gen + 1)
+        _run(tape)
+
+
+def _run(tape):
     nodes = tape.nodes
     counts = _refcounts(nodes)
     base = _BASE_REFS

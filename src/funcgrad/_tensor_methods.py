@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from . import _dtypes
+from .tensor import Tensor
 from ._ops import creation, indexing, linalg, pointwise, reduction, views
 from ._ops.registry import methods
 from .autograd import grad_mode as _gm
@@ -13,6 +14,8 @@ def _inplace_assign(self, res):
     """Make ``self`` hold ``res`` in place: version bump, views written through, graph rebased."""
     if _mode.grad and self.grad_fn is None and self._rg:
         raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+    if self._view is not None:
+        views.check_internal_overlap(self)
     if res._dtype is not self._dtype:
         if _dtypes._category(res._dtype) > _dtypes._category(self._dtype):
             raise RuntimeError(f"result type {_dt_name(res._dtype)} can't be cast to the desired output type "
@@ -34,6 +37,9 @@ def _inplace_assign(self, res):
         self._vcache = (self._st.version, res._value())
         return self
     self._set_value(res._value())
+    fw = res.__dict__.get("_fw_grad")
+    if fw is not None or "_fw_grad" in self.__dict__:
+        self._fw_grad = fw  # forward AD: the tangent of the new value
     node = res.grad_fn
     if node is not None:
         saved = getattr(node, "_saved", None)
@@ -65,28 +71,40 @@ def _copy_(self, src, non_blocking=False):
     return self._inplace_assign(creation._copy_op(self, src))
 
 
-def _sum_to_size(self, *size):
-    size = views._shape_args(size)
-    lead = self.dim() - len(size)
-    dims = tuple(range(lead)) + tuple(lead + i for i, s in enumerate(size) if s == 1 and self._shape[lead + i] != 1)
-    out = reduction.sum(self, dims, keepdim=True) if dims else self
-    return out.reshape(size) if out._shape != tuple(size) else out
-
-
 def _new_factory(fn):
     def method(self, *size, dtype=None, device=None, requires_grad=False):
         return fn(*size, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
     return method
 
 
-def _bin(fn, swap=False):
-    if swap:
-        def op(self, other):
-            return fn(other, self)
-    else:
-        def op(self, other):
-            return fn(self, other)
+_OPERAND = (int, float, complex, bool)
+
+
+def _bin(fn, swap=False, name=None, python_level=False):
+    # another type (None, a string) gives NotImplemented, so python answers as for torch:
+    # ``t == None`` is False, ``t < None`` a TypeError. ``Tensor.__radd__(2, t)`` is torch's
+    # descriptor TypeError (its python-level dunders, ``__rsub__``/``__rpow__``/``__rmod__``...,
+    # answer NotImplemented instead)
+    def op(self, other):
+        if not isinstance(self, Tensor):
+            if python_level:
+                return NotImplemented
+            raise TypeError(f"descriptor '{name}' for 'torch._C.TensorBase' objects doesn't apply to a "
+                            f"'{type(self).__name__}' object")
+        if not isinstance(other, (Tensor, *_OPERAND)) and not _is_np_number(other):
+            return NotImplemented
+        return fn(other, self) if swap else fn(self, other)
     return op
+
+
+def _dunders(table):
+    return {k: (_bin(*v[:2], name=k, python_level=v[2]) if isinstance(v, tuple) else v) for k, v in table.items()}
+
+
+def _is_np_number(x):
+    import numpy as np
+
+    return isinstance(x, np.generic)
 
 
 def _ibin(fn):
@@ -96,10 +114,14 @@ def _ibin(fn):
 
 
 def _rtruediv(self, other):
+    if not isinstance(self, Tensor):  # torch's python-level self.reciprocal() * other
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute 'reciprocal'")
     return pointwise.mul(pointwise.reciprocal(self), other)
 
 
 def _rpow(self, other):
+    if not isinstance(self, Tensor):
+        return NotImplemented
     return pointwise.pow(other, self)
 
 
@@ -135,14 +157,6 @@ def _view_as(self, other):
 
 def _reshape_as(self, other):
     return views.reshape(self, other._shape)
-
-
-def _max(self, dim=None, keepdim=False):
-    return reduction.max(self, dim, keepdim)
-
-
-def _min(self, dim=None, keepdim=False):
-    return reduction.min(self, dim, keepdim)
 
 
 def _clamp_(self, min=None, max=None):  # noqa: A002
@@ -181,40 +195,42 @@ def _log_softmax(self, dim, dtype=None):
 def install(Tensor):
     ops = {
         "_inplace_assign": _inplace_assign, "zero_": _zero_, "fill_": _fill_, "copy_": _copy_,
-        "sum_to_size": _sum_to_size, "new_zeros": _new_factory(creation.zeros), "new_ones": _new_factory(creation.ones),
+        "new_zeros": _new_factory(creation.zeros), "new_ones": _new_factory(creation.ones),
         "new_empty": _new_factory(creation.empty),
         "new_full": lambda self, size, fill_value, dtype=None, device=None, requires_grad=False: creation.full(
             size, fill_value, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad),
-        "__add__": _bin(pointwise.add), "__radd__": _bin(pointwise.add), "__iadd__": _ibin(pointwise.add),
-        "__sub__": _bin(pointwise.sub), "__rsub__": _bin(pointwise.rsub), "__isub__": _ibin(pointwise.sub),
-        "__mul__": _bin(pointwise.mul), "__rmul__": _bin(pointwise.mul), "__imul__": _ibin(pointwise.mul),
-        "__truediv__": _bin(pointwise.div), "__rtruediv__": _rtruediv, "__itruediv__": _ibin(pointwise.div),
-        "__floordiv__": _bin(pointwise.floor_divide), "__rfloordiv__": _bin(pointwise.floor_divide, swap=True),
+        "__add__": (pointwise.add, False, False), "__radd__": (pointwise.add, False, False), "__iadd__": _ibin(pointwise.add),
+        "__sub__": (pointwise.sub, False, False), "__rsub__": (pointwise.rsub, False, True), "__isub__": _ibin(pointwise.sub),
+        "__mul__": (pointwise.mul, False, False), "__rmul__": (pointwise.mul, False, False), "__imul__": _ibin(pointwise.mul),
+        "__truediv__": (pointwise.div, False, False), "__rtruediv__": _rtruediv, "__itruediv__": _ibin(pointwise.div),
+        "__floordiv__": (pointwise.floor_divide, False, False), "__rfloordiv__": (pointwise.floor_divide, True, True),
         "__ifloordiv__": _ibin(pointwise.floor_divide),
-        "__mod__": _bin(pointwise.remainder), "__rmod__": _bin(pointwise.remainder, swap=True),
-        "__pow__": _bin(pointwise.pow), "__rpow__": _rpow, "__ipow__": _ibin(pointwise.pow),
-        "__matmul__": _bin(linalg.matmul), "__rmatmul__": _rmatmul,
+        "__mod__": (pointwise.remainder, False, False), "__rmod__": (pointwise.remainder, True, True),
+        "__pow__": (pointwise.pow, False, False), "__rpow__": _rpow, "__ipow__": _ibin(pointwise.pow),
+        "__matmul__": (linalg.matmul, False, False), "__rmatmul__": _rmatmul,
         "__neg__": pointwise.neg, "__pos__": lambda self: self, "__abs__": pointwise.abs,
         "__invert__": pointwise.bitwise_not,
-        "__and__": _bin(pointwise.bitwise_and), "__or__": _bin(pointwise.bitwise_or),
-        "__xor__": _bin(pointwise.bitwise_xor), "__rand__": _bin(pointwise.bitwise_and),
-        "__ror__": _bin(pointwise.bitwise_or), "__iand__": _ibin(pointwise.bitwise_and),
-        "__ior__": _ibin(pointwise.bitwise_or),
-        "__eq__": _bin(pointwise.eq), "__ne__": _bin(pointwise.ne), "__lt__": _bin(pointwise.lt),
-        "__le__": _bin(pointwise.le), "__gt__": _bin(pointwise.gt), "__ge__": _bin(pointwise.ge),
+        "__and__": (pointwise.bitwise_and, False, False), "__or__": (pointwise.bitwise_or, False, False),
+        "__xor__": (pointwise.bitwise_xor, False, False), "__rand__": (pointwise.bitwise_and, False, False),
+        "__ror__": (pointwise.bitwise_or, False, False), "__iand__": _ibin(pointwise.bitwise_and),
+        "__ior__": _ibin(pointwise.bitwise_or), "__rxor__": (pointwise.bitwise_xor, False, False),
+        "__ixor__": _ibin(pointwise.bitwise_xor), "__rdiv__": _rtruediv, "__div__": (pointwise.div, False, False),
+        "__idiv__": _ibin(pointwise.div),
+        "__lshift__": (pointwise.bitwise_left_shift, False, False), "__rshift__": (pointwise.bitwise_right_shift, False, False),
+        "__rlshift__": (pointwise.bitwise_left_shift, True, True),
+        "__rrshift__": (pointwise.bitwise_right_shift, True, True),
+        "__ilshift__": _ibin(pointwise.bitwise_left_shift), "__irshift__": _ibin(pointwise.bitwise_right_shift),
+        "__eq__": (pointwise.eq, False, False), "__ne__": (pointwise.ne, False, False), "__lt__": (pointwise.lt, False, False),
+        "__le__": (pointwise.le, False, False), "__gt__": (pointwise.gt, False, False), "__ge__": (pointwise.ge, False, False),
         "__getitem__": _getitem, "__setitem__": _setitem,
-        "T": property(_T), "mT": property(_mT), "H": property(_T), "mH": property(_mT),
+        "T": property(views._T), "mT": property(_mT), "H": property(views._H), "mH": property(views._mH),
         "view_as": _view_as, "reshape_as": _reshape_as, "expand_as": _expand_as,
-        "max": _max, "min": _min, "clamp": pointwise.clamp, "clip": pointwise.clamp, "clamp_": _clamp_,
-        "clip_": _clamp_, "pow": pointwise.pow, "pow_": _pow_, "matmul": linalg.matmul, "outer": linalg.outer,
-        "split": views.split, "chunk": views.chunk, "unbind": views.unbind,
+        "clamp": pointwise.clamp, "clip": pointwise.clamp, "clamp_": _clamp_,
+        "clip_": _clamp_, "matmul": linalg.matmul, "outer": linalg.outer,
         "swapaxes": views.transpose, "swapdims": views.transpose, "nonzero": indexing.nonzero,
-        "masked_select": indexing.masked_select, "tile": indexing.tile, "index_put_": _index_put_,
-        "float_power": pointwise.float_power, "true_divide": pointwise.div, "divide": pointwise.div,
-        "multiply": pointwise.mul, "subtract": pointwise.sub, "negative": pointwise.neg, "absolute": pointwise.abs,
-        "arcsin": pointwise.asin, "arccos": pointwise.acos, "arctan": pointwise.atan, "greater": pointwise.gt,
-        "less": pointwise.lt, "greater_equal": pointwise.ge, "less_equal": pointwise.le, "not_equal": pointwise.ne,
+        "tile": indexing.tile, "index_put_": _index_put_, "negative": pointwise.neg, "absolute": pointwise.abs,
+        "arcsin": pointwise.asin, "arccos": pointwise.acos, "arctan": pointwise.atan,
         "apply_": _apply_, "softmax": _softmax, "log_softmax": _log_softmax,
         "where": lambda self, condition, other: pointwise.where(condition, self, other), "bernoulli": creation.bernoulli, "multinomial": creation.multinomial,
     }
-    methods(ops)
+    methods(_dunders(ops))

@@ -34,7 +34,7 @@ from .nn.module import Module
 from .optim.optimizer import Optimizer
 from .tensor import Tensor
 
-__all__ = ["compile", "CompiledFunction", "GraphBreak"]
+__all__ = ["compile", "CompiledFunction", "GraphBreak", "OptimizedModule"]
 
 _TRACE_ERRORS = (jax.errors.ConcretizationTypeError, jax.errors.TracerArrayConversionError,
                  jax.errors.TracerIntegerConversionError, jax.errors.TracerBoolConversionError)
@@ -54,11 +54,17 @@ class _State:
         self.optimizers = optimizers
         self.gen = creation.default_generator()
 
+    def fingerprint(self):
+        """What can grow behind the discovered state's back: optimizer state created lazily."""
+        return tuple((len(o.state), sum(len(v) for v in o.state.values() if isinstance(v, dict)))
+                     for o in self.optimizers if o._user_step)
+
     def signature(self):
         t = tuple((x._shape, x._dtype, x._rg, None if x._grad is None else (x._grad._shape, x._grad._dtype))
                   for x in self.tensors)
         m = tuple(m.training for m in self.modules)
-        o = tuple(tuple(tuple(sorted((k, _static(v)) for k, v in g.items() if k != "params" and k not in _TRACED_HYPER))
+        o = tuple(tuple(tuple(sorted((k, _static(v)) for k, v in g.items()
+                                     if k != "params" and k not in _traced_hyper(opt)))
                         + (len(g["params"]), tuple(id(p) for p in g["params"]),
                            id(g) in opt._opt_state)
                         for g in opt.param_groups) for opt in self.optimizers)
@@ -79,12 +85,12 @@ class _State:
         return {"state": {i: opt._opt_state[id(g)][1] for i, g in enumerate(opt.param_groups) if id(g) in opt._opt_state},
                 "hyper": [{k: (np.asarray(g[k], np.float64) if k != "betas" else tuple(np.asarray(b, np.float64)
                                                                                        for b in g[k]))
-                           for k in _TRACED_HYPER if k in g} for g in opt.param_groups]}
+                           for k in _traced_hyper(opt) if k in g} for g in opt.param_groups]}
 
     def snapshot(self):
         return ([(x._st.value, x._st.version, x._grad, x.__dict__.get("_vcache")) for x in self.tensors],
                 [(dict(o._opt_state), collections.defaultdict(dict, {p: dict(s) for p, s in o.state.items()}),
-                  [{k: g[k] for k in _TRACED_HYPER if k in g} for g in o.param_groups], o._step_count)
+                  [{k: g[k] for k in _traced_hyper(o) if k in g} for g in o.param_groups], o._step_count)
                  for o in self.optimizers],
                 self.gen._count)
 
@@ -135,7 +141,7 @@ class _State:
     @staticmethod
     def _opt_read_traced(opt):
         return {"state": {i: opt._opt_state[id(g)][1] for i, g in enumerate(opt.param_groups) if id(g) in opt._opt_state},
-                "hyper": [{k: g[k] for k in _TRACED_HYPER if k in g} for g in opt.param_groups]}
+                "hyper": [{k: g[k] for k in _traced_hyper(opt) if k in g} for g in opt.param_groups]}
 
     def write_back(self, vals, plan):
         """Store a call's results into the live objects, as eager execution would have left them.
@@ -166,6 +172,13 @@ class _State:
                         g[k] = tuple(float(b) for b in v) if k == "betas" else float(v)
             o._step_count += plan["opt_steps"]
         self.gen._count += plan["draws"]
+
+
+def _traced_hyper(opt):
+    """Hyper-parameters fed to the program as inputs: funcgrad's own optimizers only. A user's
+    step() does python arithmetic with them (``alpha=-group['lr']``), so there they stay numbers
+    and are part of the guards instead (a changed value recompiles, never a stale constant)."""
+    return () if opt._user_step else _TRACED_HYPER
 
 
 def _static(v):
@@ -202,6 +215,13 @@ def _discover(fn, args, kwargs):
             for g in obj.param_groups:
                 for p in g["params"]:
                     add_tensor(p)
+            if obj._user_step:  # funcgrad's own optimizers keep their state in the optax pytree
+                for st in obj.state.values():
+                    walk(st, depth + 1)
+        elif isinstance(obj, functools.partial):
+            walk(obj.func, depth + 1)
+            walk(obj.args, depth + 1)
+            walk(obj.keywords, depth + 1)
         elif isinstance(obj, (list, tuple, set, frozenset)):
             for x in obj:
                 walk(x, depth + 1)
@@ -213,6 +233,8 @@ def _discover(fn, args, kwargs):
             if isinstance(obj, types.MethodType):
                 walk(obj.__self__, depth + 1)
             if _user_code(f):
+                walk(f.__defaults__ or (), depth + 1)
+                walk(f.__kwdefaults__ or {}, depth + 1)
                 for cell in f.__closure__ or ():
                     try:
                         walk(cell.cell_contents, depth + 1)
@@ -232,9 +254,17 @@ def _discover(fn, args, kwargs):
 
 
 def _roots(fn, args, kwargs):
-    """Identities of what the function reaches directly (closure, named globals, non-tensor arguments)."""
+    """Identities of what the function reaches directly (closure, named globals, default arguments,
+    a partial's arguments, non-tensor arguments)."""
+    ids = []
+    while isinstance(fn, functools.partial):
+        ids.extend(id(a) for a in fn.args)
+        ids.extend(id(a) for a in fn.keywords.values())
+        fn = fn.func
     f = fn.__func__ if isinstance(fn, types.MethodType) else fn
-    ids = [id(getattr(fn, "__self__", None))]
+    ids.append(id(getattr(fn, "__self__", None)))
+    ids.extend(id(a) for a in getattr(f, "__defaults__", None) or ())
+    ids.extend(id(a) for a in (getattr(f, "__kwdefaults__", None) or {}).values())
     for cell in getattr(f, "__closure__", None) or ():
         try:
             ids.append(id(cell.cell_contents))
@@ -327,11 +357,19 @@ class CompiledFunction:
         """The discovered state, reused while the objects the function reaches are the same."""
         roots = _roots(self.fn, args, kwargs)
         cached = self._discovered
-        if cached is not None and cached[0] == roots:
+        if cached is not None and cached[0] == roots and cached[1].fingerprint() == cached[1]._fp:
             return cached[1]
         state = _discover(self.fn, args, kwargs)
+        state._fp = state.fingerprint()
         self._discovered = (roots, state)
         return state
+
+    def _give_up(self, why):
+        if self.fullgraph:
+            raise GraphBreak(f"funcgrad.compile(fullgraph=True): {getattr(self.fn, '__name__', self.fn)}: {why}")
+        warnings.warn(f"funcgrad.compile: {getattr(self.fn, '__name__', self.fn)} {why}; it runs eagerly from now on.",
+                      UserWarning, stacklevel=4)
+        self._eager = True
 
     def cache_info(self):
         """Programs built (one per distinct guard set) and how calls were served."""
@@ -353,8 +391,13 @@ class CompiledFunction:
         arg_arrays, rebuild = _split_args(args, kwargs)
         if entry is None:
             entry = self._trace(state, arg_arrays, rebuild)
-            if entry is None:
+            if entry is None or entry == "retry":
                 self.stats["eager_calls"] += 1
+                if entry == "retry":
+                    self._discovered = None
+                    self._retries = getattr(self, "_retries", 0) + 1
+                    if self._retries > 3:
+                        self._give_up("its state keeps changing structure between calls")
                 return self.fn(*args, **kwargs)
             self._cache[key] = entry
         self.stats["calls"] += 1
@@ -382,6 +425,14 @@ class CompiledFunction:
                                                     is_leaf=lambda t: isinstance(t, Tensor))
                 new = state.collect()
                 _lazy.flush()
+                # tensors the step created and stored where the next call will read them (an optimizer's
+                # lazily made state, a python attribute): not part of this program's state, so running it
+                # again would start them afresh. Such a call runs eagerly and the next one is traced anew.
+                known = {id(x._st) for x in state.tensors}
+                after = _discover(fn, a, k)
+                plan["escaped"] = [x for x in after.tensors if id(x._st) not in known
+                                   and not any(x is t for t in jax.tree_util.tree_leaves(
+                                       (a, k), is_leaf=lambda t: isinstance(t, Tensor)))]
                 plan["versions"] = [x._st.version - v for x, v in zip(state.tensors, versions)]
                 plan["opt_steps"] = max([o._step_count - s for o, s in zip(state.optimizers, steps)] or [0])
                 plan["draws"] = state.gen._draws - draws
@@ -416,6 +467,8 @@ class CompiledFunction:
                           f"{where}); it runs eagerly from now on.", UserWarning, stacklevel=3)
             self._eager = True
             return None
+        if plan.get("escaped"):
+            return "retry"
         return compiled, plan
 
 
@@ -428,16 +481,47 @@ def compile(fn=None, *, fullgraph=False, donate=False, mode=None, dynamic=None, 
     if fn is None:
         return lambda f: compile(f, fullgraph=fullgraph, donate=donate)
     if isinstance(fn, Module):
-        module = fn
-
-        def forward(*args, **kwargs):
-            return module(*args, **kwargs)
-
-        forward.__name__ = type(module).__name__ + ".forward"
-        compiled = CompiledFunction(forward, fullgraph=fullgraph, donate=donate)
-        return compiled
+        return OptimizedModule(fn, fullgraph=fullgraph, donate=donate)
     if not callable(fn):
         raise TypeError(f"funcgrad.compile expects a function or a Module, got {type(fn).__name__}")
     return CompiledFunction(fn, fullgraph=fullgraph, donate=donate)
 
 
+
+
+class OptimizedModule(Module):
+    """What ``compile(module)`` returns, as torch's: a Module wrapping ``_orig_mod`` (same parameters,
+    buffers, ``state_dict`` keys with torch's ``_orig_mod.`` prefix, ``train()``/``eval()``, hooks).
+
+    Its forward runs as one compiled program when no graph is needed (``no_grad``, inference, or no
+    parameter requiring grad); when the output must be differentiable it runs the module's forward on
+    the lazy tape, which fuses the forward (and later the whole backward) into one cached XLA program.
+    """
+
+    def __init__(self, mod, *, fullgraph=False, donate=False):
+        super().__init__()
+        self._orig_mod = mod
+
+        def forward(*args, **kwargs):
+            return mod(*args, **kwargs)
+
+        forward.__name__ = type(mod).__name__ + ".forward"
+        object.__setattr__(self, "_compiled_forward", CompiledFunction(forward, fullgraph=fullgraph, donate=donate))
+
+    def forward(self, *args, **kwargs):
+        needs_graph = grad_mode.is_grad_enabled() and (
+            any(p.requires_grad for p in self._orig_mod.parameters())
+            or any(isinstance(a, Tensor) and a.requires_grad for a in jax.tree_util.tree_leaves(
+                (args, kwargs), is_leaf=lambda t: isinstance(t, Tensor))))
+        if needs_graph:
+            return self._orig_mod(*args, **kwargs)
+        return self._compiled_forward(*args, **kwargs)
+
+    def __getattr__(self, name):
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            return getattr(self._modules["_orig_mod"], name)
+
+    def __repr__(self):
+        return "OptimizedModule(\n  (_orig_mod): " + repr(self._orig_mod).replace("\n", "\n  ") + "\n)"

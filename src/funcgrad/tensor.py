@@ -93,6 +93,7 @@ class Tensor:
     _acc = None  # weakref to this leaf's AccumulateGrad
     _hooks = None
     _post_acc_hooks = None
+    _inference = False  # made inside inference_mode
 
     # -- construction -------------------------------------------------------------------------
     @classmethod
@@ -105,6 +106,8 @@ class Tensor:
         t._dtype = _NP2DT[value.dtype]
         t._rg = requires_grad
         t.grad_fn = None
+        if _mode.inference:
+            t._inference = True
         return t
 
     def __init__(self, *args, **kwargs):  # torch.Tensor(2, 3) / torch.Tensor([1, 2]) legacy forms
@@ -215,18 +218,23 @@ class Tensor:
         return self._dtype.is_complex
 
     def is_contiguous(self, memory_format=None):
-        return True
+        if self._view is None:
+            return True
+        from ._ops.views import is_contiguous_layout, layout
 
-    def contiguous(self, memory_format=None):
-        return self
+        shape, st, _ = layout(self)
+        return is_contiguous_layout(shape, st)
 
     def stride(self, dim=None):
-        st, acc = [], 1
-        for s in reversed(self._shape):
-            st.append(acc)
-            acc *= max(s, 1)
-        st = tuple(reversed(st))
+        from ._ops.views import layout
+
+        st = layout(self)[1]
         return st if dim is None else st[_wrap_dim(dim, len(self._shape))]
+
+    def storage_offset(self):
+        from ._ops.views import layout
+
+        return layout(self)[2]
 
     def type(self, dtype=None):
         if dtype is None:
@@ -397,7 +405,20 @@ class Tensor:
         t._dtype = self._dtype
         t._rg = False
         t.grad_fn = None
+        if self._inference:
+            t._inference = True
         return t
+
+    def is_inference(self):
+        """True for tensors made inside ``inference_mode``."""
+        return self._inference
+
+    def pin_memory(self, device=None):
+        """Returns ``self``: JAX manages host staging buffers itself."""
+        return self
+
+    def is_pinned(self, device=None):
+        return False
 
     def detach_(self):
         if self._view is not None and self._base is not None and self.grad_fn is not None:
@@ -511,35 +532,52 @@ class Tensor:
     def cuda(self, device=None, non_blocking=False):
         return self.to(_device_cls("cuda", device if isinstance(device, int) else None) if not isinstance(device, (str, _device_cls)) else device)
 
-    def float(self):
-        return self.to(_dtypes.float32)
+    def float(self, memory_format=None):
+        return self._convert(_dtypes.float32, memory_format)
 
-    def double(self):
-        return self.to(_dtypes.float64)
+    def double(self, memory_format=None):
+        return self._convert(_dtypes.float64, memory_format)
 
-    def half(self):
-        return self.to(_dtypes.float16)
+    def half(self, memory_format=None):
+        return self._convert(_dtypes.float16, memory_format)
 
-    def bfloat16(self):
-        return self.to(_dtypes.bfloat16)
+    def bfloat16(self, memory_format=None):
+        return self._convert(_dtypes.bfloat16, memory_format)
 
-    def long(self):
-        return self.to(_dtypes.int64)
+    def long(self, memory_format=None):
+        return self._convert(_dtypes.int64, memory_format)
 
-    def int(self):
-        return self.to(_dtypes.int32)
+    def int(self, memory_format=None):
+        return self._convert(_dtypes.int32, memory_format)
 
-    def short(self):
-        return self.to(_dtypes.int16)
+    def short(self, memory_format=None):
+        return self._convert(_dtypes.int16, memory_format)
 
-    def bool(self):
-        return self.to(_dtypes.bool)
+    def bool(self, memory_format=None):
+        return self._convert(_dtypes.bool, memory_format)
 
-    def byte(self):
-        return self.to(_dtypes.uint8)
+    def byte(self, memory_format=None):
+        return self._convert(_dtypes.uint8, memory_format)
 
-    def char(self):
-        return self.to(_dtypes.int8)
+    def char(self, memory_format=None):
+        return self._convert(_dtypes.int8, memory_format)
+
+    def cfloat(self, memory_format=None):
+        return self._convert(_dtypes.complex64, memory_format)
+
+    def cdouble(self, memory_format=None):
+        return self._convert(_dtypes.complex128, memory_format)
+
+    def _convert(self, dt, memory_format):
+        # a layout change (channels_last) is a copy in torch even when the dtype already matches
+        if memory_format is not None and "channels_last" in str(memory_format):
+            from ._ops.creation import _to_copy
+
+            return _to_copy(self, dt)
+        return self.to(dt)
+
+    def chalf(self, memory_format=None):
+        raise NotImplementedError("torch.chalf (complex32): funcgrad has no complex32 dtype (JAX has none)")
 
     def type_as(self, other):
         return self.to(other.dtype)

@@ -41,6 +41,6 @@ def test_opdb(op):
 def test_opdb_errors(op):
     """torch's own error_inputs (those without ``out=``): funcgrad raises torch's exception class
     (or NotImplementedError). Known differences: ``XFAIL_ERRORS`` in ``tests/ops/xfail_*.py``."""
-    msg = U.verdict(U.check_errors(op))
+    msg = U.verdict(U.check_errors(op), errors=True)
     if msg:
         pytest.fail(msg, pytrace=False)

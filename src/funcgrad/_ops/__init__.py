@@ -2,8 +2,10 @@
 the ``funcgrad.*`` functions and the in-place variants from the registry."""
 from __future__ import annotations
 
-from . import creation, indexing, linalg, pointwise, reduction, views  # noqa: F401 - registration
+from . import creation, indexing, linalg, masked, pointwise, reduction, sorting, views  # noqa: F401 - registration
+from . import scatter, shape  # noqa: F401 - registration (views family)
 from . import fft, linalg_ext  # noqa: F401 - registration (torch.linalg, torch.fft)
+from . import special  # noqa: F401 - registration (torch.special)
 from .registry import _METHODS, OPS, _PUBLIC
 
 __all__ = ["OPS", "install"]

@@ -12,7 +12,7 @@ import numpy as np
 
 from .. import _dtypes
 from .._device import _CPU, as_device
-from .registry import Const, defop
+from .registry import Const, defop, public
 
 __all__ = ["tensor", "as_tensor", "from_numpy", "zeros", "ones", "full", "empty", "eye", "arange", "linspace",
            "logspace", "zeros_like", "ones_like", "full_like", "empty_like", "rand", "randn", "randint",
@@ -34,15 +34,20 @@ def _new(arr, dtype=None, device=None, requires_grad=False):
     return t
 
 
-def _infer_np(data):
-    """numpy array for python data with torch's dtype inference."""
+def _infer_np(data, want=None):
+    """numpy array for python data with torch's dtype inference; python numbers go straight to
+    ``want`` (a numpy dtype) when given, so ``tensor([0.3], dtype=float64)`` never passes through float32."""
     if isinstance(data, Tensor):
         return np.asarray(data._array())
     if isinstance(data, np.ndarray):
         return data
     if isinstance(data, np.generic):
         return np.asarray(data)
+    if isinstance(data, int) and not isinstance(data, bool) and not -2**63 <= data < 2**63:
+        raise ValueError("Overflow when unpacking long long")
     if isinstance(data, (bool, int, float, complex)):
+        if want is not None and not (isinstance(data, complex) and want.kind != "c"):
+            return np.asarray(data, dtype=want)
         return np.asarray(data, dtype=_dtypes.scalar_dtype(data).np)
     if hasattr(data, "__jax_array__") or isinstance(data, jax.Array):
         return np.asarray(data)
@@ -60,12 +65,17 @@ def _infer_np(data):
             else:
                 flat.append(x)
         walk(data)
+        if all(isinstance(v, (int, bool)) for v in flat) and any(
+                not isinstance(v, bool) and not -2**63 <= v < 2**63 for v in flat):
+            raise ValueError("Overflow when unpacking long long")
         try:
-            arr = np.array(_unwrap(data))
+            arr = np.array(_unwrap(data), dtype=np.float64 if any(isinstance(v, float) for v in flat) else None)
         except ValueError as e:
             raise ValueError(f"expected sequence of equal length: {e}") from None
         if arr.dtype == object:
             raise TypeError(f"Could not infer dtype of {type(flat[0]).__name__}")
+        if want is not None and (arr.dtype.kind in "biuf" or want.kind == "c"):
+            return arr.astype(want)
         if arr.dtype.kind == "f":
             arr = arr.astype(_dtypes.get_default_dtype().np)
         elif arr.dtype.kind in "iu":
@@ -91,8 +101,8 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=Fal
             "To copy construct from a tensor, it is recommended to use sourceTensor.detach().clone() or "
             "sourceTensor.detach().clone().requires_grad_(True), rather than torch.tensor(sourceTensor).",
             UserWarning, stacklevel=2)
-    arr = _infer_np(data)
     dt = _dtypes.as_dtype(dtype)
+    arr = _infer_np(data, None if dt is None else dt.np)
     if dt is not None:
         arr = arr.astype(dt.np)
     else:
@@ -180,34 +190,102 @@ def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False
 def eye(n, m=None, *, dtype=None, device=None, requires_grad=False):
     """The identity matrix (n x m)."""
     dt = _dtypes.as_dtype(dtype) or _dtypes.get_default_dtype()
+    if n < 0:
+        raise RuntimeError(f"n must be greater or equal to 0, got {n}")
+    if m is not None and m < 0:
+        raise RuntimeError(f"m must be greater or equal to 0, got {m}")
     return _new(np.eye(n, m if m is not None else n, dtype=dt.np), device=device, requires_grad=requires_grad)
 
 
-def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=False):
+def _num(v):
+    return v.item() if isinstance(v, Tensor) or (hasattr(v, "item") and not isinstance(v, (int, float))) else v
+
+
+def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=False, out=None, layout=None,
+           pin_memory=False):
     """Values from ``start`` to ``end`` (exclusive) by ``step``; int64 unless a bound is a float."""
     if end is None:
         start, end = 0, start
-    vals = [v.item() if hasattr(v, "item") and not isinstance(v, (int, float)) else v for v in (start, end, step)]
-    if step == 0:
-        raise RuntimeError("step must be nonzero")
+    vals = [_num(v) for v in (start, end, step)]
     if dtype is None:
         dtype = _dtypes.get_default_dtype() if any(isinstance(v, float) for v in vals) else _dtypes.int64
     dt = _dtypes.as_dtype(dtype)
-    n = max(int(np.ceil((vals[1] - vals[0]) / vals[2])), 0)
-    arr = (vals[0] + np.arange(n, dtype=np.float64) * vals[2]).astype(dt.np) if dt.is_floating_point else \
-        np.arange(vals[0], vals[1], vals[2]).astype(dt.np)
+    if not dt.is_floating_point and not dt.is_complex:
+        vals = [int(v) for v in vals]  # torch casts the bounds to the integer type first
+    a, b, k = vals
+    if k == 0:
+        raise RuntimeError("step must be nonzero")
+    if not (np.isfinite(a) and np.isfinite(b)):
+        raise RuntimeError(f"unsupported range: {a} -> {b}")
+    if (k > 0 and b < a) or (k < 0 and b > a):
+        raise RuntimeError("upper bound and lower bound inconsistent with step sign")
+    n = max(int(np.ceil((b - a) / k)), 0)
+    arr = (a + np.arange(n, dtype=np.float64) * k).astype(dt.np) if dt.is_floating_point else \
+        np.arange(a, b, k).astype(dt.np)
     return _new(arr, device=device, requires_grad=requires_grad)
 
 
-def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False):
+def _space(name, start, end, steps, dtype, base=None):
+    start, end = _num(start), _num(end)
+    if isinstance(steps, Tensor):
+        steps = steps.item()
+    if not isinstance(steps, (int, np.integer)) or isinstance(steps, bool):
+        raise TypeError(f"{name}() received an invalid combination of arguments - got steps of type "
+                        f"{type(steps).__name__}, but expected int")
+    if steps < 0:
+        raise RuntimeError("number of steps must be non-negative")
     dt = _dtypes.as_dtype(dtype) or _dtypes.get_default_dtype()
-    return _new(np.linspace(start, end, steps, dtype=np.float64).astype(dt.np), device=device,
-                requires_grad=requires_grad)
+    if dt is _dtypes.bool:
+        raise NotImplementedError(f"\"{name}_cpu\" not implemented for 'Bool'")
+    integral = not (dt.is_floating_point or dt.is_complex)
+    if integral:
+        start, end = int(start), int(end)
+    work = np.float64 if integral else np.dtype(dt.np).type
+    i = np.arange(steps)
+    if steps == 1:
+        t = np.asarray([start], dtype=work)
+    else:
+        st = (work(end) - work(start)) / work(max(steps - 1, 1))
+        half = steps // 2
+        t = np.where(i < half, work(start) + st * i, work(end) - st * (steps - i - 1)).astype(work)
+    if base is not None:
+        t = np.power(np.asarray(base, dtype=np.float64 if integral else work), t)
+    return t.astype(dt.np)
 
 
-def logspace(start, end, steps, base=10.0, *, dtype=None, device=None, requires_grad=False):
+def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False, out=None, layout=None):
+    """``steps`` evenly spaced values from ``start`` to ``end`` (torch's two-sided formula)."""
+    return _new(_space("linspace", start, end, steps, dtype), device=device, requires_grad=requires_grad)
+
+
+def logspace(start, end, steps, base=10.0, *, dtype=None, device=None, requires_grad=False, out=None, layout=None):
+    """``base ** linspace(start, end, steps)``."""
+    return _new(_space("logspace", start, end, steps, dtype, base), device=device, requires_grad=requires_grad)
+
+
+@public
+def scalar_tensor(s, *, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False):
+    """A 0-d tensor of ``s`` (default dtype unless ``dtype``)."""
     dt = _dtypes.as_dtype(dtype) or _dtypes.get_default_dtype()
-    return _new(np.logspace(start, end, steps, base=base).astype(dt.np), device=device, requires_grad=requires_grad)
+    return _new(np.asarray(_num(s), dtype=dt.np), device=device, requires_grad=requires_grad)
+
+
+@public
+def empty_strided(size, stride, *, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False):
+    """An uninitialised tensor (zeros in funcgrad); funcgrad's storage is always contiguous."""
+    if len(tuple(size)) != len(tuple(stride)):
+        raise RuntimeError(f"mismatch in length of strides and shape")
+    return empty(tuple(size), dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+@public
+def empty_permuted(size, physical_layout, *, dtype=None, device=None, requires_grad=False, layout=None,
+                   pin_memory=False):
+    size, perm = tuple(size), tuple(physical_layout)
+    if len(size) != len(perm) or sorted(perm) != list(range(len(size))):
+        raise RuntimeError(f"Number of dimensions in size does not match the length of the physical_layout; "
+                           f"i.e. len(size) = {len(size)} is not equal to len(physical_layout) = {len(perm)}")
+    return empty(size, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
 # -- random numbers: a counter folded into one key, drawn inside the fused program -----------------
@@ -233,11 +311,23 @@ class Generator:
         return s
 
     def get_state(self):
-        return (self._seed, self._count)
+        """The state as a ``torch.uint8`` tensor (funcgrad's: seed and draw counter, 16 bytes)."""
+        st = np.array([self._seed % (2**64), int(self._count)], dtype=np.uint64).view(np.uint8)
+        return _new(st.copy())
 
-    def set_state(self, state):
-        self.manual_seed(state[0])
-        self._count = state[1]
+    def set_state(self, new_state):
+        if isinstance(new_state, tuple):  # funcgrad's old (seed, counter) form
+            seed, count = new_state
+        else:
+            if not isinstance(new_state, Tensor) or new_state.dtype is not _dtypes.uint8:
+                raise TypeError("expected a torch.ByteTensor, but got " + type(new_state).__name__)
+            if new_state.numel() != 16:
+                raise RuntimeError(f"Expected either a PhiloxCudaState or a CPUGeneratorImplState of size 16, got "
+                                   f"{new_state.numel()} (funcgrad's generator state is 16 bytes)")
+            seed, count = (int(v) for v in np.asarray(new_state.numpy()).view(np.uint64))
+        self.manual_seed(seed)
+        self._count = count
+        return self
 
     _draws = 0  # draws ever made (a python int, even while the counter is traced)
 
@@ -285,6 +375,12 @@ def set_rng_state(state):
 
 def _draw_fwd(key, counter, kind, shape, dtype, low=0, high=1):
     k = jax.random.fold_in(jax.random.wrap_key_data(key), counter)
+    if kind in _DISTS:
+        u = jax.random.uniform(k, shape, jnp.float64 if dtype == np.float64 else jnp.float32,
+                               minval=np.finfo(np.float32).tiny, maxval=1.0)
+        return _DISTS[kind](u, low, high).astype(dtype)
+    if kind == "normal_ms":
+        return (jax.random.normal(k, shape, jnp.float64 if dtype == np.float64 else jnp.float32) * high + low).astype(dtype)
     if kind == "normal":
         return jax.random.normal(k, shape, dtype)
     if kind == "uniform":
@@ -314,13 +410,23 @@ def _random(kind, size, dtype, device, requires_grad, generator, low=0, high=1):
     return t
 
 
-def randn(*size, dtype=None, device=None, requires_grad=False, generator=None, out=None):
+def _float_only(kernel, dtype):
+    dt = _dtypes.as_dtype(dtype)
+    if dt is not None and not (dt.is_floating_point or dt.is_complex):
+        raise NotImplementedError(f"\"{kernel}\" not implemented for '{dt._legacy.replace('Tensor', '')}'")
+
+
+def randn(*size, dtype=None, device=None, requires_grad=False, generator=None, out=None, layout=None,
+          pin_memory=False):
     """Standard normal samples of the given size."""
+    _float_only("normal_kernel_cpu", dtype)
     return _random("normal", size, dtype, device, requires_grad, generator)
 
 
-def rand(*size, dtype=None, device=None, requires_grad=False, generator=None, out=None):
+def rand(*size, dtype=None, device=None, requires_grad=False, generator=None, out=None, layout=None,
+         pin_memory=False):
     """Uniform samples in [0, 1) of the given size."""
+    _float_only("check_uniform_bounds", dtype)
     return _random("uniform", size, dtype, device, requires_grad, generator)
 
 
@@ -330,8 +436,16 @@ def randint(low, high=None, size=None, *, dtype=None, device=None, requires_grad
         low, high, size = 0, low, high
     if high is None:
         low, high = 0, low
-    return _random("randint", (tuple(size),), dtype or _dtypes.int64, device, requires_grad, generator, int(low),
-                   int(high))
+    low, high = int(low), int(high)
+    if low >= high:
+        raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
+    dt = _dtypes.as_dtype(dtype) or _dtypes.int64
+    if dt is _dtypes.bool and high > 2:
+        raise RuntimeError("to - 1 is out of bounds for bool")
+    if dt.is_floating_point:
+        t = _random("randint", (tuple(size),), _dtypes.int64, device, False, generator, low, high).to(dt)
+        return t.requires_grad_(True) if requires_grad else t
+    return _random("randint", (tuple(size),), dt, device, requires_grad, generator, low, high)
 
 
 def randperm(n, *, dtype=None, device=None, requires_grad=False, generator=None):
@@ -346,23 +460,85 @@ def rand_like(input, *, dtype=None, device=None, requires_grad=False):
     return rand(input._shape, dtype=dtype or input.dtype, device=device or input.device, requires_grad=requires_grad)
 
 
-def randint_like(input, low, high=None, *, dtype=None, device=None):
-    return randint(low, high, input._shape, dtype=dtype or input.dtype, device=device or input.device)
+def randint_like(input, low, high=None, *, dtype=None, device=None, requires_grad=False, layout=None,
+                 memory_format=None, generator=None):
+    if high is None:
+        low, high = 0, low
+    return randint(low, high, input._shape, dtype=dtype or input.dtype, device=device or input.device,
+                   requires_grad=requires_grad, generator=generator)
 
 
-def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=None, requires_grad=False):
+def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=None, requires_grad=False, out=None,
+           layout=None, pin_memory=False):
+    """Normal samples with (tensor or number) ``mean`` and ``std``."""
+    if isinstance(std, Tensor):
+        s_ = _lazy_concrete(std)
+        if s_ is not None and (s_ < 0).any():
+            raise RuntimeError("normal expects all elements of std >= 0.0")
+    elif std < 0:
+        raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
     if size is not None:
-        return randn(size, generator=generator, dtype=dtype, device=device, requires_grad=requires_grad) * std + mean
-    shape = (mean if isinstance(mean, Tensor) else std)._shape
-    return randn(shape, generator=generator) * std + mean
+        _float_only("normal_kernel_cpu", dtype)
+        t = randn(size, generator=generator, dtype=dtype, device=device) * std + mean
+        return t.requires_grad_(True) if requires_grad else t
+    ref = [x for x in (mean, std) if isinstance(x, Tensor)]
+    if not ref:
+        raise TypeError("normal() received an invalid combination of arguments")
+    from .shape import _broadcast_shape_of
+
+    shape = _broadcast_shape_of(ref)
+    dt = ref[0].dtype
+    if not (dt.is_floating_point or dt.is_complex):
+        raise NotImplementedError(f"\"normal_kernel_cpu\" not implemented for '{dt._legacy.replace('Tensor', '')}'")
+    from ..autograd import grad_mode
+
+    with grad_mode.no_grad():
+        z = randn(shape, generator=generator, dtype=dt, device=ref[0].device)
+    return _normal_op(mean, std, z)
 
 
-def bernoulli(input, p=None, *, generator=None):
+# torch's derivative of normal(mean, std) is zero for both (derivatives.yaml)
+@defop(lambda m, s, z: z * jax.lax.stop_gradient(s) + jax.lax.stop_gradient(m), node="NormalBackward3", saves={}, method=False, function=False,
+       name="normal_tensor", nondiff=(2,), promote=(0, 1))
+def _normal_op(mean, std, z):
+    node = ("NormalBackward3" if isinstance(mean, Tensor) and isinstance(std, Tensor) else
+            "NormalBackward1" if isinstance(mean, Tensor) else "NormalBackward2")
+    return (mean, std, z), (), node
+
+
+def _lazy_concrete(t):
+    from .. import _lazy
+
+    return _lazy.concrete(t._array())
+
+
+def bernoulli(input, p=None, *, generator=None, out=None):
+    """0/1 samples, 1 with probability ``input`` (or ``p``); differentiable with zero gradient, as torch."""
+    from ..autograd import grad_mode
+
     probs = input if p is None else p
-    return (rand(input._shape, generator=generator, dtype=input.dtype) < probs).to(input.dtype)
+    with grad_mode.no_grad():
+        s = (rand(input._shape, generator=generator, dtype=input.dtype) < probs).to(input.dtype)
+    return _sample_into(input, s, "BernoulliBackward0" if p is None else "BernoulliBackward1")
 
 
-def multinomial(input, num_samples, replacement=False, *, generator=None):
+def multinomial(input, num_samples, replacement=False, *, generator=None, out=None):
+    """Indices drawn from the rows of ``input`` (non-negative weights), with or without replacement."""
+    if not (input._dtype.is_floating_point):
+        raise RuntimeError(f"multinomial only supports floating-point dtypes for input, got: "
+                           f"{input._dtype._legacy.replace('Tensor', '')}")
+    if input.dim() not in (1, 2):
+        raise RuntimeError("prob_dist must be 1 or 2 dim")
+    if num_samples <= 0:
+        raise RuntimeError("cannot sample n_sample <= 0 samples")
+    if not replacement and num_samples > input._shape[-1]:
+        raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without replacement")
+    host = _lazy_concrete(input)
+    if host is not None:
+        if not np.isfinite(host).all() or (host < 0).any():
+            raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
+        if (host.sum(-1) <= 0).any():
+            raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
     g = generator or default_generator()
     key, counter = g._next()
     k = jax.random.fold_in(jax.random.wrap_key_data(key.v), int(counter.v))
@@ -392,6 +568,13 @@ def _to_copy(input, dtype):
 
 def _parse_to(args, kwargs):
     dtype, device = kwargs.pop("dtype", None), kwargs.pop("device", None)
+    kwargs.pop("memory_format", None)
+    flags = [a for a in args if isinstance(a, bool)]
+    args = [a for a in args if not isinstance(a, bool)]
+    if flags:
+        kwargs.setdefault("non_blocking", flags[0])
+    if len(flags) > 1:
+        kwargs.setdefault("copy", flags[1])
     for a in args:
         if isinstance(a, _dtypes.dtype):
             dtype = a
@@ -470,3 +653,209 @@ def _legacy_new(dtype, args, kwargs):
     if len(args) == 1 and not isinstance(args[0], int):
         return tensor(args[0], dtype=dtype)
     return zeros(*args, dtype=dtype)
+
+
+# -- in-place samplers: Tensor.uniform_/normal_/exponential_/geometric_/log_normal_/cauchy_/random_/bernoulli_ --
+_DISTS = {
+    "exponential": lambda u, lambd, _: -jnp.log(u) / lambd,
+    "geometric": lambda u, p, _: jnp.ceil(jnp.log(u) / jnp.log1p(-p)),
+    "log_normal": lambda u, mean, std: jnp.exp(mean + std * jnp.sqrt(2.0) * jax.scipy.special.erfinv(2 * u - 1)),
+    "cauchy": lambda u, median, sigma: median + sigma * jnp.tan(jnp.pi * (u - 0.5)),
+    "bernoulli_p": lambda u, p, _: (u <= p),
+}
+
+
+@defop(lambda x, r: jnp.broadcast_to(r.astype(x.dtype), x.shape), node="UniformBackward0", saves={},
+       method=False, function=False, name="sample_into", nondiff=(1,))
+def _sample_into(input, sample, node):
+    return (input, sample), (), node
+
+
+def _sample_(self, kind, node, low, high, generator, dtype=None):
+    dt = dtype or self._dtype
+    t = _draw(kind, self._shape, dt if (dt.is_floating_point or kind == "randint") else _dtypes.float64,
+              generator, low, high)
+    return self._inplace_assign(_sample_into(self, t, node))
+
+
+def _continuous(self, name, long_name=None):
+    if not (self._dtype.is_floating_point or self._dtype.is_complex):
+        tn = long_name or self._dtype._legacy.replace("Tensor", "")
+        raise RuntimeError(f"{name} distribution is a continuous probability distribution. dtype must be a floating "
+                           f"point but you specified {tn}")
+
+
+def uniform_(self, a=0.0, b=1.0, *, generator=None):
+    """Fill with samples uniform in [a, b)."""
+    if not (self._dtype.is_floating_point or self._dtype.is_complex):
+        raise NotImplementedError(f"\"check_uniform_bounds\" not implemented for "
+                                  f"'{self._dtype._legacy.replace('Tensor', '')}'")
+    if a > b:
+        raise RuntimeError(f"uniform_ expects to return a [from, to) range, but found from={a} > to={b}")
+    return _sample_(self, "uniform", "UniformBackward0", float(a), float(b), generator)
+
+
+def normal_(self, mean=0.0, std=1.0, *, generator=None):
+    """Fill with normal samples."""
+    if not (self._dtype.is_floating_point or self._dtype.is_complex):
+        raise NotImplementedError(f"\"normal_kernel_cpu\" not implemented for "
+                                  f"'{self._dtype._legacy.replace('Tensor', '')}'")
+    if std < 0:
+        raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
+    return _sample_(self, "normal_ms", "NormalBackward0", float(mean), float(std), generator)
+
+
+def exponential_(self, lambd=1.0, *, generator=None):
+    _continuous(self, "Exponential")
+    if not lambd > 0:
+        raise RuntimeError(f"exponential_ expects lambda > 0.0, but found lambda={lambd}")
+    return _sample_(self, "exponential", "ExponentialBackward0", float(lambd), 0.0, generator)
+
+
+def geometric_(self, p, *, generator=None):
+    if not 0 < p < 1:
+        raise RuntimeError(f"geometric_ expects p to be in (0, 1), but got p={p}")
+    return _sample_(self, "geometric", "GeometricBackward0", float(p), 0.0, generator)
+
+
+def log_normal_(self, mean=1.0, std=2.0, *, generator=None):
+    _continuous(self, "Log Normal")
+    if not std > 0:
+        raise RuntimeError(f"log_normal_ expects std > 0.0, but found std={std}")
+    return _sample_(self, "log_normal", "LogNormalBackward0", float(mean), float(std), generator)
+
+
+def cauchy_(self, median=0.0, sigma=1.0, *, generator=None):
+    _continuous(self, "Cauchy", {"int64": "long int", "int32": "int"}.get(self._dtype.name))
+    if not sigma > 0:
+        raise RuntimeError(f"cauchy_ expects sigma > 0.0, but found sigma={sigma}")
+    return _sample_(self, "cauchy", "CauchyBackward0", float(median), float(sigma), generator)
+
+
+def random_(self, from_=None, to=None, *, generator=None):
+    """Fill with integers uniform in [from, to) (default [0, 2**mantissa] for floats, the dtype's range for ints)."""
+    node = "RandomBackward2" if from_ is None else "RandomBackward1" if to is None else "RandomBackward0"
+    if from_ is not None and to is None:
+        from_, to = 0, from_
+    if from_ is None:
+        from_ = 0
+        if self._dtype.is_floating_point:
+            to = 2 ** {"float16": 11, "bfloat16": 8, "float32": 24}.get(self._dtype.name, 53) + 1
+        elif self._dtype is _dtypes.bool:
+            to = 2
+        else:
+            to = int(np.iinfo(self._dtype.np).max)
+    if from_ >= to:
+        raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={from_} >= to={to}")
+    t = _draw("randint", self._shape, _dtypes.int64, generator, int(from_), int(to))
+    return self._inplace_assign(_sample_into(self, t, node))
+
+
+def bernoulli_(self, p=0.5, *, generator=None):
+    """Fill with 0/1 samples: 1 with probability ``p`` (number or tensor)."""
+    if isinstance(p, Tensor):
+        u = rand(self._shape, generator=generator, dtype=p._dtype if p._dtype.is_floating_point else None)
+        from ..autograd import grad_mode
+
+        with grad_mode.no_grad():
+            t = (u < p)
+        return self._inplace_assign(_sample_into(self, t, "BernoulliBackward1"))
+    if not 0 <= p <= 1:
+        raise RuntimeError(f"bernoulli_ expects p to be in [0, 1], but got p={p}")
+    return _sample_(self, "bernoulli_p", "BernoulliBackward2", float(p), 0.0, generator)
+
+
+def new_empty_strided(self, size, stride, *, dtype=None, device=None, requires_grad=False, layout=None,
+                      pin_memory=False):
+    return empty_strided(size, stride, dtype=dtype or self._dtype, device=device or self.device,
+                         requires_grad=requires_grad)
+
+
+for _f in (uniform_, normal_, exponential_, geometric_, log_normal_, cauchy_, random_, bernoulli_):
+    public(_f, method=True, function=False)
+public(new_empty_strided, method=True, function=False)
+
+
+@defop(lambda x, v: jnp.broadcast_to(v.astype(x.dtype), x.shape), node="FillBackward0", saves={}, method=False,
+       name="fill")
+def fill(input, value):
+    """A tensor shaped like ``input`` filled with ``value`` (number or 0-d tensor)."""
+    if isinstance(value, Tensor):
+        if value.dim():
+            raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor with {value.dim()} "
+                               "dimensions.")
+        return (input, value), (), "FillBackward1"
+    return (input, Const(np.asarray(value, dtype=input._dtype.np))), ()
+
+
+@public(name="zero_")
+def _zero_fn(input):
+    return input.zero_()
+
+
+def resize_(self, *sizes, memory_format=None):
+    """Change the shape in place, keeping the leading elements (new elements are zeros in funcgrad)."""
+    from .views import _shape_args
+
+    if self._rg:
+        raise RuntimeError("cannot resize variables that require grad")
+    size = _size(_shape_args(sizes))
+    n = int(np.prod(size)) if size else 1
+    if size == self._shape:
+        return self
+    flat = np.asarray(self._array()).reshape(-1)
+    new = np.zeros(n, dtype=flat.dtype)
+    new[:min(n, flat.size)] = flat[:n]
+    from ..tensor import Storage
+
+    ver = self._st.version
+    self._st = Storage(_lazy_wrap(jax.device_put(new.reshape(size), self.device.jax_device())), self.device)
+    self._st.version = ver + 1
+    self._view, self._vcache, self._base = None, None, None
+    self._shape = size
+    return self
+
+
+def resize_as_(self, the_template, memory_format=None):
+    return resize_(self, the_template._shape)
+
+
+def _lazy_wrap(a):
+    from .. import _lazy
+
+    return _lazy.wrap(a)
+
+
+public(resize_, method=True, function=False)
+public(resize_as_, method=True)
+
+
+class memory_format:
+    """torch's memory-format constants (funcgrad's storage is always contiguous; accepted and ignored
+    where torch would only choose a layout)."""
+
+    def __init__(self, name):
+        self._name = name
+
+    def __repr__(self):
+        return "torch." + self._name
+
+    def __reduce__(self):
+        return (memory_format, (self._name,))
+
+
+class layout:
+    """torch's layout constants (funcgrad has strided tensors only)."""
+
+    def __init__(self, name):
+        self._name = name
+
+    def __repr__(self):
+        return "torch." + self._name
+
+
+contiguous_format = memory_format("contiguous_format")
+preserve_format = memory_format("preserve_format")
+channels_last = memory_format("channels_last")
+channels_last_3d = memory_format("channels_last_3d")
+strided = layout("strided")

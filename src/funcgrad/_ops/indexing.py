@@ -8,7 +8,8 @@ import numpy as np
 
 from .. import _dtypes, _lazy
 from ..autograd import grad_mode as _gm
-from .registry import Const, defop
+from .registry import Const, defop, public
+from .views import _wrap
 from .views import build_index
 
 __all__ = ["getitem", "setitem"]
@@ -140,15 +141,66 @@ def _index_arrays(shape, index):
     return tuple(items), arrays
 
 
+def _as_int(item):
+    """A 0-d integer tensor index is an int (a select), as in torch, when its value is known."""
+    if isinstance(item, Tensor) and not item._shape and not item._dtype.is_floating_point and \
+            item._dtype is not _dtypes.bool and not item._dtype.is_complex:
+        v = _lazy.concrete(item._array())
+        if v is not None:
+            return int(v)
+    return item
+
+
+def _select_ints(self, index):
+    """torch applies integer indices first (basic indexing: selects), then the advanced ones on what is
+    left; so ``x[:, [0, 1], :, 0]`` keeps the advanced dims in place where numpy would move them first."""
+    from . import views
+
+    if not any(isinstance(i, (int, np.integer)) and not isinstance(i, bool) for i in index):
+        return self, index
+    def ndims(item):
+        if item is None or item is Ellipsis:
+            return 0
+        if isinstance(item, Tensor) and item._dtype is _dtypes.bool:
+            return item.dim()
+        if isinstance(item, np.ndarray) and item.dtype == np.bool_:
+            return item.ndim
+        if isinstance(item, bool):
+            return 0
+        return 1
+    n_real = sum(ndims(i) for i in index)
+    if n_real > self.dim():
+        raise IndexError(f"too many indices for tensor of dimension {self.dim()}")
+    expanded = []
+    for item in index:
+        if item is Ellipsis:
+            expanded.extend([slice(None)] * (self.dim() - n_real))
+        else:
+            expanded.append(item)
+    out, dim, rest = self, 0, []
+    for item in expanded:
+        if isinstance(item, (int, np.integer)) and not isinstance(item, bool):
+            size = out._shape[dim]
+            i = int(item)
+            if not -size <= i < size:
+                raise IndexError(f"index {i} is out of bounds for dimension {dim} with size {size}")
+            out = views.select(out, dim, i)
+            continue
+        rest.append(item)
+        dim += ndims(item)
+    return out, tuple(rest)
+
+
 def getitem(self, index):
     """``self[index]``: basic indices become a chain of view ops, as torch builds them."""
     from . import views
 
     single_slice = isinstance(index, slice)
-    index = _normalize(index)
+    index = tuple(_as_int(i) for i in _normalize(index))
     if not all(_is_basic(i) for i in index):
-        spec, arrays = _index_arrays(self._shape, index)
-        return _index(self, arrays, spec)
+        base, index = _select_ints(self, index)
+        spec, arrays = _index_arrays(base._shape, index)
+        return _index(base, arrays, spec)
     parse_basic(self._shape, index)  # bounds and arity errors, as torch words them
     n_real = sum(1 for i in index if i is not None and i is not Ellipsis)
     out, dim = self, 0
@@ -187,7 +239,11 @@ def _index_put(input, value, arrays, spec, node, accumulate=False):
 
 def setitem(self, index, value):
     """``self[index] = value`` as an in-place op (CopySlices / IndexPutBackward0 in the graph)."""
-    index = _normalize(index)
+    index = tuple(_as_int(i) for i in _normalize(index))
+    if not all(_is_basic(i) for i in index):
+        base, rest = _select_ints(self, index)
+        if base is not self:  # ints first (a select view), then the advanced index into that view
+            return setitem(base, rest, value)
     if all(_is_basic(i) for i in index):
         spec, _ = parse_basic(self._shape, index)
         node = "CopySlices"
@@ -218,14 +274,19 @@ def _check_broadcastable(src, dst):
 
 
 # -- joining ---------------------------------------------------------------------------------------
-@defop(lambda *xs, axis: jnp.concatenate(xs, axis=axis), node="CatBackward0", saves={}, promote=True)
+def _cat_fwd(*xs, axis, skip=()):
+    keep = [x for i, x in enumerate(xs) if i not in skip]
+    return jnp.concatenate(keep, axis=axis)
+
+
+@defop(_cat_fwd, node="CatBackward0", saves={}, promote=True)
 def cat(tensors, dim=0):
     """Concatenate tensors along an existing dimension."""
     from ..tensor import _wrap_dim
 
     tensors = list(tensors)
     if not tensors:
-        raise RuntimeError("torch.cat(): expected a non-empty list of Tensors")
+        raise ValueError("torch.cat(): expected a non-empty list of Tensors")
     ref = next((t for t in tensors if t._shape != (0,)), tensors[0])
     d = _wrap_dim(dim, ref.dim())
     for i, t in enumerate(tensors):
@@ -237,8 +298,8 @@ def cat(tensors, dim=0):
             if k != d and a != b:
                 raise RuntimeError(f"Sizes of tensors must match except in dimension {d}. Expected size {a} but got "
                                    f"size {b} for tensor number {i} in the list.")
-    tensors = [t for t in tensors if t._shape != (0,)] or tensors[:1]
-    return tuple(tensors), (("axis", d),)
+    skip = tuple(i for i, t in enumerate(tensors) if t._shape == (0,) and ref._shape != (0,))
+    return tuple(tensors), (("axis", d), ("skip", skip))
 
 
 concat = concatenate = cat
@@ -262,28 +323,93 @@ def stack(tensors, dim=0):
 
 def hstack(tensors):
     tensors = list(tensors)
+    if not tensors:
+        raise RuntimeError("hstack expects a non-empty TensorList")
     return cat(tensors, 0 if tensors[0].dim() == 1 else 1)
 
 
 def vstack(tensors):
+    if not len(tensors):
+        raise RuntimeError("vstack expects a non-empty TensorList")
     return cat([t if t.dim() > 1 else t.unsqueeze(0) for t in tensors], 0)
 
 
-@defop(lambda x, idx, axis: jnp.take_along_axis(x, idx, axis=axis), node="GatherBackward0", saves={0: (1,)})
-def gather(input, dim, index):
-    """Values of ``input`` at ``index`` along ``dim``."""
-    from ..tensor import _wrap_dim
+def _idx(index, what):
+    """``index``'s array (int32/int64 only, as torch) and its host copy (None while traced)."""
+    if not isinstance(index, Tensor):
+        raise TypeError(f"{what.split('(')[0]}(): argument 'index' must be Tensor, not {type(index).__name__}")
+    if index._dtype not in (_dtypes.int64, _dtypes.int32) and (index.numel() or index._dtype.is_floating_point):
+        raise RuntimeError(f"{what} for index")
+    arr = index._array()
+    return arr, _lazy.concrete(arr)
 
-    if index._dtype is not _dtypes.int64:
-        raise RuntimeError("gather(): Expected dtype int64 for index")
-    return (input, Const(index._array())), (("axis", _wrap_dim(dim, input.dim())),)
+
+def _gather_fwd(x, idx, axis):
+    if idx.size == 0 and idx.ndim != x.ndim:
+        return jnp.zeros(idx.shape, x.dtype)
+    if x.ndim == 0:
+        return jnp.reshape(x, idx.shape) if idx.size else jnp.zeros(idx.shape, x.dtype)
+    dims = list(jnp.indices(idx.shape, sparse=True))
+    dims[axis] = jnp.where(idx < 0, idx + x.shape[axis], idx)
+    return x[tuple(dims)]
 
 
-@defop(lambda x, idx, axis: jnp.take(x, idx, axis=axis), node="IndexSelectBackward0", saves={0: (1,)})
+def _check_gather_shape(input, index, d, name, src=None):
+    if index.dim() != input.dim() and index.numel() and not (index.dim() <= 1 and input.dim() <= 1):
+        raise RuntimeError("Index tensor must have the same number of dimensions as "
+                           f"{'input' if name == 'gather' else 'self'} tensor")
+    if index.numel() == 0:
+        return
+    for k in range(index.dim()):
+        ish = input._shape[k] if input.dim() else 1
+        if k != d and index._shape[k] > ish:
+            raise RuntimeError(f"Size does not match at dimension {k} expected index {list(index._shape)} to be no "
+                               f"larger than self {list(input._shape)} apart from dimension {d}")
+        if src is not None and src.dim() and index._shape[k] > src._shape[k]:
+            raise RuntimeError(f"Expected index {list(index._shape)} to be no larger than self "
+                               f"{list(input._shape)} apart from dimension {d} and to be no larger size than src "
+                               f"{list(src._shape)}")
+
+
+def _check_bounds(host, size, d, exc=RuntimeError, fmt="index {i} is out of bounds for dimension {d} with size {n}"):
+    if host is None or host.size == 0:
+        return
+    bad = host[(host >= size) | (host < -size)] if exc is not RuntimeError or True else None
+    if bad.size:
+        raise exc(fmt.format(i=int(bad.reshape(-1)[0]), d=d, n=size))
+
+
+@defop(_gather_fwd, node="GatherBackward0", saves={0: (1,)})
+def gather(input, dim, index, *, sparse_grad=False):
+    """Values of ``input`` at ``index`` along ``dim`` (index may be smaller than input off ``dim``)."""
+    arr, host = _idx(index, "gather(): Expected dtype int32/int64")
+    d = _wrap(dim, input.dim())
+    _check_gather_shape(input, index, d, "gather")
+    if host is not None and host.size:
+        n = input._shape[d] if input.dim() else 1
+        bad = host[(host >= n) | (host < 0)]
+        if bad.size:
+            raise RuntimeError(f"index {int(bad[0])} is out of bounds for dimension {d} with size {n}")
+    return (input, Const(arr)), (("axis", d),)
+
+
+def _index_select_fwd(x, idx, axis):
+    if x.ndim == 0:
+        return x
+    return jnp.take(x, idx.reshape(-1), axis=axis)
+
+
+@defop(_index_select_fwd, node="IndexSelectBackward0", saves={0: (1,)})
 def index_select(input, dim, index):
-    from ..tensor import _wrap_dim
-
-    return (input, Const(index._array())), (("axis", _wrap_dim(dim, input.dim())),)
+    """The slices of ``input`` at ``index`` (0-D or 1-D) along ``dim``."""
+    arr, host = _idx(index, "index_select(): Expected dtype int32 or int64")
+    if index.dim() > 1:
+        raise IndexError("index_select(): Index is supposed to be a vector")
+    d = _wrap(dim, input.dim())
+    n = input._shape[d] if input.dim() else 1
+    if host is not None and host.size and (host.min() < 0 or host.max() >= n):
+        raise IndexError("index out of range in self")
+    return (input, Const(arr)), (("axis", d),)
 
 
 def _masked_fill_fwd(x, mask, value):
@@ -296,54 +422,72 @@ def masked_fill(input, mask, value):
     if mask._dtype is not _dtypes.bool:
         raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask with dtype {mask._dtype.name}")
     if isinstance(value, Tensor):
+        if value.dim():
+            raise RuntimeError("masked_fill_ only supports a 0-dimensional value tensor, but got tensor with "
+                               f"{value.dim()} dimension(s).")
         return (input, mask, value), (), "MaskedFillBackward1"
     return (input, mask, Const(np.asarray(value, dtype=input._dtype.np))), ()
 
 
+def _masked_select_fwd(x, idx, shape):
+    return jnp.broadcast_to(x, shape).reshape(-1)[idx]
+
+
+@defop(_masked_select_fwd, node="MaskedSelectBackward0", saves={0: ()})
 def masked_select(input, mask):
-    return getitem(input.expand(*_bshape(input._shape, mask._shape)) if input._shape != mask._shape else input,
-                   mask.expand(*_bshape(input._shape, mask._shape)) if input._shape != mask._shape else mask)
+    """The elements of ``input`` where ``mask`` (broadcast) is True, as a 1-D tensor (needs the mask's values)."""
+    if mask._dtype is not _dtypes.bool:
+        raise RuntimeError(f"masked_select: expected BoolTensor for mask")
+    shape = _bshape(mask._shape, input._shape)
+    m = np.broadcast_to(np.asarray(mask._array()), shape).reshape(-1)
+    return (input, Const(np.nonzero(m)[0].astype(np.int64))), (("shape", shape),)
 
 
 def _bshape(a, b):
-    return tuple(np.broadcast_shapes(a, b))
+    try:
+        return tuple(np.broadcast_shapes(a, b))
+    except ValueError:
+        for i in range(1, min(len(a), len(b)) + 1):
+            if a[-i] != b[-i] and a[-i] != 1 and b[-i] != 1:
+                raise RuntimeError(f"The size of tensor a ({a[-i]}) must match the size of tensor b ({b[-i]}) at "
+                                   f"non-singleton dimension {max(len(a), len(b)) - i}") from None
+        raise
 
 
 def nonzero(input, *, as_tuple=False):
+    """Indices of the non-zero elements: an (n, ndim) int64 tensor, or a tuple of 1-D tensors."""
     from .creation import tensor
 
-    nz = np.nonzero(np.asarray(input._array()))
+    a = np.asarray(input._array())
+    if a.ndim == 0:
+        nz = (np.nonzero(a.reshape(1))[0],)
+        if as_tuple:
+            return (tensor(nz[0].astype(np.int64), device=input.device),)
+        return tensor(np.zeros((nz[0].size, 0), np.int64), device=input.device)
+    nz = np.nonzero(a)
     if as_tuple:
-        return tuple(tensor(a.astype(np.int64), device=input.device) for a in nz)
-    return tensor(np.stack(nz, axis=1).astype(np.int64) if nz else np.zeros((0, 0), np.int64), device=input.device)
+        return tuple(tensor(x.astype(np.int64), device=input.device) for x in nz)
+    return tensor(np.stack(nz, axis=1).astype(np.int64), device=input.device)
 
 
-def _scatter_fwd(x, src, idx, axis, reduce):
-    dims = list(jnp.indices(idx.shape, sparse=True))
-    dims[axis] = idx
-    dims = tuple(dims)
-    if reduce == "add":
-        return x.at[dims].add(src[tuple(slice(0, s) for s in idx.shape)].astype(x.dtype))
-    return x.at[dims].set(src[tuple(slice(0, s) for s in idx.shape)].astype(x.dtype))
+@public(method=True)
+def argwhere(input):
+    return nonzero(input)
 
 
-@defop(_scatter_fwd, node="ScatterBackward0", saves={0: (2,), 1: (2,)}, inplace=True)
-def scatter(input, dim, index, src=None, *, value=None, reduce=None):
-    from ..tensor import _wrap_dim
+@public(method=True)
+def nonzero_static(input, *, size, fill_value=-1):
+    """``nonzero`` padded with ``fill_value`` (or truncated) to ``size`` rows."""
+    from .creation import tensor
 
-    if src is None:
-        src = value
-    if not isinstance(src, Tensor):
-        src = Const(np.full(index._shape, src, dtype=input._dtype.np))
-    return (input, src, Const(index._array())), (("axis", _wrap_dim(dim, input.dim())), ("reduce", None)), \
-        "ScatterBackward0" if isinstance(src, Tensor) else "ScatterBackward1"
-
-
-@defop(_scatter_fwd, node="ScatterAddBackward0", saves={1: (2,)}, inplace=True)
-def scatter_add(input, dim, index, src):
-    from ..tensor import _wrap_dim
-
-    return (input, src, Const(index._array())), (("axis", _wrap_dim(dim, input.dim())), ("reduce", "add"))
+    if size < 0:
+        raise RuntimeError(f"nonzero_static: 'size' must be an non-negative integer, but got {size}")
+    a = np.asarray(input._array())
+    nz = np.stack(np.nonzero(a), axis=1).astype(np.int64) if a.ndim else np.zeros((int(a != 0), 0), np.int64)
+    out = np.full((size, a.ndim), fill_value, np.int64)
+    k = min(size, nz.shape[0])
+    out[:k] = nz[:k]
+    return tensor(out, device=input.device)
 
 
 def _flip_fwd(x, axes):
@@ -360,9 +504,17 @@ def flip(input, dims):
 
 @defop(lambda x, shifts, axes: jnp.roll(x, shifts, axes), node="RollBackward0", saves={0: ()})
 def roll(input, shifts, dims=None):
-    shifts = (shifts,) if isinstance(shifts, int) else tuple(shifts)
-    dims = None if dims is None else ((dims,) if isinstance(dims, int) else tuple(dims))
-    return (input,), (("shifts", shifts), ("axes", dims))
+    shifts = (int(shifts),) if isinstance(shifts, (int, np.integer)) else tuple(int(v) for v in shifts)
+    dims = None if dims is None else ((dims,) if isinstance(dims, (int, np.integer)) else tuple(dims))
+    if dims is None or not dims:
+        if len(shifts) != 1:
+            raise RuntimeError(f"`shifts` required to be of size 1 when `dims` is empty, got {len(shifts)}")
+        dims = None
+    elif len(shifts) != len(dims):
+        raise RuntimeError(f"shifts and dimensions must align. shifts: {len(shifts)}, dims:{len(dims)}")
+    else:
+        dims = tuple(_wrap(d, input.dim()) for d in dims)
+    return (input,), (("shifts", shifts if dims is not None else shifts[0]), ("axes", dims))
 
 
 @defop(lambda x, reps: jnp.tile(x, reps), node="RepeatBackward0", saves={0: ()})
@@ -371,6 +523,11 @@ def repeat(input, *sizes):
         sizes = tuple(sizes[0])
     if len(sizes) < input.dim():
         raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number of dimensions of tensor")
+    pad = (1,) * (len(sizes) - input.dim()) + input._shape
+    target = [a * b for a, b in zip(pad, sizes)]
+    if any(v < 0 for v in target):
+        bad = next(v for v in target if v < 0)
+        raise RuntimeError(f"Trying to create tensor with negative dimension {bad}: {target}")
     return (input,), (("reps", tuple(sizes)),)
 
 

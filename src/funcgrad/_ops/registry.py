@@ -26,6 +26,7 @@ import functools
 import re
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from .. import _dtypes, _lazy
@@ -226,7 +227,10 @@ def const(v, np_dtype):
     While funcgrad.compile traces, a numpy scalar instead: device arrays captured by a trace become
     hoisted constant arguments, which JAX 0.10's AOT call path miscounts."""
     if _lazy._state.tracing:
-        return np.asarray(v, dtype=np_dtype)
+        try:
+            return np.asarray(v, dtype=np_dtype)
+        except OverflowError:
+            return np.asarray(v).astype(np_dtype)
     key = (type(v), v, np_dtype)
     try:
         return _consts[key]
@@ -234,7 +238,11 @@ def const(v, np_dtype):
         pass
     if len(_consts) > 4096:
         _consts.clear()
-    a = jax.device_put(np.asarray(v, dtype=np_dtype))
+    try:
+        a = np.asarray(v, dtype=np_dtype)
+    except OverflowError:  # torch wraps an out-of-range python int into a small int dtype
+        a = np.asarray(v).astype(np_dtype)
+    a = jax.device_put(a)
     try:
         _consts[key] = a
     except TypeError:

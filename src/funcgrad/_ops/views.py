@@ -6,10 +6,12 @@ an index array, then a scatter into the storage's value (:func:`write_through`).
 from __future__ import annotations
 
 
+import jax
 import jax.numpy as jnp
+import numpy as np
 
 from .. import _lazy
-from .registry import defop
+from .registry import defop, public
 
 __all__ = ["write_through"]
 
@@ -64,40 +66,74 @@ def _shape_args(shape):
 
 @defop(lambda x, shape: jnp.reshape(x, shape), node="ViewBackward0", view=True)
 def view(input, *shape):
-    """A view of ``input`` with a new shape (one dimension may be -1)."""
+    """A view of ``input`` with a new shape (one dimension may be -1); its strides must allow it."""
     from .._dtypes import dtype
 
     if len(shape) == 1 and isinstance(shape[0], dtype):
+        if shape[0] is input._dtype:
+            return (input,), (("shape", input._shape),)
         raise NotImplementedError("view(dtype) reinterprets bits; funcgrad does not support it")
-    return (input,), (("shape", _infer_shape(_shape_args(shape), input.numel())),)
+    new = _infer_shape(_shape_args(shape), input.numel())
+    shp, st, _ = layout(input)
+    if compute_stride(shp, st, new) is None:
+        raise RuntimeError("view size is not compatible with input tensor's size and stride (at least one dimension "
+                           "spans across two contiguous subspaces). Use .reshape(...) instead.")
+    return (input,), (("shape", new),)
 
 
-@defop(lambda x, shape: jnp.reshape(x, shape), node="ViewBackward0", view=True)
+@defop(lambda x, shape: jnp.reshape(x, shape), node="UnsafeViewBackward0", saves={0: ()}, method=False,
+       function=False, name="_unsafe_view")
+def _unsafe_view(input, shape):
+    return (input,), (("shape", shape),)
+
+
+@public(method=True)
 def reshape(input, *shape):
-    """``input`` with a new shape; a view (funcgrad never needs to copy)."""
-    return (input,), (("shape", _infer_shape(_shape_args(shape), input.numel())),)
+    """``input`` with a new shape: a view when its strides allow it, else a copy (as torch)."""
+    new = _infer_shape(_shape_args(shape), input.numel())
+    shp, st, _ = layout(input)
+    if compute_stride(shp, st, new) is not None:
+        return view(input, new)
+    return _unsafe_view(input, new)
 
 
-@defop(lambda x, shape: jnp.reshape(x, shape), node="ViewBackward0", view=True)
+@public(method=True)
 def flatten(input, start_dim=0, end_dim=-1):
     """Flatten dims ``start_dim``..``end_dim`` into one."""
     s = input._shape
     if not s:
-        return (input,), (("shape", (1,)),)
+        return reshape(input, (1,))
     a, b = _wrap(start_dim, len(s)), _wrap(end_dim, len(s))
     if a > b:
         raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
+    if a == b:
+        return input
     n = 1
     for d in s[a:b + 1]:
         n *= d
-    return (input,), (("shape", s[:a] + (n,) + s[b + 1:]),)
+    return reshape(input, s[:a] + (n,) + s[b + 1:])
+
+
+@public(method=True)
+def ravel(input):
+    """The elements as a 1-D tensor (a view when contiguous)."""
+    return view(contiguous(input), -1)
 
 
 @defop(lambda x, shape: jnp.reshape(x, shape), node="ViewBackward0", view=True)
 def unflatten(input, dim, sizes):
     s = input._shape
     d = _wrap(dim, len(s))
-    sizes = _infer_shape(tuple(sizes), s[d])
+    sizes = tuple(int(v) for v in sizes)
+    if not sizes:
+        raise RuntimeError("unflatten: sizes must be non-empty")
+    known = 1
+    for v in sizes:
+        known *= v if v != -1 else 1
+    if (-1 not in sizes and known != s[d]) or (-1 in sizes and (known == 0 or s[d] % known)):
+        raise RuntimeError(f"unflatten: Provided sizes {list(sizes)} don't multiply up to the size of dim {d} "
+                           f"({s[d]}) in the input tensor")
+    sizes = _infer_shape(sizes, s[d])
     return (input,), (("shape", s[:d] + sizes + s[d + 1:]),)
 
 
@@ -157,7 +193,7 @@ def squeeze(input, dim=None):
     if dim is None:
         return (input,), (("shape", tuple(d for d in s if d != 1)),), "SqueezeBackward0"
     dims = (dim,) if isinstance(dim, int) else tuple(dim)
-    ds = {_wrap(d, len(s)) for d in dims} if s else set()
+    ds = {_wrap(d, len(s)) for d in dims}
     node = "SqueezeBackward1" if isinstance(dim, int) else "SqueezeBackward2"
     return (input,), (("shape", tuple(d for i, d in enumerate(s) if not (i in ds and d == 1))),), node
 
@@ -215,6 +251,8 @@ def _narrow_impl(x, dim, start, length):
 @defop(_narrow_impl, node="SliceBackward0", view=True)
 def narrow(input, dim, start, length):
     """The slice ``start:start+length`` of dimension ``dim``."""
+    if not input._shape:
+        raise RuntimeError("narrow() cannot be applied to a 0-dim tensor.")
     d = _wrap(dim, input.dim())
     size = input._shape[d]
     start = int(start)
@@ -254,33 +292,113 @@ def select(input, dim, index):
     return (input,), (("dim", d), ("index", index % size))
 
 
+@defop(_narrow_impl, node="SplitBackward0", view=True, method=False, function=False, name="split_narrow")
+def _split_narrow(input, dim, start, length, node):
+    return (input,), (("dim", dim), ("start", start), ("length", length)), node
+
+
+@defop(_select_impl, node="UnbindBackward0", view=True, method=False, function=False, name="unbind_select")
+def _unbind_select(input, dim, index):
+    return (input,), (("dim", dim), ("index", index))
+
+
+@public(method=True)
 def unbind(input, dim=0):
+    """The slices along ``dim``, as a tuple of views (UnbindBackward0)."""
+    if not input._shape:
+        raise IndexError("Dimension specified as 0 but tensor has no dimensions")
     d = _wrap(dim, input.dim())
-    return tuple(select(input, d, i) for i in range(input._shape[d]))
+    return tuple(_unbind_select(input, d, i) for i in range(input._shape[d]))
 
 
-def split(input, split_size_or_sections, dim=0):
-    d = _wrap(dim, input.dim())
-    n = input._shape[d]
-    if isinstance(split_size_or_sections, int):
-        sizes = [min(split_size_or_sections, n - i) for i in range(0, n, split_size_or_sections)] or [0]
-    else:
-        sizes = list(split_size_or_sections)
-        if sum(sizes) != n:
-            raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {n} (input tensor's size at "
-                               f"dimension {d}), but got split_sizes={sizes}")
+def _split_sizes(n, size):
+    if size < 0:
+        raise RuntimeError(f"split expects split_size be non-negative, but got split_size={size}")
+    if size == 0:
+        if n:
+            raise RuntimeError(f"split_size can only be 0 if dimension size is 0, but got dimension size of {n}")
+        return [0]
+    return [min(size, n - i) for i in range(0, n, size)] or [0]
+
+
+def _split_run(input, d, sizes, node):
     out, start = [], 0
     for s in sizes:
-        out.append(narrow(input, d, start, s))
+        out.append(_split_narrow(input, d, start, s, node))
         start += s
     return tuple(out)
 
 
-def chunk(input, chunks, dim=0):
+def _check_dims(input):
+    if not input._shape:
+        raise RuntimeError("split expects at least a 1-dimensional tensor")
+
+
+@public(method=True)
+def split_with_sizes(input, split_sizes, dim=0):
+    _check_dims(input)
     d = _wrap(dim, input.dim())
     n = input._shape[d]
-    size = -(-n // chunks) if n else 0
-    return split(input, size, d) if size else (input,)
+    sizes = [int(x) for x in split_sizes]
+    if sum(sizes) != n or any(x < 0 for x in sizes):
+        raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {n} (input tensor's size at "
+                           f"dimension {d}), but got split_sizes={sizes}")
+    return _split_run(input, d, sizes, "SplitWithSizesBackward0")
+
+
+@public(method=True)
+def split(input, split_size_or_sections, dim=0):
+    """Split into chunks of ``split_size`` (an int) or of the given sizes (a list), as views."""
+    if not isinstance(split_size_or_sections, (int, np.integer)):
+        return split_with_sizes(input, split_size_or_sections, dim)
+    _check_dims(input)
+    d = _wrap(dim, input.dim())
+    return _split_run(input, d, _split_sizes(input._shape[d], int(split_size_or_sections)), "SplitBackward0")
+
+
+@public(method=True)
+def unsafe_split(input, split_size, dim=0):
+    _check_dims(input)
+    d = _wrap(dim, input.dim())
+    return tuple(_split_copy(x, "UnsafeSplitBackward0") for x in
+                 _split_run(input, d, _split_sizes(input._shape[d], int(split_size)), "SplitBackward0"))
+
+
+@public(method=True)
+def unsafe_split_with_sizes(input, split_sizes, dim=0):
+    return tuple(_split_copy(x, "UnsafeSplitWithSizesBackward0") for x in split_with_sizes(input, split_sizes, dim))
+
+
+def _chunk_size(input, chunks, dim):
+    if chunks <= 0:
+        raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
+    if not input._shape:
+        raise RuntimeError("chunk expects at least a 1-dimensional tensor")
+    d = _wrap(dim, input.dim())
+    n = input._shape[d]
+    return d, -(-n // chunks) if n else 0
+
+
+@public(method=True)
+def chunk(input, chunks, dim=0):
+    """Split into ``chunks`` pieces (the last may be smaller; fewer when the size does not allow)."""
+    d, size = _chunk_size(input, chunks, dim)
+    if size == 0:
+        return split_with_sizes(input, [0] * chunks, d)
+    return split(input, size, d)
+
+
+@public(method=True)
+def unsafe_chunk(input, chunks, dim=0):
+    d, size = _chunk_size(input, chunks, dim)
+    if size == 0:
+        return unsafe_split_with_sizes(input, [0] * chunks, d)
+    return unsafe_split(input, size, d)
+
+
+@defop(lambda x: x, node="UnsafeSplitBackward0", saves={}, method=False, function=False, name="split_copy")
+def _split_copy(input, node):
+    return (input,), (), node
 
 
 # -- basic indexing: ints, slices, None and Ellipsis ------------------------------------------------
@@ -331,3 +449,391 @@ def _replay(x, chain):
 def view_replay(base, chain):
     """The view ``chain`` of ``base`` regenerated after ``base`` changed in place."""
     return (base,), (("chain", chain),)
+
+
+# -- strides: torch's layout of a view, replayed from its chain --------------------------------------
+def contiguous_strides(shape):
+    st, acc = [], 1
+    for s in reversed(shape):
+        st.append(acc)
+        acc *= max(s, 1)
+    return tuple(reversed(st))
+
+
+def compute_stride(oldshape, oldstride, newshape):
+    """Strides of ``newshape`` viewing (oldshape, oldstride), or None when no view can (ATen's computeStride)."""
+    numel = 1
+    for s in oldshape:
+        numel *= s
+    if numel == 0 or not oldshape:
+        return oldstride if tuple(oldshape) == tuple(newshape) else contiguous_strides(newshape)
+    newstride = [0] * len(newshape)
+    view_d = len(newshape) - 1
+    chunk = oldstride[-1]
+    tn = vn = 1
+    for td in range(len(oldshape) - 1, -1, -1):
+        tn *= oldshape[td]
+        if td == 0 or (oldshape[td - 1] != 1 and oldstride[td - 1] != tn * chunk):
+            while view_d >= 0 and (vn < tn or newshape[view_d] == 1):
+                newstride[view_d] = vn * chunk
+                vn *= newshape[view_d]
+                view_d -= 1
+            if vn != tn:
+                return None
+            if td > 0:
+                chunk = oldstride[td - 1]
+                tn = vn = 1
+    if view_d != -1:
+        return None
+    return tuple(newstride)
+
+
+def _rule_reshape(shape, st, off, p):
+    new = p["shape"]
+    return new, compute_stride(shape, st, new) or contiguous_strides(new), off
+
+
+def _rule_axes(shape, st, off, p):
+    ax = p["axes"]
+    return tuple(shape[a] for a in ax), tuple(st[a] for a in ax), off
+
+
+def _rule_expand(shape, st, off, p):
+    new = p["shape"]
+    lead = len(new) - len(shape)
+    out = [0] * lead + [0 if (s == 1 and n != 1) else t for s, n, t in zip(shape, new[lead:], st)]
+    return tuple(new), tuple(out), off
+
+
+def _rule_narrow(shape, st, off, p):
+    d = p["dim"]
+    shape = list(shape)
+    shape[d] = p["length"]
+    return tuple(shape), st, off + p["start"] * st[d]
+
+
+def _rule_slice(shape, st, off, p):
+    d, a, b, k = p["dim"], p["start"], p["stop"], p["step"]
+    shape, st = list(shape), list(st)
+    shape[d] = len(range(a, b, k))
+    o = off + a * st[d]
+    st[d] *= k
+    return tuple(shape), tuple(st), o
+
+
+def _rule_select(shape, st, off, p):
+    d = p["dim"]
+    return shape[:d] + shape[d + 1:], st[:d] + st[d + 1:], off + p["index"] * st[d]
+
+
+def _rule_diag(shape, st, off, p):
+    k, d1, d2 = p["offset"], p["dim1"], p["dim2"]
+    n = max(min(shape[d1] + min(k, 0), shape[d2] - max(k, 0)), 0)
+    o = off + (k * st[d2] if k >= 0 else -k * st[d1])
+    keep = [i for i in range(len(shape)) if i not in (d1, d2)]
+    return tuple(shape[i] for i in keep) + (n,), tuple(st[i] for i in keep) + (st[d1] + st[d2],), o
+
+
+def _rule_strided(shape, st, off, p):
+    o = p["offset"]
+    return p["size"], p["stride"], o
+
+
+def _rule_unfold(shape, st, off, p):
+    d, size, step = p["dim"], p["size"], p["step"]
+    shape, st = list(shape), list(st)
+    n = (shape[d] - size) // step + 1 if shape else 1
+    inner = st[d] if st else 1
+    if shape:
+        shape[d] = n
+        st[d] *= step
+    return tuple(shape) + (size,), tuple(st) + (inner,), off
+
+
+_RULES = {"view": _rule_reshape, "squeeze": _rule_reshape, "unsqueeze": _rule_reshape,
+          "_unsafe_view": _rule_reshape, "unflatten": _rule_reshape,
+          "permute": _rule_axes, "transpose": _rule_axes, "t": _rule_axes, "_mT": _rule_axes,
+          "expand": _rule_expand, "narrow": _rule_narrow, "split_narrow": _rule_narrow, "slice": _rule_slice,
+          "select": _rule_select, "unbind_select": _rule_select, "diagonal": _rule_diag, "as_strided": _rule_strided,
+          "unfold": _rule_unfold, "alias": lambda a, b, c, p: (a, b, c), "view_replay": None}
+
+
+def layout(t):
+    """(shape, strides, storage offset) of ``t`` as torch lays it out (tensors made by ops are contiguous)."""
+    chain = t._view
+    if not chain:
+        return t._shape, contiguous_strides(t._shape), 0
+    root = t._st.value.shape
+    shape, st, off = tuple(root), contiguous_strides(root), 0
+    for prim, params in chain:
+        rule = _RULES.get(prim.name)
+        if rule is None:
+            return t._shape, contiguous_strides(t._shape), 0
+        shape, st, off = rule(shape, st, off, dict(params))
+    return tuple(shape), tuple(st), off
+
+
+def is_contiguous_layout(shape, st):
+    z = 1
+    for s, k in zip(reversed(shape), reversed(st)):
+        if s == 0:
+            return True
+    for s, k in zip(reversed(shape), reversed(st)):
+        if s != 1:
+            if k != z:
+                return False
+            z *= s
+    return True
+
+
+@public(method=True, function=False)
+def contiguous(input, memory_format=None):
+    """``input`` itself when contiguous, else a contiguous copy (CloneBackward0)."""
+    if input._view is None:
+        return input
+    shape, st, _ = layout(input)
+    if is_contiguous_layout(shape, st):
+        return input
+    from .creation import clone
+
+    return clone(input)
+
+
+# -- more views ----------------------------------------------------------------------------------------
+def _as_strided_impl(x, size, stride, offset):
+    flat = x.reshape(-1)
+    idx = np.full(tuple(size), offset, dtype=np.int64)
+    for d, (n, k) in enumerate(zip(size, stride)):
+        shp = [1] * len(size)
+        shp[d] = n
+        idx = idx + (np.arange(n, dtype=np.int64) * k).reshape(shp)
+    if flat.size == 0 or idx.size == 0:
+        return jnp.zeros(tuple(size), x.dtype)
+    return flat[jnp.asarray(idx)]
+
+
+def _root(t):
+    """The tensor whose value is ``t``'s storage (what as_strided addresses): ``t`` itself unless it is a
+    view that does not cover its storage in order."""
+    if t._view is None:
+        return t
+    shape, st, off = layout(t)
+    b = t._base
+    if b is None or b._view is not None or (off == 0 and t.numel() == b.numel() and is_contiguous_layout(shape, st)):
+        return t
+    return b
+
+
+@defop(_as_strided_impl, node="AsStridedBackward0", view=True)
+def as_strided(input, size, stride, storage_offset=None):
+    """A view with explicit sizes and strides over ``input``'s storage."""
+    size, stride = tuple(int(v) for v in size), tuple(int(v) for v in stride)
+    if len(size) != len(stride):
+        raise RuntimeError(f"mismatch in length of strides and shape")
+    if any(v < 0 for v in stride):
+        raise RuntimeError("as_strided: Negative strides are not supported at the moment, got strides: "
+                           f"[{', '.join(map(str, stride))}]")
+    root = _root(input)
+    off = layout(input)[2] if storage_offset is None else int(storage_offset)
+    need = off + sum((n - 1) * k for n, k in zip(size, stride)) + 1 if all(size) else 0
+    if need > root.numel():
+        raise RuntimeError(f"setStorage: sizes [{', '.join(map(str, size))}], strides [{', '.join(map(str, stride))}],"
+                           f" storage offset {off}, and itemsize {input._dtype.itemsize} requiring a storage size of "
+                           f"{need * input._dtype.itemsize} are out of bounds for storage of size "
+                           f"{root.numel() * input._dtype.itemsize}")
+    if root is not input:
+        # as_strided addresses the storage: apply it to the base, as a view of it
+        return (root,), (("size", size), ("stride", stride), ("offset", off))
+    return (input,), (("size", size), ("stride", stride), ("offset", off))
+
+
+def _unfold_impl(x, dim, size, step):
+    if x.ndim == 0:
+        return jnp.reshape(x, (1,))
+    n = (x.shape[dim] - size) // step + 1
+    idx = (np.arange(n)[:, None] * step + np.arange(size)[None, :])
+    y = jnp.take(x, jnp.asarray(idx.reshape(-1)), axis=dim)
+    y = y.reshape(x.shape[:dim] + (n, size) + x.shape[dim + 1:])
+    return jnp.moveaxis(y, dim + 1, -1)
+
+
+@defop(_unfold_impl, node="UnfoldBackward0", view=True, function=False)
+def unfold(input, dimension, size, step):
+    """All slices of ``size`` elements along ``dimension``, ``step`` apart (a view; new last dimension)."""
+    n = input.dim()
+    d = _wrap(dimension, n)
+    ext = input._shape[d] if n else 1
+    if size > ext:
+        raise RuntimeError(f"maximum size for tensor at dimension {d} is {ext} but size is {size}")
+    if size < 0:
+        raise RuntimeError(f"size is {size} but must be >= 0")
+    if step <= 0:
+        raise RuntimeError(f"step is {step} but must be > 0")
+    return (input,), (("dim", d), ("size", int(size)), ("step", int(step)))
+
+
+@public(method=True)
+def movedim(input, source, destination):
+    """Move dims ``source`` to positions ``destination`` (a permute view)."""
+    n = input.dim()
+    src = (source,) if isinstance(source, int) else tuple(source)
+    dst = (destination,) if isinstance(destination, int) else tuple(destination)
+    if len(src) != len(dst):
+        raise RuntimeError(f"movedim: Invalid source or destination dims: source ({list(src)} dims) should contain "
+                           f"the same number of dims as destination ({list(dst)} dims)")
+    src = [_wrap(d, n) for d in src]
+    dst = [_wrap(d, n) for d in dst]
+    if len(set(src)) != len(src):
+        raise RuntimeError(f"movedim: repeated dim in `source` ({list(source)})")
+    if len(set(dst)) != len(dst):
+        raise RuntimeError(f"movedim: repeated dim in `destination` ({list(destination)})")
+    order = [None] * n
+    for s_, d_ in zip(src, dst):
+        order[d_] = s_
+    rest = iter(d for d in range(n) if d not in src)
+    order = [o if o is not None else next(rest) for o in order]
+    return permute(input, order)
+
+
+moveaxis = public(movedim, name="moveaxis", method=True)
+
+
+@public(method=True)
+def adjoint(input):
+    return _mH(input)
+
+
+def _H(self):
+    n = self.dim()
+    if n == 0:
+        return self
+    if n != 2:
+        extra = ". For batches of matrices, consider using tensor.mH" if n > 2 else ""
+        raise RuntimeError(f"tensor.H is only supported on matrices (2-D tensors). Got {n}-D tensor{extra}")
+    return _mH(self)
+
+
+def _mH(self):
+    n = self.dim()
+    if n < 2:
+        raise RuntimeError(f"tensor.mH is only supported on matrices or batches of matrices. Got {n}-D tensor.")
+    out = _mT(self)
+    if self._dtype.is_complex:
+        import funcgrad
+
+        if not hasattr(funcgrad, "conj"):
+            raise NotImplementedError("mH/H/adjoint of complex tensors needs torch.conj, not in funcgrad yet")
+        out = funcgrad.conj(out)
+    return out
+
+
+def _T(self):
+    n = self.dim()
+    if n != 2 and n != 0:
+        import warnings
+
+        warnings.warn("The use of `x.T` on tensors of dimension other than 2 to reverse their shape is deprecated "
+                      "and it will throw an error in a future release. Consider `x.mT` to transpose batches of "
+                      "matrices or `x.permute(*torch.arange(x.ndim - 1, -1, -1))` to reverse the dimensions of a "
+                      "tensor.", UserWarning, stacklevel=3)
+    return permute(self, *reversed(range(n)))
+
+
+# -- the *_copy functions: the view's value in a storage of its own (node "<View>Backward0_copy") -----
+def _copy_variant(view_fn, cname):
+    op = view_fn.op
+    binder = view_fn.__wrapped__
+
+    def b(*args, **kwargs):
+        bound = binder(*args, **kwargs)
+        if len(bound) == 3:
+            inputs, params, node = bound
+        else:
+            (inputs, params), node = bound, op.node
+        return inputs, params, node if node.endswith("CopyBackward0") else node + "_copy"
+
+    b.__name__ = cname
+    return defop(op.forward, node=op.node + "_copy", saves={0: ()}, method=False, name=cname)(b)
+
+
+view_copy = _copy_variant(view, "view_copy")
+permute_copy = _copy_variant(permute, "permute_copy")
+transpose_copy = _copy_variant(transpose, "transpose_copy")
+t_copy = _copy_variant(t, "t_copy")
+squeeze_copy = _copy_variant(squeeze, "squeeze_copy")
+unsqueeze_copy = _copy_variant(unsqueeze, "unsqueeze_copy")
+expand_copy = _copy_variant(expand, "expand_copy")
+diagonal_copy = _copy_variant(diagonal, "diagonal_copy")
+select_copy = _copy_variant(select, "select_copy")
+alias_copy = _copy_variant(alias, "alias_copy")
+as_strided_copy = _copy_variant(as_strided, "as_strided_copy")
+unfold_copy = _copy_variant(unfold, "unfold_copy")
+_narrow_copy = _copy_variant(_split_narrow, "_narrow_copy_named")
+_unbind_copy = _copy_variant(_unbind_select, "_unbind_copy_one")
+
+
+@public
+def unbind_copy(input, dim=0):
+    if not input._shape:
+        raise IndexError("Dimension specified as 0 but tensor has no dimensions")
+    d = _wrap(dim, input.dim())
+    return tuple(_unbind_copy(input, d, i) for i in range(input._shape[d]))
+
+
+@public
+def split_with_sizes_copy(input, split_sizes, dim=0):
+    d = _wrap(dim, input.dim())
+    views = split_with_sizes(input, split_sizes, d)
+    out, start = [], 0
+    for v in views:
+        out.append(_narrow_copy(input, d, start, v._shape[d], "SplitWithSizesBackward0"))
+        start += v._shape[d]
+    return tuple(out)
+
+
+@public
+def split_copy(input, split_size, dim=0):
+    d = _wrap(dim, input.dim())
+    views = split(input, split_size, d)
+    out, start = [], 0
+    for v in views:
+        out.append(_narrow_copy(input, d, start, v._shape[d], "SplitBackward0"))
+        start += v._shape[d]
+    return tuple(out)
+
+
+@public(method=True)
+def narrow_copy(input, dim, start, length):
+    b = narrow.__wrapped__(input, dim, start, length)
+    return _narrow_copy(input, dict(b[1])["dim"], dict(b[1])["start"], dict(b[1])["length"], "NarrowCopyBackward0")
+
+
+def check_internal_overlap(t):
+    """torch refuses to write into a view where several elements share one memory location (expand)."""
+    shape, st, _ = layout(t)
+    if any(k == 0 and n > 1 for n, k in zip(shape, st)):
+        raise RuntimeError("unsupported operation: more than one element of the written-to tensor refers to a "
+                           "single memory location. Please clone() the tensor before performing the operation.")
+
+
+# -- in-place view ops: the tensor itself takes the view's shape (t_, transpose_, squeeze_, unsqueeze_) --
+def _inplace_view(fn, name):
+    def method(self, *args, **kwargs):
+        v = fn(self, *args, **kwargs)
+        self._view, self._vcache, self._shape = v._view, v._vcache, v._shape
+        if self._base is None and v._base is not self:
+            self._base = v._base
+        if v.grad_fn is not None:
+            self.grad_fn, self._output_nr = v.grad_fn, v._output_nr
+        return self
+
+    method.__name__ = name
+    return public(method, name=name, method=True, function=False)
+
+
+t_ = _inplace_view(t, "t_")
+transpose_ = _inplace_view(transpose, "transpose_")
+squeeze_ = _inplace_view(squeeze, "squeeze_")
+unsqueeze_ = _inplace_view(unsqueeze, "unsqueeze_")
+swapaxes_ = _inplace_view(transpose, "swapaxes_")
+swapdims_ = _inplace_view(transpose, "swapdims_")

@@ -63,6 +63,11 @@ class _DecoratorContextManager:
 class no_grad(_DecoratorContextManager):
     """Disable gradient recording: ops inside produce tensors with ``requires_grad=False``."""
 
+    def __new__(cls, orig_func=None):  # ``@no_grad`` without parentheses, as torch allows
+        if orig_func is None:
+            return super().__new__(cls)
+        return cls()(orig_func)
+
     def __enter__(self):
         self.prev = _mode.grad
         _mode.grad = False
@@ -73,6 +78,11 @@ class no_grad(_DecoratorContextManager):
 
 class enable_grad(_DecoratorContextManager):
     """Enable gradient recording inside a ``no_grad`` block."""
+
+    def __new__(cls, orig_func=None):
+        if orig_func is None:
+            return super().__new__(cls)
+        return cls()(orig_func)
 
     def __enter__(self):
         self.prev = _mode.grad

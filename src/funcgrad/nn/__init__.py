@@ -10,6 +10,8 @@ from .module import Module
 from .modules import *  # noqa: F401,F403 - the layer classes
 from .modules import __all__ as _layers
 from .parameter import Buffer, Parameter
+from ._modules_ext import *  # noqa: F401,F403 - more layers, activations and losses
+from ._modules_ext import __all__ as _more
 
 # ``torch.nn.utils.rnn``: packing helpers live with the recurrent layers
 utils.rnn = _rnn
@@ -17,4 +19,4 @@ _sys.modules[__name__ + ".utils.rnn"] = _rnn
 
 __all__ = ["Module", "Parameter", "Buffer", "functional", "init", "utils", "MultiheadAttention", "Transformer",
            "TransformerDecoder", "TransformerDecoderLayer", "TransformerEncoder", "TransformerEncoderLayer", "GRU",
-           "LSTM", "RNN", "GRUCell", "LSTMCell", "RNNBase", "RNNCell", "RNNCellBase", *_layers]
+           "LSTM", "RNN", "GRUCell", "LSTMCell", "RNNBase", "RNNCell", "RNNCellBase", *_layers, *_more]

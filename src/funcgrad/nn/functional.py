@@ -14,12 +14,16 @@ from .._ops.pointwise import _leaky_relu, relu, sigmoid, tanh  # noqa: F401 - re
 from .._ops.registry import ABSENT, Const, defop, dispatch
 from .._lazy import concrete
 from ..autograd import grad_mode
+from ._spatial import *  # noqa: F401,F403 - convolution, pooling, padding, resampling
+from ._spatial import __all__ as _spatial_all
 
 __all__ = ["linear", "relu", "relu6", "sigmoid", "tanh", "leaky_relu", "gelu", "elu", "silu", "softplus", "hardtanh",
-           "softmax", "log_softmax", "dropout", "layer_norm", "batch_norm", "embedding", "conv2d", "max_pool2d",
-           "avg_pool2d", "mse_loss", "l1_loss", "nll_loss", "cross_entropy", "binary_cross_entropy",
-           "binary_cross_entropy_with_logits", "huber_loss", "smooth_l1_loss", "kl_div", "one_hot", "pad",
+           "softmax", "log_softmax", "dropout", "layer_norm", "batch_norm", "embedding", "mse_loss",
+           "l1_loss", "nll_loss", "cross_entropy", "binary_cross_entropy",
+           "binary_cross_entropy_with_logits", "huber_loss", "smooth_l1_loss", "kl_div", "one_hot",
            "normalize", "cosine_similarity"]
+
+__all__ += [n for n in _spatial_all if not n.startswith("_")]
 
 _REDUCTIONS = ("none", "mean", "sum")
 
@@ -54,15 +58,23 @@ def _same_shape(input, target, name):
 
 # -- linear -------------------------------------------------------------------------------------------
 def linear(input, weight, bias=None):
-    """``input @ weight.T + bias``, built as torch builds it (addmm for 2-D input)."""
+    """``input @ weight.T + bias``, built as torch builds it (addmm for 2-D input, node names as torch's)."""
+    from .._ops import views
+
     if input.dim() == 2 and bias is not None:
         return linalg.addmm(bias, input, weight.t())
     if input.dim() == 2:
         return input.mm(weight.t())
+    out_f = weight._shape[0] if weight.dim() else 1
+    if input.dim() == 1 and bias is None:
+        out = input.unsqueeze(0).mm(weight.t())
+        return dispatch(views.squeeze.op, (out,), (("shape", tuple(out._shape[1:])),), "SqueezeBackward4")
     lead = input._shape[:-1]
     flat = input.reshape(-1, input._shape[-1])
-    out = linalg.addmm(bias, flat, weight.t()) if bias is not None else flat.mm(weight.t())
-    return out.view(*lead, weight._shape[0])
+    if bias is not None:
+        return linalg.addmm(bias, flat, weight.t()).view(*lead, out_f)
+    out = flat.mm(weight.t())
+    return dispatch(views.reshape.op, (out,), (("shape", tuple(lead) + (out_f,)),), "UnsafeViewBackward0")
 
 
 # -- activations ----------------------------------------------------------------------------------------
@@ -84,6 +96,8 @@ _mish = _act("mish", lambda x: x * jnp.tanh(jax.nn.softplus(x)), "MishBackward0"
 
 
 def gelu(input, approximate="none"):
+    if approximate not in _gelu:
+        raise RuntimeError("approximate argument must be either none or tanh.")
     return _gelu[approximate](input)
 
 
@@ -98,28 +112,10 @@ def mish(input, inplace=False):
 
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):
-    out = _leaky_relu(input, negative_slope)
-    return input._inplace_assign(out) if inplace else out
-
-
-@defop(lambda x, alpha: jnp.where(x > 0, x, alpha * jnp.expm1(x)), node="EluBackward0", saves={0: ("result",)},
-       method=False, function=False, name="elu")
-def _elu(input, alpha):
-    return (input,), (("alpha", float(alpha)),)
-
-
-def elu(input, alpha=1.0, inplace=False):
-    out = _elu(input, alpha)
-    return input._inplace_assign(out) if inplace else out
-
-
-def _softplus_fwd(x, beta, threshold):
-    return jnp.where(x * beta > threshold, x, jnp.log1p(jnp.exp(x * beta)) / beta)
-
-
-@defop(_softplus_fwd, node="SoftplusBackward0", saves={0: (0,)}, method=False, function=False, name="softplus")
-def softplus(input, beta=1.0, threshold=20.0):
-    return (input,), (("beta", float(beta)), ("threshold", float(threshold)))
+    if inplace:  # torch's in-place node is LeakyReluBackward1
+        return input._inplace_assign(dispatch(_leaky_relu.op, (input,), (("negative_slope", float(negative_slope)),),
+                                              "LeakyReluBackward1"))
+    return _leaky_relu(input, negative_slope)
 
 
 @defop(lambda x, lo, hi: jnp.where(x <= lo, lo, jnp.where(x >= hi, hi, x)).astype(x.dtype), node="HardtanhBackward0",
@@ -130,6 +126,8 @@ def _hardtanh(input, min_val, max_val):
 
 
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+    if min_val > max_val:
+        raise ValueError("min_val cannot be greater than max_val")
     out = _hardtanh(input, min_val, max_val)
     return input._inplace_assign(out) if inplace else out
 
@@ -148,13 +146,18 @@ def _softmax_dim(input, dim, name):
     return _wrap_dim(dim, input.dim())
 
 
-@defop(lambda x, axis: jax.nn.softmax(x, axis=axis), node="SoftmaxBackward0", saves={0: ("result",)},
+def _on_vector(f):
+    # a 0-d input is its own softmax axis (torch accepts dim 0 or -1)
+    return lambda x, axis: f(x[None], axis=0)[0] if x.ndim == 0 else f(x, axis=axis)
+
+
+@defop(_on_vector(jax.nn.softmax), node="SoftmaxBackward0", saves={0: ("result",)},
        method=False, function=False, name="softmax")
 def _softmax(input, axis):
     return (input,), (("axis", axis),)
 
 
-@defop(lambda x, axis: jax.nn.log_softmax(x, axis=axis), node="LogSoftmaxBackward0", saves={0: ("result",)},
+@defop(_on_vector(jax.nn.log_softmax), node="LogSoftmaxBackward0", saves={0: ("result",)},
        method=False, function=False, name="log_softmax")
 def _log_softmax(input, axis):
     return (input,), (("axis", axis),)
@@ -252,6 +255,14 @@ def _batch_norm(input, running, weight, bias, eps, training):
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
     """Batch normalisation; in training the running statistics are updated in place (unbiased variance)."""
+    if input.numel() == 0:
+        # torch: a clone (not a view, not a fresh empty tensor), scaled and shifted by the first channel's affine
+        out = input.clone()
+        if weight is not None:
+            out = out * weight[0]
+        if bias is not None:
+            out = out + bias[0]
+        return out
     if input.dim() < 2:
         raise ValueError(f"expected 2D or 3D input (got {input.dim()}D input)")
     n = input.numel() // input._shape[1]
@@ -288,6 +299,8 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
     if input._dtype not in (_dtypes.int64, _dtypes.int32):
         raise RuntimeError("Expected tensor for argument #1 'indices' to have one of the following scalar types: Long, "
                            f"Int; but got {input.type()} instead (while checking arguments for embedding)")
+    if weight.dim() != 2:
+        raise RuntimeError("'weight' must be 2-D")
     idx = input._array()
     n = weight._shape[0]
     host = concrete(idx)
@@ -296,92 +309,6 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
     if padding_idx is not None and padding_idx < 0:
         padding_idx += n
     return _embedding(weight, idx, padding_idx)
-
-
-# -- convolution and pooling ----------------------------------------------------------------------------
-def _pair(v):
-    return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
-
-
-def _conv_fwd(x, w, *b, stride, padding, dilation, groups, has_b):
-    y = jax.lax.conv_general_dilated(x, w, window_strides=stride, padding=padding, rhs_dilation=dilation,
-                                     dimension_numbers=("NCHW", "OIHW", "NCHW"), feature_group_count=groups)
-    if has_b:
-        y = y + b[0].reshape(1, -1, 1, 1)
-    return y
-
-
-@defop(_conv_fwd, node="ConvolutionBackward0", saves={0: (1,), 1: (0,), 2: ()}, method=False, function=False,
-       name="conv2d")
-def _conv2d(input, weight, bias, stride, padding, dilation, groups):
-    return (input, weight, ABSENT if bias is None else bias), \
-        (("stride", stride), ("padding", padding), ("dilation", dilation), ("groups", groups),
-         ("has_b", bias is not None))
-
-
-def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
-    """2-D convolution over NCHW input with OIHW weights (``jax.lax.conv_general_dilated``)."""
-    unbatched = input.dim() == 3
-    if unbatched:
-        input = input.unsqueeze(0)
-    if input.dim() != 4:
-        raise RuntimeError(f"Expected 3D (unbatched) or 4D (batched) input to conv2d, but got input of size: "
-                           f"{list(input._shape)}")
-    if input._shape[1] != weight._shape[1] * groups:
-        raise RuntimeError(f"Given groups={groups}, weight of size {list(weight._shape)}, expected input"
-                           f"{list(input._shape)} to have {weight._shape[1] * groups} channels, but got "
-                           f"{input._shape[1]} channels instead")
-    if isinstance(padding, str):
-        if padding == "valid":
-            pad = ((0, 0), (0, 0))
-        else:
-            k = weight._shape[2:]
-            d = _pair(dilation)
-            tot = [d[i] * (k[i] - 1) for i in range(2)]
-            pad = tuple((t // 2, t - t // 2) for t in tot)
-    else:
-        p = _pair(padding)
-        pad = ((p[0], p[0]), (p[1], p[1]))
-    out = _conv2d(input, weight, bias, _pair(stride), pad, _pair(dilation), groups)
-    return out.squeeze(0) if unbatched else out
-
-
-def _pool_fwd(x, kernel, stride, padding, kind, ceil_mode, count_include_pad):
-    window = (1, 1) + kernel
-    strides = (1, 1) + stride
-    pads = ((0, 0), (0, 0)) + tuple((p, p + (s - 1 if ceil_mode else 0)) for p, s in zip(padding, stride))
-    if kind == "max":
-        return jax.lax.reduce_window(x, -jnp.inf, jax.lax.max, window, strides, pads)
-    s = jax.lax.reduce_window(x, 0.0, jax.lax.add, window, strides, pads)
-    if count_include_pad:
-        return s / (kernel[0] * kernel[1])
-    ones = jnp.ones(x.shape[2:], x.dtype)[None, None]
-    cnt = jax.lax.reduce_window(ones, 0.0, jax.lax.add, window, strides, pads)
-    return s / cnt
-
-
-@defop(_pool_fwd, node="MaxPool2DWithIndicesBackward0", saves={0: (0,)}, method=False, function=False,
-       name="pool2d")
-def _pool2d(input, kernel, stride, padding, kind, ceil_mode, count_include_pad, node):
-    return (input,), (("kernel", kernel), ("stride", stride), ("padding", padding), ("kind", kind),
-                      ("ceil_mode", ceil_mode), ("count_include_pad", count_include_pad)), node
-
-
-def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
-    """Max over windows of NCHW input."""
-    if return_indices or dilation != 1:
-        raise NotImplementedError("max_pool2d: return_indices and dilation are not supported by funcgrad yet")
-    k = _pair(kernel_size)
-    s = _pair(stride) if stride is not None else k
-    return _pool2d(input, k, s, _pair(padding), "max", ceil_mode, True, "MaxPool2DWithIndicesBackward0")
-
-
-def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
-               divisor_override=None):
-    """Mean over windows of NCHW input."""
-    k = _pair(kernel_size)
-    s = _pair(stride) if stride is not None else k
-    return _pool2d(input, k, s, _pair(padding), "avg", ceil_mode, count_include_pad, "AvgPool2DBackward0")
 
 
 # -- losses ---------------------------------------------------------------------------------------------
@@ -411,14 +338,20 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", wei
 
 
 def _nll_fwd(x, t, *w, reduction, ignore_index, has_w):
-    # x: (N, C, ...) log-probabilities; t: (N, ...) class indices
+    # x: (N, C, ...) or (C,) log-probabilities; t: (N, ...) or () class indices
+    if x.ndim == 1:
+        out = _nll_fwd(x[None], t[None], *w, reduction=reduction, ignore_index=ignore_index, has_w=has_w)
+        return out[0] if reduction == "none" else out
     safe = jnp.where(t == ignore_index, 0, t)
     picked = jnp.take_along_axis(x, jnp.expand_dims(safe, 1), axis=1).squeeze(1)
     wt = w[0][safe] if has_w else jnp.ones_like(picked)
     wt = jnp.where(t == ignore_index, 0, wt).astype(x.dtype)
     loss = -picked * wt
     if reduction == "mean":
-        return jnp.sum(loss) / jnp.sum(wt)
+        # every target ignored: torch's value is 0/0 = NaN but its gradient is 0 (no NaN from 0/0 here)
+        total = jnp.sum(wt)
+        empty = total == 0
+        return jnp.where(empty, jnp.nan, jnp.sum(loss) / jnp.where(empty, 1, total)).astype(x.dtype)
     if reduction == "sum":
         return jnp.sum(loss)
     return loss
@@ -427,7 +360,8 @@ def _nll_fwd(x, t, *w, reduction, ignore_index, has_w):
 @defop(_nll_fwd, node="NllLossBackward0", saves={0: (1,)}, method=False, function=False, name="nll_loss")
 def _nll(input, target, weight, reduction, ignore_index):
     ins = (input, Const(target._array())) + ((Const(weight._array()),) if weight is not None else ())
-    return ins, (("reduction", reduction), ("ignore_index", int(ignore_index)), ("has_w", weight is not None))
+    return ins, (("reduction", reduction), ("ignore_index", int(ignore_index)), ("has_w", weight is not None)), \
+        "NllLoss2DBackward0" if input.dim() == 4 else "NllLossBackward0"
 
 
 def _check_targets(input, target):
@@ -453,11 +387,14 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     bad = t[(t != ignore_index) & ((t < 0) | (t >= n_cls))] if t is not None else ()
     if len(bad):
         raise IndexError(f"Target {int(bad.flat[0])} is out of bounds.")
-    unbatched = input.dim() == 1
-    if unbatched:
-        input, target = input.unsqueeze(0), target.unsqueeze(0)
-    out = _nll(input, target, weight, reduction, ignore_index)
-    return out.squeeze(0) if unbatched and reduction == "none" else out
+    if input.dim() == 3 or input.dim() > 4:
+        # torch folds the spatial dims into (N, C, 1, -1) and calls nll_loss2d
+        n, c = input._shape[0], input._shape[1]
+        tshape = tuple(target._shape)
+        out = _nll(input.contiguous().view(n, c, 1, -1) if hasattr(input, "contiguous") else input.view(n, c, 1, -1),
+                   target.view(n, 1, -1), weight, reduction, ignore_index)
+        return out.view(*tshape) if reduction == "none" else out
+    return _nll(input, target, weight, reduction, ignore_index)
 
 
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean",
@@ -480,8 +417,9 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
             return -prod.sum(class_dim)
         loss = -prod.sum()
         if reduction == "mean":
-            return dispatch(pointwise.div.op, (loss, float(input._shape[0] if input.dim() > 1 else 1)), (),
-                            "DivBackward1")
+            # torch divides by the number of samples, spatial positions included (N * d1 * ...)
+            count = input.numel() // n_cls if input.dim() > 1 else 1
+            return dispatch(pointwise.div.op, (loss, float(count)), (), "DivBackward1")
         return loss
     nll = nll_loss(lsm, target, weight, None, ignore_index, None, reduction)
     if label_smoothing <= 0:
@@ -500,8 +438,25 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         dispatch(pointwise.mul.op, (smooth, label_smoothing / n_cls), (), "MulBackward1")
 
 
+@jax.custom_jvp
+def _bce_elem(x, y):
+    return -(y * jnp.maximum(jnp.log(x), -100.0) + (1 - y) * jnp.maximum(jnp.log1p(-x), -100.0))
+
+
+@_bce_elem.defjvp
+def _bce_elem_jvp(primals, tangents):
+    # torch's derivatives.yaml: d/dx = (x - y) / max(x (1 - x), 1e-12) (finite at x = 0 or 1, where the
+    # clamped log's derivative would be NaN), d/dy = -logit(x) (unclamped)
+    x, y = primals
+    tx, ty = tangents
+    out = _bce_elem(x, y)
+    dx = (x - y) / jnp.maximum((1 - x) * x, 1e-12)
+    dy = jnp.log1p(-x) - jnp.log(x)
+    return out, dx * tx + dy * ty
+
+
 def _bce_fwd(x, y, *w, reduction, has_w):
-    loss = -(y * jnp.maximum(jnp.log(x), -100.0) + (1 - y) * jnp.maximum(jnp.log1p(-x), -100.0))
+    loss = _bce_elem(x, y)
     if has_w:
         loss = loss * w[0]
     return _reduce(loss, reduction)
@@ -570,12 +525,16 @@ def _huber(input, target, reduction, delta, kind, node):
 
 
 def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
+    if delta <= 0:
+        raise RuntimeError("huber_loss does not support non-positive values for delta.")
     _same_shape(input, target, "huber_loss")
     return _huber(input, target, _reduction(reduction), delta, "huber", "HuberLossBackward0")
 
 
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
     _same_shape(input, target, "smooth_l1_loss")
+    if beta == 0.0:  # torch computes l1_loss then
+        return l1_loss(input, target, size_average, reduce, reduction)
     return _huber(input, target, _reduction(reduction, size_average, reduce), beta, "smooth_l1",
                   "SmoothL1LossBackward0")
 
@@ -617,34 +576,23 @@ def one_hot(tensor, num_classes=-1):
     return creation.tensor(np.eye(num_classes, dtype=np.int64)[t], device=tensor.device)
 
 
-def _pad_fwd(x, pads, value):
-    return jnp.pad(x, pads, constant_values=value)
-
-
-@defop(_pad_fwd, node="ConstantPadNdBackward0", saves={0: ()}, method=False, function=False, name="pad")
-def _pad(input, pads, value):
-    return (input,), (("pads", pads), ("value", value))
-
-
-def pad(input, pad, mode="constant", value=None):
-    if mode != "constant":
-        raise NotImplementedError(f"pad mode '{mode}' is not supported by funcgrad yet")
-    if len(pad) % 2:
-        raise RuntimeError("Padding length must be divisible by 2")
-    pads = [(0, 0)] * input.dim()
-    for i in range(len(pad) // 2):
-        pads[input.dim() - 1 - i] = (pad[2 * i], pad[2 * i + 1])
-    return _pad(input, tuple(pads), 0.0 if value is None else value)
-
-
 def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
     n = input.norm(p, dim, keepdim=True).clamp_min(eps)
     return input / n.expand_as(input)
 
 
-def cosine_similarity(x1, x2, dim=1, eps=1e-8):
-    num = (x1 * x2).sum(dim)
-    den = (x1.norm(2, dim) * x2.norm(2, dim)).clamp_min(eps)
-    return num / den
+# -- the rest of torch.nn.functional (activations, losses, normalisation, misc) -------------------------
+from ._activations import *  # noqa: E402,F401,F403
+from ._activations import __all__ as _act_all  # noqa: E402
+from ._losses import *  # noqa: E402,F401,F403
+from ._losses import __all__ as _loss_all  # noqa: E402
+from ._norms import *  # noqa: E402,F401,F403
+from ._norms import __all__ as _norm_all  # noqa: E402
+from ._misc import *  # noqa: E402,F401,F403
+from ._misc import __all__ as _misc_all  # noqa: E402
 
+__all__ += [n for n in (*_act_all, *_loss_all, *_norm_all, *_misc_all) if n not in __all__]
+from ._misc import _torch_level  # noqa: E402
 
+_torch_level()  # torch.softmax, torch.cdist, Tensor.prelu, ...
+del _torch_level

@@ -11,12 +11,13 @@ from . import functional as F
 from . import init
 from .module import Module
 from .parameter import Parameter
+from ._spatial_modules import *  # noqa: F401,F403 - convolution, pooling, padding, resampling layers
+from ._spatial_modules import __all__ as _spatial_all
 
-__all__ = ["Sequential", "ModuleList", "ModuleDict", "ParameterList", "Identity", "Linear", "Bilinear", "ReLU",
-           "ReLU6", "Tanh", "Sigmoid", "GELU", "SiLU", "Mish", "ELU", "Softplus", "Hardtanh", "LeakyReLU", "Softmax",
+__all__ = ["Sequential", "ModuleList", "ModuleDict", "ParameterList", "Linear", "Tanh", "Sigmoid", "GELU", "ELU", "Softplus", "Hardtanh", "LeakyReLU", "Softmax",
            "LogSoftmax", "Dropout", "Flatten", "Unflatten", "Embedding", "LayerNorm", "BatchNorm1d", "BatchNorm2d",
-           "Conv2d", "MaxPool2d", "AvgPool2d", "MSELoss", "L1Loss", "CrossEntropyLoss", "NLLLoss", "BCELoss",
-           "BCEWithLogitsLoss", "HuberLoss", "SmoothL1Loss", "KLDivLoss"]
+           "MSELoss", "L1Loss", "CrossEntropyLoss", "NLLLoss", "BCELoss",
+           "BCEWithLogitsLoss", "HuberLoss", "SmoothL1Loss", "KLDivLoss", *_spatial_all]
 
 
 def _empty(*shape, dtype=None, device=None):
@@ -141,14 +142,6 @@ class ParameterList(Module):
 
 
 # -- basic layers ------------------------------------------------------------------------------------
-class Identity(Module):
-    def __init__(self, *args, **kwargs):
-        super().__init__()
-
-    def forward(self, input):
-        return input
-
-
 class Linear(Module):
     """``y = x W^T + b`` with torch's default init (kaiming-uniform weight, uniform bias)."""
 
@@ -181,22 +174,6 @@ class Linear(Module):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
 
 
-class Bilinear(Module):
-    def __init__(self, in1_features, in2_features, out_features, bias=True):
-        super().__init__()
-        self.in1_features, self.in2_features, self.out_features = in1_features, in2_features, out_features
-        self.weight = Parameter(_empty(out_features, in1_features, in2_features))
-        self.bias = Parameter(_empty(out_features)) if bias else None
-        bound = 1 / math.sqrt(in1_features)
-        init.uniform_(self.weight, -bound, bound)
-        if self.bias is not None:
-            init.uniform_(self.bias, -bound, bound)
-
-    def forward(self, x1, x2):
-        out = _ops.linalg.einsum("bi,oij,bj->bo", x1, self.weight, x2)
-        return out + self.bias if self.bias is not None else out
-
-
 def _simple(name, fn, doc, extra=None, inplace_arg=False):
     def __init__(self, *args, **kwargs):
         Module.__init__(self)
@@ -217,12 +194,8 @@ def _inplace_repr(self):
     return "inplace=True" if self._kwargs.get("inplace") or (self._args and self._args[0] is True) else ""
 
 
-ReLU = _simple("ReLU", lambda x, inplace=False: x.relu_() if inplace else x.relu(), "max(0, x).", _inplace_repr)
-ReLU6 = _simple("ReLU6", lambda x, inplace=False: F.relu6(x, inplace), "min(max(0, x), 6).", _inplace_repr)
 Tanh = _simple("Tanh", lambda x: x.tanh(), "tanh(x).")
 Sigmoid = _simple("Sigmoid", lambda x: x.sigmoid(), "1 / (1 + exp(-x)).")
-SiLU = _simple("SiLU", lambda x, inplace=False: F.silu(x, inplace), "x * sigmoid(x).", _inplace_repr)
-Mish = _simple("Mish", lambda x, inplace=False: F.mish(x, inplace), "x * tanh(softplus(x)).", _inplace_repr)
 
 
 class GELU(Module):
@@ -432,7 +405,7 @@ class _BatchNorm(Module):
 
     def extra_repr(self):
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
-                f"bias={self._bias}, track_running_stats={self.track_running_stats}")
+                f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}")
 
 
 class BatchNorm1d(_BatchNorm):
@@ -441,73 +414,6 @@ class BatchNorm1d(_BatchNorm):
 
 class BatchNorm2d(_BatchNorm):
     _dims = (4,)
-
-
-class Conv2d(Module):
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True,
-                 padding_mode="zeros", device=None, dtype=None):
-        super().__init__()
-        if in_channels % groups or out_channels % groups:
-            raise ValueError("in_channels and out_channels must be divisible by groups")
-        self.in_channels, self.out_channels = in_channels, out_channels
-        self.kernel_size = F._pair(kernel_size)
-        self.stride, self.padding, self.dilation, self.groups = F._pair(stride), \
-            padding if isinstance(padding, str) else F._pair(padding), F._pair(dilation), groups
-        self.padding_mode = padding_mode
-        self.weight = Parameter(_empty(out_channels, in_channels // groups, *self.kernel_size, dtype=dtype,
-                                       device=device))
-        if bias:
-            self.bias = Parameter(_empty(out_channels, dtype=dtype, device=device))
-        else:
-            self.register_parameter("bias", None)
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
-            bound = 1 / math.sqrt(fan_in) if fan_in else 0
-            init.uniform_(self.bias, -bound, bound)
-
-    def forward(self, input):
-        return F.conv2d(input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
-
-    def extra_repr(self):
-        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
-        if self.padding != (0, 0):
-            s += f", padding={self.padding}"
-        if self.dilation != (1, 1):
-            s += f", dilation={self.dilation}"
-        if self.groups != 1:
-            s += f", groups={self.groups}"
-        if self.bias is None:
-            s += ", bias=False"
-        return s
-
-
-class MaxPool2d(Module):
-    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False, ceil_mode=False):
-        super().__init__()
-        self.kernel_size, self.stride = kernel_size, stride if stride is not None else kernel_size
-        self.padding, self.dilation, self.return_indices, self.ceil_mode = padding, dilation, return_indices, ceil_mode
-
-    def forward(self, input):
-        return F.max_pool2d(input, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
-                            self.return_indices)
-
-    def extra_repr(self):
-        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
-                f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
-
-
-class AvgPool2d(Module):
-    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
-        super().__init__()
-        self.kernel_size, self.stride = kernel_size, stride if stride is not None else kernel_size
-        self.padding, self.ceil_mode, self.count_include_pad = padding, ceil_mode, count_include_pad
-
-    def forward(self, input):
-        return F.avg_pool2d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad)
-
-    def extra_repr(self):
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
 # -- losses -------------------------------------------------------------------------------------------

@@ -36,6 +36,29 @@ class Optimizer:
 
     _hyper = ("lr",)  # numeric hyper-parameters passed to the program (no recompiles when they change)
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # a subclass's own step() (torch's tutorials write them) counts steps as torch's wrapper does,
+        # so schedulers and funcgrad.compile see that the optimizer stepped
+        own = cls.__dict__.get("step")
+        if own is not None and not getattr(own, "_counts_steps", False):
+            @functools.wraps(own)
+            def step(self, *args, _own=own, **kw):
+                before = self._step_count
+                out = _own(self, *args, **kw)
+                if self._step_count == before:
+                    self._step_count += 1
+                return out
+
+            step._counts_steps = True
+            cls.step = step
+
+    @property
+    def _user_step(self):
+        """True for subclasses whose step() is the user's python (not funcgrad's optax program)."""
+        return getattr(type(self).step, "__wrapped__", None) is not None and \
+            (type(self).__module__.split(".")[0] != "funcgrad")
+
     def __init__(self, params, defaults):
         self.defaults = defaults
         self.state = collections.defaultdict(dict)
