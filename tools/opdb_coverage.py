@@ -51,7 +51,7 @@ def _run_names(names, long, verbose):
                                             message="harness: " + U._short(e))], []
             results += res + errs
             if U.resolve(op) is not None:  # what test_opdb / test_opdb_errors would say
-                verdicts[op.variant_test_name] = (U.verdict(res), U.verdict(errs) if errs else None)
+                verdicts[op.variant_test_name] = (U.verdict(res), U.verdict(errs, errors=True))
         fam = U.family(by_name[name][0])
         status, reason = classify(results)
         errs = [r for r in results if r.kind == "error"]

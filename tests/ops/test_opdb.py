@@ -41,6 +41,9 @@ def test_opdb(op):
 def test_opdb_errors(op):
     """torch's own error_inputs (those without ``out=``): funcgrad raises torch's exception class
     (or NotImplementedError). Known differences: ``XFAIL_ERRORS`` in ``tests/ops/xfail_*.py``."""
-    msg = U.verdict(U.check_errors(op))
+    results = U.check_errors(op)
+    if not results:  # e.g. median: every error input of torch's uses out=, which is not modelled
+        pytest.skip("no torch error_inputs without out=")
+    msg = U.verdict(results, errors=True)
     if msg:
         pytest.fail(msg, pytrace=False)

@@ -76,7 +76,10 @@ def vdot(input, other, *, out=None):
 
 
 def _addx(x, prod, beta, alpha):
-    """``beta * x + alpha * prod`` as torch computes it: with ``beta == 0`` ``x`` is ignored (NaN and all)."""
+    """``beta * x + alpha * prod`` as torch computes it: with ``beta == 0`` ``x`` is ignored (NaN and all);
+    integer tensors take the scalars truncated to integers."""
+    if jnp.issubdtype(prod.dtype, jnp.integer) or prod.dtype == jnp.bool_:
+        beta, alpha = int(beta), int(alpha)
     if beta == 0:
         r = prod if alpha == 1 else alpha * prod
         return jnp.broadcast_to(r, jnp.broadcast_shapes(x.shape, prod.shape)).astype(prod.dtype)

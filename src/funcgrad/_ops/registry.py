@@ -526,10 +526,11 @@ def vjp_op(op, i, n_inputs):
                 ys[i] = xi
                 return prim.impl(params, *ys)
 
-            # torch's complex gradient is the conjugate of JAX's cotangent convention
-            if jnp.iscomplexobj(g) or jnp.iscomplexobj(xs[i]):
-                return jnp.conj(jax.vjp(f, xs[i])[1](jnp.conj(g))[0])
-            return jax.vjp(f, xs[i])[1](g)[0]
+            if not (np.iscomplexobj(g) or np.iscomplexobj(xs[i])):
+                return jax.vjp(f, xs[i])[1](g)[0]
+            # torch's complex gradients are the conjugate of JAX's cotangents: conj(vjp(conj(g)))
+            r = jax.vjp(f, xs[i])[1](jax.numpy.conj(g))[0]
+            return jax.numpy.conj(r) if np.iscomplexobj(r) else r
 
         v = OpDef(f"{op.name}_vjp{i}", forward, None, None, False, False, False)
         op._vjps[key] = v
