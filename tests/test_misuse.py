@@ -608,7 +608,6 @@ _POS = ("a method call's argument position: torch counts from the method's first
 _PARSER = ("torch's C++ argument parser's 'invalid combination of arguments' message; funcgrad raises the "
            "same class with python's message")
 DIFFERENCES = {
-    'abs_bool': 'abs of a bool tensor: torch NotImplementedError, funcgrad RuntimeError from the sign kernel',
     'add_none': _POS,
     'add_str': _POS,
     'as_tensor_str': "tensor('abc'): TypeError in both, torch's message names its legacy new()",
@@ -624,9 +623,6 @@ DIFFERENCES = {
     'diagonal_same_dims': 'RuntimeError in both; a JAX message leaks',
     'expand_negative_new_dim': 'RuntimeError in both; a JAX message leaks',
     'float_invert': "~ on a float tensor: torch's TypeError from its python binding, funcgrad NotImplementedError",
-    'histc_int': 'histc of ints: same message, RuntimeError instead of NotImplementedError',
-    'index_0d': 'indexing a 0-d tensor: IndexError in both, different wording',
-    'index_add_wrong_source': 'RuntimeError in both; torch names index_add_ and the dim',
     'jacobian_non_tensor': 'TypeError in both; wording of the output description differs',
     'mse_shape_mismatch_warns': 'RuntimeError in both; a JAX broadcasting message leaks',
     'mul_none': _POS,
@@ -637,7 +633,6 @@ DIFFERENCES = {
     'reshape_float': "torch's parser refuses float sizes in reshape(2.0, 3); funcgrad accepts integral floats",
     'saved_tensors_twice_free': "funcgrad nodes do not expose torch's _saved_<name> attributes",
     'setitem_shape_mismatch': 'RuntimeError in both, state equal; funcgrad words the broadcast failure as an index_put',
-    'sign_bool_ok': 'sign of a bool tensor: torch returns it, funcgrad refuses (RuntimeError)',
     'sum_dim_float': _PARSER,
     'sum_dim_str': _PARSER,
     'tensor_of_str': "tensor('abc'): TypeError in both, torch's message names its legacy new()",

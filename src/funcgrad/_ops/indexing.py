@@ -29,6 +29,9 @@ def _is_basic(item):
 def parse_basic(shape, index):
     """A hashable spec and node name for a basic index; IndexError as torch for bad ints."""
     n_real = sum(1 for i in index if i is not None and i is not Ellipsis)
+    if not shape and len(index) == 1 and isinstance(index[0], (int, np.integer)) and not isinstance(index[0], bool):
+        raise IndexError("invalid index of a 0-dim tensor. Use `tensor.item()` in Python or `tensor.item<T>()` in C++ "
+                         "to convert a 0-dim tensor to a number")
     if n_real > len(shape):
         raise IndexError(f"too many indices for tensor of dimension {len(shape)}")
     spec, dim, name = [], 0, None

@@ -680,6 +680,8 @@ def _unary(name, fwd, node, saves=("self",), float_only=True, doc="", namespace=
     saves = {0: tuple(0 if s == "self" else s for s in saves)}
 
     def binder(input):
+        if name == "abs" and isinstance(input, Tensor) and input._dtype is _dtypes.bool:
+            raise NotImplementedError("\"abs_cpu\" not implemented for 'Bool'")
         if name == "neg" and input._dtype is _dtypes.bool:
             raise RuntimeError("Negation, the `-` operator, on a bool tensor is not supported. If you are trying "
                                "to invert a mask, use the `~` or `logical_not()` operator instead.")
@@ -793,7 +795,7 @@ _UNARY = [
     ("rad2deg", _deg, "Rad2DegBackward0", (), True, None),
     ("neg", jnp.negative, "NegBackward0", (), False, None),
     ("abs", _abs_fwd, "AbsBackward0", ("self",), False, None),
-    ("sign", jnp.sign, "SignBackward0", (), False, None),
+    ("sign", lambda x: x if x.dtype == jnp.bool_ else jnp.sign(x), "SignBackward0", (), False, None),
     ("sgn", _sgn_fwd, "SgnBackward0", ("self", "result"), False, None),
     ("relu", jax.nn.relu, "ReluBackward0", ("result",), False, None),
     ("square", jnp.square, "PowBackward0", ("self",), False, None),

@@ -248,6 +248,9 @@ def _check_source(input, source, d, index, name):
                          f"shape: {list(input._shape[:d] + input._shape[d + 1:])} at dimension {d} and source slice "
                          f"shape: {list(source._shape[:d] + source._shape[d + 1:])} at dimension 0.")
     ns = source._shape[d] if source.dim() else 1
+    if ns != index.numel() and name == "index_add":
+        raise RuntimeError(f"index_add_(): Number of indices ({index.numel()}) should be equal to source.size(dim): "
+                           f"({ns}), for dim: {d}")
     if ns != index.numel():
         raise RuntimeError(f"{name}(): Number of indices ({index.numel()}) should be equal to source.size(dim) ({ns})")
 

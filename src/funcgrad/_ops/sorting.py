@@ -274,7 +274,7 @@ def _histc_range(x, lo, hi):
 def histc(input, bins=100, min=0, max=0):  # noqa: A002
     """Histogram of ``bins`` equal bins over ``[min, max]`` (the data's range when both are 0)."""
     if not input._dtype.is_floating_point:
-        raise RuntimeError(f"\"histogram_cpu\" not implemented for '{_dtname(input._dtype)}'")
+        raise NotImplementedError(f"\"histogram_cpu\" not implemented for '{_dtname(input._dtype)}'")
     if bins <= 0:
         raise RuntimeError(f"torch.histc(): bins must be > 0, but got {bins} for dimension 0")
     if min > max:
