@@ -1624,10 +1624,10 @@ def tensorinv(A, ind=2, *, out=None):
         raise RuntimeError("Expected self to satisfy the requirement prod(self.shape[ind:]) == "
                            "prod(self.shape[:ind]), but got " f"{cols} != {rows}")
     from .registry import dispatch
-    from .views import reshape
+    from .views import view
 
     r = inv(A.reshape(rows, cols))
-    return dispatch(reshape.op, (r,), (("shape", tuple(out_shape)),), "ReshapeAliasBackward0")
+    return dispatch(view.op, (r,), (("shape", tuple(out_shape)),), "ReshapeAliasBackward0")
 
 
 @_public(namespace="linalg")
