@@ -66,7 +66,9 @@ class Node:
         self._seq = next(_seq)
 
     def name(self) -> str:
-        return type(self).__name__
+        n = type(self).__name__
+        # nodes torch defines in C++ only report their qualified name
+        return "torch::autograd::" + n if n in ("CopySlices", "AccumulateGrad") else n
 
     @property
     def metadata(self):

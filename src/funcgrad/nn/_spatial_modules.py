@@ -36,7 +36,7 @@ class _ConvNd(Module):
             raise ValueError("in_channels must be divisible by groups")
         if out_channels % groups != 0:
             raise ValueError("out_channels must be divisible by groups")
-        valid_modes = {"zeros", "reflect", "replicate", "circular"}
+        valid_modes = {"zeros", "reflect", "replicate", "circular"}  # torch's literal: same set order
         if isinstance(padding, str):
             if padding not in {"same", "valid"}:
                 raise ValueError(f"Invalid padding string {padding!r}, should be one of {{'same', 'valid'}}")
