@@ -108,4 +108,8 @@ from ._env import (are_deterministic_algorithms_enabled, finfo, get_float32_matm
 from ._install import install, uninstall  # noqa: E402
 from .amp import autocast  # noqa: E402
 from .amp.autocast_mode import get_autocast_dtype, is_autocast_enabled  # noqa: E402
+from .amp.autocast_mode import (autocast_decrement_nesting, autocast_increment_nesting,  # noqa: E402
+                                clear_autocast_cache, is_autocast_cache_enabled, set_autocast_cache_enabled,
+                                set_autocast_dtype, set_autocast_enabled)
+from . import cpu  # noqa: E402
 from .serialization import load, save  # noqa: E402

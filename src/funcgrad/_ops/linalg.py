@@ -6,7 +6,7 @@ import jax.numpy as jnp
 
 from .. import _dtypes
 from ..tensor import Tensor  # noqa: E402 - _ops load after tensor
-from .registry import defop, public
+from .registry import defop, public, autocast_op
 
 
 def _dtype_check(a, b, name):
@@ -196,6 +196,7 @@ def block_diag(*tensors):
     return tuple(tensors), ()
 
 
+@autocast_op("tensordot")
 def tensordot(a, b, dims=2, out=None):
     """Contract ``dims`` dimensions of ``a`` with ``b`` (an int: the last of ``a``, the first of ``b``)."""
     if isinstance(dims, Tensor):
@@ -258,6 +259,7 @@ def _matmul_nd(input, other):
     return (input, other), ()
 
 
+@autocast_op("matmul")
 def matmul(input, other):
     """Matrix product with torch's broadcasting rules (1-D, 2-D and batched)."""
     for i, (n, v) in enumerate((("input", input), ("other", other))):
@@ -330,6 +332,7 @@ def outer(input, vec2):
 ger = outer
 
 
+@autocast_op("einsum")
 def einsum(equation, *operands):
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])

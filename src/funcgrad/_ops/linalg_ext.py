@@ -27,7 +27,7 @@ import numpy as np
 from jax import lax
 
 from .. import _dtypes, _lazy
-from .registry import defop, public
+from .registry import defop, public, autocast_op
 
 __all__ = ["LinAlgError", "return_type"]
 
@@ -1461,6 +1461,7 @@ def _conj(input):
 
 
 @_public(namespace="linalg")
+@autocast_op("linalg_vecdot")
 def vecdot(x, y, *, dim=-1, out=None):
     """``sum(conj(x) * y, dim)``."""
     from .pointwise import mul
@@ -1502,6 +1503,7 @@ public(_linalg_cross, name="cross", namespace="linalg")
 
 
 @_public(method=True)
+@autocast_op("cross")
 def cross(input, other, dim=None, *, out=None):
     """Cross product along ``dim`` (default: the first dimension of size 3, with torch's warning)."""
     if dim is None:

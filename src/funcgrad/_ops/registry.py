@@ -30,17 +30,18 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .. import _dtypes, _lazy
+from .. import _autocast, _dtypes, _lazy
 from .._device import _CPU
 from ..autograd import forward_ad as _fwd
 from ..autograd import grad_mode as _gm
 from ..autograd.anomaly_mode import _state as _anomaly, capture_trace
 from ..autograd.graph import _seq, node_class
 
-__all__ = ["OpDef", "defop", "public", "dispatch", "OPS", "vjp_op"]
+__all__ = ["OpDef", "defop", "public", "dispatch", "OPS", "vjp_op", "autocast_op"]
 
 OPS: dict = {}
 _mode = _gm._mode
+_ac = _autocast.state
 
 
 class OpDef:
@@ -318,6 +319,8 @@ def _scalar_like(v, inputs):
 
 def dispatch(op, inputs, params, node_name=None):
     """Run (record) ``op`` on ``inputs`` (Tensors, python scalars or None) and build its graph node."""
+    if _ac.live is not None:
+        inputs = _autocast_inputs(op.name, inputs, _ac.live)
     vals = []
     grad = _mode.grad
     needs_grad = False
@@ -374,6 +377,115 @@ def dispatch(op, inputs, params, node_name=None):
     if _fwd._state.level >= 0 and not op.nondiff_out:
         _forward_tangent(op, inputs, vals, params, out)
     return out
+
+
+# -- autocast: torch's per-op policy (``_autocast`` holds the tables), applied here and only here -----
+def _autocast_rule(name, tensors, live):
+    """(target dtype or None, device type) for op ``name`` on ``tensors`` under the live autocast state."""
+    first = next((t for t in tensors if isinstance(t, Tensor)), None)
+    if first is None:
+        return None, None
+    dev = first._st.device.type
+    entry = live.get(dev)
+    if entry is None:
+        return None, None
+    table, low = entry
+    policy = table.get(name)
+    if policy is None:
+        return None, None
+    if policy is _autocast.LOWER:
+        return low, dev
+    if policy is _autocast.FP32:
+        return _dtypes.float32, dev
+    if policy is _autocast.FP32_SET_OPT_DTYPE:
+        return (_dtypes.float32 if _ac_eligible(first, dev) else None), dev
+    if policy is _autocast.BANNED:
+        raise RuntimeError(_autocast.BANNED_MESSAGE)
+    to = low  # promote: float32 wins over the lower type; float64 tensors are left out
+    for t in tensors:
+        if _ac_eligible(t, dev):
+            if to is _dtypes.float32 or t._dtype is _dtypes.float32:
+                to = _dtypes.float32
+            elif t._dtype is not low:
+                raise RuntimeError("Unexpected floating ScalarType in at::autocast::prioritize")
+    return to, dev
+
+
+def _ac_eligible(t, dev):
+    return isinstance(t, Tensor) and t._dtype.is_floating_point and t._dtype is not _dtypes.float64 and \
+        t._st.device.type == dev
+
+
+def _ac_cast(t, to, dev, first_only=False):
+    """torch's ``cached_cast``: eligible tensors cast (a ToCopyBackward0 in the graph, so gradients come
+    back in the tensor's own dtype); casts of float32 leaf parameters are cached for the region."""
+    if not _ac_eligible(t, dev) or t._dtype is to:
+        return t
+    if to is _ac.dtype.get(dev) and t._dtype is _dtypes.float32 and t._rg and t.grad_fn is None and \
+            t._view is None and _ac.cache_enabled:
+        hit = _ac.cache.get(id(t))
+        if hit is not None and hit[0] is t:
+            return hit[1]
+        out = t.to(to)
+        _ac.cache[id(t)] = (t, out)
+        return out
+    return t.to(to)
+
+
+def _autocast_inputs(name, inputs, live):
+    to, dev = _autocast_rule(name, [x for x in inputs if isinstance(x, Tensor)], live)
+    if to is None:
+        return inputs
+    _ac.live = None  # the casts themselves are not autocast
+    try:
+        if live[dev][0].get(name) is _autocast.FP32_SET_OPT_DTYPE:  # only the first tensor (its dtype= argument)
+            first = next(i for i, x in enumerate(inputs) if isinstance(x, Tensor))
+            return inputs[:first] + type(inputs)([_ac_cast(inputs[first], to, dev)]) + inputs[first + 1:]
+        return type(inputs)(_ac_cast(x, to, dev) if isinstance(x, Tensor) else x for x in inputs)
+    finally:
+        _ac.live = live
+
+
+def autocast_op(name):
+    """Decorate a composite entry point (``linear``, ``conv2d``, ``cross_entropy``...) that torch's
+    autocast treats as one op ``name``: under autocast its tensor arguments (lists of tensors too) are
+    cast by the policy first and the body runs with autocast excluded, as torch's wrappers do."""
+    def deco(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            live = _ac.live
+            if live is None:
+                return fn(*args, **kwargs)
+            flat = [t for a in (*args, *kwargs.values())
+                    for t in (a if isinstance(a, (list, tuple)) else (a,)) if isinstance(t, Tensor)]
+            to, dev = _autocast_rule(name, flat, live)
+            if to is None:
+                return fn(*args, **kwargs)
+            _ac.live = None
+            try:
+                only_first = live[dev][0].get(name) is _autocast.FP32_SET_OPT_DTYPE
+                seen = []
+
+                def c(a):
+                    if isinstance(a, Tensor):
+                        if only_first and seen:
+                            return a
+                        seen.append(a)
+                        return _ac_cast(a, to, dev)
+                    if isinstance(a, (list, tuple)) and any(isinstance(x, Tensor) for x in a):
+                        return type(a)(c(x) for x in a)
+                    return a
+
+                args = tuple(c(a) for a in args)
+                kwargs = {k: c(v) for k, v in kwargs.items()}
+                return fn(*args, **kwargs)
+            finally:
+                _ac.live = live
+
+        wrapper.__wrapped_autocast__ = name
+        return wrapper
+
+    return deco
 
 
 def _forward_tangent(op, inputs, vals, params, out):

@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._ops import creation
-from .._ops.registry import Const, defop
+from .._ops.registry import Const, defop, autocast_op
 from .._lazy import concrete
 from ..autograd import grad_mode
 
@@ -58,12 +58,14 @@ def _soft_margin(input, target, reduction):
     return (input, target), (("reduction", reduction),)
 
 
+@autocast_op("soft_margin_loss")
 def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
     """``log(1 + exp(-y * x))``, averaged."""
     return _soft_margin(input, target, _red(reduction, size_average, reduce))
 
 
 # -- composites as torch's ATen builds them ---------------------------------------------------------------
+@autocast_op("margin_ranking_loss")
 def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None, reduction="mean"):
     """``max(0, -y * (x1 - x2) + margin)``."""
     reduction = _red(reduction, size_average, reduce)
@@ -74,6 +76,7 @@ def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, r
     return _apply(out, reduction)
 
 
+@autocast_op("hinge_embedding_loss")
 def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=None, reduction="mean"):
     """``x`` where ``y == 1``, ``max(0, margin - x)`` where ``y == -1``."""
     from .. import where, zeros_like
@@ -86,6 +89,7 @@ def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=No
     return _apply(output_margin + output_self, reduction)
 
 
+@autocast_op("cosine_embedding_loss")
 def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None, reduction="mean"):
     """``1 - cos(x1, x2)`` where ``y == 1``, ``max(0, cos(x1, x2) - margin)`` where ``y == -1``."""
     from .. import where, zeros_like
@@ -127,6 +131,7 @@ def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, r
     return _apply(loss, reduction)
 
 
+@autocast_op("poisson_nll_loss")
 def poisson_nll_loss(input, target, log_input=True, full=False, size_average=None, eps=1e-8, reduce=None,
                      reduction="mean"):
     """Poisson negative log likelihood (``full`` adds Stirling's term where ``target > 1``)."""
@@ -205,6 +210,7 @@ def _multi_margin(input, target, weight, p, margin, reduction):
     return ins, (("p", int(p)), ("margin", float(margin)), ("reduction", reduction), ("has_w", weight is not None))
 
 
+@autocast_op("multi_margin_loss")
 def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=None, reduce=None,
                       reduction="mean"):
     """Multi-class hinge loss ``sum_{i != y} max(0, margin - x[y] + x[i]) ** p / C``."""
@@ -245,6 +251,7 @@ def _multilabel_margin(input, target, reduction):
     return (input, Const(target._array())), (("reduction", reduction),)
 
 
+@autocast_op("multilabel_margin_loss")
 def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
     """Multi-label hinge loss; ``target`` holds class indices, ended by the first ``-1``."""
     reduction = _red(reduction, size_average, reduce)
@@ -359,6 +366,7 @@ def _cdist(x1, x2, p, node):
     return (x1, x2), (("p", float(p)),), node
 
 
+@autocast_op("cdist")
 def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
     """p-norm distances between the rows of ``x1`` (..., P, M) and ``x2`` (..., R, M)."""
     if x1.dim() < 2 or x2.dim() < 2:
@@ -380,6 +388,7 @@ def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
 
 
 # -- triplet -----------------------------------------------------------------------------------------------
+@autocast_op("triplet_margin_loss")
 def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, swap=False, size_average=None,
                         reduce=None, reduction="mean"):
     """``max(d(a, p) - d(a, n) + margin, 0)`` with ``d`` the pairwise p-norm distance."""
@@ -490,6 +499,7 @@ def _ctc(log_probs, targets, input_lengths, target_lengths, blank):
     return (log_probs, Const(targets), Const(input_lengths), Const(target_lengths)), (("blank", int(blank)),)
 
 
+@autocast_op("ctc_loss")
 def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reduction="mean", zero_infinity=False):
     """Connectionist temporal classification loss of ``log_probs`` (T, N, C) against ``targets``."""
     from .. import where, zeros_like

@@ -11,7 +11,7 @@ import numpy as np
 from .. import _dtypes
 from .._ops import creation, linalg, pointwise
 from .._ops.pointwise import _leaky_relu, relu, sigmoid, tanh  # noqa: F401 - re-exported
-from .._ops.registry import ABSENT, Const, defop, dispatch
+from .._ops.registry import ABSENT, Const, defop, dispatch, autocast_op
 from .._lazy import concrete
 from ..autograd import grad_mode
 from ._spatial import *  # noqa: F401,F403 - convolution, pooling, padding, resampling
@@ -57,6 +57,7 @@ def _same_shape(input, target, name):
 
 
 # -- linear -------------------------------------------------------------------------------------------
+@autocast_op("linear")
 def linear(input, weight, bias=None):
     """``input @ weight.T + bias``, built as torch builds it (addmm for 2-D input, node names as torch's)."""
     from .._ops import views
@@ -212,7 +213,7 @@ def _layer_norm_fwd(x, *wb, axes, eps, has_w, has_b):
         y = y * wb.pop(0)
     if has_b:
         y = y + wb.pop(0)
-    return y
+    return y.astype(x.dtype)  # torch keeps the input's type with float32 weights (autocast on CPU)
 
 
 @defop(_layer_norm_fwd, node="NativeLayerNormBackward0", method=False, function=False, name="layer_norm")
@@ -226,6 +227,7 @@ def _layer_norm(input, normalized_shape, weight, bias, eps):
         (("axes", axes), ("eps", float(eps)), ("has_w", weight is not None), ("has_b", bias is not None))
 
 
+@autocast_op("layer_norm")
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     """Normalise over the last ``len(normalized_shape)`` dims, then scale and shift."""
     if isinstance(normalized_shape, int):
@@ -331,6 +333,7 @@ def _mse(input, target, reduction):
     return (input, target), (("reduction", reduction),)
 
 
+@autocast_op("mse_loss")
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     """Mean squared error."""
     reduction = _reduction(reduction, size_average, reduce)
@@ -338,6 +341,7 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
     return _mse(input, target, reduction)
 
 
+@autocast_op("l1_loss")
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     """Mean absolute error (torch composes it: ``(input - target).abs().mean()``)."""
     reduction = _reduction(reduction, size_average, reduce)
@@ -388,6 +392,7 @@ def _check_targets(input, target):
     return n_cls
 
 
+@autocast_op("nll_loss")
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
     """Negative log-likelihood of class indices ``target`` under log-probabilities ``input``."""
     reduction = _reduction(reduction, size_average, reduce)
@@ -406,6 +411,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     return _nll(input, target, weight, reduction, ignore_index)
 
 
+@autocast_op("cross_entropy_loss")
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean",
                   label_smoothing=0.0):
     """Cross entropy of logits ``input`` with class indices or class probabilities ``target``."""
@@ -478,6 +484,7 @@ def _bce(input, target, weight, reduction):
         (("reduction", reduction), ("has_w", weight is not None))
 
 
+@autocast_op("binary_cross_entropy")
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
     """Binary cross entropy of probabilities ``input`` (log clamped at -100, as torch)."""
     reduction = _reduction(reduction, size_average, reduce)
@@ -507,6 +514,7 @@ def _bce_logits_fwd(x, y, *rest, reduction, has_weight, has_pos):
 
 @defop(_bce_logits_fwd, node="BinaryCrossEntropyWithLogitsBackward0", saves={0: (0, 1), 1: (0, 1)},
        promote=True, method=False, function=False)
+@autocast_op("binary_cross_entropy_with_logits")
 def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None, reduction="mean",
                                      pos_weight=None):
     """Sigmoid + binary cross entropy in one numerically stable op (``pos_weight`` weighs positives)."""
@@ -533,6 +541,7 @@ def _huber(input, target, reduction, delta, kind, node):
     return (input, target), (("reduction", reduction), ("delta", float(delta)), ("kind", kind)), node
 
 
+@autocast_op("huber_loss")
 def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     if delta <= 0:
         raise RuntimeError("huber_loss does not support non-positive values for delta.")
@@ -540,6 +549,7 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     return _huber(input, target, _reduction(reduction), delta, "huber", "HuberLossBackward0")
 
 
+@autocast_op("smooth_l1_loss")
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
     _same_shape(input, target, "smooth_l1_loss")
     if beta == 0.0:  # torch computes l1_loss then
@@ -558,6 +568,7 @@ def _xlogy_self(target):
     return (target,), ()
 
 
+@autocast_op("kl_div")
 def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
     """KL divergence with ``input`` given as log-probabilities."""
     reduction = _reduction(reduction, size_average, reduce)
