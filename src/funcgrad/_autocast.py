@@ -58,6 +58,8 @@ _CPU = _table(
             linalg_lstsq linalg_inv_ex""",
     promote="stack cat index_copy",
 )
+# composites torch's CPU kernels decompose into bmm/mm (so they run in the lower type there too)
+_CPU.update({n: LOWER for n in ("einsum", "tensordot", "chain_matmul", "linalg_multi_dot", "multi_dot")})
 
 # CUDA (and XPU) share torch's AT_FORALL_* lists
 _GPU = _table(

@@ -423,11 +423,11 @@ def _ac_cast(t, to, dev, first_only=False):
         return t
     if to is _ac.dtype.get(dev) and t._dtype is _dtypes.float32 and t._rg and t.grad_fn is None and \
             t._view is None and _ac.cache_enabled:
-        hit = _ac.cache.get(id(t))
+        hit = _ac.cache.get((id(t), to))
         if hit is not None and hit[0] is t:
             return hit[1]
         out = t.to(to)
-        _ac.cache[id(t)] = (t, out)
+        _ac.cache[(id(t), to)] = (t, out)
         return out
     return t.to(to)
 

@@ -30,9 +30,14 @@ def is_autocast_available(device_type):
     return device_type in _DEVICES
 
 
+_KNOWN = ("cpu", "cuda", "ipu", "xpu", "mkldnn", "opengl", "opencl", "ideep", "hip", "ve", "fpga", "maia", "xla",
+          "lazy", "vulkan", "mps", "meta", "hpu", "mtia", "privateuseone")
+
+
 def _check_device(device_type):
-    if device_type not in _DEVICES:
-        raise RuntimeError(f"unsupported autocast device_type '{device_type}'")
+    if device_type not in _KNOWN:
+        raise RuntimeError(f"Expected one of {', '.join(_KNOWN)} device type at start of device string: "
+                           f"{device_type}")
 
 
 def is_autocast_enabled(device_type=None):
@@ -53,7 +58,7 @@ def set_autocast_enabled(device_type, enabled=None):
 
 def get_autocast_dtype(device_type):
     _check_device(device_type)
-    return _state.dtype.get(device_type, _dtypes.float16)
+    return _state.dtype.get(device_type, _dtypes.float16)  # torch: "unsupported scalarType" for meta/lazy
 
 
 def set_autocast_dtype(device_type, dtype):
@@ -103,6 +108,7 @@ class autocast:
     def __init__(self, device_type, dtype=None, enabled=True, cache_enabled=None):
         if not isinstance(device_type, str):
             raise ValueError(f"Expected `device_type` of type `str`, got: `{type(device_type)}`")
+        _check_device(device_type)
         if not is_autocast_available(device_type):
             raise RuntimeError(f"User specified an unsupported autocast device_type '{device_type}'")
         self.device = device_type
