@@ -2,7 +2,8 @@
 from . import lr_scheduler, transforms
 from .lbfgs import LBFGS
 from .optimizer import Optimizer
-from .optimizers import ASGD, SGD, Adadelta, Adagrad, Adam, Adamax, AdamW, NAdam, RAdam, RMSprop, Rprop
+from .optimizers import (ASGD, SGD, Adadelta, Adafactor, Adagrad, Adam, Adamax, AdamW, Muon, NAdam, RAdam, RMSprop,
+                         Rprop, SparseAdam)
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam", "ASGD",
-           "Rprop", "LBFGS", "lr_scheduler", "transforms"]
+           "Rprop", "Adafactor", "Muon", "SparseAdam", "LBFGS", "lr_scheduler", "transforms"]
