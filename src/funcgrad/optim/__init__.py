@@ -4,6 +4,7 @@ from .lbfgs import LBFGS
 from .optimizer import Optimizer
 from .optimizers import (ASGD, SGD, Adadelta, Adafactor, Adagrad, Adam, Adamax, AdamW, Muon, NAdam, RAdam, RMSprop,
                          Rprop, SparseAdam)
+from . import swa_utils  # noqa: E402 - after the optimizers (it imports nn)
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam", "ASGD",
-           "Rprop", "Adafactor", "Muon", "SparseAdam", "LBFGS", "lr_scheduler", "transforms"]
+           "Rprop", "Adafactor", "Muon", "SparseAdam", "LBFGS", "lr_scheduler", "swa_utils", "transforms"]
