@@ -268,10 +268,16 @@ class Optimizer:
         self._step_count += 1
         return loss
 
+    _capturable_what = "params and state_steps"
+    _capturable_devices = ("cuda", "xpu", "hpu", "privateuseone", "xla")
+
     def _step_group(self, group):
         params = [p for p in group["params"] if p.grad is not None]
         if not params:
             return
+        if group.get("capturable") and any(p.device.type not in self._capturable_devices for p in params):
+            raise AssertionError(f"If capturable=True, {self._capturable_what} must be on supported devices: "
+                                 f"{list(self._capturable_devices)}.")
         statics = self._statics(group)
         hyper = {k: _hyper_array(v) for k, v in self._hyper_values(group).items()}
         key = tuple(id(p) for p in params)

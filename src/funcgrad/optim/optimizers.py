@@ -43,8 +43,9 @@ class SGD(Optimizer):
 
     def _transform(self, h, s):
         use_m, nesterov, maximize, wd = s
-        sgd = T.torch_sgd(h["lr"], h["momentum"], h["dampening"], nesterov, maximize, use_momentum=use_m)
-        return optax.chain(T.add_decayed_weights(h["weight_decay"]), sgd) if wd else sgd
+        # torch's order: the sign flip of maximize, then L2 decay, then the rule
+        sgd = T.torch_sgd(h["lr"], h["momentum"], h["dampening"], nesterov, maximize and not wd, use_momentum=use_m)
+        return _chain(*_common(h, maximize, wd), sgd) if wd else sgd
 
     def _state_names(self, st):
         inner = _inner(st)
@@ -87,8 +88,9 @@ class Adam(Optimizer):
 
     def _transform(self, h, s):
         amsgrad, maximize, wd, decoupled = s
-        adam = T.torch_adam(h["lr"], h["beta1"], h["beta2"], h["eps"], amsgrad, maximize)
-        return optax.chain(T.add_decayed_weights(h["weight_decay"]), adam) if wd and not decoupled else adam
+        l2 = wd and not decoupled
+        adam = T.torch_adam(h["lr"], h["beta1"], h["beta2"], h["eps"], amsgrad, maximize and not l2)
+        return _chain(*_common(h, maximize, True), adam) if l2 else adam
 
     def _state_names(self, st):
         inner = _inner(st)
@@ -128,8 +130,9 @@ class RMSprop(Optimizer):
 
     def _transform(self, h, s):
         use_m, centered, maximize, wd = s
-        r = T.torch_rmsprop(h["lr"], h["alpha"], h["eps"], h["momentum"], centered, maximize, use_momentum=use_m)
-        return optax.chain(T.add_decayed_weights(h["weight_decay"]), r) if wd else r
+        r = T.torch_rmsprop(h["lr"], h["alpha"], h["eps"], h["momentum"], centered, maximize and not wd,
+                            use_momentum=use_m)
+        return _chain(*_common(h, maximize, wd), r) if wd else r
 
     def _state_names(self, st):
         inner = _inner(st)
@@ -160,8 +163,8 @@ class Adagrad(Optimizer):
 
     def _transform(self, h, s):
         maximize, wd, init = s
-        a = T.torch_adagrad(h["lr"], h["lr_decay"], h["eps"], init, maximize)
-        return optax.chain(T.add_decayed_weights(h["weight_decay"]), a) if wd else a
+        a = T.torch_adagrad(h["lr"], h["lr_decay"], h["eps"], init, maximize and not wd)
+        return _chain(*_common(h, maximize, wd), a) if wd else a
 
     def _state_names(self, st):
         inner = _inner(st)
@@ -180,6 +183,7 @@ def _common(h, maximize, wd):
 
 class Adadelta(Optimizer):
     _hyper = ("lr", "rho", "eps", "weight_decay")
+    _capturable_devices = ("cuda", "xpu", "hpu", "privateuseone")
 
     def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, foreach=None, *, capturable=False,
                  maximize=False, differentiable=False):
@@ -248,6 +252,7 @@ class _DecoupledMixin:
 
 class NAdam(_DecoupledMixin, _AdamLike):
     _hyper = ("lr", "eps", "weight_decay", "momentum_decay")
+    _capturable_what = "params, mu_products and state_steps"
 
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, momentum_decay=4e-3,
                  decoupled_weight_decay=False, *, foreach=None, maximize=False, capturable=False,
@@ -289,6 +294,7 @@ class RAdam(_DecoupledMixin, _AdamLike):
 
 class ASGD(Optimizer):
     _hyper = ("lr", "lambd", "alpha", "t0", "weight_decay")
+    _capturable_what = "params, mus, etas, and state_steps"
 
     def __init__(self, params, lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0, foreach=None,
                  maximize=False, differentiable=False, capturable=False):
