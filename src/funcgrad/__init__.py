@@ -110,6 +110,8 @@ from .amp import autocast  # noqa: E402
 from .amp.autocast_mode import get_autocast_dtype, is_autocast_enabled  # noqa: E402
 from .amp.autocast_mode import (autocast_decrement_nesting, autocast_increment_nesting,  # noqa: E402
                                 clear_autocast_cache, is_autocast_cache_enabled, set_autocast_cache_enabled,
-                                set_autocast_dtype, set_autocast_enabled)
+                                set_autocast_dtype, set_autocast_enabled, is_autocast_cpu_enabled,
+                                set_autocast_cpu_enabled, get_autocast_cpu_dtype, set_autocast_cpu_dtype,
+                                get_autocast_gpu_dtype, set_autocast_gpu_dtype)
 from . import cpu  # noqa: E402
 from .serialization import load, save  # noqa: E402
