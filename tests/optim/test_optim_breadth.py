@@ -330,3 +330,37 @@ def test_swa_utils_match_torch(kind):
     for a, b in zip(gv, rv):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(go, ro, rtol=1e-4, atol=1e-5)
+
+
+def test_swap_in_optimizer_params_and_state_matches_torch():
+    def run(L):
+        rng = np.random.default_rng(0)
+        w = L.nn.Parameter(L.tensor(rng.standard_normal((3, 2)).astype(np.float32)))
+        b = L.nn.Parameter(L.tensor(rng.standard_normal(2).astype(np.float32)))
+        opt = L.optim.Adam([w, b], lr=0.1)
+
+        def step(ws):
+            opt.zero_grad()
+            (ws[0].sum() ** 2 + ws[1].pow(3).sum()).backward()
+            opt.step()
+        step([w, b])
+        step([w, b])
+        sd = opt.state_dict()
+        other = {"w": L.nn.Parameter(w.detach().clone() * 2), "b": L.nn.Parameter(b.detach().clone() - 1)}
+        sd2 = {"state": {k: {kk: vv.clone() for kk, vv in v.items()} for k, v in sd["state"].items()},
+               "param_groups": [dict(sd["param_groups"][0], lr=0.05)]}
+        with L.optim.swap_in_optimizer_params_and_state(opt, other, sd2):
+            step([other["w"], other["b"]])
+            step([other["w"], other["b"]])
+            inner_lr = opt.param_groups[0]["lr"]
+        step([w, b])
+        with pytest.raises(RuntimeError, match="different number of parameter groups"):
+            with L.optim.swap_in_optimizer_params_and_state(opt, other, {"state": {}, "param_groups": []}):
+                pass
+        return ([t.detach().numpy() for t in (w, b, other["w"], other["b"])], inner_lr, opt.param_groups[0]["lr"],
+                sd2["state"][0]["exp_avg"].numpy(), float(sd2["state"][0]["step"]))
+    r, g = run(torch), run(funcgrad)
+    for a, b in zip(g[0], r[0]):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert g[1:3] == r[1:3] and g[4] == r[4]
+    np.testing.assert_allclose(g[3], r[3], rtol=1e-5, atol=1e-6)
