@@ -58,7 +58,6 @@ def _soft_margin(input, target, reduction):
     return (input, target), (("reduction", reduction),)
 
 
-@autocast_op("soft_margin_loss")
 def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
     """``log(1 + exp(-y * x))``, averaged."""
     return _soft_margin(input, target, _red(reduction, size_average, reduce))
@@ -210,7 +209,6 @@ def _multi_margin(input, target, weight, p, margin, reduction):
     return ins, (("p", int(p)), ("margin", float(margin)), ("reduction", reduction), ("has_w", weight is not None))
 
 
-@autocast_op("multi_margin_loss")
 def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=None, reduce=None,
                       reduction="mean"):
     """Multi-class hinge loss ``sum_{i != y} max(0, margin - x[y] + x[i]) ** p / C``."""
@@ -251,7 +249,6 @@ def _multilabel_margin(input, target, reduction):
     return (input, Const(target._array())), (("reduction", reduction),)
 
 
-@autocast_op("multilabel_margin_loss")
 def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
     """Multi-label hinge loss; ``target`` holds class indices, ended by the first ``-1``."""
     reduction = _red(reduction, size_average, reduce)
@@ -366,7 +363,6 @@ def _cdist(x1, x2, p, node):
     return (x1, x2), (("p", float(p)),), node
 
 
-@autocast_op("cdist")
 def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
     """p-norm distances between the rows of ``x1`` (..., P, M) and ``x2`` (..., R, M)."""
     if x1.dim() < 2 or x2.dim() < 2:
@@ -499,7 +495,6 @@ def _ctc(log_probs, targets, input_lengths, target_lengths, blank):
     return (log_probs, Const(targets), Const(input_lengths), Const(target_lengths)), (("blank", int(blank)),)
 
 
-@autocast_op("ctc_loss")
 def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reduction="mean", zero_infinity=False):
     """Connectionist temporal classification loss of ``log_probs`` (T, N, C) against ``targets``."""
     from .. import where, zeros_like

@@ -227,7 +227,6 @@ def _layer_norm(input, normalized_shape, weight, bias, eps):
         (("axes", axes), ("eps", float(eps)), ("has_w", weight is not None), ("has_b", bias is not None))
 
 
-@autocast_op("layer_norm")
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     """Normalise over the last ``len(normalized_shape)`` dims, then scale and shift."""
     if isinstance(normalized_shape, int):
@@ -333,7 +332,6 @@ def _mse(input, target, reduction):
     return (input, target), (("reduction", reduction),)
 
 
-@autocast_op("mse_loss")
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     """Mean squared error."""
     reduction = _reduction(reduction, size_average, reduce)
@@ -392,7 +390,6 @@ def _check_targets(input, target):
     return n_cls
 
 
-@autocast_op("nll_loss")
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
     """Negative log-likelihood of class indices ``target`` under log-probabilities ``input``."""
     reduction = _reduction(reduction, size_average, reduce)
@@ -484,7 +481,6 @@ def _bce(input, target, weight, reduction):
         (("reduction", reduction), ("has_w", weight is not None))
 
 
-@autocast_op("binary_cross_entropy")
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
     """Binary cross entropy of probabilities ``input`` (log clamped at -100, as torch)."""
     reduction = _reduction(reduction, size_average, reduce)
@@ -514,7 +510,6 @@ def _bce_logits_fwd(x, y, *rest, reduction, has_weight, has_pos):
 
 @defop(_bce_logits_fwd, node="BinaryCrossEntropyWithLogitsBackward0", saves={0: (0, 1), 1: (0, 1)},
        promote=True, method=False, function=False)
-@autocast_op("binary_cross_entropy_with_logits")
 def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None, reduction="mean",
                                      pos_weight=None):
     """Sigmoid + binary cross entropy in one numerically stable op (``pos_weight`` weighs positives)."""
@@ -541,7 +536,6 @@ def _huber(input, target, reduction, delta, kind, node):
     return (input, target), (("reduction", reduction), ("delta", float(delta)), ("kind", kind)), node
 
 
-@autocast_op("huber_loss")
 def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     if delta <= 0:
         raise RuntimeError("huber_loss does not support non-positive values for delta.")
