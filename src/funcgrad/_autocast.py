@@ -60,6 +60,9 @@ _CPU = _table(
 )
 # composites torch's CPU kernels decompose into bmm/mm (so they run in the lower type there too)
 _CPU.update({n: LOWER for n in ("einsum", "tensordot", "chain_matmul", "linalg_multi_dot", "multi_dot")})
+# funcgrad's recurrent layer op: an LSTM layer is torch's mkldnn_rnn_layer on CPU (lower precision); RNN/GRU
+# layers have no CPU autocast kernel. A callable entry picks the policy from the op's static params.
+_CPU["_rnn_layer"] = lambda params: LOWER if dict(params).get("mode") == "LSTM" else None
 
 # CUDA (and XPU) share torch's AT_FORALL_* lists
 _GPU = _table(

@@ -320,7 +320,7 @@ def _scalar_like(v, inputs):
 def dispatch(op, inputs, params, node_name=None):
     """Run (record) ``op`` on ``inputs`` (Tensors, python scalars or None) and build its graph node."""
     if _ac.live is not None:
-        inputs = _autocast_inputs(op.name, inputs, _ac.live)
+        inputs = _autocast_inputs(op.name, inputs, _ac.live, params)
     vals = []
     grad = _mode.grad
     needs_grad = False
@@ -380,7 +380,7 @@ def dispatch(op, inputs, params, node_name=None):
 
 
 # -- autocast: torch's per-op policy (``_autocast`` holds the tables), applied here and only here -----
-def _autocast_rule(name, tensors, live):
+def _autocast_rule(name, tensors, live, params=()):
     """(target dtype or None, device type) for op ``name`` on ``tensors`` under the live autocast state."""
     first = next((t for t in tensors if isinstance(t, Tensor)), None)
     if first is None:
@@ -391,6 +391,8 @@ def _autocast_rule(name, tensors, live):
         return None, None
     table, low = entry
     policy = table.get(name)
+    if callable(policy):
+        policy = policy(params)
     if policy is None:
         return None, None
     if policy is _autocast.LOWER:
@@ -432,8 +434,8 @@ def _ac_cast(t, to, dev, first_only=False):
     return t.to(to)
 
 
-def _autocast_inputs(name, inputs, live):
-    to, dev = _autocast_rule(name, [x for x in inputs if isinstance(x, Tensor)], live)
+def _autocast_inputs(name, inputs, live, params):
+    to, dev = _autocast_rule(name, [x for x in inputs if isinstance(x, Tensor)], live, params)
     if to is None:
         return inputs
     _ac.live = None  # the casts themselves are not autocast

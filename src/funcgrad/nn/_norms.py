@@ -25,7 +25,7 @@ def _group_norm_fwd(x, *wb, groups, eps, has_w, has_b):
         y = y * wb.pop(0).reshape(shape)
     if has_b:
         y = y + wb.pop(0).reshape(shape)
-    return y
+    return y.astype(x.dtype)  # torch keeps the input's type with float32 parameters
 
 
 @defop(_group_norm_fwd, node="NativeGroupNormBackward0", saves={0: (0,), 1: (0,), 2: ()}, method=False,

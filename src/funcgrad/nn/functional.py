@@ -251,7 +251,7 @@ def _bn_fwd(x, *rest, axes, eps, training, has_w, has_b):
         y = y * rest.pop(0).reshape(shape)
     if has_b:
         y = y + rest.pop(0).reshape(shape)
-    return y
+    return y.astype(x.dtype)  # torch keeps the input's type with float32 parameters
 
 
 @defop(_bn_fwd, node="NativeBatchNormBackward0", method=False, function=False, name="batch_norm")
