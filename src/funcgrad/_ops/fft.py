@@ -3,14 +3,14 @@ rules and node names (``FftR2CBackward0``, ``FftC2CBackward0``, ``FftC2RBackward
 """
 from __future__ import annotations
 
-from ..tensor import Tensor  # noqa: E402 - _ops load after tensor
-
 import functools
 
 import jax.numpy as jnp
 import numpy as np
 
-from .. import _dtypes
+from .. import _dtypes, _lazy
+from .._size import _wrap_dim
+from ..tensor import Tensor
 from .registry import defop, public
 
 __all__ = []
@@ -62,9 +62,7 @@ def _fft_op(input, kind, s, axes, norm, out_dtype, node):
 
 
 def _name(d):
-    from .._tensor_methods import _dt_name
-
-    return _dt_name(d)
+    return _dtypes._dt_name(d)
 
 
 def _float_input(x):
@@ -85,8 +83,6 @@ def _norm(norm, fname):
 
 def _axes_s(x, s, dim, fname, default_all=True, one=False):
     """torch's rules for ``s`` and ``dim``: returns (axes, lengths or None per axis)."""
-    from ..tensor import _wrap_dim
-
     if one:
         axes = (_wrap_dim(dim, x.dim()),)
         return axes, (-1 if s is None else s,)
@@ -439,8 +435,6 @@ def istft(input, n_fft, hop_length=None, win_length=None, window=None, center=Tr
 
 
 def _lazy_tracing():
-    from .. import _lazy
-
     return _lazy._state.tracing
 
 

@@ -1,16 +1,15 @@
 """Indexing (``__getitem__``/``__setitem__``), joining (cat/stack) and gathering ops."""
 from __future__ import annotations
 
-from ..tensor import Tensor  # noqa: E402 - _ops load after tensor
-
 import jax.numpy as jnp
 import numpy as np
 
 from .. import _dtypes, _lazy
-from ..autograd import grad_mode as _gm
+from .._autograd import grad_mode as _gm
+from .._size import _wrap_dim
+from ..tensor import Tensor
 from .registry import Const, defop, public
-from .views import _wrap
-from .views import build_index
+from .views import _wrap, build_index
 
 __all__ = ["getitem", "setitem"]
 
@@ -285,8 +284,6 @@ def _cat_fwd(*xs, axis, skip=()):
 @defop(_cat_fwd, node="CatBackward0", saves={}, promote=True)
 def cat(tensors, dim=0):
     """Concatenate tensors along an existing dimension."""
-    from ..tensor import _wrap_dim
-
     if isinstance(tensors, Tensor):
         raise TypeError("cat(): argument 'tensors' (position 1) must be tuple of Tensors, not Tensor")
     tensors = list(tensors)
@@ -504,8 +501,6 @@ def _flip_fwd(x, axes):
 
 @defop(_flip_fwd, node="FlipBackward0", saves={0: ()})
 def flip(input, *args, dims=None):
-    from ..tensor import _wrap_dim
-
     if dims is None:
         dims = args[0] if len(args) == 1 and not isinstance(args[0], (int, np.integer)) else args
     dims = (dims,) if isinstance(dims, (int, np.integer)) else tuple(dims)

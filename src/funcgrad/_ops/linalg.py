@@ -5,7 +5,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from .. import _dtypes
-from ..tensor import Tensor  # noqa: E402 - _ops load after tensor
+from ..tensor import Tensor
 from .registry import defop, public
 
 

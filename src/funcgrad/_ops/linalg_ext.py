@@ -14,8 +14,6 @@ transforms they are skipped (the result then holds NaN/inf, as the ``*_ex`` vari
 """
 from __future__ import annotations
 
-from ..tensor import Tensor  # noqa: E402 - _ops load after tensor
-
 import collections
 import functools
 import math
@@ -27,6 +25,8 @@ import numpy as np
 from jax import lax
 
 from .. import _dtypes, _lazy
+from .._size import _wrap_dim
+from ..tensor import Tensor
 from .registry import defop, public
 
 __all__ = ["LinAlgError", "return_type"]
@@ -89,9 +89,7 @@ def _public(fn=None, **kw):
 
 
 def _name(d):
-    from .._tensor_methods import _dt_name
-
-    return _dt_name(d)
+    return _dtypes._dt_name(d)
 
 
 def _float_check(A, fname, what="A"):
@@ -1295,8 +1293,6 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None, out=None):
 
 
 def _mdims(dim, ndim, fname):
-    from ..tensor import _wrap_dim
-
     if ndim < 2:
         raise RuntimeError(f"{fname}: The input tensor A must have at least 2 dimensions.")
     d = tuple(_wrap_dim(x, ndim) for x in dim)
@@ -1486,8 +1482,6 @@ def _cross_fwd(a, b, axis):
 @defop(_cross_fwd, node="LinalgCrossBackward0", saves={0: (1,), 1: (0,)}, method=False, function=False,
        promote=True, name="linalg_cross")
 def _linalg_cross(input, other, *, dim=-1, out=None):
-    from ..tensor import _wrap_dim
-
     if input.dim() != other.dim():
         raise RuntimeError(f"linalg.cross: inputs must have the same number of dimensions.")
     shape = tuple(np.broadcast_shapes(input._shape, other._shape))

@@ -1,9 +1,6 @@
 """Elementwise ops: arithmetic with torch's type promotion and broadcasting, math, comparisons."""
 from __future__ import annotations
 
-from .. import _dtypes
-from ..tensor import Tensor  # noqa: E402 - _ops load after tensor
-
 import builtins as _b
 import math
 
@@ -12,6 +9,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.custom_derivatives import SymbolicZero
 
+from .. import _dtypes
+from ..tensor import Tensor
 from .registry import ABSENT, Const, _promote, defop, methods, public
 
 _PI = math.pi

@@ -8,8 +8,6 @@ it to the returned index, norms and ``logsumexp`` use torch's formulas at their 
 Those forwards are ``jax.custom_jvp`` functions, so forward mode and backward agree with torch."""
 from __future__ import annotations
 
-from ..tensor import Tensor  # noqa: E402 - _ops load after tensor
-
 import builtins
 import functools
 import math
@@ -20,6 +18,8 @@ import numpy as np
 from jax import lax
 
 from .. import _dtypes, return_types
+from .._size import _wrap_dim
+from ..tensor import Tensor
 from .registry import defop, dispatch, public
 
 __all__ = []
@@ -43,8 +43,6 @@ def np_aliases(binder):
 
 
 def _wrap(dim, ndim):
-    from ..tensor import _wrap_dim
-
     if isinstance(dim, Tensor):
         dim = int(dim)
     return _wrap_dim(dim, ndim)

@@ -5,13 +5,12 @@ Index bounds are checked eagerly, with torch's exception and wording, when the i
 inside funcgrad.compile or a JAX transform (traced indices) the check is skipped."""
 from __future__ import annotations
 
-from ..tensor import Tensor  # noqa: E402 - _ops load after tensor
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from .. import _dtypes, _lazy
+from ..tensor import Tensor
 from .indexing import _check_gather_shape, _gather_fwd, _idx, gather, index_select
 from .registry import Const, defop, public
 from .views import _wrap

@@ -2,8 +2,6 @@
 diagonals, the ``*_scatter`` ops (a view's slot overwritten, out of place) and padding."""
 from __future__ import annotations
 
-from ..tensor import Tensor  # noqa: E402 - _ops load after tensor
-
 import itertools
 
 import jax
@@ -11,6 +9,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import _dtypes
+from .._size import Size
+from ..tensor import Tensor
 from . import indexing, views
 from .registry import defop, public
 from .views import _wrap
@@ -66,8 +66,6 @@ def broadcast_shapes(*shapes):
                 raise RuntimeError(f"Attempting to broadcast a dimension of length {v} at {i - len(s)}! Mismatching "
                                    f"argument at index {k} had {s}; but expected shape should be broadcastable to "
                                    f"{out}")
-    from .._size import Size
-
     return Size(out)
 
 

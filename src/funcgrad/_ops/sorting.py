@@ -6,8 +6,6 @@ elements, as torch's ``value_selecting_reduction_backward``. Sorts are stable (t
 is): ties keep their input order, NaNs sort as the largest values."""
 from __future__ import annotations
 
-from ..tensor import Tensor  # noqa: E402 - _ops load after tensor
-
 import builtins
 
 import jax
@@ -15,6 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import _dtypes, return_types
+from ..tensor import Tensor
 from .reduction import _check_nonempty, _dim1, _dtname, _evenly_reduce, _indices, _values_at, _wrap, np_aliases, \
     value_selecting
 from .registry import defop, public

@@ -6,14 +6,13 @@ The aliases torch.special shares with top-level ops (``expit``, ``exp2``, ``erf`
 published by :mod:`.pointwise` into both namespaces."""
 from __future__ import annotations
 
-from ..tensor import Tensor  # noqa: E402 - _ops load after tensor
-
 import math
 
 import jax
 import jax.numpy as jnp
 import jax.scipy.special as jss
 
+from ..tensor import Tensor
 from .pointwise import _broadcast_check, _float_input, _floatify, torch_grad
 from .registry import Const, defop, public
 
