@@ -182,15 +182,11 @@ def _index_put_(self, indices, values, accumulate=False):
 
 
 def _softmax(self, dim, dtype=None):
-    from .nn import functional as F
-
-    return F.softmax(self, dim, dtype=dtype)
+    return reduction.softmax(self, dim, dtype=dtype)
 
 
 def _log_softmax(self, dim, dtype=None):
-    from .nn import functional as F
-
-    return F.log_softmax(self, dim, dtype=dtype)
+    return reduction.log_softmax(self, dim, dtype=dtype)
 
 
 def install(Tensor):

@@ -329,10 +329,10 @@ def _window(window, n_fft, win_length, dtype, device):
         raise RuntimeError(f"stft: expected a 1D window tensor of size equal to win_length={win_length}, but got "
                            f"window with size {list(window._shape)}")
     if win_length < n_fft:
-        from ..nn import functional as F
+        from .shape import constant_pad_nd
 
         left = (n_fft - win_length) // 2
-        window = F.pad(window, (left, n_fft - win_length - left))
+        window = constant_pad_nd(window, [left, n_fft - win_length - left], 0.0)
     return window
 
 

@@ -252,14 +252,12 @@ def std(input, dim=None, unbiased=None, *, correction=None, keepdim=False, dtype
 
 
 def _softmax(name, input, dim, dtype, mask, identity, negate=False):
-    from ..nn import functional as F
-
     dtype = dtype or input._dtype
     d = _canonical_dim(dim, input.dim())[0]
     m = _combine(identity, input, mask)
     if negate:
         m = -m
-    return (F.log_softmax if name == "log_softmax" else F.softmax)(m, d, dtype=dtype)
+    return (reduction.log_softmax if name == "log_softmax" else reduction.softmax)(m, d, dtype=dtype)
 
 
 @public(namespace="masked")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import builtins
 import functools
 import math
+import warnings
 
 import jax
 import jax.numpy as jnp
@@ -1166,3 +1167,43 @@ def gradient(input, *, spacing=1, dim=None, edge_order=1):
             last = _div_scalar(sl(d, -3, -2) * 0.5 + sl(d, -2, -1) * -2 + sl(d, -1) * 1.5, h)
         outs.append(cat([first, _div_scalar(center, 2), last], d))
     return tuple(outs)
+
+
+# -- softmax / log_softmax (torch.nn.functional re-exports these) ------------------------------------------
+def _softmax_dim(input, dim, name):
+    if dim is None:
+        warnings.warn(f"Implicit dimension choice for {name} has been deprecated. Change the call to include dim=X as "
+                      "an argument.", UserWarning, stacklevel=3)
+        dim = 0 if input.dim() in (0, 1, 3) else 1
+    return _wrap_dim(dim, input.dim())
+
+
+def _on_vector(f):
+    # a 0-d input is its own softmax axis (torch accepts dim 0 or -1)
+    return lambda x, axis: f(x[None], axis=0)[0] if x.ndim == 0 else f(x, axis=axis)
+
+
+@defop(_on_vector(jax.nn.softmax), node="SoftmaxBackward0", saves={0: ("result",)},
+       method=False, function=False, name="softmax")
+def _softmax(input, axis):
+    return (input,), (("axis", axis),)
+
+
+@defop(_on_vector(jax.nn.log_softmax), node="LogSoftmaxBackward0", saves={0: ("result",)},
+       method=False, function=False, name="log_softmax")
+def _log_softmax(input, axis):
+    return (input,), (("axis", axis),)
+
+
+def softmax(input, dim=None, _stacklevel=3, dtype=None):
+    """Softmax along ``dim``."""
+    if dtype is not None:
+        input = input.to(dtype)
+    return _softmax(input, _softmax_dim(input, dim, "softmax"))
+
+
+def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
+    """Log-softmax along ``dim`` (numerically stable)."""
+    if dtype is not None:
+        input = input.to(dtype)
+    return _log_softmax(input, _softmax_dim(input, dim, "log_softmax"))

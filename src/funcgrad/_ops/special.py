@@ -532,17 +532,17 @@ def zeta(input, other):
 @public(namespace="special")
 def softmax(input, dim, *, dtype=None):
     """``torch.special.softmax`` (= ``torch.softmax``)."""
-    from ..nn import functional as F
+    from .reduction import softmax as _sm
 
-    return F.softmax(input, dim, dtype=dtype)
+    return _sm(input, dim, dtype=dtype)
 
 
 @public(namespace="special")
 def log_softmax(input, dim, *, dtype=None):
     """``torch.special.log_softmax`` (= ``torch.log_softmax``)."""
-    from ..nn import functional as F
+    from .reduction import log_softmax as _lsm
 
-    return F.log_softmax(input, dim, dtype=dtype)
+    return _lsm(input, dim, dtype=dtype)
 
 
 @public(namespace="special")
