@@ -26,8 +26,8 @@ from ._tensor_str import tensor_repr
 __all__ = ["Tensor", "Storage"]
 
 # Members that need ops or the autograd engine (``__init__``'s legacy forms, ``to``, ``new_tensor``,
-# ``backward``, pickling, the operators ...) are installed on Tensor from the layers above through
-# ``registry.methods`` (``_ops/creation.py``, ``_tensor_methods.py``, ``autograd/__init__.py``):
+# ``backward``, the operators ...) are installed on Tensor from the layers above through
+# ``registry.methods`` (``_ops/creation.py``, ``_tensor_methods.py``, ``autograd/engine.py``):
 # this module imports only from the layers below it.
 
 _NP2DT = _dtypes._FROM_NP
@@ -489,6 +489,9 @@ class Tensor:
             return self.item().__format__(spec)
         return object.__format__(self, spec)
 
+    def __reduce_ex__(self, proto):
+        return (_rebuild, (self._numpy_view().copy(), self._rg))
+
     def __copy__(self):
         """``copy.copy``: a new tensor on the same storage (edits show through), as torch's."""
         t = self.detach()
@@ -553,3 +556,12 @@ class Tensor:
 
     def type_as(self, other):
         return self.to(other.dtype)
+
+
+def _rebuild(arr, requires_grad):
+    """Unpickle a tensor (``__reduce_ex__``; pickles name ``funcgrad.tensor._rebuild``): a CPU leaf
+    holding ``arr``, whose dtype is a tensor dtype already."""
+    t = Tensor._make(jax.device_put(arr, _CPU.jax_device()), _CPU)
+    if requires_grad:
+        t._set_requires_grad(True, "Only Tensors of floating point and complex dtype can require gradients")
+    return t

@@ -903,17 +903,8 @@ def _new_tensor(self, data, dtype=None, device=None, requires_grad=False):
     return tensor(data, dtype=dtype or self._dtype, device=device or self.device, requires_grad=requires_grad)
 
 
-def _rebuild(arr, requires_grad):
-    return tensor(arr, requires_grad=requires_grad)
-
-
-def _reduce_ex(self, proto):
-    return (_rebuild, (self._numpy_view().copy(), self._rg))
-
-
 _to.__name__, _to.__qualname__ = "to", "Tensor.to"
 _to.__doc__ = "``to(dtype)``, ``to(device)``, ``to(device, dtype)``, ``to(other)``; ``copy=``, ``non_blocking=``."
 _tensor_init.__name__, _tensor_init.__qualname__ = "__init__", "Tensor.__init__"
 _new_tensor.__name__, _new_tensor.__qualname__ = "new_tensor", "Tensor.new_tensor"
-methods({"__init__": _tensor_init, "to": _to, "_convert": _convert, "new_tensor": _new_tensor,
-         "__reduce_ex__": _reduce_ex})
+methods({"__init__": _tensor_init, "to": _to, "_convert": _convert, "new_tensor": _new_tensor})
