@@ -12,6 +12,10 @@ from .. import _dtypes, _lazy
 from .._size import _wrap_dim
 from ..tensor import Tensor
 from .registry import defop, public
+from .creation import ones, tensor
+from .indexing import roll
+from .linalg_ext import _public
+from .shape import constant_pad_nd
 
 __all__ = []
 
@@ -150,8 +154,6 @@ def _c2r(x, s, dim, norm, fname, hermitian, one=False):
 
 
 def _pub(f):
-    from .linalg_ext import _public
-
     return _public(f, namespace="fft")
 
 
@@ -249,8 +251,6 @@ def hfftn(input, s=None, dim=None, norm=None, *, out=None):
 
 
 def _shift(input, dim, inverse):
-    from .indexing import roll
-
     if dim is None:
         dim = tuple(range(input.dim()))
     elif isinstance(dim, int):
@@ -271,8 +271,6 @@ def ifftshift(input, dim=None):
 
 
 def _freq(n, d, rfft_, dtype, device, requires_grad):
-    from .creation import tensor
-
     dt = _dtypes.as_dtype(dtype) or _dtypes.get_default_dtype()
     v = np.fft.rfftfreq(n, d) if rfft_ else np.fft.fftfreq(n, d)
     return tensor(v.astype(dt.np), dtype=dt, device=device, requires_grad=requires_grad)
@@ -318,8 +316,6 @@ def _stft_op(x, win, n_fft, hop, center, pad_mode, normalized, onesided, out_dty
 
 
 def _window(window, n_fft, win_length, dtype, device):
-    from .creation import ones
-
     win_length = n_fft if win_length is None else win_length
     if not 0 < win_length <= n_fft:
         raise RuntimeError(f"stft: expected 0 < win_length <= n_fft, but got win_length={win_length}")
@@ -329,8 +325,6 @@ def _window(window, n_fft, win_length, dtype, device):
         raise RuntimeError(f"stft: expected a 1D window tensor of size equal to win_length={win_length}, but got "
                            f"window with size {list(window._shape)}")
     if win_length < n_fft:
-        from .shape import constant_pad_nd
-
         left = (n_fft - win_length) // 2
         window = constant_pad_nd(window, [left, n_fft - win_length - left], 0.0)
     return window

@@ -10,6 +10,8 @@ from .._size import _wrap_dim
 from ..tensor import Tensor
 from .registry import Const, defop, public
 from .views import _wrap, build_index
+from . import views
+from .creation import tensor
 
 __all__ = ["getitem", "setitem"]
 
@@ -156,8 +158,6 @@ def _as_int(item):
 def _select_ints(self, index):
     """torch applies integer indices first (basic indexing: selects), then the advanced ones on what is
     left; so ``x[:, [0, 1], :, 0]`` keeps the advanced dims in place where numpy would move them first."""
-    from . import views
-
     if not any(isinstance(i, (int, np.integer)) and not isinstance(i, bool) for i in index):
         return self, index
     def ndims(item):
@@ -195,8 +195,6 @@ def _select_ints(self, index):
 
 def getitem(self, index):
     """``self[index]``: basic indices become a chain of view ops, as torch builds them."""
-    from . import views
-
     single_slice = isinstance(index, slice)
     index = tuple(_as_int(i) for i in _normalize(index))
     if not all(_is_basic(i) for i in index):
@@ -461,8 +459,6 @@ def _bshape(a, b):
 
 def nonzero(input, *, as_tuple=False):
     """Indices of the non-zero elements: an (n, ndim) int64 tensor, or a tuple of 1-D tensors."""
-    from .creation import tensor
-
     a = np.asarray(input._array())
     if a.ndim == 0:
         nz = (np.nonzero(a.reshape(1))[0],)
@@ -483,8 +479,6 @@ def argwhere(input):
 @public(method=True)
 def nonzero_static(input, *, size, fill_value=-1):
     """``nonzero`` padded with ``fill_value`` (or truncated) to ``size`` rows."""
-    from .creation import tensor
-
     if size < 0:
         raise RuntimeError(f"nonzero_static: 'size' must be an non-negative integer, but got {size}")
     a = np.asarray(input._array())

@@ -14,6 +14,7 @@ from ..tensor import Tensor
 from . import indexing, views
 from .registry import defop, public
 from .views import _wrap
+from .creation import tensor
 
 __all__ = []
 
@@ -247,8 +248,6 @@ def combinations(input, r=2, with_replacement=False):
     n = input._shape[0]
     gen = itertools.combinations_with_replacement if with_replacement else itertools.combinations
     combos = np.array(list(gen(range(n), r)), dtype=np.int64).reshape(-1, r)
-    from .creation import tensor
-
     cols = [indexing._index(input, [combos[:, k]], (("t",),)) for k in range(r)]
     return indexing.stack(cols, 1)
 
@@ -271,8 +270,6 @@ def unravel_index(indices, shape):
     arr = np.asarray(indices._array()).astype(np.int64)
     if arr.size and (arr.min() < -numel or arr.max() >= numel):
         raise ValueError(f"'indices' must be in range [{-numel}, {numel - 1}]")
-    from .creation import tensor
-
     arr = np.where(arr < 0, arr + numel, arr)
     out = []
     for s in reversed(shape):

@@ -17,6 +17,8 @@ from ..tensor import Tensor
 from .reduction import _check_nonempty, _dim1, _dtname, _evenly_reduce, _indices, _values_at, _wrap, np_aliases, \
     value_selecting
 from .registry import defop, public
+from .indexing import index_select
+from .views import reshape, select
 
 __all__ = []
 
@@ -404,9 +406,6 @@ def _unique_np(a, dim, consecutive):
 
 
 def _unique(input, return_inverse, return_counts, dim, consecutive):
-    from .indexing import index_select
-    from .views import reshape
-
     a = np.asarray(input.detach().numpy())
     d = None if dim is None else _wrap(dim, input.dim())
     _, inv, counts, starts = _unique_np(a, d, consecutive)
@@ -478,8 +477,6 @@ def _histdd(inputs, params):
 @public
 def histogramdd(input, bins=10, *, range=None, weight=None, density=False):  # noqa: A002
     """D-dimensional histogram of the points ``input[..., :D]``: ``(hist, bin_edges)``."""
-    from .views import reshape, select
-
     D = input._shape[-1]
     pts = reshape(input, (-1, D))
     if isinstance(bins, int):

@@ -15,6 +15,7 @@ from .._layout import (_RULES, _WRITE, _write_impl, compute_stride, contiguous_s
                        is_contiguous_layout, layout, write_through)
 from .._size import _wrap_dim as _wrap
 from .registry import defop, public
+from .creation import clone
 
 __all__ = ["write_through"]
 
@@ -446,8 +447,6 @@ def contiguous(input, memory_format=None):
     shape, st, _ = layout(input)
     if is_contiguous_layout(shape, st):
         return input
-    from .creation import clone
-
     return clone(input)
 
 
