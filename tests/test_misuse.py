@@ -603,46 +603,26 @@ CASES.update({
 })
 
 # deliberate differences: case -> why (the README's "Things to know" lists them)
-_POS = ("a method call's argument position: torch counts from the method's first argument; funcgrad's "
-        "binder, shared by function and method, counts self (class and rest of the message equal)")
-_PARSER = ("torch's C++ argument parser's 'invalid combination of arguments' message; funcgrad raises the "
-           "same class with python's message")
 DIFFERENCES = {
-    'add_none': _POS,
-    'add_str': _POS,
     'as_tensor_str': "tensor('abc'): TypeError in both, torch's message names its legacy new()",
     'backward_inputs_empty': 'backward(inputs=[]) is not refused: funcgrad treats it as no inputs given',
     'backward_inputs_not_leaf_ok': "backward(inputs=[non-leaf]) does not accumulate into the non-leaf's .grad",
-    'batchnorm_wrong_features': ("RuntimeError in both; a JAX reshape message leaks instead of running_mean's "
-                               'size check'),
     'bincount_float': 'bincount of floats: torch NotImplementedError, funcgrad RuntimeError',
     'cross_entropy_float_target_shape': ('RuntimeError in both; funcgrad checks the probability-target shape '
                                        'before the dtype'),
     'detach_inplace_on_view': ("RuntimeError in both; torch's message adds a DDP note, and funcgrad leaves "
                              'requires_grad set'),
-    'diagonal_same_dims': 'RuntimeError in both; a JAX message leaks',
-    'expand_negative_new_dim': 'RuntimeError in both; a JAX message leaks',
     'float_invert': "~ on a float tensor: torch's TypeError from its python binding, funcgrad NotImplementedError",
     'jacobian_non_tensor': 'TypeError in both; wording of the output description differs',
-    'mse_shape_mismatch_warns': 'RuntimeError in both; a JAX broadcasting message leaks',
-    'mul_none': _POS,
     'optimizer_state_dict_aliasing': ('optimizer state is functional (optax): state_dict() returns a snapshot,'
                                     " not torch's live buffers"),
-    'pow_str': _PARSER,
     'randint_no_size': "randint(low, high) without size: TypeError in both, python's message in funcgrad",
     'reshape_float': "torch's parser refuses float sizes in reshape(2.0, 3); funcgrad accepts integral floats",
     'saved_tensors_twice_free': "funcgrad nodes do not expose torch's _saved_<name> attributes",
-    'setitem_shape_mismatch': 'RuntimeError in both, state equal; funcgrad words the broadcast failure as an index_put',
-    'sum_dim_float': _PARSER,
-    'sum_dim_str': _PARSER,
     'tensor_of_str': "tensor('abc'): TypeError in both, torch's message names its legacy new()",
     'tensor_ragged': "ragged nested list: ValueError in both, numpy's wording",
     'to_bad_type': "torch's Tensor.to(3.5) silently returns self; funcgrad refuses (TypeError)",
     'to_str_dtype': "bad device string: RuntimeError in both, funcgrad's device parser words it differently",
-    'unknown_kwarg': _PARSER,
-    'view_neg_size': 'RuntimeError in both; torch appends the index and shape',
-    'view_none': _PARSER,
-    'where_shape_mismatch': 'RuntimeError in both; a JAX broadcasting message leaks',
 }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from . import _dtypes
 from .tensor import Tensor
 from ._ops import creation, indexing, linalg, pointwise, reduction, views
-from ._ops.registry import methods
+from ._ops.registry import _check_args, methods
 from .autograd import grad_mode as _gm
 
 _mode = _gm._mode
@@ -189,13 +189,21 @@ def _index_put_(self, indices, values, accumulate=False):
 def _softmax(self, dim, dtype=None):
     from .nn import functional as F
 
-    return F.softmax(self, dim, dtype=dtype)
+    try:
+        return F.softmax(self, dim, dtype=dtype)
+    except (TypeError, RuntimeError):
+        _check_args("softmax", _softmax, (self, dim), {"dtype": dtype} if dtype is not None else {}, True)
+        raise
 
 
 def _log_softmax(self, dim, dtype=None):
     from .nn import functional as F
 
-    return F.log_softmax(self, dim, dtype=dtype)
+    try:
+        return F.log_softmax(self, dim, dtype=dtype)
+    except (TypeError, RuntimeError):
+        _check_args("log_softmax", _log_softmax, (self, dim), {"dtype": dtype} if dtype is not None else {}, True)
+        raise
 
 
 def install(Tensor):

@@ -9,6 +9,7 @@ import numpy as np
 from .. import _dtypes, _lazy
 from ..autograd import grad_mode as _gm
 from .registry import Const, defop, public
+from . import views
 from .views import _wrap
 from .views import build_index
 
@@ -259,7 +260,18 @@ def setitem(self, index, value):
     if not isinstance(value, Tensor):
         value = Const(np.asarray(value, dtype=self._dtype.np))
     else:
-        _check_broadcastable(value._shape, _region_shape(self, spec, [] if node == "CopySlices" else arrays))
+        dst = _region_shape(self, spec, [] if node == "CopySlices" else arrays)
+        src = value._shape
+        if len(src) > len(dst):  # torch drops the value's leading size-1 dimensions
+            k = 0
+            while len(src) - k > len(dst) and src[k] == 1:
+                k += 1
+            if k:
+                value = views.reshape(value, src[k:])
+        if node == "CopySlices":  # torch copies into the view: expand's message
+            views._expand_shape(value._shape, dst)
+        else:
+            _check_broadcastable(value._shape, dst)
     res = _index_put(self, value, [] if node == "CopySlices" else arrays, spec, node)
     self._inplace_assign(res)
 

@@ -334,13 +334,14 @@ def pow(input, exponent):  # noqa: A001 - torch's name
     if not isinstance(input, Tensor):
         if not isinstance(input, (bool, int, float, _b.complex)):
             raise TypeError(f"pow() received an invalid combination of arguments - got ({type(input).__name__}, "
-                            f"{type(exponent).__name__})")
+                            f"{type(exponent).__name__}), but expected one of:")
         return _pow_scalar_tensor(input, exponent)
     if isinstance(exponent, Tensor):
         _broadcast_check(input, exponent)
         return _pow_tensor_tensor(input, exponent)
     if not isinstance(exponent, (bool, int, float, _b.complex)):
-        raise TypeError(f"pow() received an invalid combination of arguments - got (Tensor, {type(exponent).__name__})")
+        raise TypeError(f"pow() received an invalid combination of arguments - got (Tensor, {type(exponent).__name__}), "
+                        "but expected one of:")
     if not _is_float(input):
         if isinstance(exponent, (float, _b.complex)):
             return _pow_tensor_tensor(input, exponent)

@@ -434,7 +434,7 @@ def masked_scatter(input, mask, source):
     if m is not None:
         from .indexing import _bshape
 
-        n = int(np.broadcast_to(m, _bshape(input._shape, mask._shape)).sum())
+        n = int(np.broadcast_to(m, _bshape(mask._shape, input._shape)).sum())
         if n > source.numel():
             raise RuntimeError("masked_scatter: expected source to have at least as many elements as the number "
                                "of ones in mask")

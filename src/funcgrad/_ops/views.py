@@ -44,10 +44,10 @@ def _infer_shape(shape, numel):
     if len(neg) > 1:
         raise RuntimeError("only one dimension can be inferred")
     known = 1
-    for s in shape:
+    for i, s in enumerate(shape):
         if s != -1:
             if s < 0:
-                raise RuntimeError(f"invalid shape dimension {s}")
+                raise RuntimeError(f"invalid shape dimension {s} at index {i} of shape {list(shape)}")
             known *= s
     if neg:
         if known == 0 or numel % known:
@@ -217,14 +217,20 @@ def _expand_shape(src, sizes):
             f"provided ({len(sizes)}) must be greater or equal to the number of dimensions in the tensor ({len(src)})")
     out = list(sizes)
     off = len(sizes) - len(src)
-    for i, s in enumerate(src):
-        want = sizes[off + i]
+    for j in range(len(sizes) - 1, -1, -1):  # torch checks from the last dimension
+        want = sizes[j]
+        if j < off:
+            if want < 0:
+                raise RuntimeError(f"The expanded size of the tensor ({want}) isn't allowed in a leading, "
+                                   f"non-existing dimension {j}")
+            continue
+        s = src[j - off]
         if want == -1:
-            out[off + i] = s
+            out[j] = s
         elif s != want and s != 1:
             raise RuntimeError(
                 f"The expanded size of the tensor ({want}) must match the existing size ({s}) at non-singleton "
-                f"dimension {off + i}.  Target sizes: [{', '.join(map(str, sizes))}].  Tensor sizes: {list(src)}")
+                f"dimension {j}.  Target sizes: [{', '.join(map(str, sizes))}].  Tensor sizes: {list(src)}")
     return tuple(out)
 
 
@@ -437,7 +443,10 @@ def _diag_impl(x, offset, dim1, dim2):
 @defop(_diag_impl, node="DiagonalBackward0", view=True)
 def diagonal(input, offset=0, dim1=0, dim2=1):
     n = input.dim()
-    return (input,), (("offset", offset), ("dim1", _wrap(dim1, n)), ("dim2", _wrap(dim2, n)))
+    d1, d2 = _wrap(dim1, n), _wrap(dim2, n)
+    if d1 == d2:
+        raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
+    return (input,), (("offset", offset), ("dim1", d1), ("dim2", d2))
 
 
 @defop(lambda root, new, chain: _write_impl(chain, root, new), node="CopySlices", saves={0: (), 1: ()},

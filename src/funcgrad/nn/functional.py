@@ -221,6 +221,10 @@ def _layer_norm(input, normalized_shape, weight, bias, eps):
     if tuple(input._shape[-n:]) != tuple(normalized_shape):
         raise RuntimeError(f"Given normalized_shape={list(normalized_shape)}, expected input with shape "
                            f"[*, {', '.join(map(str, normalized_shape))}], but got input of size{list(input._shape)}")
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and tuple(t._shape) != tuple(normalized_shape):
+            raise RuntimeError(f"Expected {name} to be of same shape as normalized_shape, but got {name} of shape "
+                               f"{list(t._shape)} and normalized_shape = {list(normalized_shape)}")
     axes = tuple(range(input.dim() - n, input.dim()))
     return (input, ABSENT if weight is None else weight, ABSENT if bias is None else bias), \
         (("axes", axes), ("eps", float(eps)), ("has_w", weight is not None), ("has_b", bias is not None))
@@ -262,6 +266,14 @@ def _batch_norm(input, running, weight, bias, eps, training):
          ("has_b", bias is not None))
 
 
+def _check_channel_params(c, running_mean, running_var, weight, bias, times=1):
+    """torch's "running_mean should contain 2 elements not 3" (before any shape reaches JAX)."""
+    for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight),
+                    ("bias", bias)):
+        if t is not None and t.numel() != c:
+            raise RuntimeError(f"{name} should contain {c * times} elements not {t.numel() * times}")
+
+
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
     """Batch normalisation; in training the running statistics are updated in place (unbiased variance)."""
     if input.numel() == 0:
@@ -274,6 +286,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         return out
     if input.dim() < 2:
         raise ValueError(f"expected 2D or 3D input (got {input.dim()}D input)")
+    _check_channel_params(input._shape[1], running_mean, running_var, weight, bias)
     n = input.numel() // input._shape[1]
     if training and n <= 1:
         raise ValueError(f"Expected more than 1 value per channel when training, got input size {input.shape}")
