@@ -603,27 +603,7 @@ CASES.update({
 })
 
 # deliberate differences: case -> why (the README's "Things to know" lists them)
-DIFFERENCES = {
-    'as_tensor_str': "tensor('abc'): TypeError in both, torch's message names its legacy new()",
-    'backward_inputs_empty': 'backward(inputs=[]) is not refused: funcgrad treats it as no inputs given',
-    'backward_inputs_not_leaf_ok': "backward(inputs=[non-leaf]) does not accumulate into the non-leaf's .grad",
-    'bincount_float': 'bincount of floats: torch NotImplementedError, funcgrad RuntimeError',
-    'cross_entropy_float_target_shape': ('RuntimeError in both; funcgrad checks the probability-target shape '
-                                       'before the dtype'),
-    'detach_inplace_on_view': ("RuntimeError in both; torch's message adds a DDP note, and funcgrad leaves "
-                             'requires_grad set'),
-    'float_invert': "~ on a float tensor: torch's TypeError from its python binding, funcgrad NotImplementedError",
-    'jacobian_non_tensor': 'TypeError in both; wording of the output description differs',
-    'optimizer_state_dict_aliasing': ('optimizer state is functional (optax): state_dict() returns a snapshot,'
-                                    " not torch's live buffers"),
-    'randint_no_size': "randint(low, high) without size: TypeError in both, python's message in funcgrad",
-    'reshape_float': "torch's parser refuses float sizes in reshape(2.0, 3); funcgrad accepts integral floats",
-    'saved_tensors_twice_free': "funcgrad nodes do not expose torch's _saved_<name> attributes",
-    'tensor_of_str': "tensor('abc'): TypeError in both, torch's message names its legacy new()",
-    'tensor_ragged': "ragged nested list: ValueError in both, numpy's wording",
-    'to_bad_type': "torch's Tensor.to(3.5) silently returns self; funcgrad refuses (TypeError)",
-    'to_str_dtype': "bad device string: RuntimeError in both, funcgrad's device parser words it differently",
-}
+DIFFERENCES: dict = {}
 
 
 def _run(lib, code, state):

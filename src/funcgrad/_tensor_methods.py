@@ -186,6 +186,12 @@ def _index_put_(self, indices, values, accumulate=False):
     return self._inplace_assign(indexing._index_put(self, values, arrays, spec, "IndexPutBackward0", accumulate))
 
 
+def _invert(self):
+    if self._dtype.is_floating_point or self._dtype.is_complex:
+        raise TypeError("~ (operator.invert) is only implemented on integer and Boolean-type tensors")
+    return pointwise.bitwise_not(self)
+
+
 def _softmax(self, dim, dtype=None):
     from .nn import functional as F
 
@@ -223,7 +229,7 @@ def install(Tensor):
         "__pow__": (pointwise.pow, False, False), "__rpow__": _rpow, "__ipow__": _ibin(pointwise.pow),
         "__matmul__": (linalg.matmul, False, False), "__rmatmul__": _rmatmul,
         "__neg__": pointwise.neg, "__pos__": lambda self: self, "__abs__": pointwise.abs,
-        "__invert__": pointwise.bitwise_not,
+        "__invert__": _invert,
         "__and__": (pointwise.bitwise_and, False, False), "__or__": (pointwise.bitwise_or, False, False),
         "__xor__": (pointwise.bitwise_xor, False, False), "__rand__": (pointwise.bitwise_and, False, False),
         "__ror__": (pointwise.bitwise_or, False, False), "__iand__": _ibin(pointwise.bitwise_and),

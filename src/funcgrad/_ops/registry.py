@@ -73,6 +73,39 @@ class OpDef:
     def __repr__(self):
         return f"<op {self.name}>"
 
+    def saved_attr(self, node, key, freed_msg):
+        """``node._saved_<key>``: the input (torch calls the first one ``self``) or result that
+        torch's derivative formula saves, per this op's ``saves``; torch's error once freed."""
+        names = _ARGNAMES.get(self.name) or ()
+        for w in sorted(set().union(*self.saves.values()) if self.saves else (), key=str):
+            if w == "result":
+                nm = "result"
+            elif w < len(names):
+                nm = "self" if names[w] == "input" else names[w]
+            else:
+                continue
+            if nm != key:
+                continue
+            if node.vals is None or node._freed:
+                raise RuntimeError(freed_msg)
+            if w == "result":
+                for st, _, meta, k in node._saved:
+                    if k == -1 and meta[3] is node:
+                        t = Tensor._make(st.value, st.device)
+                        t.grad_fn, t._rg = node, True
+                        return t
+                break
+            e = node._pos.index(w) if w in node._pos else -1
+            fn, nr = node.next_functions[e] if e >= 0 else (None, 0)
+            if fn is not None and hasattr(fn, "variable"):
+                return fn.variable  # a leaf: torch gives back the leaf itself
+            v = node.vals[w]
+            t = Tensor._make(v, _CPU) if not isinstance(v, (int, float, complex, bool)) else v
+            if fn is not None:
+                t.grad_fn, t._output_nr, t._rg = fn, nr, True
+            return t
+        raise AttributeError(f"'{type(node).__name__}' object has no attribute '_saved_{key}'")
+
 
 
 def defop(forward, *, node, saves=None, promote=False, view=False, inplace=False, method=True,
@@ -304,6 +337,7 @@ def _invalid_combination(opname, args, kwargs, method_call=False):
 
 
 _POSITION = re.compile(r"\(position (\d+)\)")
+_TAKES = re.compile(r" takes (\d+) positional arguments? but (\d+) were given")
 
 
 def _as_method_error(e, opname):
@@ -314,6 +348,11 @@ def _as_method_error(e, opname):
         return None
     if "(position " in msg:
         return TypeError(_POSITION.sub(lambda m: f"(position {int(m.group(1)) - 1})", msg, count=1))
+    m = _TAKES.match(msg, len(opname) + 2)
+    if m:
+        n, k = int(m.group(1)) - 1, int(m.group(2)) - 1
+        return TypeError(f"{opname}() takes {n} positional argument{'s' if n != 1 else ''} but {k} "
+                         f"{'were' if k != 1 else 'was'} given")
     head = "received an invalid combination of arguments - got (Tensor"
     if head in msg:
         i = msg.index(head) + len(head)

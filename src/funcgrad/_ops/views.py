@@ -11,6 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import _lazy
+from ..tensor import Tensor
 from .registry import defop, public
 
 __all__ = ["write_through"]
@@ -58,9 +59,32 @@ def _infer_shape(shape, numel):
     return tuple(shape)
 
 
-def _shape_args(shape):
-    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-        shape = tuple(shape[0])
+def _is_size(s):
+    return isinstance(s, (int, np.integer)) or (isinstance(s, Tensor) and not s._dtype.is_floating_point
+                                                 and s.numel() == 1)
+
+
+def _shape_args(shape, op=None, arg="size"):
+    """torch's int-list argument (varargs or one sequence); ``op`` names it in torch's parser errors
+    (worded for the function form, ``self`` first; the method form counts one less)."""
+    if op is None:
+        if not all(_is_size(s) for s in (shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list))
+                                         else shape)):
+            raise TypeError("sizes must be ints")
+    elif len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        seq = shape[0]
+        for k, s in enumerate(seq):
+            if not _is_size(s):
+                raise TypeError(f"{op}(): argument '{arg}' (position 2) must be tuple of ints, but found element of "
+                                f"type {type(s).__name__} at pos {k}")
+        shape = tuple(seq)
+    else:
+        for s in shape:
+            if not _is_size(s):
+                if len(shape) == 1:
+                    raise TypeError(f"{op}(): argument '{arg}' (position 2) must be tuple of ints, not "
+                                    f"{'NoneType' if s is None else type(s).__name__}")
+                raise TypeError(f"{op}() takes 2 positional arguments but {len(shape) + 1} were given")
     return tuple(int(s) for s in shape)
 
 
@@ -73,7 +97,7 @@ def view(input, *shape):
         if shape[0] is input._dtype:
             return (input,), (("shape", input._shape),)
         raise NotImplementedError("view(dtype) reinterprets bits; funcgrad does not support it")
-    new = _infer_shape(_shape_args(shape), input.numel())
+    new = _infer_shape(_shape_args(shape), input.numel())  # view has overloads: the parser's message
     shp, st, _ = layout(input)
     if compute_stride(shp, st, new) is None:
         raise RuntimeError("view size is not compatible with input tensor's size and stride (at least one dimension "
@@ -90,7 +114,7 @@ def _unsafe_view(input, shape):
 @public(method=True)
 def reshape(input, *shape):
     """``input`` with a new shape: a view when its strides allow it, else a copy (as torch)."""
-    new = _infer_shape(_shape_args(shape), input.numel())
+    new = _infer_shape(_shape_args(shape, "reshape", "shape"), input.numel())
     shp, st, _ = layout(input)
     if compute_stride(shp, st, new) is not None:
         return view(input, new)
@@ -140,7 +164,7 @@ def unflatten(input, dim, sizes):
 @defop(lambda x, axes: jnp.transpose(x, axes), node="PermuteBackward0", view=True)
 def permute(input, *dims):
     """Reorder the dimensions."""
-    dims = _shape_args(dims)
+    dims = _shape_args(dims, "permute", "dims")
     n = input.dim()
     if len(dims) != n:
         raise RuntimeError(f"permute(sparse_coo): number of dimensions in the tensor input does not match "
@@ -210,7 +234,7 @@ def unsqueeze(input, dim):
 
 
 def _expand_shape(src, sizes):
-    sizes = _shape_args(sizes)
+    sizes = _shape_args(sizes, "expand")
     if len(sizes) < len(src):
         raise RuntimeError(
             f"expand(torch.FloatTensor{{{list(src)}}}, size=[{', '.join(map(str, sizes))}]): the number of sizes "

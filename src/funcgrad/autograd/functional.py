@@ -19,6 +19,9 @@ def _tuple(x, name, fn):
     Tensor = _T()
     is_tuple = isinstance(x, tuple)
     xs = x if is_tuple else (x,)
+    if not is_tuple and not isinstance(x, Tensor):
+        raise TypeError(f"The {name} given to {fn} must be either a Tensor or a tuple of Tensors but the given {name} "
+                        f"has type {type(x)}.")
     for i, t in enumerate(xs):
         if not isinstance(t, Tensor):
             raise TypeError(f"The {name} given to {fn} must be either a Tensor or a tuple of Tensors but the value at "

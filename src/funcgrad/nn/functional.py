@@ -387,16 +387,20 @@ def _nll(input, target, weight, reduction, ignore_index):
 
 
 def _check_targets(input, target):
+    # torch's order: batch size, target dims, then the target's dtype
+    n_cls = input._shape[1] if input.dim() > 1 else input._shape[0]
+    exp = (input._shape[0],) + input._shape[2:] if input.dim() > 1 else ()
+    bad_shape = tuple(target._shape) != exp
+    if bad_shape and input.dim() > 1 and target.dim() >= 1 and target._shape[0] != input._shape[0]:
+        raise ValueError(f"Expected input batch_size ({input._shape[0]}) to match target batch_size "
+                         f"({target._shape[0]}).")
+    if bad_shape and input.dim() <= 2 and target.dim() > 1:
+        raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
     if target._dtype.is_floating_point:
         from .._tensor_methods import _dt_name
 
         raise RuntimeError(f"expected target dtype to be Long or Byte, but got {_dt_name(target._dtype)}")
-    n_cls = input._shape[1] if input.dim() > 1 else input._shape[0]
-    exp = (input._shape[0],) + input._shape[2:] if input.dim() > 1 else ()
-    if tuple(target._shape) != exp:
-        if input.dim() > 1 and target.dim() >= 1 and target._shape[0] != input._shape[0]:
-            raise ValueError(f"Expected input batch_size ({input._shape[0]}) to match target batch_size "
-                             f"({target._shape[0]}).")
+    if bad_shape:
         raise RuntimeError(f"Expected target size {list(exp)}, got {list(target._shape)}")
     return n_cls
 
@@ -427,9 +431,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         raise ValueError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
     class_dim = 0 if input.dim() == 1 else 1
     lsm = log_softmax(input, class_dim)
-    if target._dtype.is_floating_point:
-        if target._shape != input._shape:
-            raise RuntimeError(f"Expected target size {list(input._shape)}, got {list(target._shape)}")
+    if target._dtype.is_floating_point and target._shape == input._shape:  # else torch reads class indices
         n_cls = input._shape[class_dim]
         if label_smoothing > 0:
             target = target * (1 - label_smoothing) + label_smoothing / n_cls

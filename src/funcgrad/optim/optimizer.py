@@ -236,7 +236,8 @@ class Optimizer:
         for g in self.param_groups:
             for p in g["params"]:
                 if p in self.state:
-                    state[ids[id(p)]] = {k: (v.clone() if isinstance(v, Tensor) else v) for k, v in self.state[p].items()}
+                    # torch's state_dict holds the live state tensors (step() updates them in place)
+                    state[ids[id(p)]] = dict(self.state[p])
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict):
