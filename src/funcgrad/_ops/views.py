@@ -68,8 +68,9 @@ def _shape_args(shape, op=None, arg="size"):
     """torch's int-list argument (varargs or one sequence); ``op`` names it in torch's parser errors
     (worded for the function form, ``self`` first; the method form counts one less)."""
     if op is None:
-        if not all(_is_size(s) for s in (shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list))
-                                         else shape)):
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        if not all(_is_size(s) for s in shape):
             raise TypeError("sizes must be ints")
     elif len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         seq = shape[0]
