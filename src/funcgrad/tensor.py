@@ -319,7 +319,7 @@ class Tensor:
     @data.setter
     def data(self, other):
         if not isinstance(other, Tensor):
-            raise TypeError(f"data must be a Tensor, not {type(other).__name__}")
+            raise TypeError(f"Variable data has to be a tensor, but got {type(other).__name__}")
         self._st = Storage(other._value(), other._st.device)
         self._view = None
         self._vcache = None

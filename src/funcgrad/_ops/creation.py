@@ -222,6 +222,11 @@ def full(size, fill_value, *, dtype=None, device=None, requires_grad=False):
         raise TypeError(f"full(): argument 'size' (position 1) must be tuple of ints, not {type(size).__name__}")
     if dtype is None:
         dtype = _dtypes.scalar_dtype(fill_value)
+    if type(fill_value) is int and not -2 ** 63 <= fill_value < 2 ** 63:
+        if fill_value >= 2 ** 64 or fill_value < -2 ** 63:
+            raise OverflowError("int too big to convert" if fill_value > 0 else "can't convert negative int to unsigned")
+        if not _dtypes.as_dtype(dtype).is_floating_point:
+            raise RuntimeError("value cannot be converted to type int64_t without overflow")
     return _fill(_size((size,)), fill_value, dtype, device, requires_grad)
 
 
@@ -643,7 +648,7 @@ def _to_copy(input, dtype):
     return (input,), (("dtype", dtype.np),)
 
 
-def _parse_to(args, kwargs):
+def _parse_to(args, kwargs, tensor_to=True):
     dtype, device = kwargs.pop("dtype", None), kwargs.pop("device", None)
     kwargs.pop("memory_format", None)
     if args and type(args[0]) in (bool, float):
@@ -662,7 +667,7 @@ def _parse_to(args, kwargs):
             dtype, device = a.dtype, a.device
         elif a is not None:
             device = a
-    if isinstance(device, str):
+    if isinstance(device, str) and tensor_to:  # Tensor.to's parser words a bad string its own way
         try:
             device = as_device(device)
         except RuntimeError:

@@ -25,6 +25,7 @@ from ..tensor import Tensor  # noqa: E402 - _ops load after tensor
 import functools
 import inspect
 import re
+import warnings
 
 import jax
 import jax.numpy as jnp
@@ -155,8 +156,7 @@ def defop(forward, *, node, saves=None, promote=False, view=False, inplace=False
                             raise m from None
                     raise
                 if out is not None:
-                    out.copy_(res)
-                    return out
+                    return _write_out(opname, inputs, res, out)
                 return res
 
             fn.op = op
@@ -173,6 +173,28 @@ def defop(forward, *, node, saves=None, promote=False, view=False, inplace=False
 
 
 _PUBLIC: dict = {}
+
+
+def _write_out(opname, inputs, res, out):
+    """``out=``: torch refuses autograd through it and a result type that can't be cast; a wrong
+    shape is resized (as torch does, with its warning when ``out`` was not empty)."""
+    if _mode.grad and (out._rg or any(isinstance(x, Tensor) and x._rg for x in inputs)):
+        raise RuntimeError(f"{opname}(): functions with out=... arguments don't support automatic differentiation, "
+                           "but one of the arguments requires grad.")
+    if res._dtype is not out._dtype and _dtypes._category(res._dtype) > _dtypes._category(out._dtype):
+        raise RuntimeError(f"result type {_dtypes.scalar_type_name(res._dtype)} can't be cast to the desired output "
+                           f"type {_dtypes.scalar_type_name(out._dtype)}")
+    if res._shape != out._shape:
+        if out.numel():
+            warnings.warn(f"An output with one or more elements was resized since it had shape {list(out._shape)}, "
+                          "which does not match the required output shape "
+                          f"{list(res._shape)}. This behavior is deprecated, and in a future PyTorch release outputs "
+                          "will not be resized unless they have zero elements. You can explicitly reuse an out "
+                          "tensor t by resizing it, inplace, to zero elements with t.resize_(0).", UserWarning,
+                          stacklevel=3)
+        out.resize_(res._shape)
+    out.copy_(res)
+    return out
 
 
 def _type_name(v):
@@ -503,6 +525,15 @@ def _check_device(tensors):
 _consts: dict = {}
 
 
+def _check_int_range(v):
+    """torch reads a python int as int64 or uint64; beyond both, its OverflowError."""
+    if type(v) is int:
+        if v >= 2 ** 64:
+            raise OverflowError("int too big to convert")
+        if v < -2 ** 63:
+            raise OverflowError("can't convert negative int to unsigned")
+
+
 def const(v, np_dtype):
     """A python number as a cached, uncommitted JAX array of ``np_dtype`` (one transfer per value).
 
@@ -512,6 +543,7 @@ def const(v, np_dtype):
         try:
             return np.asarray(v, dtype=np_dtype)
         except OverflowError:
+            _check_int_range(v)
             return np.asarray(v).astype(np_dtype)
     key = (type(v), v, np_dtype)
     try:
@@ -523,6 +555,7 @@ def const(v, np_dtype):
     try:
         a = np.asarray(v, dtype=np_dtype)
     except OverflowError:  # torch wraps an out-of-range python int into a small int dtype
+        _check_int_range(v)
         a = np.asarray(v).astype(np_dtype)
     a = jax.device_put(a)
     try:

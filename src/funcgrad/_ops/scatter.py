@@ -243,6 +243,13 @@ def _index_add_fwd(x, src, idx, axis, alpha):
 
 
 def _check_source(input, source, d, index, name):
+    if source._dtype is not input._dtype:
+        a, b = (t._dtype._legacy.replace("Tensor", "") for t in (input, source))
+        if name == "index_add":
+            raise RuntimeError(f"index_add_(): self ({a}) and source ({b}) must have the same scalar type")
+        if name == "index_copy":
+            raise RuntimeError(f"index_copy_(): self and source expected to have the same dtype, but got (self) {a} "
+                               f"and (source) {b}")
     if source.dim() != input.dim() and not (source.dim() <= 1 and input.dim() <= 1):
         raise (RuntimeError if name == "index_add" else IndexError)(f"{name}(): Source/destination tensor must have same slice shapes. Destination slice "
                          f"shape: {list(input._shape[:d] + input._shape[d + 1:])} at dimension {d} and source slice "

@@ -310,8 +310,10 @@ class RNNBase(Module):
         else:
             is_batched = input.dim() == 3
             if input.dim() not in (2, 3):
+                # torch's three classes word it three ways
+                word = {"LSTM": " ", "GRU": " "}.get(self.mode, " tensor ")
                 raise ValueError(f"{self.mode if self.mode in ('LSTM', 'GRU') else 'RNN'}: Expected input to be 2D or "
-                                 f"3D, got {input.dim()}D input instead")
+                                 f"3D, got {input.dim()}D{word}instead")
             x = input if is_batched else input.unsqueeze(1)
             if self.batch_first and is_batched:
                 x = x.transpose(0, 1)

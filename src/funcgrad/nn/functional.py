@@ -61,6 +61,9 @@ def linear(input, weight, bias=None):
     """``input @ weight.T + bias``, built as torch builds it (addmm for 2-D input, node names as torch's)."""
     from .._ops import views
 
+    if input.dim() == 0 or weight.dim() == 0:
+        raise RuntimeError(f"both arguments to linear need to be at least 1D, but they are {input.dim()}D and "
+                           f"{weight.dim()}D")
     if input._dtype is not weight._dtype:
         if bias is not None:
             raise RuntimeError(f"mat1 and mat2 must have the same dtype, but got {_dtypes.scalar_type_name(input._dtype)}"
@@ -287,6 +290,10 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     if input.dim() < 2:
         raise ValueError(f"expected 2D or 3D input (got {input.dim()}D input)")
     _check_channel_params(input._shape[1], running_mean, running_var, weight, bias)
+    if not training:
+        for name, t in (("running_mean", running_mean), ("running_var", running_var)):
+            if t is None:
+                raise RuntimeError(f"{name} must be defined in evaluation mode")
     n = input.numel() // input._shape[1]
     if training and n <= 1:
         raise ValueError(f"Expected more than 1 value per channel when training, got input size {input.shape}")
@@ -323,6 +330,11 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
                            f"Int; but got {input.type()} instead (while checking arguments for embedding)")
     if weight.dim() != 2:
         raise RuntimeError("'weight' must be 2-D")
+    if padding_idx is not None:
+        if not -weight._shape[0] <= padding_idx < weight._shape[0]:
+            raise AssertionError("Padding_idx must be within num_embeddings")
+        if padding_idx < 0:
+            padding_idx += weight._shape[0]
     idx = input._array()
     n = weight._shape[0]
     host = concrete(idx)
