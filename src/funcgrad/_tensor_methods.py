@@ -183,6 +183,8 @@ def _apply_(self, fn):
 
 def _index_put_(self, indices, values, accumulate=False):
     spec, arrays = indexing._index_arrays(self._shape, tuple(indices))
+    if isinstance(values, Tensor):
+        indexing._check_broadcastable(values._shape, indexing._region_shape(self, spec, arrays))
     return self._inplace_assign(indexing._index_put(self, values, arrays, spec, "IndexPutBackward0", accumulate))
 
 

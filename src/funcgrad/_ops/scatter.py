@@ -524,7 +524,9 @@ def triu_indices(row, col, offset=0, *, dtype=None, device=None, layout=None):
 @public(method=True)
 def index_put(input, indices, values, accumulate=False):
     """``input`` with ``values`` put at the advanced index ``indices`` (a copy; ``Tensor.index_put_`` in place)."""
-    from .indexing import _index_arrays, _index_put
+    from .indexing import _check_broadcastable, _index_arrays, _index_put, _region_shape
 
     spec, arrays = _index_arrays(input._shape, tuple(indices))
+    if isinstance(values, Tensor):
+        _check_broadcastable(values._shape, _region_shape(input, spec, arrays))
     return _index_put(input, values, arrays, spec, "IndexPutBackward0", accumulate)

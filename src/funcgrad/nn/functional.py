@@ -10,7 +10,8 @@ import numpy as np
 
 from .. import _dtypes
 from .._ops import creation, linalg, pointwise
-from .._ops.pointwise import _leaky_relu, relu, sigmoid, tanh  # noqa: F401 - re-exported
+from .._ops.pointwise import _leaky_relu, sigmoid, tanh  # noqa: F401 - re-exported
+from .._ops.pointwise import relu as _relu
 from .._ops.registry import ABSENT, Const, defop, dispatch
 from .._lazy import concrete
 from ..autograd import grad_mode
@@ -142,6 +143,11 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
         raise ValueError("min_val cannot be greater than max_val")
     out = _hardtanh(input, min_val, max_val)
     return input._inplace_assign(out) if inplace else out
+
+
+def relu(input, inplace=False):
+    """``max(input, 0)``; ``inplace`` writes it into ``input`` (torch's ``relu_``)."""
+    return input._inplace_assign(_relu(input)) if inplace else _relu(input)
 
 
 def relu6(input, inplace=False):
