@@ -165,7 +165,7 @@ def defop(forward, *, node, saves=None, promote=False, view=False, inplace=False
 
         fn = make(False)
         if method:
-            _METHOD_FNS[fn] = make(True)
+            _METHOD_FNS[fn] = _as_tensor_member(make(True), opname)
         _publish(opname, fn, method, function, inplace, namespace, aliases)
         return fn
 
@@ -388,6 +388,11 @@ def _as_method_error(e, opname):
 _METHOD_FNS: dict = {}
 
 
+def _as_tensor_member(m, name):
+    m.__module__, m.__qualname__, m.__name__ = "funcgrad", "Tensor." + name, name
+    return m
+
+
 def method_form(fn):
     """The callable installed as ``Tensor.<name>`` for the published function ``fn``."""
     return _METHOD_FNS.get(fn, fn)
@@ -482,8 +487,12 @@ def public(fn=None, *, name=None, method=False, function=True, inplace=False, na
             return wrapper
 
         g = make(False)
+        # pickled by reference to where it is published (the package's own calls use ``f``)
+        ns = namespace if isinstance(namespace, str) else (namespace[0] if namespace else "torch")
+        g.__module__ = "funcgrad" if ns == "torch" else "funcgrad." + ns
+        g.__qualname__ = g.__name__ = pname
         if method or inplace:
-            _METHOD_FNS[g] = make(True)
+            _METHOD_FNS[g] = _as_tensor_member(make(True), pname)
         _publish(pname, g, method, function, inplace, namespace, aliases)
         return f  # the package's own calls skip the wrapper
 
