@@ -696,6 +696,8 @@ CASES.update({
                            "torch.optim.lr_scheduler.ReduceLROnPlateau(o, factor=1.5)", "None"),
     "steplr_ok_state": ("o = torch.optim.SGD([a], lr=0.1)\ns = torch.optim.lr_scheduler.StepLR(o, 1, gamma=0.5)\n"
                         "o.step()\ns.step()", "o.param_groups[0]['lr'], s.get_last_lr()"),
+    "optimizer_state_edited_in_place": ("o = torch.optim.SGD([a], lr=0.1, momentum=0.9)\n(a * 2).sum().backward()\n"
+                                        "o.step()\no.state[a]['momentum_buffer'].mul_(0)\no.step()", "a"),
     "clip_grad_norm_no_grads": ("r = torch.nn.utils.clip_grad_norm_([a], 1.0)", "r"),
     "clip_grad_norm_bad_type": ("a.grad = torch.ones(2)\ntorch.nn.utils.clip_grad_norm_([a], 1.0, norm_type='x')",
                                 "a.grad"),
