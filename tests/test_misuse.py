@@ -901,6 +901,20 @@ CASES.update({
     "to_true_is_bool": ("r = torch.ones(2).to(True)", "r"),
     "randint_one_arg": ("torch.randint(5)", "None"),
     "device_bad_string": ("torch.ones(2, device='cpux')", "None"),
+    # a non-number where torch takes a Scalar: torch's TypeError, never a NaN fill (state: t untouched)
+    "index_fill_none": ("t = torch.ones(3)\nt.index_fill_(0, torch.tensor([0]), None)", "t"),
+    "masked_fill_str": ("t = torch.ones(3)\nt.masked_fill(t > 0, 'a')", "t"),
+    "masked_fill_inplace_none": ("t = torch.ones(3)\nt.masked_fill_(t > 0, None)", "t"),
+    "fill_none": ("t = torch.ones(3)\nt.fill_(None)", "t"),
+    "setitem_none": ("t = torch.ones(3)\nt[0] = None", "t"),
+    "setitem_tensor_index_str": ("t = torch.ones(3)\nt[torch.tensor([0])] = 'a'", "t"),
+    "requires_grad_str": ("t = torch.ones(3)\nt.requires_grad_('yes')", "t.requires_grad"),
+    "requires_grad_int": ("t = torch.ones(3)\nt.requires_grad_(1)", "t.requires_grad"),
+    "to_dtype_str": ("torch.ones(2).to(dtype='float')", "None"),
+    "cumsum_dtype_str": ("torch.ones(2).cumsum(0, dtype='float')", "None"),
+    "sum_dtype_str": ("torch.ones(2).sum(dtype='float')", "None"),
+    "inplace_add_none_names_add_": ("t = torch.ones(3)\nt.add_(None)", "t"),
+    "inplace_mul_str_names_mul_": ("t = torch.ones(3)\nt.mul_('a')", "t"),
 })
 
 # deliberate differences: case -> why (the README's "Things to know" lists them)

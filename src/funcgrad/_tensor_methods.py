@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from . import _dtypes
+import numpy as np
 from .tensor import Tensor
 from ._ops import creation, indexing, linalg, pointwise, reduction, views
 from ._ops.registry import _check_args, methods
@@ -70,6 +71,9 @@ def _zero_(self):
 
 
 def _fill_(self, value):
+    if not isinstance(value, (Tensor, bool, int, float, complex, np.generic)):
+        raise TypeError(f"fill_() received an invalid combination of arguments - got ({type(value).__name__}), "
+                        "but expected one of:")
     return self._inplace_assign(creation._fill_op(self, value))
 
 

@@ -13,7 +13,14 @@ __all__ = ["OPS", "install"]
 
 def _inplace(fn, name):
     def method(self, *args, **kwargs):
-        return self._inplace_assign(fn(self, *args, **kwargs))
+        try:
+            res = fn(self, *args, **kwargs)
+        except TypeError as e:  # torch names the in-place form: "add_(): argument 'other' ..."
+            msg = str(e)
+            if not msg.startswith(name + "()") and not msg.startswith(name + "(): "):
+                raise
+            raise TypeError(name + "_" + msg[len(name):]) from None
+        return self._inplace_assign(res)
 
     method.__name__ = name + "_"
     method.__qualname__ = "Tensor." + name + "_"

@@ -13,7 +13,7 @@ import numpy as np
 
 from .. import _dtypes
 from .._device import _CPU, as_device
-from .registry import Const, _invalid_combination, defop, public
+from .registry import Const, _invalid_combination, defop, public, scalar_value
 
 __all__ = ["tensor", "as_tensor", "from_numpy", "zeros", "ones", "full", "empty", "eye", "arange", "linspace",
            "logspace", "zeros_like", "ones_like", "full_like", "empty_like", "rand", "randn", "randint",
@@ -649,6 +649,8 @@ def _to_copy(input, dtype):
 
 
 def _parse_to(args, kwargs, tensor_to=True):
+    if isinstance(kwargs.get("dtype"), str):
+        raise _invalid_combination("to", (), kwargs, True)
     dtype, device = kwargs.pop("dtype", None), kwargs.pop("device", None)
     kwargs.pop("memory_format", None)
     if args and type(args[0]) in (bool, float):
@@ -875,7 +877,7 @@ def fill(input, value):
             raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor with {value.dim()} "
                                "dimensions.")
         return (input, value), (), "FillBackward1"
-    return (input, Const(np.asarray(value, dtype=input._dtype.np))), ()
+    return (input, Const(scalar_value(value, input._dtype.np))), ()
 
 
 @public(name="zero_")

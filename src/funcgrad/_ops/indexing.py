@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import _dtypes, _lazy
 from ..autograd import grad_mode as _gm
-from .registry import Const, defop, public
+from .registry import _NUMBER, Const, defop, public, scalar_value
 from . import views
 from .views import _wrap
 from .views import build_index
@@ -258,6 +258,8 @@ def setitem(self, index, value):
         spec, arrays = _index_arrays(self._shape, index)
         node = "IndexPutBackward0"
     if not isinstance(value, Tensor):
+        if not isinstance(value, _NUMBER):
+            raise TypeError(f"can't assign a {type(value).__name__} to a {self.type()}")
         value = Const(np.asarray(value, dtype=self._dtype.np))
     else:
         dst = _region_shape(self, spec, [] if node == "CopySlices" else arrays)
@@ -446,7 +448,7 @@ def masked_fill(input, mask, value):
             raise RuntimeError("masked_fill_ only supports a 0-dimensional value tensor, but got tensor with "
                                f"{value.dim()} dimension(s).")
         return (input, mask, value), (), "MaskedFillBackward1"
-    return (input, mask, Const(np.asarray(value, dtype=input._dtype.np))), ()
+    return (input, mask, Const(scalar_value(value, input._dtype.np))), ()
 
 
 def _masked_select_fwd(x, idx, shape):

@@ -252,6 +252,8 @@ def _expected(opname, pname):
         return "Tensor"
     if pname == "alpha":
         return "Number"
+    if pname == "dtype":
+        return "torch.dtype"
     return None
 
 
@@ -266,6 +268,8 @@ def _fits(kind, v):
         return isinstance(v, Tensor)
     if kind == "Number":
         return isinstance(v, (bool, int, float, complex, np.generic, Tensor))
+    if kind == "torch.dtype":
+        return not isinstance(v, str)
     if isinstance(v, (list, tuple)):
         return all(_is_int(x) for x in v)
     return _is_int(v)
@@ -497,6 +501,17 @@ def public(fn=None, *, name=None, method=False, function=True, inplace=False, na
         return f  # the package's own calls skip the wrapper
 
     return deco(fn) if fn is not None else deco
+
+
+_NUMBER = (bool, int, float, complex, np.generic)
+
+
+def scalar_value(value, np_dtype):
+    """A python number given where torch takes a Scalar, as a numpy value of ``np_dtype``; anything
+    else (None, a string) is a TypeError, never a silent NaN."""
+    if not isinstance(value, _NUMBER):
+        raise TypeError(f"expected a number, not {_type_name(value)}")
+    return np.asarray(value, dtype=np_dtype)
 
 
 class Const:

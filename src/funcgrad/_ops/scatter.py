@@ -13,7 +13,7 @@ import numpy as np
 
 from .. import _dtypes, _lazy
 from .indexing import _check_gather_shape, _gather_fwd, _idx, gather, index_select
-from .registry import Const, defop, public
+from .registry import Const, defop, public, scalar_value
 from .views import _wrap
 
 __all__ = []
@@ -299,7 +299,7 @@ def index_fill(input, dim, index, value):
             raise RuntimeError("index_fill_ only supports a 0-dimensional value tensor, but got tensor with "
                                f"{value.dim()} dimension(s).")
         return (input, value, Const(arr)), (("axis", d),), "IndexFillBackward1"
-    return (input, Const(np.asarray(value, dtype=input._dtype.np)), Const(arr)), (("axis", d),)
+    return (input, Const(scalar_value(value, input._dtype.np)), Const(arr)), (("axis", d),)
 
 
 def _index_reduce_fwd(x, src, idx, axis, reduce, include_self):
