@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 from . import _dtypes
-import numpy as np
-from .tensor import Tensor
+from ._autograd import grad_mode as _gm
+from ._dtypes import _dt_name  # noqa: F401 - also imported from here
 from ._ops import creation, indexing, linalg, pointwise, reduction, views
 from ._ops.registry import _check_args, methods
-from .autograd import grad_mode as _gm
+from .tensor import Tensor
+import numpy as np
 
 _mode = _gm._mode
 
@@ -58,12 +59,6 @@ def _inplace_assign(self, res):
         self.grad_fn, self._output_nr, self._rg = node, res._output_nr, True
         self._st.last_fn = (node, res._output_nr)
     return self
-
-
-def _dt_name(d):
-    return {"float32": "Float", "float64": "Double", "int64": "Long", "int32": "Int", "bool": "Bool",
-            "float16": "Half", "bfloat16": "BFloat16", "int16": "Short", "int8": "Char", "uint8": "Byte",
-            "complex64": "ComplexFloat", "complex128": "ComplexDouble"}[d.name]
 
 
 def _zero_(self):
@@ -199,20 +194,16 @@ def _invert(self):
 
 
 def _softmax(self, dim, dtype=None):
-    from .nn import functional as F
-
     try:
-        return F.softmax(self, dim, dtype=dtype)
+        return reduction.softmax(self, dim, dtype=dtype)
     except (TypeError, RuntimeError):
         _check_args("softmax", _softmax, (self, dim), {"dtype": dtype} if dtype is not None else {}, True)
         raise
 
 
 def _log_softmax(self, dim, dtype=None):
-    from .nn import functional as F
-
     try:
-        return F.log_softmax(self, dim, dtype=dtype)
+        return reduction.log_softmax(self, dim, dtype=dtype)
     except (TypeError, RuntimeError):
         _check_args("log_softmax", _log_softmax, (self, dim), {"dtype": dtype} if dtype is not None else {}, True)
         raise
