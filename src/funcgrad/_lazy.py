@@ -124,6 +124,8 @@ HOT = 2
 # keep changing, and a new structure made of known kernels then runs op by op.
 _recent = collections.deque([False] * 8, maxlen=8)
 CHURN = 3
+# Tests force a tier: "fused" or "ops" (None: decide as above).
+_tier = None
 _stats = {"programs": 0, "kernels": 0, "flushes": 0, "fused_runs": 0, "op_runs": 0, "eval_shape": 0,
           "xla_compiles": 0, "compile_seconds": 0.0}
 
@@ -359,7 +361,11 @@ def _run_new(key, nodes, entries, inputs, outs):
     if live > 1:
         churn = sum(_recent)
         _recent.append(True)
-    if live > 1 and (heat >= HOT or churn < CHURN or 4 * novel > live):
+    if _tier is not None:
+        fuse = _tier == "fused" and live > 1
+    else:
+        fuse = live > 1 and (heat >= HOT or churn < CHURN or 4 * novel > live)
+    if fuse:
         _heat.pop(key, None)
         if len(seen) > 200_000:
             seen.clear()

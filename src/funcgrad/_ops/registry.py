@@ -270,6 +270,8 @@ def const(v, np_dtype):
         except OverflowError:
             return np.asarray(v).astype(np_dtype)
     key = (type(v), v, np_dtype)
+    if not v and type(v) is not int:  # -0.0 == 0.0 (and hashes alike): the sign is part of the key
+        key = (type(v), v, np_dtype, repr(v))
     try:
         return _consts[key]
     except (KeyError, TypeError):
