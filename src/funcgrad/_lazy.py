@@ -28,6 +28,8 @@ nobody holds are never materialised.
 from __future__ import annotations
 
 import collections
+import contextlib
+import itertools
 import sys
 import threading
 
@@ -91,6 +93,7 @@ class _State(threading.local):
 
 
 _state = _State()
+_gens = itertools.count(1)  # tape generations: never reused, so a stale placeholder is always detected
 _tape = _Tape(0)
 # One tape for the process; recording and flushing hold this lock, the flush until every value
 # of the tape it ran is filled in, so a thread never sees a value of a tape another thread is
@@ -272,7 +275,22 @@ def discard():
     """Drop everything pending (used when a traced call is abandoned: its entries hold tracers)."""
     global _tape
     with _lock:
-        _tape = _Tape(_tape.gen + 1)
+        _tape = _Tape(next(_gens))
+
+
+@contextlib.contextmanager
+def isolated():
+    """Record onto a private tape for the duration (a function traced while another tape is being
+    recorded: funcgrad.compile(model)'s forward traced as one op); the outer tape is put back after,
+    and whatever the block left pending is dropped."""
+    global _tape
+    with _lock:
+        saved = _tape
+        _tape = _Tape(next(_gens))
+        try:
+            yield
+        finally:
+            _tape = saved
 
 
 def _refcounts(nodes):
@@ -291,7 +309,7 @@ def flush():
         tape = _tape
         if not tape.entries:
             return
-        _tape = _Tape(tape.gen + 1)
+        _tape = _Tape(next(_gens))
         try:
             _run(tape)
         except BaseException:
