@@ -104,14 +104,33 @@ def main(argv=None):
     import funcgrad
     from funcgrad import _lazy
 
+    import jax
+
+    compiles = [0, 0.0]  # every XLA compile in this process (torch compiles none)
+
+    def on_compile(event, duration, **kw):
+        if event == "/jax/core/compile/backend_compile_duration":
+            compiles[0] += 1
+            compiles[1] += duration
+
+    jax.monitoring.register_event_duration_secs_listener(on_compile)
+
+    def stats():
+        st = dict(getattr(_lazy, "stats", _lazy.cache_info)())
+        st.setdefault("kernels", 0)
+        st.setdefault("op_runs", 0)
+        st.setdefault("fused_runs", st["flushes"] - st["op_runs"])
+        st["xla_compiles"], st["compile_seconds"] = compiles
+        return st
+
     seqs, weights = make_data(0)
     steps_plan = plan(1, 2 * steps, args.batch, seqs)
     longest = args.pad == "longest"
     t_losses, t_times, t_params = run(torch, seqs, weights, steps_plan, longest=longest)
-    snaps = [_lazy.stats()]
-    f_losses, f_times, f_params = run(funcgrad, seqs, weights, steps_plan, lambda: snaps.append(_lazy.stats()), steps,
+    snaps = [stats()]
+    f_losses, f_times, f_params = run(funcgrad, seqs, weights, steps_plan, lambda: snaps.append(stats()), steps,
                                    longest)
-    snaps.append(_lazy.stats())
+    snaps.append(stats())
     np.testing.assert_allclose(f_losses, t_losses, rtol=2e-4, atol=1e-5)
     for a, b in zip(f_params, t_params):
         np.testing.assert_allclose(a, b, rtol=2e-4, atol=1e-5)

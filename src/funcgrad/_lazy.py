@@ -93,7 +93,8 @@ class _State(threading.local):
 
 
 _state = _State()
-_gens = itertools.count(1)  # tape generations: never reused, so a stale placeholder is always detected
+_gens = itertools.count(1)
+_failed: dict = {}  # generation of a tape whose flush raised -> the exception  # tape generations: never reused, so a stale placeholder is always detected
 _tape = _Tape(0)
 # One tape for the process; recording and flushing hold this lock, the flush until every value
 # of the tape it ran is filled in, so a thread never sees a value of a tape another thread is
@@ -215,7 +216,7 @@ def record(prim, params, args, shape=None, dtype=None):
                     if a.gen == gen:
                         codes.append(a.idx)
                         continue
-                    raise RuntimeError("funcgrad internal error: a pending value outlived its tape")
+                    _lost(a)
                 a = v
             j = in_pos.get(id(a))
             if j is None:
@@ -260,6 +261,8 @@ def value_of(x):
         if v is None:
             flush()
             v = x.value
+            if v is None:
+                _lost(x)
         return v
     return x
 
@@ -268,6 +271,9 @@ def materialize(targets):
     """Compute everything pending (the targets included); returns the targets' arrays."""
     if any(type(t) is Lazy and t.value is None for t in targets):
         flush()
+        for t in targets:
+            if type(t) is Lazy and t.value is None:
+                _lost(t)
     return [t.value if type(t) is Lazy else t for t in targets]
 
 
@@ -312,12 +318,21 @@ def flush():
         _tape = _Tape(next(_gens))
         try:
             _run(tape)
-        except BaseException:
-            # interrupted (a signal, KeyboardInterrupt) or failed: its values stay pending, so a
-            # later flush runs them, rather than leaving placeholders no tape will ever fill
-            if not _tape.entries:
-                _tape = tape
+        except BaseException as e:
+            # interrupted (a signal, KeyboardInterrupt) or failed: the values it was computing are
+            # lost; using one later names this failure (rather than an internal error or a wrong value)
+            if len(_failed) > 64:
+                _failed.clear()
+            _failed[tape.gen] = e
             raise
+
+
+def _lost(x):
+    e = _failed.get(x.gen)
+    if e is not None:
+        raise RuntimeError(f"funcgrad: this value was lost: the flush computing it failed ({type(e).__name__}: "
+                           f"{e}); compute it again") from e
+    raise RuntimeError("funcgrad internal error: a pending value outlived its tape")
 
 
 def _run(tape):
