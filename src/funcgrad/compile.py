@@ -29,6 +29,7 @@ import numpy as np
 
 from . import _lazy
 from ._ops import creation
+from ._ops.registry import OpDef, dispatch
 from .autograd import grad_mode
 from .nn.module import Module
 from .optim.optimizer import Optimizer
@@ -555,12 +556,8 @@ class OptimizedModule(Module):
             self._graph_calls[guard] = call
             self._graph_calls[call] = (treedef, statics, tpos, state, [leaves[i].device for i in tpos])
         if self._graph_op is None:
-            from ._ops.registry import OpDef
-
             object.__setattr__(self, "_graph_op", OpDef("compiled_forward", self._pure, "CompiledFunctionBackward",
                                                         None, False, False, False))
-        from ._ops.registry import dispatch
-
         return dispatch(self._graph_op, state + [leaves[i] for i in tpos], (("call", call),))
 
     def _pure(self, *arrays, call):
