@@ -42,6 +42,11 @@ _TRACED_HYPER = ("lr", "betas")
 _spmd_program = None  # set by funcgrad.distributed.init_process_group: pure -> jit-like program
 
 
+def _set_spmd_program(fn):
+    global _spmd_program
+    _spmd_program = fn
+
+
 class GraphBreak(RuntimeError):
     """Raised with ``fullgraph=True`` when the function does something that needs a concrete value."""
 

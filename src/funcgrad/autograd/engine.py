@@ -13,7 +13,7 @@ from . import grad_mode
 from .anomaly_mode import _state as _anomaly, warn_forward_trace
 from .graph import _ZEROS, AccumulateGrad, OpNode
 
-__all__ = ["run_backward"]
+__all__ = ["run_backward", "queue_callback"]
 
 
 _late = {}
@@ -246,11 +246,16 @@ def run_backward(roots, retain_graph, create_graph, inputs=None, capture=False, 
     executed = []
     prev_grad = grad_mode._mode.grad
     grad_mode._mode.grad = create_graph
+    done = False
     try:
         for node in order:
             _run_node(node, buffers, acc_deps, V, create_graph, want, captured, capture, touched, executed)
+        done = True
     finally:
         grad_mode._mode.grad = prev_grad
+        if not done:
+            _callbacks.clear()
+    _run_callbacks()
     if not retain_graph:
         for node in executed:
             node._release()
@@ -265,6 +270,23 @@ def run_backward(roots, retain_graph, create_graph, inputs=None, capture=False, 
     if not create_graph:
         _lazy.materialize([p for p in pending if type(p) is _lazy.Lazy])
     return captured
+
+
+_callbacks = []
+
+
+def queue_callback(callback):
+    """Run ``callback()`` once the current backward pass has finished (torch's
+    ``Variable._execution_engine.queue_callback``; DistributedDataParallel reduces gradients there)."""
+    _callbacks.append(callback)
+
+
+def _run_callbacks():
+    try:
+        while _callbacks:
+            _callbacks.pop(0)()
+    finally:
+        _callbacks.clear()
 
 
 def _run_node(node, buffers, acc_deps, V, create_graph, want, captured, capture, touched, executed):

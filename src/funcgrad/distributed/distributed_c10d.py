@@ -21,6 +21,7 @@ import numpy as np
 
 from .. import _lazy
 from ..autograd import grad_mode
+from ..compile import _set_spmd_program
 from ..tensor import Tensor
 from . import _spmd
 from ._store import DistBackendError, DistError, DistNetworkError, DistStoreError, TCPStore
@@ -324,9 +325,7 @@ def init_process_group(backend=None, init_method=None, timeout=None, world_size=
     _group = _Group(rank, world_size, backend, st, secs, rt)
     group.WORLD = GroupMember.WORLD = _group.pg
     _install_fault_hook()
-    from .. import compile as _compile
-
-    _compile._spmd_program = lambda pure: _spmd.SpmdJit(rt, pure)
+    _set_spmd_program(lambda pure: _spmd.SpmdJit(rt, pure))
 
 
 def destroy_process_group(group=None):
@@ -334,9 +333,7 @@ def destroy_process_group(group=None):
     global _group
     g = _default()
     _check_group(group)
-    from .. import compile as _compile
-
-    _compile._spmd_program = None
+    _set_spmd_program(None)
     _group = None
     globals()["group"].WORLD = GroupMember.WORLD = None
     if g.world_size > 1:
