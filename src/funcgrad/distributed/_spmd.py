@@ -102,7 +102,11 @@ def run(rt, key, body, arrays, what="collective"):
     return res
 
 
+broken = []  # set once a collective failed: the runtime's shutdown handshake would only wait and abort
+
+
 def _backend_error(what, e):
+    broken.append(what)
     msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
     return DistBackendError(f"funcgrad.distributed.{what} failed: {msg}. A peer process has probably exited or "
                             "crashed (see its output); this rank cannot continue.")

@@ -217,3 +217,7 @@ class TCPStore:
             pass
         if self._server is not None:
             self._server.close()
+
+
+for _c in (DistError, DistBackendError, DistNetworkError, DistStoreError):
+    _c.__module__ = "torch.distributed"  # tracebacks print torch's names

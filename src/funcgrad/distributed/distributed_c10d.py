@@ -308,7 +308,12 @@ def init_process_group(backend=None, init_method=None, timeout=None, world_size=
         coord = f"{addr}:{_free_port(addr)}" if world_size > 1 else ""
         st.set("funcgrad/coordinator", coord)
     else:
-        coord = st.get("funcgrad/coordinator", secs).decode()
+        try:
+            coord = st.get("funcgrad/coordinator", secs).decode()
+        except DistNetworkError:
+            raise DistStoreError(f"rank 0 gave up waiting for the {world_size} ranks of the group (closed the store "
+                                 "before this rank got the rendezvous result): are WORLD_SIZE and the number of "
+                                 "processes started equal?") from None
 
     if world_size > 1:
         if os.environ.get("JAX_PLATFORMS", "cpu").split(",")[0] in ("", "cpu"):
@@ -318,9 +323,12 @@ def init_process_group(backend=None, init_method=None, timeout=None, world_size=
         if local_rank is not None and os.environ.get("JAX_PLATFORMS", "") not in ("cpu",):
             kwargs["local_device_ids"] = [int(local_rank)]
         t = max(5, int(secs))
+        # JAX's preemption service catches SIGTERM; torch's workers die of it (launchers stop workers so)
+        jax.config.update("jax_enable_preemption_service", False)
         jax.distributed.initialize(coord, world_size, rank, initialization_timeout=t,
                                    heartbeat_timeout_seconds=max(10, min(t, 100)),
                                    shutdown_timeout_seconds=max(5, min(t, 300)), **kwargs)
+        atexit.register(_skip_shutdown_if_broken)  # runs before JAX's own exit handler (registered earlier)
     rt = _spmd.Runtime(world_size, rank)
     _group = _Group(rank, world_size, backend, st, secs, rt)
     group.WORLD = GroupMember.WORLD = _group.pg
@@ -340,6 +348,16 @@ def destroy_process_group(group=None):
         jax.distributed.shutdown()
     _store_barrier(g, "destroy")
     g.store.close()
+
+
+def _skip_shutdown_if_broken():
+    """After a failed collective, end the process here, without JAX's shutdown handshake: the dead
+    peer never reaches it, and the runtime would abort this process after its heartbeat timeout.
+    The exit status is 1 (python does not tell exit handlers the status it was going to use)."""
+    if _spmd.broken:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(1)
 
 
 _hooked = False
