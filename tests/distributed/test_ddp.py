@@ -8,7 +8,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "workers"))
-from _dist_util import spawn  # noqa: E402
+from _dist_util import launch, spawn  # noqa: E402
 from common import reference  # noqa: E402
 
 STEPS = 20
@@ -29,3 +29,13 @@ def test_ddp_equals_single_process_eager_and_compiled(tmp_path):
         assert g["no_sync_err"] < 1e-6
     stats = got["compiled"]["compiled"]
     assert stats["calls"] >= STEPS - 1 and stats["eager_calls"] <= 1, stats
+
+
+def test_ddp_gpt_example_under_the_launcher(tmp_path):
+    example = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "ddp_gpt.py")
+    rc, out = launch(example, 2, ("--steps", "3", "--out-dir", tmp_path), timeout=240)
+    assert rc == 0, out[-3000:]
+    assert "iter 0: loss" in out and "iter 2: loss" in out
+    sums = sorted(line.split()[-1] for line in out.splitlines() if "parameter checksum" in line)
+    assert len(sums) == 2 and sums[0] == sums[1]  # replicas identical after training
+    assert (tmp_path / "ckpt.pt").exists()

@@ -19,12 +19,6 @@ def test_not_initialized():
     assert _caught(out) == [msg] * 3
 
 
-def test_init_twice():
-    for rc, out in spawn("faults.py", 2, ("twice", 20), timeout=90):
-        assert rc == 3, out
-        assert _caught(out)[0].startswith("CAUGHT ValueError: trying to initialize the default process group twice!")
-
-
 def test_rank_raises_others_fail_fast():
     t0 = time.monotonic()
     (rc0, out0), (rc1, out1) = spawn("faults.py", 2, ("raise", 30), timeout=90)

@@ -2,7 +2,8 @@
 compiled. Rank 0 writes, per mode, the averaged losses, the full state_dict and every rank's
 parameter + optimizer-state bytes to ``$OUT_DIR/fsdp.json``.
 
-usage: fsdp_train.py STEPS MODE[,MODE...]"""
+usage: fsdp_train.py STEPS MODE[,MODE...] [--collectives]   (--collectives: run collectives.py's checks first,
+in the same processes: JAX's runtime starts once per process)"""
 import datetime
 import json
 import os
@@ -18,6 +19,10 @@ steps, modes = int(sys.argv[1]), sys.argv[2].split(",")
 dist.init_process_group("gloo", timeout=datetime.timedelta(seconds=60))
 r, w = dist.get_rank(), dist.get_world_size()
 results = {}
+if "--collectives" in sys.argv:
+    import collectives
+
+    collectives.run(os.environ["OUT_DIR"])
 
 
 def nbytes(tensors):
