@@ -79,6 +79,8 @@ def main(argv=None):
     ap.add_argument("--block-size", type=int, default=16)
     ap.add_argument("--grad-accum", type=int, default=2, help="micro-steps per step, over all ranks")
     ap.add_argument("--lr", type=float, default=3e-3)
+    ap.add_argument("--n-layer", type=int, default=2)
+    ap.add_argument("--n-embd", type=int, default=32)
     ap.add_argument("--compile", action="store_true")
     ap.add_argument("--out-dir", type=str, default=None, help="rank 0 saves ckpt.pt there")
     args = ap.parse_args(argv)
@@ -105,7 +107,7 @@ def main(argv=None):
         return x, y
 
     torch.manual_seed(1337)  # same initialisation everywhere (DDP broadcasts rank 0's anyway)
-    model = GPT(len(chars), args.block_size)
+    model = GPT(len(chars), args.block_size, n_layer=args.n_layer, n_embd=args.n_embd)
     if ddp:
         model = DDP(model)
     raw_model = model.module if ddp else model
