@@ -102,3 +102,10 @@ def test_launcher_accepts_torchrun_flags():
     assert (a.nproc_per_node, a.master_port, a.standalone) == ("4", 1234, True)
     assert a.training_script == "train.py" and a.training_script_args == ["--lr", "0.1"]
     assert frun._cmd(a)[-4:] == ["funcgrad", "train.py", "--lr", "0.1"]
+
+
+def test_world_size_one_end_to_end():
+    from _dist_util import spawn
+
+    ((rc, out),) = spawn("single.py", 1, timeout=120)
+    assert rc == 0 and "single ok" in out, out[-3000:]
