@@ -9,7 +9,6 @@ import os
 import sys
 
 import numpy as np
-import pytest
 import torch
 
 sys.path.insert(0, os.path.dirname(__file__))

@@ -15,7 +15,8 @@ def _caught(text):
 def test_not_initialized():
     ((rc, out),) = spawn("faults.py", 1, ("before_init", 5), timeout=60)
     assert rc == 0, out
-    msg = "CAUGHT ValueError: Default process group has not been initialized, please make sure to call init_process_group."
+    msg = ("CAUGHT ValueError: Default process group has not been initialized, please make sure to call "
+           "init_process_group.")
     assert _caught(out) == [msg] * 3
 
 

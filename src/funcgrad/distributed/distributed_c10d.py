@@ -199,7 +199,8 @@ def get_backend(group=None):
     return _default().backend
 
 
-def new_group(ranks=None, timeout=None, backend=None, pg_options=None, use_local_synchronization=False, group_desc=None):
+def new_group(ranks=None, timeout=None, backend=None, pg_options=None, use_local_synchronization=False,
+              group_desc=None):
     g = _default()
     if ranks is None or sorted(ranks) == list(range(g.world_size)):
         return group.WORLD
@@ -429,7 +430,8 @@ def _reduce_rows(x, op):
     if op is ReduceOp.PRODUCT:
         return jnp.prod(x, axis=0, dtype=x.dtype)
     if op is ReduceOp.BAND:
-        return jax.lax.reduce(x, jnp.array(~0, x.dtype) if x.dtype != jnp.bool_ else jnp.array(True), jax.lax.bitwise_and, (0,))
+        ones = jnp.array(True) if x.dtype == jnp.bool_ else jnp.array(~0, x.dtype)
+        return jax.lax.reduce(x, ones, jax.lax.bitwise_and, (0,))
     if op is ReduceOp.BOR:
         return jax.lax.reduce(x, jnp.zeros((), x.dtype), jax.lax.bitwise_or, (0,))
     if op is ReduceOp.BXOR:
