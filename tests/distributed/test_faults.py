@@ -60,3 +60,12 @@ def test_launcher_stops_everyone_when_a_worker_fails():
     assert rc == 1, out
     assert "ChildFailedError" in out and "rank      : 1 (local_rank: 1)" in out
     assert "RuntimeError: rank 1 failed on purpose" in out
+
+
+def test_hung_rank_watchdog_ends_the_waiting_rank():
+    t0 = time.monotonic()
+    (rc0, out0), (rc1, out1) = spawn("faults.py", 2, ("hang", 6), timeout=90)
+    assert time.monotonic() - t0 < 80
+    assert rc0 == 1, out0
+    assert "watchdog: all_reduce did not finish within 6s" in out0
+    assert rc1 != 0  # rank 0 hosted JAX's coordination service: its end ends rank 1 too, with a message

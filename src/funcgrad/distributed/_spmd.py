@@ -11,7 +11,10 @@ compiled program.
 """
 from __future__ import annotations
 
+import os
+import sys
 import threading
+import time
 
 import jax
 import numpy as np
@@ -39,12 +42,43 @@ def is_traced(x):
     return isinstance(x, jax.core.Tracer)
 
 
+class _Watchdog:
+    """torch's collective watchdog: a collective that has not finished ``timeout`` seconds after it
+    started (a rank hung, or never calls it) ends this process with a message naming it, instead of
+    blocking forever. One thread polls a deadline; arming it costs two assignments."""
+
+    def __init__(self, timeout):
+        self.timeout = timeout
+        self.deadline = None
+        self.what = None
+        threading.Thread(target=self._watch, daemon=True, name="funcgrad-distributed-watchdog").start()
+
+    def _watch(self):
+        while True:
+            time.sleep(min(1.0, max(0.05, self.timeout / 20)))
+            d = self.deadline
+            if d is not None and time.monotonic() > d:
+                print(f"[funcgrad.distributed] watchdog: {self.what} did not finish within {self.timeout:g}s (the "
+                      "timeout of init_process_group): a rank is hung, has died, or does not call it. Terminating "
+                      "this process.", file=sys.stderr, flush=True)
+                sys.stdout.flush()
+                os._exit(1)
+
+    def __enter__(self):
+        self.deadline = time.monotonic() + self.timeout
+        return self
+
+    def __exit__(self, *exc):
+        self.deadline = None
+
+
 class Runtime:
     """The mesh of one device per process and the cache of collective programs."""
 
-    def __init__(self, world_size, rank):
+    def __init__(self, world_size, rank, timeout=1800.0):
         self.world_size = world_size
         self.rank = rank
+        self.watchdog = _Watchdog(timeout) if world_size > 1 else None
         if world_size == 1:
             devs = [jax.local_devices()[0]]
         else:
@@ -59,6 +93,12 @@ class Runtime:
         x = jax.device_put(x, self.device)
         x = jax.numpy.expand_dims(x, 0)
         return jax.make_array_from_single_device_arrays((self.world_size,) + x.shape[1:], self.sharding, [x])
+
+    def guard(self, what):
+        if self.watchdog is None:
+            return _NOGUARD
+        self.watchdog.what = what
+        return self.watchdog
 
     @staticmethod
     def to_local(g):
@@ -81,6 +121,17 @@ class Runtime:
         return fn
 
 
+class _NoGuard:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        pass
+
+
+_NOGUARD = _NoGuard()
+
+
 def run(rt, key, body, arrays, what="collective"):
     """Run ``body`` (local arrays -> tuple of local arrays, may use ``AXIS`` collectives) on every rank.
 
@@ -93,10 +144,11 @@ def run(rt, key, body, arrays, what="collective"):
         return list(body(*arrays))
     fn = rt.program(key, body, len(arrays))
     try:
-        outs = fn(*[rt.to_global(a) for a in arrays])
-        res = [rt.to_local(o) for o in outs]
-        for r in res:
-            r.block_until_ready()
+        with rt.guard(what):
+            outs = fn(*[rt.to_global(a) for a in arrays])
+            res = [rt.to_local(o) for o in outs]
+            for r in res:
+                r.block_until_ready()
     except (jax.errors.JaxRuntimeError, ValueError, RuntimeError) as e:
         raise _backend_error(what, e) from None
     return res
@@ -151,7 +203,11 @@ class _Lowered:
     def __call__(self, *args):
         rt = self.rt
         try:
-            out = self.compiled(*jax.tree_util.tree_map(rt.to_global, args))
-            return jax.tree_util.tree_map(rt.to_local, out)
+            # waited for under the watchdog: a rank missing from the step's collectives must not hang us
+            with rt.guard("a compiled step's collectives"):
+                out = self.compiled(*jax.tree_util.tree_map(rt.to_global, args))
+                out = jax.tree_util.tree_map(rt.to_local, out)
+                jax.block_until_ready(out)
+            return out
         except (jax.errors.JaxRuntimeError, ValueError) as e:
             raise _backend_error("compiled step", e) from None

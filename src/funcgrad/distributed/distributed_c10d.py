@@ -330,7 +330,7 @@ def init_process_group(backend=None, init_method=None, timeout=None, world_size=
                                    heartbeat_timeout_seconds=max(10, min(t, 100)),
                                    shutdown_timeout_seconds=max(5, min(t, 300)), **kwargs)
         atexit.register(_skip_shutdown_if_broken)  # runs before JAX's own exit handler (registered earlier)
-    rt = _spmd.Runtime(world_size, rank)
+    rt = _spmd.Runtime(world_size, rank, secs)
     _group = _Group(rank, world_size, backend, st, secs, rt)
     group.WORLD = GroupMember.WORLD = _group.pg
     _install_fault_hook()

@@ -39,6 +39,9 @@ t = torch.ones(3) * (dist.get_rank() + 1)
 dist.all_reduce(t)
 if mode == "raise" and dist.get_rank() == 1:
     raise RuntimeError("rank 1 failed on purpose")
+if mode == "hang" and dist.get_rank() == 1:
+    time.sleep(timeout + 8)  # alive but absent from the collectives: rank 0's watchdog ends it
+    sys.exit(0)
 t0 = time.monotonic()
 try:
     for _ in range(3):
