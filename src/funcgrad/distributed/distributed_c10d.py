@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import _lazy
-from ..autograd import grad_mode
+from .._autograd import grad_mode
 from ..compile import _set_spmd_program
 from ..tensor import Tensor
 from . import _spmd

@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ...autograd import grad_mode
+from ..._autograd import grad_mode
 from ...autograd.function import Function
 from ...nn.module import Module
 from ...nn.parallel.distributed import _sync_module_states

@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ... import distributed as dist
-from ...autograd import grad_mode
+from ..._autograd import grad_mode
 from ...autograd.engine import queue_callback
 from ...distributed import _spmd
 from ...tensor import Tensor
