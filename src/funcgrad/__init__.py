@@ -109,3 +109,5 @@ from ._install import install, uninstall  # noqa: E402
 from .amp import autocast  # noqa: E402
 from .amp.autocast_mode import get_autocast_dtype, is_autocast_enabled  # noqa: E402
 from .serialization import load, save  # noqa: E402
+from . import distributed  # noqa: E402 - torch.distributed (needs nn, optim and compile above)
+from .nn import parallel as _parallel  # noqa: E402,F401 - torch.nn.parallel (DDP needs distributed)

@@ -40,6 +40,12 @@ __all__ = ["compile", "CompiledFunction", "GraphBreak", "OptimizedModule"]
 _TRACE_ERRORS = (jax.errors.ConcretizationTypeError, jax.errors.TracerArrayConversionError,
                  jax.errors.TracerIntegerConversionError, jax.errors.TracerBoolConversionError)
 _TRACED_HYPER = ("lr", "betas")
+_spmd_program = None  # set by funcgrad.distributed.init_process_group: pure -> jit-like program
+
+
+def _set_spmd_program(fn):
+    global _spmd_program
+    _spmd_program = fn
 
 
 class GraphBreak(RuntimeError):
@@ -448,7 +454,9 @@ class CompiledFunction:
                 state.restore(snap)
 
         donate = (1,) if self.donate else ()
-        program = jax.jit(pure, donate_argnums=donate)
+        # under an initialized process group (funcgrad.distributed), the step runs as every rank's own
+        # program with the rank axis bound, so its collectives (DDP's gradient all-reduce) are compiled in
+        program = jax.jit(pure, donate_argnums=donate) if _spmd_program is None else _spmd_program(pure)
         self.stats["traces"] += 1
         try:
             with warnings.catch_warnings():
