@@ -608,4 +608,5 @@ __all__ += [n for n in (*_act_all, *_loss_all, *_norm_all, *_misc_all) if n not 
 from ._misc import _torch_level  # noqa: E402
 
 _torch_level()  # torch.softmax, torch.cdist, Tensor.prelu, ...
+from . import _native  # noqa: E402,F401 - torch.native_layer_norm & co, aten-only backward ops
 del _torch_level
