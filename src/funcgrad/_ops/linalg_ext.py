@@ -139,18 +139,23 @@ def _real_dtype(d):
     return {"complex64": _dtypes.float32, "complex128": _dtypes.float64}.get(d.name, d)
 
 
-def _multi(name, node, saves=None):
-    """Declare a function with several outputs as one op whose static ``k`` picks an output."""
+def _multi(name, node, saves=None, jvp=None):
+    """Declare a function with several outputs as one op whose static ``k`` picks an output
+    (``jvp``: the several-output forward whose ``jax.jvp`` gives forward mode, see ``defop``)."""
 
     def deco(fwd):
         def forward(*xs, k, **kw):
             return fwd(*xs, **kw)[k]
 
+        def jvp_forward(*xs, k, **kw):
+            return jvp(*xs, **kw)[k]
+
         def binder(inputs, params, k, node_name=None):
             return tuple(inputs), tuple(params) + (("k", k),), node_name or node
 
         binder.__name__ = "_" + name
-        op = defop(forward, node=node, saves=saves, method=False, function=False, name="_" + name)(binder)
+        op = defop(forward, node=node, saves=saves, method=False, function=False, name="_" + name,
+                   jvp=jvp_forward if jvp is not None else None)(binder)
 
         def run(inputs, params, n, node_name=None):
             return tuple(op(inputs, params, k, node_name) for k in range(n))
@@ -389,9 +394,25 @@ def _chol_cj(a, upper):
 @_chol_cj.defjvp
 def _chol_cj_jvp(upper, primals, tangents):
     """torch's Cholesky derivative: ``dL = L Phi(L^{-1} sym(dA) L^{-H})`` (its backward is symmetrised)."""
+    return _chol_tangent(upper, primals, tangents, True)
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(1,))
+def _chol_cj_fw(a, upper):
+    return _chol_value(a, upper)
+
+
+@_chol_cj_fw.defjvp
+def _chol_cj_fw_jvp(upper, primals, tangents):
+    """torch's ``linalg_cholesky_jvp``: ``dL = L Phi(L^{-1} dA L^{-H})`` on all of ``dA`` (forward mode)."""
+    return _chol_tangent(upper, primals, tangents, False)
+
+
+def _chol_tangent(upper, primals, tangents, sym):
     (a,), (da,) = primals, tangents
     l = _chol_fwd(_chol_sym(a, upper), False)
-    da = (da + _mH(da)) / 2
+    if sym:
+        da = (da + _mH(da)) / 2
     t = lax.linalg.triangular_solve(l, da, left_side=False, lower=True, transpose_a=True, conjugate_a=True)
     t = lax.linalg.triangular_solve(l, t, left_side=True, lower=True)
     phi = jnp.tril(t) - 0.5 * t * jnp.eye(t.shape[-1], dtype=t.dtype)
@@ -400,7 +421,7 @@ def _chol_cj_jvp(upper, primals, tangents):
 
 
 @defop(_chol_cj, node="LinalgCholeskyExBackward0", saves={0: ("result",)}, method=False, function=False,
-       name="_cholesky")
+       name="_cholesky", jvp=_chol_cj_fw)
 def _cholesky(A, upper, node):
     return (A,), (("upper", bool(upper)),), node
 
@@ -544,9 +565,25 @@ def _eigh_cj(a, lower):
 def _eigh_cj_jvp(lower, primals, tangents):
     """torch's ``linalg_eig_backward`` (Hermitian case): the derivative on the Hermitian part of ``dA``
     (torch reads one triangle for the value, its gradient is the full Hermitian matrix)."""
+    return _eigh_tangent(lower, primals, tangents, True)
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(1,))
+def _eigh_cj_fw(a, lower):
+    return _eigh_cj(a, lower)
+
+
+@_eigh_cj_fw.defjvp
+def _eigh_cj_fw_jvp(lower, primals, tangents):
+    """torch's ``linalg_eig_jvp`` (Hermitian case) reads all of ``dA`` (forward mode)."""
+    return _eigh_tangent(lower, primals, tangents, False)
+
+
+def _eigh_tangent(lower, primals, tangents, sym):
     (a,), (da,) = primals, tangents
     w, v = _eigh_cj(a, lower)
-    da = (da + _mH(da)) / 2
+    if sym:
+        da = (da + _mH(da)) / 2
     vdav = _mH(v) @ da @ v
     dw = jnp.real(jnp.diagonal(vdav, axis1=-2, axis2=-1)).astype(w.dtype)
     e = w[..., None, :] - w[..., :, None]
@@ -560,7 +597,11 @@ def _eigh_fwd(a, lower):
     return _eigh_cj(a, lower)
 
 
-_eigh = _multi("eigh", "LinalgEighBackward0")(_eigh_fwd)
+def _eigh_fw(a, lower):
+    return _eigh_cj_fw(a, lower)
+
+
+_eigh = _multi("eigh", "LinalgEighBackward0", jvp=_eigh_fw)(_eigh_fwd)
 
 
 def _uplo(UPLO, fname):
@@ -971,7 +1012,23 @@ def _tri_solve_old_fwd(b, a, upper, transpose, unit):
     return x, a
 
 
-_tri_old = _multi("triangular_solve", "TriangularSolveBackward0")(_tri_solve_old_fwd)
+@functools.partial(jax.custom_jvp, nondiff_argnums=(2, 3, 4))
+def _tri_old_fw(b, a, upper, transpose, unit):
+    return _tri_solve_old_fwd(b, a, upper, transpose, unit)
+
+
+@_tri_old_fw.defjvp
+def _tri_old_fw_jvp(upper, transpose, unit, primals, tangents):
+    """torch's ``triangular_solve_jvp``: ``dX = triangular_solve(dB - dA @ X, A)`` on all of ``dA`` (its
+    backward masks the gradient to the triangle)."""
+    (b, a), (db, da) = primals, tangents
+    x, ab = _tri_solve_old_fwd(b, a, upper, transpose, unit)
+    da = jnp.broadcast_to(da, ab.shape)
+    dx, _ = _tri_solve_old_fwd(jnp.broadcast_to(db, x.shape) - da @ x, a, upper, transpose, unit)
+    return (x, ab), (dx, da)
+
+
+_tri_old = _multi("triangular_solve", "TriangularSolveBackward0", jvp=_tri_old_fw)(_tri_solve_old_fwd)
 
 
 @_public(method=True)
