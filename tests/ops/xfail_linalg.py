@@ -5,8 +5,6 @@ XFAIL = {
     "linalg.ldl_factor_ex": "NotImplementedError: JAX has no LAPACK sytrf (Bunch-Kaufman pivoting)",
     "linalg.ldl_solve": "NotImplementedError: JAX has no LAPACK sytrf (Bunch-Kaufman pivoting)",
     "einsum": "grad_fn is EinsumBackward0 (torch's node depends on its contraction path); values and gradients match",
-    "stft": "return_complex=False (deprecated in torch) raises NotImplementedError",
-    "istft": "complex64 samples with n_fft == input.size(-2) and no window differ from torch (not yet understood)",
 }
 
 XFAIL_ERRORS = {
