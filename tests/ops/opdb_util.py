@@ -408,6 +408,8 @@ def to_fg(x, memo):
         if gen is None:
             raise Unsupported("funcgrad lacks torch.Generator", "missing")
         return gen().manual_seed(x.initial_seed())
+    if isinstance(x, torch.nn.Module):
+        return _module_to_fg(x)
     if isinstance(x, tuple) and hasattr(x, "_fields"):
         return type(x)(*(to_fg(v, memo) for v in x))
     if isinstance(x, (list, tuple)):
@@ -415,6 +417,19 @@ def to_fg(x, memo):
     if isinstance(x, dict):
         return {k: to_fg(v, memo) for k, v in x.items()}
     return x
+
+
+def _module_to_fg(m):
+    """A parameter-free torch module given as an argument (``distance_function=nn.PairwiseDistance()``):
+    funcgrad's module of the same class with the same hyperparameters."""
+    cls = getattr(funcgrad.nn, type(m).__name__, None)
+    if cls is None or any(True for _ in m.parameters()) or any(True for _ in m.buffers()):
+        raise Unsupported(f"funcgrad lacks a counterpart of {type(m).__name__}", "missing")
+    out = cls()
+    for k, v in vars(m).items():
+        if not k.startswith("_") and isinstance(v, (bool, int, float, str, tuple, type(None))):
+            setattr(out, k, v)
+    return out
 
 
 def tree_map(fn, x, is_leaf):
