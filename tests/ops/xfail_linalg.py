@@ -1,9 +1,6 @@
 """Known differences of the linalg/fft family from torch on op_db samples (merged by the op_db harness)."""
 
 XFAIL = {
-    "linalg.ldl_factor": "NotImplementedError: JAX has no LAPACK sytrf (Bunch-Kaufman pivoting)",
-    "linalg.ldl_factor_ex": "NotImplementedError: JAX has no LAPACK sytrf (Bunch-Kaufman pivoting)",
-    "linalg.ldl_solve": "NotImplementedError: JAX has no LAPACK sytrf (Bunch-Kaufman pivoting)",
     "einsum": "grad_fn is EinsumBackward0 (torch's node depends on its contraction path); values and gradients match",
 }
 

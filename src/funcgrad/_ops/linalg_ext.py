@@ -1704,13 +1704,90 @@ def tensorsolve(A, B, dims=None, *, out=None):
     return solve(A.reshape(m, n), B.reshape(m)).view(res_shape)
 
 
-def _no_ldl(*args, **kwargs):
-    raise NotImplementedError("funcgrad: torch.linalg.ldl_factor/ldl_factor_ex/ldl_solve (LAPACK sytrf's "
-                              "Bunch-Kaufman pivots) have no JAX counterpart")
+# ------------------------------------------------------------------------------------ LDL (LAPACK sytrf)
+# JAX has no Bunch-Kaufman factorisation: LAPACK's own sytrf/hetrf and sytrs/hetrs (through SciPy, which
+# JAX depends on) run on the host, as torch runs them; torch does not differentiate these ops.
+_LAPACK_PREFIX = {"float32": "s", "float64": "d", "complex64": "c", "complex128": "z"}
 
 
-for _n in ("ldl_factor", "ldl_factor_ex", "ldl_solve"):
-    public(_no_ldl, name=_n, namespace="linalg")
+def _lapack_fn(dtype, name, hermitian):
+    import scipy.linalg.lapack as lapack  # noqa: PLC0415 - SciPy loads only when LDL is used
+
+    p = _LAPACK_PREFIX[np.dtype(dtype).name]
+    if hermitian and p in "cz":
+        name = name.replace("sy", "he")
+    return getattr(lapack, p + name)
+
+
+def _ldl_host(t, fname):
+    a = _host(t)
+    if a is None:
+        raise NotImplementedError(f"funcgrad: torch.linalg.{fname} needs the data (LAPACK on the host); it cannot "
+                                  "be traced")
+    return np.asarray(a)
+
+
+def _ldl_factor(A, hermitian, fname):
+    _square_check(A, f"linalg.{fname}")
+    _float_check(A, f"linalg.{fname}")
+    a = _ldl_host(A, fname)
+    batch, n = a.shape[:-2], a.shape[-1]
+    ld = np.zeros_like(a)
+    piv = np.zeros(batch + (n,), np.int32)
+    info = np.zeros(batch, np.int32)
+    if n:
+        f = _lapack_fn(a.dtype, "sytrf", hermitian)
+        for idx in np.ndindex(*batch):
+            r, p, i = f(a[idx], lower=1)
+            ld[idx], piv[idx], info[idx] = np.tril(r), p, i
+    from .creation import tensor
+
+    dev = A.device
+    return tensor(ld, device=dev), tensor(piv, device=dev), tensor(info, device=dev)
+
+
+@_public(namespace="linalg")
+def ldl_factor_ex(A, *, hermitian=False, check_errors=False, out=None):
+    """Bunch-Kaufman LDL factorisation (LAPACK sytrf): ``(LD, pivots, info)``."""
+    ld, piv, info = _ldl_factor(A, hermitian, "ldl_factor_ex")
+    if check_errors and (info._array() != 0).any():
+        raise LinAlgError("torch.linalg.ldl_factor_ex: The factorization could not be completed because the input "
+                          "is not invertible.")
+    return return_type("linalg_ldl_factor_ex", ["LD", "pivots", "info"])(ld, piv, info)
+
+
+@_public(namespace="linalg")
+def ldl_factor(A, *, hermitian=False, out=None):
+    """Bunch-Kaufman LDL factorisation (LAPACK sytrf): ``(LD, pivots)``."""
+    ld, piv, _ = _ldl_factor(A, hermitian, "ldl_factor")
+    return return_type("linalg_ldl_factor", ["LD", "pivots"])(ld, piv)
+
+
+@_public(namespace="linalg")
+def ldl_solve(LD, pivots, B, *, hermitian=False, out=None):
+    """Solve ``A X = B`` from :func:`ldl_factor`'s ``(LD, pivots)`` (LAPACK sytrs)."""
+    _square_check(LD, "linalg.ldl_solve", "LD")
+    if B.dim() < 2:
+        raise RuntimeError(f"torch.linalg.ldl_solve: Expected B to have at least 2 dimensions, but it has "
+                           f"{B.dim()} dimensions instead")
+    if LD._dtype is not B._dtype:
+        raise RuntimeError(f"torch.linalg.ldl_solve: Expected LD and B to have the same dtype, but found LD of type "
+                           f"{_name(LD._dtype)} and B of type {_name(B._dtype)} instead")
+    if pivots._dtype is not _dtypes.int32:
+        raise RuntimeError(f"torch.linalg.ldl_solve: Expected pivots to be integers. Got {_name(pivots._dtype)}")
+    ld, piv, b = _ldl_host(LD, "ldl_solve"), _ldl_host(pivots, "ldl_solve"), _ldl_host(B, "ldl_solve")
+    batch = np.broadcast_shapes(ld.shape[:-2], b.shape[:-2], piv.shape[:-1])
+    ld = np.broadcast_to(ld, batch + ld.shape[-2:])
+    piv = np.broadcast_to(piv, batch + piv.shape[-1:])
+    b = np.broadcast_to(b, batch + b.shape[-2:])
+    x = np.zeros(b.shape, b.dtype)
+    if ld.shape[-1] and b.shape[-1]:
+        f = _lapack_fn(ld.dtype, "sytrs", hermitian)
+        for idx in np.ndindex(*batch):
+            x[idx] = f(ld[idx], piv[idx], b[idx], lower=1)[0]
+    from .creation import tensor
+
+    return tensor(x, device=B.device)
 
 
 # ------------------------------------------------------------------------------------ low-rank (random)
