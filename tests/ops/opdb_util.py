@@ -385,6 +385,22 @@ def _tensor_to_fg(t):
     return funcgrad.tensor(arr.copy(), dtype=dt, requires_grad=t.requires_grad)
 
 
+# Ops that address the input's storage: their input is rebuilt as the same view of the same storage.
+STORAGE_OPS = {"as_strided", "as_strided_copy", "as_strided_scatter"}
+
+
+def _tensor_to_fg_storage(t):
+    """``t`` as a funcgrad view of (a copy of) its whole storage, with its sizes, strides and offset."""
+    n = t.untyped_storage().nbytes() // t.element_size()
+    if t.is_contiguous() and t.storage_offset() == 0 and n == t.numel():
+        return _tensor_to_fg(t)
+    flat = torch.empty(0, dtype=t.dtype).set_(t.untyped_storage(), 0, (n,), (1,))
+    base = _tensor_to_fg(flat.detach())
+    if t.requires_grad:
+        base.requires_grad_(True)
+    return base.as_strided(tuple(t.shape), t.stride(), t.storage_offset())
+
+
 def to_fg(x, memo):
     """torch -> funcgrad, recursively; the same torch tensor maps to the same funcgrad tensor."""
     if isinstance(x, torch.Tensor):
@@ -740,6 +756,8 @@ class _Run:
         self.fg_process = rebind(process) if _is_testing_function(process) else process
         self.memo = {}
         try:
+            if self.op.name in STORAGE_OPS and isinstance(sample.input, torch.Tensor):
+                self.memo[id(sample.input)] = (sample.input, _tensor_to_fg_storage(sample.input))
             f_in, f_args, f_kwargs = to_fg((sample.input, sample.args, sample.kwargs), self.memo)
             f_args = tuple(f_args)
         except Unsupported as e:
