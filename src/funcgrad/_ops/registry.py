@@ -266,6 +266,24 @@ def _check_device(tensors):
 _consts: dict = {}
 
 
+_HALF = (np.dtype(jnp.float16), np.dtype(jnp.bfloat16))
+
+
+def upcast_half(forward):
+    """``forward`` computed in float32 when its first input is float16/bfloat16, the result rounded once to
+    that dtype: torch's accumulate type for reductions and normalisations (layer_norm, softmax...)."""
+
+    @functools.wraps(forward)
+    def f(*xs, **kw):
+        dt = getattr(xs[0], "dtype", None) if xs else None
+        if dt not in _HALF:
+            return forward(*xs, **kw)
+        ys = [x.astype(jnp.float32) if getattr(x, "dtype", None) in _HALF else x for x in xs]
+        return jax.tree_util.tree_map(lambda y: y.astype(dt) if y.dtype == jnp.float32 else y, forward(*ys, **kw))
+
+    return f
+
+
 def const(v, np_dtype):
     """A python number as a cached, uncommitted JAX array of ``np_dtype`` (one transfer per value).
 

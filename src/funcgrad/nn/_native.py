@@ -7,13 +7,15 @@ the op ``F.layer_norm``/``F.batch_norm``/``F.group_norm`` records (torch's node 
 statistics are computed beside it (not differentiable where torch's are not)."""
 from __future__ import annotations
 
+import math
+
 import jax
 import jax.numpy as jnp
 
 from .. import _dtypes
 from .._ops import creation
 from .._ops.aten import aten_op
-from .._ops.registry import defop, dispatch, public
+from .._ops.registry import defop, dispatch, public, upcast_half
 from ..autograd import grad_mode
 from . import _norms
 from . import functional as F
@@ -101,7 +103,7 @@ def _batch_norm_with_update(input, weight, bias, running_mean, running_var, mome
 # -- group norm -----------------------------------------------------------------------------------------
 def _gn_stats_fwd(x, *, groups, eps, k):
     n = x.shape[0]
-    xg = x.reshape(n, groups, -1)
+    xg = x.reshape(n, groups, math.prod(x.shape[1:]) // groups)
     mean = jnp.mean(xg, axis=-1)
     if k == 0:
         return mean
@@ -109,7 +111,7 @@ def _gn_stats_fwd(x, *, groups, eps, k):
     return jax.lax.rsqrt(var + eps)
 
 
-@defop(_gn_stats_fwd, node="NativeGroupNormBackward0", saves={0: (0,)}, method=False, function=False,
+@defop(upcast_half(_gn_stats_fwd), node="NativeGroupNormBackward0", saves={0: (0,)}, method=False, function=False,
        name="group_norm_stats")
 def _gn_stats(input, groups, eps, k):
     return (input,), (("groups", int(groups)), ("eps", float(eps)), ("k", k))
@@ -133,7 +135,7 @@ def _safe_softmax_fwd(x, axis):
     return jnp.where(empty, jnp.zeros((), x.dtype), y)
 
 
-@defop(_safe_softmax_fwd, node="SafeSoftmaxBackward0", saves={0: ("result",)}, method=False)
+@defop(upcast_half(_safe_softmax_fwd), node="SafeSoftmaxBackward0", saves={0: ("result",)}, method=False)
 def _safe_softmax(input, dim, dtype=None):
     """Softmax along ``dim`` that gives 0 (not NaN) on rows that are all ``-inf``."""
     if dtype is not None:
@@ -147,6 +149,8 @@ def _safe_softmax(input, dim, dtype=None):
 def _softmax_bwd_fwd(g, y, *, axis, dtype):
     if y.ndim == 0:
         return jnp.zeros((), dtype)
+    if g.dtype in (jnp.float16, jnp.bfloat16):  # torch accumulates in float32 and rounds once
+        g, y = g.astype(jnp.float32), y.astype(jnp.float32)
     return (y * (g - jnp.sum(g * y, axis=axis, keepdims=True))).astype(dtype)
 
 

@@ -11,7 +11,7 @@ import numpy as np
 from .. import _dtypes
 from .._ops import creation, linalg, pointwise
 from .._ops.pointwise import _leaky_relu, relu, sigmoid, tanh  # noqa: F401 - re-exported
-from .._ops.registry import ABSENT, Const, defop, dispatch
+from .._ops.registry import ABSENT, Const, defop, dispatch, upcast_half
 from .._lazy import concrete
 from ..autograd import grad_mode
 from ._spatial import *  # noqa: F401,F403 - convolution, pooling, padding, resampling
@@ -160,13 +160,13 @@ def _on_vector(f):
     return lambda x, axis: f(x[None], axis=0)[0] if x.ndim == 0 else f(x, axis=axis)
 
 
-@defop(_on_vector(jax.nn.softmax), node="SoftmaxBackward0", saves={0: ("result",)},
+@defop(upcast_half(_on_vector(jax.nn.softmax)), node="SoftmaxBackward0", saves={0: ("result",)},
        method=False, function=False, name="softmax")
 def _softmax(input, axis):
     return (input,), (("axis", axis),)
 
 
-@defop(_on_vector(jax.nn.log_softmax), node="LogSoftmaxBackward0", saves={0: ("result",)},
+@defop(upcast_half(_on_vector(jax.nn.log_softmax)), node="LogSoftmaxBackward0", saves={0: ("result",)},
        method=False, function=False, name="log_softmax")
 def _log_softmax(input, axis):
     return (input,), (("axis", axis),)
@@ -215,7 +215,7 @@ def _layer_norm_fwd(x, *wb, axes, eps, has_w, has_b):
     return y
 
 
-@defop(_layer_norm_fwd, node="NativeLayerNormBackward0", method=False, function=False, name="layer_norm")
+@defop(upcast_half(_layer_norm_fwd), node="NativeLayerNormBackward0", method=False, function=False, name="layer_norm")
 def _layer_norm(input, normalized_shape, weight, bias, eps):
     n = len(normalized_shape)
     if tuple(input._shape[-n:]) != tuple(normalized_shape):
@@ -253,7 +253,7 @@ def _bn_fwd(x, *rest, axes, eps, training, has_w, has_b):
     return y
 
 
-@defop(_bn_fwd, node="NativeBatchNormBackward0", method=False, function=False, name="batch_norm")
+@defop(upcast_half(_bn_fwd), node="NativeBatchNormBackward0", method=False, function=False, name="batch_norm")
 def _batch_norm(input, running, weight, bias, eps, training):
     axes = (0,) + tuple(range(2, input.dim()))
     stats = () if training else tuple(Const(r._array()) for r in running)
