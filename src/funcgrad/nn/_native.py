@@ -86,7 +86,7 @@ def _native_batch_norm_legit(input, weight, bias, *args):
         return _bn(input, weight, bias, rm, rv, training, momentum, eps, "NativeBatchNormLegitBackward0")
     if len(args) == 3:
         training, momentum, eps = args
-        return _bn(input, weight, bias, None, None, training, momentum, eps, "NativeBatchNormLegitNoStatsBackward0")
+        return _bn(input, weight, bias, None, None, training, momentum, eps, "NativeBatchNormLegitBackward1")
     raise TypeError("_native_batch_norm_legit() takes (input, weight, bias, [running_mean, running_var,] training, "
                     "momentum, eps)")
 
