@@ -5,5 +5,4 @@ XFAIL = {
 }
 
 XFAIL_ERRORS = {
-    "ormqr": "an error input raises IndexError where torch raises RuntimeError",
 }

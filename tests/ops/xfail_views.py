@@ -11,8 +11,4 @@ XFAIL: dict = {
 }
 
 XFAIL_ERRORS: dict = {
-    "masked_fill": "a complex fill value for a real tensor: funcgrad's TypeError comes from the conversion, torch "
-                   "raises RuntimeError",
-    "narrow_copy": "dim out of range: torch's narrow_copy raises RuntimeError, funcgrad the IndexError of every "
-                   "other dim wrap",
 }

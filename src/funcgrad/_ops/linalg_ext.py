@@ -845,6 +845,14 @@ def _ormqr_fwd(a, tau, c, left, transpose):
 @defop(_ormqr_fwd, node="OrmqrBackward0", saves={0: (0, 1, 2), 1: (0, 1, 2), 2: (0, 1)}, method=True)
 def ormqr(input, tau, other, left=True, transpose=False, *, out=None):
     """Multiply ``other`` by the Q of a geqrf factorization."""
+    for t, what in ((input, "input"), (other, "other")):
+        if t.dim() < 2:
+            raise RuntimeError(f"torch.ormqr: {what} must have at least 2 dimensions.")
+    if other._shape[-2 if left else -1] != input._shape[-2]:
+        d = -2 if left else -1
+        raise RuntimeError(f"torch.ormqr: other.shape[{d}] must be equal to input.shape[-2]")
+    if tau._shape[-1:] and tau._shape[-1] > input._shape[-1]:
+        raise RuntimeError("torch.ormqr: tau.shape[-1] must be less than or equal to input.shape[-1]")
     return (input, tau, other), (("left", bool(left)), ("transpose", bool(transpose)))
 
 
