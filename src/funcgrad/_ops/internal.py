@@ -8,7 +8,8 @@ import math
 import jax.numpy as jnp
 import numpy as np
 
-from ..tensor import Tensor, _wrap_dim
+from .._size import _wrap_dim
+from ..tensor import Tensor
 from . import indexing, shape
 from .creation import tensor as _tensor
 from .aten import aten_op
