@@ -45,6 +45,7 @@ from . import nn, optim  # noqa: E402
 from . import func  # noqa: E402 - also registers Tensor as a JAX pytree
 from .func import from_jax, to_jax  # noqa: E402
 from .compile import compile  # noqa: E402,A004
+from ._ops.aten import ops  # noqa: E402 - torch.ops.aten
 from . import viz  # noqa: E402
 from . import fft, linalg, masked, return_types, special  # noqa: E402 - namespaces filled by _ops.install
 from . import signal  # noqa: E402 - torch.signal.windows

@@ -719,6 +719,8 @@ def split_copy(input, split_size, dim=0):
 
 @public(method=True)
 def narrow_copy(input, dim, start, length):
+    if input.dim() and dim >= input.dim():  # torch's narrow_copy checks a too-large dim before wrapping it
+        raise RuntimeError("Expected dim < static_cast<int64_t>(self_sizes.size()) to be true, but got false.")
     b = narrow.__wrapped__(input, dim, start, length)
     return _narrow_copy(input, dict(b[1])["dim"], dict(b[1])["start"], dict(b[1])["length"], "NarrowCopyBackward0")
 
@@ -752,3 +754,4 @@ squeeze_ = _inplace_view(squeeze, "squeeze_")
 unsqueeze_ = _inplace_view(unsqueeze, "unsqueeze_")
 swapaxes_ = _inplace_view(transpose, "swapaxes_")
 swapdims_ = _inplace_view(transpose, "swapdims_")
+as_strided_ = _inplace_view(as_strided, "as_strided_")
