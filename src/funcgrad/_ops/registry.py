@@ -46,7 +46,7 @@ _ac = _autocast.state
 
 class OpDef:
     __slots__ = ("name", "forward", "node", "saves", "promote", "view", "prim", "_vjps", "nondiff_out",
-                 "nondiff", "__weakref__")
+                 "nondiff", "jvp_impl", "__weakref__")
 
     def __init__(self, name, forward, node, saves, promote, view, nondiff_out, nondiff=()):
         self.name = name
@@ -58,6 +58,7 @@ class OpDef:
         self.nondiff_out = nondiff_out
         self.nondiff = frozenset(nondiff)
         self._vjps = {}
+        self.jvp_impl = None  # forward-mode's own forward (defop's ``jvp=``), else the forward's
         if promote:
             idx = None if promote is True else frozenset(promote)
 
@@ -110,8 +111,12 @@ class OpDef:
 
 
 def defop(forward, *, node, saves=None, promote=False, view=False, inplace=False, method=True,
-          function=True, name=None, nondiff_out=False, nondiff=(), namespace=None, aliases=()):
+          function=True, name=None, nondiff_out=False, nondiff=(), namespace=None, aliases=(), jvp=None):
     """Register an op; see the module docstring. Returns the public function.
+
+    ``jvp``: a second JAX forward (same signature and value) whose ``jax.jvp`` gives the op's
+    forward-mode tangents, for ops whose torch jvp formula is not the transpose of torch's backward
+    (cholesky, eigh: the backward symmetrises ``dA``, the jvp reads all of it).
 
     ``namespace`` says where the function is published (``"torch"``, ``"linalg"``, ``"special"``,
     ``"fft"``, ``"nn.functional"`` or a tuple of them; default ``"torch"`` when ``function``);
@@ -122,6 +127,8 @@ def defop(forward, *, node, saves=None, promote=False, view=False, inplace=False
         op = OpDef(opname, forward, node, {0: ()} if view and saves is None else saves, promote, view,
                    nondiff_out, nondiff)
         OPS[opname] = op
+        if jvp is not None:
+            op.jvp_impl = OpDef(opname + "_jvpfwd", jvp, None, None, promote, False, False).prim.impl
         try:
             _ARGNAMES[opname] = tuple(inspect.signature(binder).parameters)
         except (TypeError, ValueError):
@@ -549,6 +556,24 @@ def _check_device(tensors):
 _consts: dict = {}
 
 
+_HALF = (np.dtype(jnp.float16), np.dtype(jnp.bfloat16))
+
+
+def upcast_half(forward):
+    """``forward`` computed in float32 when its first input is float16/bfloat16, the result rounded once to
+    that dtype: torch's accumulate type for reductions and normalisations (layer_norm, softmax...)."""
+
+    @functools.wraps(forward)
+    def f(*xs, **kw):
+        dt = getattr(xs[0], "dtype", None) if xs else None
+        if dt not in _HALF:
+            return forward(*xs, **kw)
+        ys = [x.astype(jnp.float32) if getattr(x, "dtype", None) in _HALF else x for x in xs]
+        return jax.tree_util.tree_map(lambda y: y.astype(dt) if y.dtype == jnp.float32 else y, forward(*ys, **kw))
+
+    return f
+
+
 def _check_int_range(v):
     """torch reads a python int as int64 or uint64; beyond both, its OverflowError."""
     if type(v) is int:
@@ -570,6 +595,8 @@ def const(v, np_dtype):
             _check_int_range(v)
             return np.asarray(v).astype(np_dtype)
     key = (type(v), v, np_dtype)
+    if not v and type(v) is not int:  # -0.0 == 0.0 (and hashes alike): the sign is part of the key
+        key = (type(v), v, np_dtype, repr(v))
     try:
         return _consts[key]
     except (KeyError, TypeError):
@@ -852,7 +879,7 @@ def jvp_op(op, positions, n_inputs):
     key = ("jvp", positions, n_inputs)
     v = op._vjps.get(key)
     if v is None:
-        prim = op.prim
+        impl = op.jvp_impl or op.prim.impl
 
         def forward(*args, params):
             xs, ts = list(args[:n_inputs]), args[n_inputs:]
@@ -861,7 +888,7 @@ def jvp_op(op, positions, n_inputs):
                 ys = list(xs)
                 for p, d in zip(positions, dual):
                     ys[p] = d
-                return prim.impl(params, *ys)
+                return impl(params, *ys)
 
             return jax.jvp(f, tuple(xs[p] for p in positions), tuple(ts))[1]
 

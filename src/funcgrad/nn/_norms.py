@@ -7,7 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._ops.registry import ABSENT, defop
+from .._ops.registry import ABSENT, defop, upcast_half
 from ..autograd import grad_mode
 
 __all__ = ["group_norm", "instance_norm", "rms_norm", "local_response_norm"]
@@ -28,7 +28,7 @@ def _group_norm_fwd(x, *wb, groups, eps, has_w, has_b):
     return y.astype(x.dtype)  # torch keeps the input's type with float32 parameters
 
 
-@defop(_group_norm_fwd, node="NativeGroupNormBackward0", saves={0: (0,), 1: (0,), 2: ()}, method=False,
+@defop(upcast_half(_group_norm_fwd), node="NativeGroupNormBackward0", saves={0: (0,), 1: (0,), 2: ()}, method=False,
        function=False, name="group_norm")
 def _group_norm(input, groups, weight, bias, eps):
     return (input, ABSENT if weight is None else weight, ABSENT if bias is None else bias), \

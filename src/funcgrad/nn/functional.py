@@ -13,7 +13,7 @@ from .._ops import creation, linalg, pointwise
 from .._ops.pointwise import _leaky_relu, sigmoid, tanh  # noqa: F401 - re-exported
 from .._ops.pointwise import relu as _relu
 from .._ops.reduction import _log_softmax, _softmax, _softmax_dim, log_softmax, softmax  # noqa: F401 - re-exported
-from .._ops.registry import ABSENT, Const, autocast_op, defop, dispatch
+from .._ops.registry import ABSENT, Const, autocast_op, defop, dispatch, upcast_half
 from .._lazy import concrete
 from ..autograd import grad_mode
 from ._spatial import *  # noqa: F401,F403 - convolution, pooling, padding, resampling
@@ -185,7 +185,7 @@ def _layer_norm_fwd(x, *wb, axes, eps, has_w, has_b):
     return y.astype(x.dtype)  # torch keeps the input's type with float32 weights (autocast on CPU)
 
 
-@defop(_layer_norm_fwd, node="NativeLayerNormBackward0", method=False, function=False, name="layer_norm")
+@defop(upcast_half(_layer_norm_fwd), node="NativeLayerNormBackward0", method=False, function=False, name="layer_norm")
 def _layer_norm(input, normalized_shape, weight, bias, eps):
     n = len(normalized_shape)
     if tuple(input._shape[-n:]) != tuple(normalized_shape):
@@ -227,7 +227,7 @@ def _bn_fwd(x, *rest, axes, eps, training, has_w, has_b):
     return y.astype(x.dtype)  # torch keeps the input's type with float32 parameters
 
 
-@defop(_bn_fwd, node="NativeBatchNormBackward0", method=False, function=False, name="batch_norm")
+@defop(upcast_half(_bn_fwd), node="NativeBatchNormBackward0", method=False, function=False, name="batch_norm")
 def _batch_norm(input, running, weight, bias, eps, training):
     axes = (0,) + tuple(range(2, input.dim()))
     stats = () if training else tuple(Const(r._array()) for r in running)
@@ -606,4 +606,5 @@ __all__ += [n for n in (*_act_all, *_loss_all, *_norm_all, *_misc_all) if n not 
 from ._misc import _torch_level  # noqa: E402
 
 _torch_level()  # torch.softmax, torch.cdist, Tensor.prelu, ...
+from . import _native  # noqa: E402,F401 - torch.native_layer_norm & co, aten-only backward ops
 del _torch_level
