@@ -6,6 +6,8 @@ an index array, then a scatter into the storage's value (:func:`write_through`).
 from __future__ import annotations
 
 
+import operator
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -319,6 +321,7 @@ def select(input, dim, index):
     """The sub-tensor at ``index`` of dimension ``dim`` (that dimension removed)."""
     d = _wrap(dim, input.dim())
     size = input._shape[d]
+    index = operator.index(index)  # a float index is torch's TypeError (worded by the registry), never floored
     if not -size <= index < size:
         raise IndexError(f"select(): index {index} out of range for tensor of size {list(input._shape)} at dimension {d}")
     return (input,), (("dim", d), ("index", index % size))
