@@ -7,6 +7,7 @@ from ._attention import (MultiheadAttention, Transformer, TransformerDecoder, Tr
                          TransformerEncoder, TransformerEncoderLayer)
 from ._rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase  # noqa: F401
 from .module import Module
+from ._containers import Container, ParameterDict  # noqa: F401
 from .modules import *  # noqa: F401,F403 - the layer classes
 from .modules import __all__ as _layers
 from .parameter import Buffer, Parameter
@@ -17,6 +18,6 @@ from ._modules_ext import __all__ as _more
 utils.rnn = _rnn
 _sys.modules[__name__ + ".utils.rnn"] = _rnn
 
-__all__ = ["Module", "Parameter", "Buffer", "functional", "init", "utils", "MultiheadAttention", "Transformer",
+__all__ = ["Module", "Container", "ParameterDict", "Parameter", "Buffer", "functional", "init", "utils", "MultiheadAttention", "Transformer",
            "TransformerDecoder", "TransformerDecoderLayer", "TransformerEncoder", "TransformerEncoderLayer", "GRU",
            "LSTM", "RNN", "GRUCell", "LSTMCell", "RNNBase", "RNNCell", "RNNCellBase", *_layers, *_more]

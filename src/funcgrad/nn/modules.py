@@ -9,6 +9,7 @@ from .. import _ops
 from ..autograd import grad_mode
 from . import functional as F
 from . import init
+from ._containers import ModuleDict, ModuleList, ParameterList, Sequential
 from .module import Module
 from .parameter import Parameter
 from ._spatial_modules import *  # noqa: F401,F403 - convolution, pooling, padding, resampling layers
@@ -22,123 +23,6 @@ __all__ = ["Sequential", "ModuleList", "ModuleDict", "ParameterList", "Linear", 
 
 def _empty(*shape, dtype=None, device=None):
     return _ops.creation.empty(*shape, dtype=dtype, device=device)
-
-
-# -- containers -------------------------------------------------------------------------------------
-class Sequential(Module):
-    """Modules applied in order."""
-
-    def __init__(self, *args):
-        super().__init__()
-        if len(args) == 1 and isinstance(args[0], collections.OrderedDict):
-            for k, m in args[0].items():
-                self.add_module(k, m)
-        else:
-            for i, m in enumerate(args):
-                self.add_module(str(i), m)
-
-    def forward(self, input):
-        for m in self._modules.values():
-            input = m(input)
-        return input
-
-    def __getitem__(self, idx):
-        if isinstance(idx, slice):
-            return Sequential(collections.OrderedDict(list(self._modules.items())[idx]))
-        mods = list(self._modules.values())
-        return mods[operator.index(idx)]
-
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
-
-    def append(self, module):
-        self.add_module(str(len(self)), module)
-        return self
-
-
-class ModuleList(Module):
-    def __init__(self, modules=None):
-        super().__init__()
-        if modules is not None:
-            self.extend(modules)
-
-    def __getitem__(self, idx):
-        if isinstance(idx, slice):
-            return ModuleList(list(self._modules.values())[idx])
-        return list(self._modules.values())[idx]
-
-    def __setitem__(self, idx, module):
-        self.add_module(list(self._modules.keys())[idx], module)
-
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
-
-    def append(self, module):
-        self.add_module(str(len(self)), module)
-        return self
-
-    def extend(self, modules):
-        for m in modules:
-            self.append(m)
-        return self
-
-
-class ModuleDict(Module):
-    def __init__(self, modules=None):
-        super().__init__()
-        if modules is not None:
-            for k, m in (modules.items() if hasattr(modules, "items") else modules):
-                self.add_module(k, m)
-
-    def __getitem__(self, key):
-        return self._modules[key]
-
-    def __setitem__(self, key, module):
-        self.add_module(key, module)
-
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules)
-
-    def __contains__(self, key):
-        return key in self._modules
-
-    def keys(self):
-        return self._modules.keys()
-
-    def values(self):
-        return self._modules.values()
-
-    def items(self):
-        return self._modules.items()
-
-
-class ParameterList(Module):
-    def __init__(self, values=None):
-        super().__init__()
-        for v in values or ():
-            self.append(v)
-
-    def append(self, value):
-        self.register_parameter(str(len(self._parameters)), value if isinstance(value, Parameter) else Parameter(value))
-        return self
-
-    def __getitem__(self, idx):
-        return list(self._parameters.values())[idx]
-
-    def __len__(self):
-        return len(self._parameters)
-
-    def __iter__(self):
-        return iter(self._parameters.values())
 
 
 # -- basic layers ------------------------------------------------------------------------------------
