@@ -32,8 +32,8 @@ def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=Non
     if len(tensors) == 0:
         return _ops.creation.tensor(0.0)
     first_device = tensors[0].device
-    norms = [_ops.linalg.vector_norm(t, norm_type) for t in tensors]
-    total = _ops.linalg.vector_norm(_ops.indexing.stack([n.to(first_device) for n in norms]), norm_type)
+    norms = [_ops.linalg_ext.vector_norm(t, norm_type) for t in tensors]
+    total = _ops.linalg_ext.vector_norm(_ops.indexing.stack([n.to(first_device) for n in norms]), norm_type)
     if error_if_nonfinite and bool(_ops.pointwise.logical_or(total.isnan(), total.isinf())):
         raise RuntimeError(f"The total norm of order {norm_type} for gradients from `parameters` is non-finite, so "
                            "it cannot be clipped. To disable this error and scale the gradients by the non-finite "
