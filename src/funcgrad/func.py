@@ -83,12 +83,13 @@ def functional_call(module, parameter_and_buffer_dicts, args=None, kwargs=None, 
     if isinstance(parameter_and_buffer_dicts, dict):
         merged = parameter_and_buffer_dicts
     elif isinstance(parameter_and_buffer_dicts, (list, tuple)):
-        keys = [k for d in parameter_and_buffer_dicts for k in d.keys()]
-        seen = set()
-        for k in keys:
-            if k in seen:
-                raise ValueError(f"{k} appeared in multiple dictionaries; behavior of functional call is ambiguous")
-            seen.add(k)
+        counts = {}
+        for d in parameter_and_buffer_dicts:
+            for k in d.keys():
+                counts[k] = counts.get(k, 0) + 1
+        repeated = [k for k, n in counts.items() if n > 1]
+        if repeated:
+            raise ValueError(f"{repeated} appeared in multiple dictionaries; behavior of functional call is ambiguous")
         merged = {k: v for d in parameter_and_buffer_dicts for k, v in d.items()}
     else:
         raise ValueError(f"Expected parameter_and_buffer_dicts to be a dict, or a list/tuple of dicts, but got "

@@ -924,6 +924,10 @@ class _BackwardHook:
                     self.grad_outputs = r
                 local = self.grad_outputs
                 if self.input_tensors_index is None:
+                    warnings.warn("Full backward hook is firing when gradients are computed with respect to module "
+                                  "outputs since no inputs require gradients. See https://docs.pytorch.org/docs/main/"
+                                  "generated/torch.nn.Module.html#torch.nn.Module.register_full_backward_hook for more "
+                                  "details.", stacklevel=5)
                     grad_inputs = self._pack_with_none([], [], self.n_inputs)
                     for user_hook in self.user_hooks:
                         r = user_hook(self.module, grad_inputs, self.grad_outputs)
