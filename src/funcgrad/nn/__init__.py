@@ -13,6 +13,8 @@ from .modules import __all__ as _layers
 from .parameter import Buffer, Parameter
 from ._modules_ext import *  # noqa: F401,F403 - more layers, activations and losses
 from ._modules_ext import __all__ as _more
+from ._lazy_modules import *  # noqa: F401,F403 - Lazy* layers, UninitializedParameter/Buffer
+from ._lazy_modules import __all__ as _lazy
 
 # ``torch.nn.utils.rnn``: packing helpers live with the recurrent layers
 utils.rnn = _rnn
@@ -20,4 +22,4 @@ _sys.modules[__name__ + ".utils.rnn"] = _rnn
 
 __all__ = ["Module", "Container", "ParameterDict", "Parameter", "Buffer", "functional", "init", "utils", "MultiheadAttention", "Transformer",
            "TransformerDecoder", "TransformerDecoderLayer", "TransformerEncoder", "TransformerEncoderLayer", "GRU",
-           "LSTM", "RNN", "GRUCell", "LSTMCell", "RNNBase", "RNNCell", "RNNCellBase", *_layers, *_more]
+           "LSTM", "RNN", "GRUCell", "LSTMCell", "RNNBase", "RNNCell", "RNNCellBase", *_layers, *_more, *_lazy]

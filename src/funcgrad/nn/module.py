@@ -557,9 +557,10 @@ class Module:
                 error_msgs.append(f'While copying the parameter named "{key}", expected torch.Tensor or Tensor-like '
                                   f"object from checkpoint but received {type(src)}")
                 continue
-            if param.dim() == 0 and src.dim() == 1 and src.shape[0] == 1:
+            lazy = hasattr(type(param), "materialize")  # an UninitializedParameter/Buffer of a lazy module
+            if not lazy and param.dim() == 0 and src.dim() == 1 and src.shape[0] == 1:
                 src = src[0]
-            if src.shape != param.shape:
+            if not lazy and src.shape != param.shape:
                 error_msgs.append(f"size mismatch for {key}: copying a param with shape {src.shape} from checkpoint, "
                                   f"the shape in current model is {param.shape}.")
                 continue
