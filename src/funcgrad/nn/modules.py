@@ -48,10 +48,11 @@ class Linear(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, input):
-        if input._shape[-1] != self.in_features:
+        out_f, in_f = self.weight._shape  # (not in_features: a lazy layer loaded from a state_dict keeps 0 there)
+        if input._shape[-1] != in_f:
             raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied "
                                f"({input.numel() // max(input._shape[-1], 1) if input.dim() > 1 else 1}x"
-                               f"{input._shape[-1]} and {self.in_features}x{self.out_features})")
+                               f"{input._shape[-1]} and {in_f}x{out_f})")
         return F.linear(input, self.weight, self.bias)
 
     def extra_repr(self):
