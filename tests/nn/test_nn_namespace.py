@@ -25,8 +25,8 @@ NOT_PROVIDED = {
                       "has_torch_function_variadic", "importlib", "math", "reproducibility_notes",
                       "sparse_support_notes", "tf32_notes", "torch",  # typing/imports/docs, not API
                       "conv_tbc", "grouped_mm", "scaled_grouped_mm", "scaled_mm"},  # cuDNN/CUDA-only kernels
-    "nn.utils": {"prune", "clip_grad", "convert_parameters", "init", "memory_format"},  # prune: not built yet;
-    # the others are the files torch's functions live in (the functions themselves are provided)
+    "nn.utils": {"clip_grad", "convert_parameters", "init", "memory_format"},
+    # (the files torch's functions live in; the functions themselves are provided)
     "nn.Module": {"compile", "ipu", "mtia", "xpu"},  # compile: use funcgrad.compile(module); no such devices
 }
 

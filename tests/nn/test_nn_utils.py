@@ -355,3 +355,53 @@ def test_half_precision_print(dtype):
         b = torch.tensor(vals, dtype=getattr(torch, dtype))
         assert repr(a) == repr(b)
         assert repr(a * 2) == repr(b * 2)
+
+
+PRUNE_SCRIPT = """
+import numpy as np
+import torch
+import torch.nn.utils.prune as prune
+rng = np.random.default_rng(0)
+m = torch.nn.Linear(6, 4)
+with torch.no_grad():
+    m.weight.copy_(torch.from_numpy(rng.standard_normal((4, 6)).astype(np.float32)))
+    m.bias.copy_(torch.from_numpy(rng.standard_normal(4).astype(np.float32)))
+prune.l1_unstructured(m, "weight", amount=0.3)
+print(sorted(m.state_dict().keys()), [n for n, _ in m.named_parameters()], [n for n, _ in m.named_buffers()])
+print(m.weight_mask)
+prune.ln_structured(m, "weight", amount=1, n=2, dim=0)
+print(m.weight_mask, prune.is_pruned(m))
+print(m(torch.ones(1, 6)))
+prune.l1_unstructured(m, "bias", amount=2, importance_scores=torch.arange(4.0))
+print(m.bias)
+prune.remove(m, "weight")
+print(sorted(m.state_dict().keys()), m.weight)
+m2 = torch.nn.Sequential(torch.nn.Linear(3, 3), torch.nn.Linear(3, 2))
+with torch.no_grad():
+    for p in m2.parameters():
+        p.copy_(torch.from_numpy(rng.standard_normal(tuple(p.shape)).astype(np.float32)))
+prune.global_unstructured([(m2[0], "weight"), (m2[1], "weight")], pruning_method=prune.L1Unstructured, amount=0.5)
+print(m2[0].weight_mask, m2[1].weight_mask)
+prune.custom_from_mask(m2[1], "bias", torch.tensor([1.0, 0.0]))
+print(m2[1].bias, [type(h).__name__ for h in m2[1]._forward_pre_hooks.values()])
+try:
+    prune.l1_unstructured(m2[0], "bias", amount=5)
+except Exception as e:
+    print(type(e).__name__, e)
+prune.identity(m2[0], "bias")
+print(m2[0].bias_mask)
+"""
+
+
+def test_prune_against_torch(tmp_path):
+    import subprocess
+    import sys
+
+    script = tmp_path / "prune_script.py"
+    script.write_text(PRUNE_SCRIPT)
+    outs = []
+    for cmd in ([sys.executable, str(script)], [sys.executable, "-m", "funcgrad", str(script)]):
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stderr
+        outs.append(r.stdout)
+    assert outs[0] == outs[1]

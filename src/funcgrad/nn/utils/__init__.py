@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import inspect
 
-from . import fusion, parametrizations, parametrize, stateless  # noqa: F401
+from . import fusion, parametrizations, parametrize, prune, stateless  # noqa: F401
 from ._clip import (clip_grad_norm, clip_grad_norm_, clip_grad_value_, clip_grads_with_norm_,  # noqa: F401
                     get_total_norm, parameters_to_vector, vector_to_parameters)
 from .fusion import fuse_conv_bn_eval, fuse_conv_bn_weights, fuse_linear_bn_eval, fuse_linear_bn_weights  # noqa: F401
@@ -16,7 +16,7 @@ __all__ = ["clip_grad_norm", "clip_grad_norm_", "clip_grad_value_", "clip_grads_
            "parameters_to_vector", "vector_to_parameters", "fuse_conv_bn_eval", "fuse_conv_bn_weights",
            "fuse_linear_bn_eval", "fuse_linear_bn_weights", "remove_spectral_norm", "spectral_norm",
            "remove_weight_norm", "weight_norm", "skip_init", "convert_conv2d_weight_memory_format",
-           "convert_conv3d_weight_memory_format", "parametrizations", "parametrize", "stateless", "fusion",
+           "convert_conv3d_weight_memory_format", "parametrizations", "parametrize", "stateless", "fusion", "prune",
            "rnn"]
 
 
