@@ -15,7 +15,6 @@ warnings.filterwarnings("ignore", category=FutureWarning)
 # torch names funcgrad leaves out on purpose
 NOT_PROVIDED = {
     "nn": {"intrinsic", "qat", "quantizable", "quantized",  # quantization
-           "SyncBatchNorm",  # needs process groups (torch.distributed)
            "AdaptiveLogSoftmaxWithLoss", "CrossMapLRN2d",  # rarely used, not built yet
            "LinearCrossEntropyOptions", "common_types", "factory_kwargs"},  # typing helpers
     "nn.functional": {"BroadcastingList1", "BroadcastingList2", "BroadcastingList3", "Callable", "DType",

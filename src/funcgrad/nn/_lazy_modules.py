@@ -1,6 +1,7 @@
 """Lazy modules (``LazyLinear``, ``LazyConv{1,2,3}d``, ``LazyConvTranspose{1,2,3}d``, ``LazyBatchNorm{1,2,3}d``,
 ``LazyInstanceNorm{1,2,3}d``): their input size is read from the first input; until then their parameters are
-``UninitializedParameter``s. After the first forward the module becomes the plain class (``cls_to_become``)."""
+``UninitializedParameter``s. After the first forward the module becomes the plain class (``cls_to_become``).
+Also ``SyncBatchNorm`` (batch norm over any input rank; one process, so local statistics)."""
 from __future__ import annotations
 
 from .. import _dtypes, _ops
@@ -9,13 +10,13 @@ from ..tensor import Tensor
 from ._modules_ext import BatchNorm3d, InstanceNorm1d, InstanceNorm2d, InstanceNorm3d
 from ._spatial_modules import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from .module import _rebind
-from .modules import BatchNorm1d, BatchNorm2d, Linear
+from .modules import BatchNorm1d, BatchNorm2d, Linear, _BatchNorm
 from .parameter import Parameter
 
 __all__ = ["UninitializedParameter", "UninitializedBuffer", "LazyModuleMixin", "LazyLinear", "LazyConv1d",
            "LazyConv2d", "LazyConv3d", "LazyConvTranspose1d", "LazyConvTranspose2d", "LazyConvTranspose3d",
            "LazyBatchNorm1d", "LazyBatchNorm2d", "LazyBatchNorm3d", "LazyInstanceNorm1d", "LazyInstanceNorm2d",
-           "LazyInstanceNorm3d"]
+           "LazyInstanceNorm3d", "SyncBatchNorm"]
 
 
 class _UninitializedMixin:
@@ -259,3 +260,42 @@ LazyBatchNorm3d = _lazy_norm(BatchNorm3d, True, True)
 LazyInstanceNorm1d = _lazy_norm(InstanceNorm1d, True, True)
 LazyInstanceNorm2d = _lazy_norm(InstanceNorm2d, True, True)
 LazyInstanceNorm3d = _lazy_norm(InstanceNorm3d, True, True)
+
+
+class SyncBatchNorm(BatchNorm1d):
+    """Batch norm whose statistics torch reduces over a process group; funcgrad runs one process, so (as torch does
+    without an initialised process group) it normalises over the local batch. Any input of 2 or more dims."""
+
+    _dims = None
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True,
+                 process_group=None, device=None, dtype=None, bias=True):
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype, bias=bias)
+        self.process_group = process_group
+
+    def forward(self, input):
+        if input.dim() < 2:
+            raise ValueError(f"expected at least 2D input (got {input.dim()}D input)")
+        if input.size(1) == 0:
+            raise ValueError("SyncBatchNorm number of input channels should be non-zero")
+        self._dims = (input.dim(),)
+        return super().forward(input)
+
+    @classmethod
+    def convert_sync_batchnorm(cls, module, process_group=None):
+        """``module`` with every BatchNorm*d replaced by a SyncBatchNorm sharing its parameters and buffers."""
+        out = module
+        if isinstance(module, _BatchNorm):
+            out = SyncBatchNorm(module.num_features, module.eps, module.momentum, module.affine,
+                                module.track_running_stats, process_group, bias=module.bias is not None)
+            if module.affine:
+                with grad_mode.no_grad():
+                    out.weight = module.weight
+                    out.bias = module.bias
+            out.running_mean = module.running_mean
+            out.running_var = module.running_var
+            out.num_batches_tracked = module.num_batches_tracked
+            out.training = module.training
+        for name, child in module.named_children():
+            out.add_module(name, cls.convert_sync_batchnorm(child, process_group))
+        return out
