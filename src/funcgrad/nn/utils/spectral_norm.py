@@ -14,14 +14,17 @@ __all__ = [
     "spectral_norm",
     "remove_spectral_norm",
 ]
+
+
 class SpectralNorm:
     _version = 1
+
     def __init__(
         self,
-        name = "weight",
-        n_power_iterations = 1,
-        dim = 0,
-        eps = 1e-12,
+        name="weight",
+        n_power_iterations=1,
+        dim=0,
+        eps=1e-12,
     ):
         self.name = name
         self.dim = dim
@@ -32,6 +35,7 @@ class SpectralNorm:
             )
         self.n_power_iterations = n_power_iterations
         self.eps = eps
+
     def reshape_weight_to_matrix(self, weight):
         weight_mat = weight
         if self.dim != 0:
@@ -40,6 +44,7 @@ class SpectralNorm:
             )
         height = weight_mat.size(0)
         return weight_mat.reshape(height, -1)
+
     def compute_weight(self, module, do_power_iteration):
         weight = getattr(module, self.name + "_orig")
         u = getattr(module, self.name + "_u")
@@ -58,6 +63,7 @@ class SpectralNorm:
         sigma = _ops.linalg.dot(u, _ops.linalg.mv(weight_mat, v))
         weight = weight / sigma
         return weight
+
     def remove(self, module):
         with grad_mode.no_grad():
             weight = self.compute_weight(module, do_power_iteration=False)
@@ -66,15 +72,18 @@ class SpectralNorm:
         delattr(module, self.name + "_v")
         delattr(module, self.name + "_orig")
         module.register_parameter(self.name, Parameter(weight.detach()))
+
     def __call__(self, module, inputs):
         setattr(
             module,
             self.name,
             self.compute_weight(module, do_power_iteration=module.training),
         )
+
     def _solve_v_and_rescale(self, weight_mat, u, target_sigma):
         v = weight_mat.t().mm(weight_mat).pinverse().mm(weight_mat.t()).mm(u.unsqueeze(1)).squeeze(1)
         return v.mul_(target_sigma / _ops.linalg.dot(u, _ops.linalg.mv(weight_mat, v)))
+
     @staticmethod
     def apply(
         module, name, n_power_iterations, dim, eps
@@ -104,9 +113,13 @@ class SpectralNorm:
         module._register_state_dict_hook(SpectralNormStateDictHook(fn))
         module._register_load_state_dict_pre_hook(SpectralNormLoadStateDictPreHook(fn))
         return fn
+
+
 class SpectralNormLoadStateDictPreHook:
+
     def __init__(self, fn):
         self.fn = fn
+
     def __call__(
         self,
         state_dict,
@@ -146,9 +159,13 @@ class SpectralNormLoadStateDictPreHook:
                 u = state_dict[weight_key + "_u"]
                 v = fn._solve_v_and_rescale(weight_mat, u, sigma)
                 state_dict[weight_key + "_v"] = v
+
+
 class SpectralNormStateDictHook:
+
     def __init__(self, fn):
         self.fn = fn
+
     def __call__(self, module, state_dict, prefix, local_metadata):
         if "spectral_norm" not in local_metadata:
             local_metadata["spectral_norm"] = {}
@@ -156,11 +173,13 @@ class SpectralNormStateDictHook:
         if key in local_metadata["spectral_norm"]:
             raise RuntimeError(f"Unexpected key in metadata['spectral_norm']: {key}")
         local_metadata["spectral_norm"][key] = self.fn._version
+
+
 def spectral_norm(
     module,
-    name = "weight",
-    n_power_iterations = 1,
-    eps = 1e-12,
+    name="weight",
+    n_power_iterations=1,
+    eps=1e-12,
     dim=None,
 ):
     if dim is None:
@@ -171,7 +190,9 @@ def spectral_norm(
             dim = 0
     SpectralNorm.apply(module, name, n_power_iterations, dim, eps)
     return module
-def remove_spectral_norm(module, name = "weight"):
+
+
+def remove_spectral_norm(module, name="weight"):
     for k, hook in module._forward_pre_hooks.items():
         if isinstance(hook, SpectralNorm) and hook.name == name:
             hook.remove(module)
