@@ -15,7 +15,7 @@ warnings.filterwarnings("ignore", category=FutureWarning)
 # torch names funcgrad leaves out on purpose
 NOT_PROVIDED = {
     "nn": {"intrinsic", "qat", "quantizable", "quantized",  # quantization
-           "AdaptiveLogSoftmaxWithLoss", "CrossMapLRN2d",  # rarely used, not built yet
+           "CrossMapLRN2d",  # rarely used, not built yet
            "LinearCrossEntropyOptions", "common_types", "factory_kwargs"},  # typing helpers
     "nn.functional": {"BroadcastingList1", "BroadcastingList2", "BroadcastingList3", "Callable", "DType",
                       "GRID_SAMPLE_INTERPOLATION_MODES", "GRID_SAMPLE_PADDING_MODES", "Optional", "ScalingType",
@@ -120,3 +120,33 @@ def test_torch_paths_under_install(tmp_path):
         assert r.returncode == 0, r.stderr
         outs.append(r.stdout)
     assert outs[0] == outs[1]
+
+
+def test_adaptive_log_softmax_with_loss():
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((10, 16)).astype(np.float32), rng.integers(0, 20, 10)
+    res = {}
+    for L in (torch, funcgrad):
+        torch.manual_seed(0)
+        m = L.nn.AdaptiveLogSoftmaxWithLoss(16, 20, [4, 10], div_value=2.0)
+        if L is funcgrad:
+            m.load_state_dict({k: funcgrad.tensor(v.numpy()) for k, v in sd.items()})
+        else:
+            sd = {k: v.detach().clone() for k, v in m.state_dict().items()}
+        xt = L.tensor(x, requires_grad=True)
+        out, loss = m(xt, L.tensor(y))
+        loss.backward()
+        res[L.__name__] = ([out.detach().numpy(), np.array(loss.item()), xt.grad.numpy(),
+                            m.log_prob(L.tensor(x)).detach().numpy(), m.predict(L.tensor(x)).numpy()],
+                           repr(m), err_of(lambda: m(L.tensor(x), L.tensor([25] * 10))))
+    for a, b in zip(res["torch"][0], res["funcgrad"][0]):
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-5)
+    assert res["torch"][1:] == res["funcgrad"][1:]
+
+
+def err_of(fn):
+    try:
+        fn()
+    except Exception as e:  # noqa: BLE001
+        return type(e).__name__, str(e)
+    return None
