@@ -48,12 +48,13 @@ class Linear(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, input):
-        out_f, in_f = self.weight._shape  # (not in_features: a lazy layer loaded from a state_dict keeps 0 there)
+        weight = self.weight  # read once: a parametrized weight is recomputed (power iteration...) on each read
+        out_f, in_f = weight._shape  # (not in_features: a lazy layer loaded from a state_dict keeps 0 there)
         if input._shape[-1] != in_f:
             raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied "
                                f"({input.numel() // max(input._shape[-1], 1) if input.dim() > 1 else 1}x"
                                f"{input._shape[-1]} and {in_f}x{out_f})")
-        return F.linear(input, self.weight, self.bias)
+        return F.linear(input, weight, self.bias)
 
     def extra_repr(self):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
