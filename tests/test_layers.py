@@ -25,6 +25,7 @@ LAYERS = [
     ("nn", ["nn"]),
     ("optim", ["optim"]),
     ("compile", ["compile"]),
+    ("distributed (torch.nn.parallel is DDP, built on it)", ["distributed", "nn.parallel"]),
     ("programs and utilities", ["", "__main__", "_install", "accelerator", "amp", "backends", "cuda",
                                 "multiprocessing", "serialization", "utils", "viz"]),
 ]

@@ -27,7 +27,9 @@ class device:
                 raise RuntimeError(f"Invalid device string: '{type}:{idx}'") from None
         if type not in _ALIASES:
             raise RuntimeError(
-                "Expected one of cpu, cuda, tpu, mps device type at start of device string: " + type
+                # torch's list of device types (funcgrad runs cpu, cuda and, beyond torch, tpu)
+                "Expected one of cpu, cuda, ipu, xpu, mkldnn, opengl, opencl, ideep, hip, ve, fpga, maia, xla, lazy, "
+                "vulkan, mps, meta, hpu, mtia, privateuseone device type at start of device string: " + type
             )
         self.type, self.index = type, index
 
@@ -49,7 +51,7 @@ class device:
         """The JAX device this names; RuntimeError when JAX has none of that kind."""
         platform = _ALIASES[self.type]
         try:
-            devs = jax.devices(platform)
+            devs = jax.local_devices(backend=platform)  # this process's (torch: cuda:0 is the local GPU 0)
         except RuntimeError:
             devs = []
         if not devs:
@@ -82,4 +84,4 @@ _CPU = device("cpu")
 
 
 def default_jax_device():
-    return jax.devices("cpu")[0]
+    return jax.local_devices(backend="cpu")[0]

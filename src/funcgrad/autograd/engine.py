@@ -18,7 +18,7 @@ from .._ops.pointwise import add as _add
 from .._ops.registry import OPS, dispatch, methods, vjp_op
 from ..tensor import Tensor
 
-__all__ = ["run_backward", "backward", "grad"]
+__all__ = ["run_backward", "backward", "grad", "queue_callback"]
 
 _ADD_PRIM = OPS["add"].prim
 
@@ -225,11 +225,16 @@ def run_backward(roots, retain_graph, create_graph, inputs=None, capture=False, 
     executed = []
     prev_grad = grad_mode._mode.grad
     grad_mode._mode.grad = create_graph
+    done = False
     try:
         for node in order:
             _run_node(node, buffers, acc_deps, V, create_graph, want, captured, capture, touched, executed)
+        done = True
     finally:
         grad_mode._mode.grad = prev_grad
+        if not done:
+            _callbacks.clear()
+    _run_callbacks()
     if not retain_graph:
         for node in executed:
             node._release()
@@ -244,6 +249,23 @@ def run_backward(roots, retain_graph, create_graph, inputs=None, capture=False, 
     if not create_graph:
         _lazy.materialize([p for p in pending if type(p) is _lazy.Lazy])
     return captured
+
+
+_callbacks = []
+
+
+def queue_callback(callback):
+    """Run ``callback()`` once the current backward pass has finished (torch's
+    ``Variable._execution_engine.queue_callback``; DistributedDataParallel reduces gradients there)."""
+    _callbacks.append(callback)
+
+
+def _run_callbacks():
+    try:
+        while _callbacks:
+            _callbacks.pop(0)()
+    finally:
+        _callbacks.clear()
 
 
 def _run_node(node, buffers, acc_deps, V, create_graph, want, captured, capture, touched, executed):
@@ -445,10 +467,15 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
             "gradient which can cause a memory leak. We recommend using autograd.grad when creating the graph to "
             "avoid this. If you have to use this function, make sure to reset the .grad fields of your parameters "
             "to None after use to break the cycle and avoid the leak.", UserWarning, stacklevel=3)
-    inputs = _as_tuple(inputs) or None
-    if inputs is not None and len(inputs) == 0:
-        raise RuntimeError("'inputs' argument to backward() cannot be empty.")
-    run_backward(roots, retain_graph, create_graph, inputs=inputs, capture=False)
+    if inputs is not None:
+        inputs = _as_tuple(inputs)
+        if len(inputs) == 0:
+            raise RuntimeError("`inputs` argument to `backward()` cannot be empty.")
+    got = run_backward(roots, retain_graph, create_graph, inputs=inputs, capture=False)
+    if inputs is not None:  # a non-leaf input accumulates into its .grad (as retain_grad does)
+        for t, g in zip(inputs, got):
+            if g is not None and t.grad_fn is not None:
+                _retain(t, g, create_graph)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, only_inputs=True,
@@ -456,6 +483,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     """Gradients of ``outputs`` w.r.t. ``inputs`` as a tuple; ``.grad`` is left untouched."""
     outputs = _as_tuple(outputs)
     inputs_t = _as_tuple(inputs)
+    if not inputs_t:
+        raise RuntimeError("`inputs` argument to `grad()` cannot be empty.")
     grads = _as_tuple(grad_outputs) or (None,) * len(outputs)
     if allow_unused is None:
         allow_unused = materialize_grads

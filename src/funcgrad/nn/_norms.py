@@ -7,7 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._ops.registry import ABSENT, defop, public
+from .._ops.registry import ABSENT, defop, public, upcast_half
 from ..autograd import grad_mode
 
 __all__ = ["group_norm", "instance_norm", "rms_norm", "local_response_norm"]
@@ -28,7 +28,7 @@ def _group_norm_fwd(x, *wb, groups, eps, has_w, has_b):
     return y
 
 
-@defop(_group_norm_fwd, node="NativeGroupNormBackward0", saves={0: (0,), 1: (0,), 2: ()}, method=False,
+@defop(upcast_half(_group_norm_fwd), node="NativeGroupNormBackward0", saves={0: (0,), 1: (0,), 2: ()}, method=False,
        function=False, name="group_norm")
 def _group_norm(input, groups, weight, bias, eps):
     return (input, ABSENT if weight is None else weight, ABSENT if bias is None else bias), \
@@ -60,6 +60,7 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
         raise ValueError(f"Expected 2D (unbatched) or 3D (batched) input to instance_norm, but got input of size: "
                          f"{list(input._shape)}")
     n, c = input._shape[0], input._shape[1]
+    F._check_channel_params(c, running_mean, running_var, weight, bias, times=n)
     shape = (1, n * c) + tuple(input._shape[2:])
     if use_input_stats and input.numel() // (n * c) <= 1:
         raise ValueError(f"Expected more than 1 spatial element when training, got input size {list(input._shape)}")

@@ -85,10 +85,12 @@ class Module:
     forward = None
 
     def _call_impl(self, *args, **kwargs):
+        d = self.__dict__
+        if "_forward_pre_hooks" not in d:  # Module.__init__ never ran: torch's first hook table lookup fails
+            raise AttributeError(f"'{type(self).__name__}' object has no attribute '_backward_hooks'")
         forward_call = self.forward
         if forward_call is None:
             raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" function')
-        d = self.__dict__
         if not (d["_forward_hooks"] or d["_forward_pre_hooks"] or d["_backward_hooks"]
                 or d["_backward_pre_hooks"] or _global_hooks_active()):
             return forward_call(*args, **kwargs)
@@ -459,7 +461,7 @@ class Module:
     def to(self, *args, **kwargs):
         from .._ops.creation import _parse_to
 
-        dtype, device, _ = _parse_to(args, dict(kwargs))
+        dtype, device, _ = _parse_to(args, dict(kwargs), tensor_to=False)
         if dtype is not None and not (dtype.is_floating_point or dtype.is_complex):
             raise TypeError(f"nn.Module.to only accepts floating point or complex dtypes, but got desired dtype={dtype}")
 

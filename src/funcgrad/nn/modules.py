@@ -50,7 +50,7 @@ class Linear(Module):
     def forward(self, input):
         weight = self.weight  # read once: a parametrized weight is recomputed (power iteration...) on each read
         out_f, in_f = weight._shape  # (not in_features: a lazy layer loaded from a state_dict keeps 0 there)
-        if input._shape[-1] != in_f:
+        if input._shape and input._shape[-1] != in_f:
             raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied "
                                f"({input.numel() // max(input._shape[-1], 1) if input.dim() > 1 else 1}x"
                                f"{input._shape[-1]} and {in_f}x{out_f})")
@@ -206,8 +206,11 @@ class Embedding(Module):
                  scale_grad_by_freq=False, sparse=False, _weight=None, _freeze=False, device=None, dtype=None):
         super().__init__()
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
-        if padding_idx is not None and padding_idx < 0:
-            padding_idx += num_embeddings
+        if padding_idx is not None:
+            if not -num_embeddings <= padding_idx < num_embeddings:
+                raise AssertionError("Padding_idx must be within num_embeddings")
+            if padding_idx < 0:
+                padding_idx += num_embeddings
         self.padding_idx = padding_idx
         if _weight is None:
             self.weight = Parameter(_empty(num_embeddings, embedding_dim, dtype=dtype, device=device),

@@ -1,10 +1,8 @@
-"""``torch.nn.parallel``: ``DataParallel`` and ``data_parallel`` run the module on the one device JAX computes on
-(torch does the same when it sees no CUDA devices, keeping the ``module.`` wrapper and its state_dict prefix).
-``DistributedDataParallel`` can be imported (scripts import it unconditionally) but not built: funcgrad has no
-process groups to reduce gradients over."""
-from __future__ import annotations
-
+"""``torch.nn.parallel``: DistributedDataParallel over ``funcgrad.distributed``; ``DataParallel`` and
+``data_parallel`` run the module on the one device JAX computes on (torch does the same when it sees no CUDA
+devices, keeping the ``module.`` wrapper and its state_dict prefix)."""
 from ..module import Module
+from .distributed import DistributedDataParallel
 
 __all__ = ["DataParallel", "DistributedDataParallel", "data_parallel"]
 
@@ -29,11 +27,3 @@ def data_parallel(module, inputs, device_ids=None, output_device=None, dim=0, mo
     if not isinstance(inputs, tuple):
         inputs = (inputs,) if inputs is not None else ()
     return module(*inputs, **(module_kwargs or {}))
-
-
-class DistributedDataParallel(Module):
-    """Not supported: building one raises NotImplementedError naming the torch API."""
-
-    def __init__(self, module, *args, **kwargs):
-        raise NotImplementedError("torch.nn.parallel.DistributedDataParallel: funcgrad runs one process and has no "
-                                  "process groups (torch.distributed) to reduce gradients over; train without DDP")
