@@ -19,14 +19,13 @@ from ._lazy_modules import __all__ as _lazy
 # ``torch.nn.utils.rnn``: packing helpers live with the recurrent layers
 utils.rnn = _rnn
 _sys.modules[__name__ + ".utils.rnn"] = _rnn
-from . import attention, grad, modules, parallel  # noqa: E402
-from .parallel import DataParallel  # noqa: E402,F401
+from . import attention, grad, modules  # noqa: E402 - (nn.parallel sits above nn: it attaches nn.DataParallel)
 from ._adaptive import AdaptiveLogSoftmaxWithLoss  # noqa: E402,F401
 from ._torch_paths import install as _install_paths  # noqa: E402
 
 _install_paths(_sys.modules[__name__], modules)  # torch.nn.modules.{module,conv,batchnorm,utils,...}
 functional.grad = grad
 
-__all__ = ["Module", "DataParallel", "AdaptiveLogSoftmaxWithLoss", "attention", "grad", "modules", "parallel", "Container", "ParameterDict", "Parameter", "Buffer", "functional", "init", "utils", "MultiheadAttention", "Transformer",
+__all__ = ["Module", "AdaptiveLogSoftmaxWithLoss", "attention", "grad", "modules", "Container", "ParameterDict", "Parameter", "Buffer", "functional", "init", "utils", "MultiheadAttention", "Transformer",
            "TransformerDecoder", "TransformerDecoderLayer", "TransformerEncoder", "TransformerEncoderLayer", "GRU",
            "LSTM", "RNN", "GRUCell", "LSTMCell", "RNNBase", "RNNCell", "RNNCellBase", *_layers, *_more, *_lazy]

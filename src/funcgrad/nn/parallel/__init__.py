@@ -1,6 +1,8 @@
 """``torch.nn.parallel``: DistributedDataParallel over ``funcgrad.distributed``; ``DataParallel`` and
 ``data_parallel`` run the module on the one device JAX computes on (torch does the same when it sees no CUDA
 devices, keeping the ``module.`` wrapper and its state_dict prefix)."""
+import sys as _sys
+
 from ..module import Module
 from .distributed import DistributedDataParallel
 
@@ -27,3 +29,7 @@ def data_parallel(module, inputs, device_ids=None, output_device=None, dim=0, mo
     if not isinstance(inputs, tuple):
         inputs = (inputs,) if inputs is not None else ()
     return module(*inputs, **(module_kwargs or {}))
+
+
+# ``torch.nn.DataParallel``, attached from here because nn.parallel sits above nn in the layers
+_sys.modules[__name__.rpartition(".")[0]].DataParallel = DataParallel
