@@ -146,8 +146,8 @@ def array_str(a: np.ndarray, indent: int) -> str:
     if a.size == 0:
         return "[]"
     summarize = a.size > PRINT_OPTS.threshold
-    if a.dtype.kind == "f" and a.dtype != np.float64 and a.dtype.itemsize < 4:
-        a = a.astype(np.float32)
+    if (a.dtype.kind == "f" and a.dtype.itemsize < 4) or a.dtype.name == "bfloat16" or a.dtype.name.startswith("float8"):
+        a = a.astype(np.float32)  # torch formats half-precision values as float32 (ml_dtypes' bfloat16 is kind "V")
     fmt = (_ComplexFormatter if a.dtype.kind == "c" else _Formatter)(_summarized(a) if summarize else a)
     return _str_with(a, indent, summarize, fmt)
 

@@ -588,8 +588,13 @@ def one_hot(tensor, num_classes=-1):
 
 
 def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
+    """``input / max(||input||_p, eps)`` along ``dim``; with ``out``, written into ``out`` (returned)."""
     n = input.norm(p, dim, keepdim=True).clamp_min(eps)
-    return input / n.expand_as(input)
+    res = input / n.expand_as(input)
+    if out is not None:
+        out.copy_(res)
+        return out
+    return res
 
 
 # -- the rest of torch.nn.functional (activations, losses, normalisation, misc) -------------------------
