@@ -284,18 +284,19 @@ class ModuleDict(Module):
             for key, module in modules.items():
                 self[key] = module
         else:
-            for j, m in enumerate(modules):
-                if not isinstance(m, container_abcs.Iterable):
-                    raise TypeError(
-                        "ModuleDict update sequence element "
-                        "#" + str(j) + " should be Iterable; is" + type(m).__name__
-                    )
-                if not len(m) == 2:
-                    raise ValueError(
-                        "ModuleDict update sequence element "
-                        "#" + str(j) + " has length " + str(len(m)) + "; 2 is required"
-                    )
-                self[m[0]] = m[1]
+            for key, module in _update_pairs("ModuleDict", modules):
+                self[key] = module
+
+def _update_pairs(kind, items):
+    """The (key, value) pairs of a ``ModuleDict``/``ParameterDict.update`` sequence, with torch's errors."""
+    for j, m in enumerate(items):
+        if not isinstance(m, container_abcs.Iterable):
+            raise TypeError(f"{kind} update sequence element #{j} should be Iterable; is{type(m).__name__}")
+        if not len(m) == 2:
+            raise ValueError(f"{kind} update sequence element #{j} has length {len(m)}; 2 is required")
+        yield m[0], m[1]
+
+
 class ParameterList(Module):
     def __init__(self, values: Iterable[Any] | None = None) -> None:
         super().__init__()
@@ -454,18 +455,8 @@ class ParameterDict(Module):
             for key, parameter in sorted(parameters.items()):
                 self[key] = parameter
         else:
-            for j, p in enumerate(parameters):
-                if not isinstance(p, container_abcs.Iterable):
-                    raise TypeError(
-                        "ParameterDict update sequence element "
-                        "#" + str(j) + " should be Iterable; is" + type(p).__name__
-                    )
-                if not len(p) == 2:
-                    raise ValueError(
-                        "ParameterDict update sequence element "
-                        "#" + str(j) + " has length " + str(len(p)) + "; 2 is required"
-                    )
-                self[p[0]] = p[1]
+            for key, parameter in _update_pairs("ParameterDict", parameters):
+                self[key] = parameter
     def extra_repr(self) -> str:
         child_lines = []
         for k, p in self.items():
