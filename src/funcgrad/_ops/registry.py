@@ -288,6 +288,23 @@ def const(v, np_dtype):
     return a
 
 
+_const_lazy: dict = {}
+
+
+def _const_lazy_new(v, np_dtype):
+    """``const(v)`` wrapped in a computed Lazy (its shape and dtype read without touching the
+    jax.Array); cached like ``const`` (not while tracing: a trace's numbers are numpy scalars)."""
+    c = _lazy.wrap(const(v, np_dtype))
+    if not _lazy._state.tracing:
+        if len(_const_lazy) > 4096:
+            _const_lazy.clear()
+        try:
+            _const_lazy[(type(v), v, np_dtype)] = c
+        except TypeError:
+            pass
+    return c
+
+
 _promote_cache: dict = {}
 
 
@@ -316,10 +333,12 @@ def _scalar_like(v, inputs):
     return sd
 
 
+_DIFF = frozenset(d for d in _dtypes._ALL if d.is_floating_point or d.is_complex)
+
+
 def dispatch(op, inputs, params, node_name=None):
     """Run (record) ``op`` on ``inputs`` (Tensors, python scalars or None) and build its graph node."""
     vals = []
-    grad = _mode.grad
     needs_grad = False
     cast = None
     if op.promote:
@@ -335,14 +354,14 @@ def dispatch(op, inputs, params, node_name=None):
         params = (cast.np,) + params
     dev = None
     for i, x in enumerate(inputs):
-        if isinstance(x, Tensor):
-            vals.append(x._value())
+        if type(x) is Tensor or isinstance(x, Tensor):
+            vals.append(x._st.value if x._view is None else x._value())
             d = x._st.device
             if dev is None:
                 dev = d
             elif d is not dev and d != dev and x._shape:
                 _check_device([t for t in inputs if isinstance(t, Tensor)])
-            if grad and x._rg:
+            if x._rg:
                 needs_grad = True
         elif x is None or x is ABSENT:
             continue
@@ -353,7 +372,11 @@ def dispatch(op, inputs, params, node_name=None):
             elif not isinstance(v, (bool, int, float, complex, np.generic)):
                 raise _arg_error(op, inputs, i, v)
             else:
-                vals.append(const(v, (cast or _scalar_like(v, inputs)).np))
+                npd = (cast or _scalar_like(v, inputs)).np
+                c = _const_lazy.get((type(v), v, npd)) if not _lazy._state.tracing else None
+                if c is None:
+                    c = _const_lazy_new(v, npd)
+                vals.append(c)
     try:
         lz = _lazy.record(op.prim, params, vals)
     except (TypeError, ValueError) as e:
@@ -368,7 +391,7 @@ def dispatch(op, inputs, params, node_name=None):
         out._view = (src._view or ()) + ((op.prim, params),)
         out._vcache = (src._st.version, lz)
         out._base = src._base if src._base is not None else src
-    if needs_grad and not op.nondiff_out and (out._dtype.is_floating_point or out._dtype.is_complex):
+    if needs_grad and _mode.grad and not op.nondiff_out and out._dtype in _DIFF:
         _attach_node(op, node_name or (op.node if isinstance(op.node, str) else op.node(params)),
                      inputs, vals, params, out)
     if _fwd._state.level >= 0 and not op.nondiff_out:
@@ -458,20 +481,21 @@ def _attach_node(op, name, inputs, vals, params, out):
         if x is None:
             continue
         if x is ABSENT:
-            edges.append((None, 0))
+            edges.append(_NO_EDGE)
             pos.append(-1)
             continue
         if type(x) is Const or k in nondiff:
             k += 1
             continue
-        if isinstance(x, Tensor) and x._rg:
-            edges.append(_edge(x))
+        if (type(x) is Tensor or isinstance(x, Tensor)) and x._rg:
+            fn = x.grad_fn
+            edges.append((fn, x._output_nr) if fn is not None else (x._accumulate_node(), 0))
             if saves is not None:
-                s = saves.get(k, ())
+                s = saves.get(k)
                 if s:
-                    want = set(s) if want is None else want.union(s)
+                    want = s if want is None else tuple(set(want).union(s))
         else:
-            edges.append((None, 0))
+            edges.append(_NO_EDGE)
         pos.append(k)
         k += 1
     node.next_functions = tuple(edges)
@@ -500,14 +524,15 @@ def _attach_node(op, name, inputs, vals, params, out):
                               w if t._view is None else -1))
         saved = tuple(saved)
     node._saved = saved
-    if want or op.saves is None:
-        node._needed = True
+    node._needed = bool(want) or saves is None
+    node._freed = False
     if _anomaly.enabled:
         node._anomaly_trace = capture_trace()
     out.grad_fn = node
     out._rg = True
 
 
+_NO_EDGE = (None, 0)
 _node_classes: dict = {}
 
 

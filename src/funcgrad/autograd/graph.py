@@ -128,9 +128,8 @@ AccumulateGrad.__module__ = "builtins"
 class OpNode(Node):
     """The backward of one registry op: gradients come from ``jax.vjp`` of the op's forward."""
 
-    __slots__ = ("op", "params", "vals", "_saved", "_out", "_pos")
-    _freed = False
-    _needed = False
+    # every field is a slot set by the registry's node constructor: no per-node __dict__
+    __slots__ = ("op", "params", "vals", "_saved", "_out", "_pos", "_freed", "_needed", "_avals")
 
     def _check_saved(self):
         """Version checks of what torch's formula saved. Returns the values to differentiate at:
