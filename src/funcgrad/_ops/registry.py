@@ -25,6 +25,7 @@ from ..tensor import Tensor  # noqa: E402 - _ops load after tensor
 import functools
 import inspect
 import re
+from weakref import ref as _weakref
 
 import jax
 import jax.numpy as jnp
@@ -35,7 +36,7 @@ from .._device import _CPU
 from ..autograd import forward_ad as _fwd
 from ..autograd import grad_mode as _gm
 from ..autograd.anomaly_mode import _state as _anomaly, capture_trace
-from ..autograd.graph import _seq, node_class
+from ..autograd.graph import _seq, dropped, node_class
 
 __all__ = ["OpDef", "defop", "public", "dispatch", "OPS", "vjp_op"]
 
@@ -500,18 +501,37 @@ def _attach_node(op, name, inputs, vals, params, out):
         k += 1
     node.next_functions = tuple(edges)
     node._seq = next(_seq)
-    node._pos = tuple(pos)
+    pos = tuple(pos)
+    if len(_interned) > 50_000:
+        _interned.clear()
+    node._pos = _interned.setdefault(pos, pos)
     node.op = op
     node.params = params
     node.vals = tuple(vals)
-    node._out = (out._shape, out._dtype)
+    node._dropped = False
+    if (op.view or op.name in _DROPS) and (want is None or "result" not in want) and len(vals) > len(want or ()):
+        # torch saves only what the derivative reads: the other inputs' values are not kept
+        # alive by the graph (nor materialised when pending), only their shapes
+        if all(k in saves for k, (nxt, _) in zip(pos, edges) if nxt is not None):
+            # only float tensors' values: numbers and Consts (clamp's bounds) are parameters torch
+            # keeps, integer and bool tensors are indices and masks the formula reads
+            keep = want or ()
+            args = [x for x in inputs if x is not None and x is not ABSENT]
+            node.vals = tuple([dropped(v) if j not in keep and isinstance(args[j], Tensor) and args[j]._dtype in _DIFF
+                               else v for j, v in enumerate(vals)])
+            node._dropped = True
+    o = (out._shape, out._dtype)
+    node._out = _interned.setdefault(o, o)
     saved = ()
     if want:
         tensors = [x for x in inputs if x is not None and x is not ABSENT]
         saved = []
         for w in want:
             if w == "result":
-                saved.append((out._st, out._st.version, (out._dtype, out._shape, out._st.device, node, 0), -1))
+                # a weak reference: the result's value is not kept alive by its own graph (when every
+                # tensor on that storage is gone nothing can modify it), and no node <-> saved cycle
+                saved.append((_weakref(out._st), out._st.version, (out._dtype, out._shape, out._st.device, None, 0),
+                              -1))
             elif isinstance(tensors[w], Tensor):
                 t = tensors[w]
                 if t._inference:
@@ -533,6 +553,12 @@ def _attach_node(op, name, inputs, vals, params, out):
 
 
 _NO_EDGE = (None, 0)
+# Ops whose ``saves`` were checked to list every value their gradients read (a declaration made
+# for version checks may list less: native_group_norm's omits the weight its input grad reads);
+# other ops keep all input values, as before.
+_DROPS = frozenset({"add", "sub", "mul", "div", "mm", "bmm", "addmm", "sum", "mean"})
+# small tuples many nodes share (input positions, output shape and dtype): one object each
+_interned: dict = {}
 _node_classes: dict = {}
 
 

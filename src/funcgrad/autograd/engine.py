@@ -11,7 +11,7 @@ from __future__ import annotations
 from .. import _lazy
 from . import grad_mode
 from .anomaly_mode import _state as _anomaly, warn_forward_trace
-from .graph import _ZEROS, AccumulateGrad, OpNode
+from .graph import _ZEROS, AccumulateGrad, OpNode, undrop
 
 __all__ = ["run_backward"]
 
@@ -80,6 +80,8 @@ def _op_backward(node, grads, create_graph):
     g = grads[0]
     if vals is None:
         vals = node._zeros_vals()
+    elif node._dropped:
+        vals = undrop(vals)
     n = len(vals)
     params = (("params", node.params),)
     out = []
