@@ -676,6 +676,7 @@ def rss_over_steps(steps, device):
     return marks
 
 
+NOTES_MARKER = "<!-- notes: kept when the suite rewrites this file -->"
 SYSTEMS = ["torch eager", "torch.compile", "jax.jit", "funcgrad eager", "funcgrad compiled"]
 RATIOS = [("funcgrad eager / torch", "funcgrad eager", "torch eager"),
           ("funcgrad compiled / jax.jit", "funcgrad compiled", "jax.jit"),
@@ -797,8 +798,15 @@ def main(argv=None):
     text = "\n".join(lines) + "\n"
     print(text)
     if not q or args.out != os.path.join(HERE, "RESULTS.md"):
+        # hand-written notes below the marker (the profile, what is left) survive a re-run
+        notes = ""
+        if os.path.exists(args.out):
+            with open(args.out) as fh:
+                old = fh.read()
+            if NOTES_MARKER in old:
+                notes = "\n" + old[old.index(NOTES_MARKER):]
         with open(args.out, "w") as fh:
-            fh.write(text)
+            fh.write(text + notes)
     return rows
 
 

@@ -142,8 +142,6 @@ def record(prim, params, args, shape=None, dtype=None):
     dtypes): after warm-up no ``jax.eval_shape`` runs, and a recorded op costs one tape entry
     and one Lazy."""
     with _lock:
-        if _deferred:
-            flush()
         tape = _tape
         gen = tape.gen
         codes = []
@@ -235,9 +233,10 @@ def _refcounts(nodes):
 _BASE_REFS = _refcounts([object()])[0]
 
 
-# A backward pass that ended with its gradients pending: the next recorded op flushes them first
-# (a program per step, as before), except an optimizer step, which takes the flag and records its
-# update after the backward so that both run as one program (``take_deferred``).
+# A backward pass that ended with its gradients pending: the next op recorded with grad mode on
+# (the next forward) flushes them first, so a program never spans two training steps; work under
+# no_grad in between (clip_grad_norm_, a hand-written update) and an optimizer step (which takes
+# the flag, ``take_deferred``, and flushes after recording its update) join the backward's program.
 _deferred = False
 
 

@@ -339,6 +339,8 @@ _DIFF = frozenset(d for d in _dtypes._ALL if d.is_floating_point or d.is_complex
 
 def dispatch(op, inputs, params, node_name=None):
     """Run (record) ``op`` on ``inputs`` (Tensors, python scalars or None) and build its graph node."""
+    if _lazy._deferred and _mode.grad:
+        _lazy.flush()  # a new forward: the last backward's program runs first (see _lazy.defer)
     vals = []
     needs_grad = False
     cast = None
