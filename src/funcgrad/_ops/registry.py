@@ -480,6 +480,8 @@ def _attach_node(op, name, inputs, vals, params, out):
     want = None
     saves = op.saves
     nondiff = op.nondiff
+    drop_ok = op.view or op.name in _DROPS
+    fmask = 0  # float tensor inputs whose values may be left out of the graph (see below)
     for x in inputs:
         if x is None:
             continue
@@ -490,13 +492,20 @@ def _attach_node(op, name, inputs, vals, params, out):
         if type(x) is Const or k in nondiff:
             k += 1
             continue
-        if (type(x) is Tensor or isinstance(x, Tensor)) and x._rg:
-            fn = x.grad_fn
-            edges.append((fn, x._output_nr) if fn is not None else (x._accumulate_node(), 0))
-            if saves is not None:
-                s = saves.get(k)
-                if s:
-                    want = s if want is None else tuple(set(want).union(s))
+        if type(x) is Tensor or isinstance(x, Tensor):
+            if drop_ok and x._dtype in _DIFF:
+                fmask |= 1 << k
+            if x._rg:
+                fn = x.grad_fn
+                edges.append((fn, x._output_nr) if fn is not None else (x._accumulate_node(), 0))
+                if saves is not None:
+                    s = saves.get(k)
+                    if s:
+                        want = s if want is None else tuple(set(want).union(s))
+                    elif s is None:
+                        drop_ok = False
+            else:
+                edges.append(_NO_EDGE)
         else:
             edges.append(_NO_EDGE)
         pos.append(k)
@@ -509,19 +518,24 @@ def _attach_node(op, name, inputs, vals, params, out):
     node._pos = _interned.setdefault(pos, pos)
     node.op = op
     node.params = params
-    node.vals = tuple(vals)
     node._dropped = False
-    if (op.view or op.name in _DROPS) and (want is None or "result" not in want) and len(vals) > len(want or ()):
-        # torch saves only what the derivative reads: the other inputs' values are not kept
-        # alive by the graph (nor materialised when pending), only their shapes
-        if all(k in saves for k, (nxt, _) in zip(pos, edges) if nxt is not None):
-            # only float tensors' values: numbers and Consts (clamp's bounds) are parameters torch
-            # keeps, integer and bool tensors are indices and masks the formula reads
-            keep = want or ()
-            args = [x for x in inputs if x is not None and x is not ABSENT]
-            node.vals = tuple([dropped(v) if j not in keep and isinstance(args[j], Tensor) and args[j]._dtype in _DIFF
-                               else v for j, v in enumerate(vals)])
-            node._dropped = True
+    if drop_ok and fmask:
+        # torch saves only what the derivative reads: the other inputs' values are not kept alive by
+        # the graph (nor materialised when pending), only their shapes. Only float tensors' values:
+        # numbers and Consts (clamp's bounds) are parameters torch keeps, integer and bool tensors
+        # are indices and masks the formula reads; and only ops whose ``saves`` were audited
+        keep = _keep_mask.get(want)
+        if keep is None:
+            keep = _keep_mask[want] = -1 if want is not None and "result" in want else \
+                sum(1 << w for w in (want or ()))
+        fmask &= ~keep
+    else:
+        fmask = 0
+    if fmask:
+        node.vals = tuple([dropped(v) if fmask >> j & 1 else v for j, v in enumerate(vals)])
+        node._dropped = True
+    else:
+        node.vals = tuple(vals)
     o = (out._shape, out._dtype)
     node._out = _interned.setdefault(o, o)
     saved = ()
@@ -558,6 +572,7 @@ _NO_EDGE = (None, 0)
 # Ops whose ``saves`` were checked to list every value their gradients read (a declaration made
 # for version checks may list less: native_group_norm's omits the weight its input grad reads);
 # other ops keep all input values, as before.
+_keep_mask: dict = {}
 _DROPS = frozenset({"add", "sub", "mul", "div", "mm", "bmm", "addmm", "sum", "mean"})
 # small tuples many nodes share (input positions, output shape and dtype): one object each
 _interned: dict = {}
