@@ -214,3 +214,10 @@ def ctype_name(d):
 def scalar_type_name(d):
     """torch's ScalarType name (``Float``, ``Long``, ``ComplexFloat``)."""
     return d._legacy[:-len("Tensor")]
+
+
+def _dt_name(d):
+    """The scalar-type name torch's messages use (``Float``, ``Long``, ...)."""
+    return {"float32": "Float", "float64": "Double", "int64": "Long", "int32": "Int", "bool": "Bool",
+            "float16": "Half", "bfloat16": "BFloat16", "int16": "Short", "int8": "Char", "uint8": "Byte",
+            "complex64": "ComplexFloat", "complex128": "ComplexDouble"}[d.name]

@@ -1,4 +1,4 @@
-"""``Size``: a tuple that prints as ``torch.Size([2, 3])``."""
+"""``Size``: a tuple that prints as ``torch.Size([2, 3])``; dim wrapping (the floor every layer uses)."""
 from __future__ import annotations
 
 
@@ -17,3 +17,11 @@ class Size(tuple):
     def __getitem__(self, k):
         r = tuple.__getitem__(self, k)
         return Size(r) if isinstance(k, slice) else r
+
+
+def _wrap_dim(dim, ndim):
+    """``dim`` in ``[0, ndim)`` (a 0-d tensor counts as 1-d), or torch's IndexError."""
+    n = max(ndim, 1)
+    if not -n <= dim < n:
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {dim})")
+    return dim % n

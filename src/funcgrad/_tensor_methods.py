@@ -4,10 +4,11 @@ from __future__ import annotations
 import weakref
 
 from . import _dtypes
-from .tensor import Tensor
+from ._autograd import grad_mode as _gm
+from ._dtypes import _dt_name  # noqa: F401 - also imported from here
 from ._ops import creation, indexing, linalg, pointwise, reduction, views
 from ._ops.registry import methods
-from .autograd import grad_mode as _gm
+from .tensor import Tensor
 
 _mode = _gm._mode
 
@@ -59,12 +60,6 @@ def _inplace_assign(self, res):
         self.grad_fn, self._output_nr, self._rg = node, res._output_nr, True
         self._st.last_fn = (node, res._output_nr)
     return self
-
-
-def _dt_name(d):
-    return {"float32": "Float", "float64": "Double", "int64": "Long", "int32": "Int", "bool": "Bool",
-            "float16": "Half", "bfloat16": "BFloat16", "int16": "Short", "int8": "Char", "uint8": "Byte",
-            "complex64": "ComplexFloat", "complex128": "ComplexDouble"}[d.name]
 
 
 def _zero_(self):
@@ -194,15 +189,11 @@ def _index_put_(self, indices, values, accumulate=False):
 
 
 def _softmax(self, dim, dtype=None):
-    from .nn import functional as F
-
-    return F.softmax(self, dim, dtype=dtype)
+    return reduction.softmax(self, dim, dtype=dtype)
 
 
 def _log_softmax(self, dim, dtype=None):
-    from .nn import functional as F
-
-    return F.log_softmax(self, dim, dtype=dtype)
+    return reduction.log_softmax(self, dim, dtype=dtype)
 
 
 def install(Tensor):

@@ -6,6 +6,9 @@ import math
 
 import numpy as np
 
+from . import _dtypes
+from ._autograd import forward_ad
+
 
 @dataclasses.dataclass
 class _PrinterOptions:
@@ -150,8 +153,6 @@ def _add_suffixes(tensor_str, suffixes, indent):
 
 
 def tensor_repr(t, prefix="tensor(") -> str:
-    from . import _dtypes
-
     indent = len(prefix)
     suffixes = []
     dev = t.device
@@ -178,8 +179,6 @@ def tensor_repr(t, prefix="tensor(") -> str:
         suffixes.append("requires_grad=True")
     tangent = t.__dict__.get("_fw_grad")
     if tangent is not None:
-        from .autograd import forward_ad
-
         if forward_ad.is_active():
             suffixes.append(f"tangent={tangent}")
     return _add_suffixes(prefix + body, suffixes, indent)

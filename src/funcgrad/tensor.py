@@ -16,12 +16,19 @@ import jax
 import numpy as np
 
 from . import _dtypes, _lazy
+from ._autograd import grad_mode as _gm
+from ._autograd.graph import AccumulateGrad, RemovableHandle, _HookDict
 from ._device import _CPU, device as _device_cls
+from ._layout import is_contiguous_layout, layout, write_through
+from ._size import Size, _wrap_dim  # noqa: F401 - _wrap_dim: also imported from here by older code
 from ._tensor_str import tensor_repr
-from .autograd import grad_mode as _gm
-from .autograd.graph import AccumulateGrad
 
 __all__ = ["Tensor", "Storage"]
+
+# Members that need ops or the autograd engine (``__init__``'s legacy forms, ``to``, ``new_tensor``,
+# ``backward``, the operators ...) are installed on Tensor from the layers above through
+# ``registry.methods`` (``_ops/creation.py``, ``_tensor_methods.py``, ``autograd/engine.py``):
+# this module imports only from the layers below it.
 
 _NP2DT = _dtypes._FROM_NP
 _mode = _gm._mode
@@ -115,12 +122,6 @@ class Tensor:
             t._inference = True
         return t
 
-    def __init__(self, *args, **kwargs):  # torch.Tensor(2, 3) / torch.Tensor([1, 2]) legacy forms
-        from ._ops.creation import _legacy_new
-
-        src = _legacy_new(_dtypes.get_default_dtype(), args, kwargs)
-        self._adopt(src)
-
     def __new__(cls, *args, **kwargs):
         return object.__new__(cls)
 
@@ -161,8 +162,6 @@ class Tensor:
         if self._view is None:
             st.value = value
         else:
-            from ._ops.views import write_through
-
             st.value = write_through(st.value, self._view, value)
         st.version += 1
         if self._view is not None:
@@ -173,8 +172,6 @@ class Tensor:
     # -- metadata -------------------------------------------------------------------------------
     @property
     def shape(self):
-        from ._size import Size
-
         return Size(self._shape)
 
     def size(self, dim=None):
@@ -227,20 +224,14 @@ class Tensor:
     def is_contiguous(self, memory_format=None):
         if self._view is None:
             return True
-        from ._ops.views import is_contiguous_layout, layout
-
         shape, st, _ = layout(self)
         return is_contiguous_layout(shape, st)
 
     def stride(self, dim=None):
-        from ._ops.views import layout
-
         st = layout(self)[1]
         return st if dim is None else st[_wrap_dim(dim, len(self._shape))]
 
     def storage_offset(self):
-        from ._ops.views import layout
-
         return layout(self)[2]
 
     def type(self, dtype=None):
@@ -375,11 +366,7 @@ class Tensor:
         if self.grad_fn is not None:
             return self.grad_fn._add_tensor_pre_hook(self._output_nr, hook)
         if self._hooks is None:
-            from .autograd.graph import _HookDict
-
             self._hooks = _HookDict()
-        from .autograd.graph import RemovableHandle
-
         h = RemovableHandle(self._hooks)
         self._hooks[h.id] = hook
         self._accumulate_node()
@@ -391,19 +378,11 @@ class Tensor:
             raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf tensors")
         if not self.requires_grad:
             raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
-        from .autograd.graph import RemovableHandle, _HookDict
-
         if self._post_acc_hooks is None:
             self._post_acc_hooks = _HookDict()
         h = RemovableHandle(self._post_acc_hooks)
         self._post_acc_hooks[h.id] = hook
         return h
-
-    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
-        """Accumulate d(self)/d(leaf) into the ``.grad`` of every leaf (see torch.Tensor.backward)."""
-        from .autograd import backward
-
-        backward(self, gradient, retain_graph, create_graph, inputs=inputs)
 
     def detach(self):
         """A new tensor sharing this one's storage and version counter, cut from the graph."""
@@ -511,7 +490,6 @@ class Tensor:
         return object.__format__(self, spec)
 
     def __reduce_ex__(self, proto):
-
         return (_rebuild, (self._numpy_view().copy(), self._rg))
 
     def __copy__(self):
@@ -531,12 +509,6 @@ class Tensor:
         return t
 
     # -- devices and dtypes ----------------------------------------------------------------------
-    def to(self, *args, **kwargs):
-        """``to(dtype)``, ``to(device)``, ``to(device, dtype)``, ``to(other)``; ``copy=``, ``non_blocking=``."""
-        from ._ops.creation import _to
-
-        return _to(self, *args, **kwargs)
-
     def cpu(self):
         return self.to("cpu")
 
@@ -579,35 +551,17 @@ class Tensor:
     def cdouble(self, memory_format=None):
         return self._convert(_dtypes.complex128, memory_format)
 
-    def _convert(self, dt, memory_format):
-        # a layout change (channels_last) is a copy in torch even when the dtype already matches
-        if memory_format is not None and "channels_last" in str(memory_format):
-            from ._ops.creation import _to_copy
-
-            return _to_copy(self, dt)
-        return self.to(dt)
-
     def chalf(self, memory_format=None):
         raise NotImplementedError("torch.chalf (complex32): funcgrad has no complex32 dtype (JAX has none)")
 
     def type_as(self, other):
         return self.to(other.dtype)
 
-    def new_tensor(self, data, dtype=None, device=None, requires_grad=False):
-        from ._ops.creation import tensor
-
-        return tensor(data, dtype=dtype or self._dtype, device=device or self.device, requires_grad=requires_grad)
-
 
 def _rebuild(arr, requires_grad):
-    from ._ops.creation import tensor
-
-    return tensor(arr, requires_grad=requires_grad)
-
-
-def _wrap_dim(dim, ndim):
-    n = max(ndim, 1)
-    if not -n <= dim < n:
-        raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {dim})")
-    return dim % n
-
+    """Unpickle a tensor (``__reduce_ex__``; pickles name ``funcgrad.tensor._rebuild``): a CPU leaf
+    holding ``arr``, whose dtype is a tensor dtype already."""
+    t = Tensor._make(jax.device_put(arr, _CPU.jax_device()), _CPU)
+    if requires_grad:
+        t._set_requires_grad(True, "Only Tensors of floating point and complex dtype can require gradients")
+    return t

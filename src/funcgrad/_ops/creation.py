@@ -1,8 +1,6 @@
 """Factories, random numbers, copies, dtype/device moves and the in-place-only ops."""
 from __future__ import annotations
 
-from ..tensor import Tensor  # noqa: E402 - _ops load after tensor
-
 import math
 import threading
 import warnings
@@ -11,9 +9,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .. import _dtypes
+from .. import _dtypes, _lazy
+from .._autograd import grad_mode
+from .._autograd.grad_mode import is_grad_enabled
 from .._device import _CPU, as_device
-from .registry import Const, defop, public
+from ..tensor import Storage, Tensor
+from .registry import Const, _attach_node, defop, methods, public
 
 __all__ = ["tensor", "as_tensor", "from_numpy", "zeros", "ones", "full", "empty", "eye", "arange", "linspace",
            "logspace", "zeros_like", "ones_like", "full_like", "empty_like", "rand", "randn", "randint",
@@ -526,8 +527,6 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=N
     dt = ref[0].dtype
     if not (dt.is_floating_point or dt.is_complex):
         raise NotImplementedError(f"\"normal_kernel_cpu\" not implemented for '{dt._legacy.replace('Tensor', '')}'")
-    from ..autograd import grad_mode
-
     with grad_mode.no_grad():
         z = randn(shape, generator=generator, dtype=dt, device=ref[0].device)
     return _normal_op(mean, std, z)
@@ -543,15 +542,11 @@ def _normal_op(mean, std, z):
 
 
 def _lazy_concrete(t):
-    from .. import _lazy
-
     return _lazy.concrete(t._array())
 
 
 def bernoulli(input, p=None, *, generator=None, out=None):
     """0/1 samples, 1 with probability ``input`` (or ``p``); differentiable with zero gradient, as torch."""
-    from ..autograd import grad_mode
-
     probs = input if p is None else p
     if isinstance(probs, Tensor):
         host = _lazy_concrete(probs)
@@ -642,15 +637,11 @@ def _move(t, device):
     arr = jax.device_put(t._array(), device.jax_device())
     out = Tensor._make(arr, device)
     if t._rg and _lazy_grad_enabled():
-        from .registry import _attach_node
-
         _attach_node(_identity.op, "ToCopyBackward0", (t,), (t._value(),), (), out)
     return out
 
 
 def _lazy_grad_enabled():
-    from ..autograd.grad_mode import is_grad_enabled
-
     return is_grad_enabled()
 
 
@@ -796,8 +787,6 @@ def bernoulli_(self, p=0.5, *, generator=None):
     """Fill with 0/1 samples: 1 with probability ``p`` (number or tensor)."""
     if isinstance(p, Tensor):
         u = rand(self._shape, generator=generator, dtype=p._dtype if p._dtype.is_floating_point else None)
-        from ..autograd import grad_mode
-
         with grad_mode.no_grad():
             t = (u < p)
         return self._inplace_assign(_sample_into(self, t, "BernoulliBackward1"))
@@ -847,8 +836,6 @@ def resize_(self, *sizes, memory_format=None):
     flat = np.asarray(self._array()).reshape(-1)
     new = np.zeros(n, dtype=flat.dtype)
     new[:min(n, flat.size)] = flat[:n]
-    from ..tensor import Storage
-
     ver = self._st.version
     self._st = Storage(_lazy_wrap(jax.device_put(new.reshape(size), self.device.jax_device())), self.device)
     self._st.version = ver + 1
@@ -862,8 +849,6 @@ def resize_as_(self, the_template, memory_format=None):
 
 
 def _lazy_wrap(a):
-    from .. import _lazy
-
     return _lazy.wrap(a)
 
 
@@ -900,3 +885,26 @@ preserve_format = memory_format("preserve_format")
 channels_last = memory_format("channels_last")
 channels_last_3d = memory_format("channels_last_3d")
 strided = layout("strided")
+
+
+# -- Tensor members that make tensors: installed on Tensor from here (tensor.py sits below the ops) -----------
+def _tensor_init(self, *args, **kwargs):  # torch.Tensor(2, 3) / torch.Tensor([1, 2]) legacy forms
+    self._adopt(_legacy_new(_dtypes.get_default_dtype(), args, kwargs))
+
+
+def _convert(self, dt, memory_format):
+    # a layout change (channels_last) is a copy in torch even when the dtype already matches
+    if memory_format is not None and "channels_last" in str(memory_format):
+        return _to_copy(self, dt)
+    return self.to(dt)
+
+
+def _new_tensor(self, data, dtype=None, device=None, requires_grad=False):
+    return tensor(data, dtype=dtype or self._dtype, device=device or self.device, requires_grad=requires_grad)
+
+
+_to.__name__, _to.__qualname__ = "to", "Tensor.to"
+_to.__doc__ = "``to(dtype)``, ``to(device)``, ``to(device, dtype)``, ``to(other)``; ``copy=``, ``non_blocking=``."
+_tensor_init.__name__, _tensor_init.__qualname__ = "__init__", "Tensor.__init__"
+_new_tensor.__name__, _new_tensor.__qualname__ = "new_tensor", "Tensor.new_tensor"
+methods({"__init__": _tensor_init, "to": _to, "_convert": _convert, "new_tensor": _new_tensor})

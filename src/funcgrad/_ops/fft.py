@@ -3,15 +3,19 @@ rules and node names (``FftR2CBackward0``, ``FftC2CBackward0``, ``FftC2RBackward
 """
 from __future__ import annotations
 
-from ..tensor import Tensor  # noqa: E402 - _ops load after tensor
-
 import functools
 
 import jax.numpy as jnp
 import numpy as np
 
-from .. import _dtypes
+from .. import _dtypes, _lazy
+from .._size import _wrap_dim
+from ..tensor import Tensor
 from .registry import defop, public
+from .creation import ones, tensor
+from .indexing import roll
+from .linalg_ext import _public
+from .shape import constant_pad_nd
 
 __all__ = []
 
@@ -62,9 +66,7 @@ def _fft_op(input, kind, s, axes, norm, out_dtype, node):
 
 
 def _name(d):
-    from .._tensor_methods import _dt_name
-
-    return _dt_name(d)
+    return _dtypes._dt_name(d)
 
 
 def _float_input(x):
@@ -85,8 +87,6 @@ def _norm(norm, fname):
 
 def _axes_s(x, s, dim, fname, default_all=True, one=False):
     """torch's rules for ``s`` and ``dim``: returns (axes, lengths or None per axis)."""
-    from ..tensor import _wrap_dim
-
     if one:
         axes = (_wrap_dim(dim, x.dim()),)
         return axes, (-1 if s is None else s,)
@@ -154,8 +154,6 @@ def _c2r(x, s, dim, norm, fname, hermitian, one=False):
 
 
 def _pub(f):
-    from .linalg_ext import _public
-
     return _public(f, namespace="fft")
 
 
@@ -253,8 +251,6 @@ def hfftn(input, s=None, dim=None, norm=None, *, out=None):
 
 
 def _shift(input, dim, inverse):
-    from .indexing import roll
-
     if dim is None:
         dim = tuple(range(input.dim()))
     elif isinstance(dim, int):
@@ -275,8 +271,6 @@ def ifftshift(input, dim=None):
 
 
 def _freq(n, d, rfft_, dtype, device, requires_grad):
-    from .creation import tensor
-
     dt = _dtypes.as_dtype(dtype) or _dtypes.get_default_dtype()
     v = np.fft.rfftfreq(n, d) if rfft_ else np.fft.fftfreq(n, d)
     return tensor(v.astype(dt.np), dtype=dt, device=device, requires_grad=requires_grad)
@@ -322,8 +316,6 @@ def _stft_op(x, win, n_fft, hop, center, pad_mode, normalized, onesided, out_dty
 
 
 def _window(window, n_fft, win_length, dtype, device):
-    from .creation import ones
-
     win_length = n_fft if win_length is None else win_length
     if not 0 < win_length <= n_fft:
         raise RuntimeError(f"stft: expected 0 < win_length <= n_fft, but got win_length={win_length}")
@@ -333,10 +325,8 @@ def _window(window, n_fft, win_length, dtype, device):
         raise RuntimeError(f"stft: expected a 1D window tensor of size equal to win_length={win_length}, but got "
                            f"window with size {list(window._shape)}")
     if win_length < n_fft:
-        from ..nn import functional as F
-
         left = (n_fft - win_length) // 2
-        window = F.pad(window, (left, n_fft - win_length - left))
+        window = constant_pad_nd(window, [left, n_fft - win_length - left], 0.0)
     return window
 
 
@@ -439,8 +429,6 @@ def istft(input, n_fft, hop_length=None, win_length=None, window=None, center=Tr
 
 
 def _lazy_tracing():
-    from .. import _lazy
-
     return _lazy._state.tracing
 
 

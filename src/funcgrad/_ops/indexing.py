@@ -1,16 +1,17 @@
 """Indexing (``__getitem__``/``__setitem__``), joining (cat/stack) and gathering ops."""
 from __future__ import annotations
 
-from ..tensor import Tensor  # noqa: E402 - _ops load after tensor
-
 import jax.numpy as jnp
 import numpy as np
 
 from .. import _dtypes, _lazy
-from ..autograd import grad_mode as _gm
+from .._autograd import grad_mode as _gm
+from .._size import _wrap_dim
+from ..tensor import Tensor
 from .registry import Const, defop, public
-from .views import _wrap
-from .views import build_index
+from .views import _wrap, build_index
+from . import views
+from .creation import tensor
 
 __all__ = ["getitem", "setitem"]
 
@@ -157,8 +158,6 @@ def _as_int(item):
 def _select_ints(self, index):
     """torch applies integer indices first (basic indexing: selects), then the advanced ones on what is
     left; so ``x[:, [0, 1], :, 0]`` keeps the advanced dims in place where numpy would move them first."""
-    from . import views
-
     if not any(isinstance(i, (int, np.integer)) and not isinstance(i, bool) for i in index):
         return self, index
     def ndims(item):
@@ -196,8 +195,6 @@ def _select_ints(self, index):
 
 def getitem(self, index):
     """``self[index]``: basic indices become a chain of view ops, as torch builds them."""
-    from . import views
-
     single_slice = isinstance(index, slice)
     index = tuple(_as_int(i) for i in _normalize(index))
     if not all(_is_basic(i) for i in index):
@@ -285,8 +282,6 @@ def _cat_fwd(*xs, axis, skip=()):
 @defop(_cat_fwd, node="CatBackward0", saves={}, promote=True)
 def cat(tensors, dim=0):
     """Concatenate tensors along an existing dimension."""
-    from ..tensor import _wrap_dim
-
     if isinstance(tensors, Tensor):
         raise TypeError("cat(): argument 'tensors' (position 1) must be tuple of Tensors, not Tensor")
     tensors = list(tensors)
@@ -464,8 +459,6 @@ def _bshape(a, b):
 
 def nonzero(input, *, as_tuple=False):
     """Indices of the non-zero elements: an (n, ndim) int64 tensor, or a tuple of 1-D tensors."""
-    from .creation import tensor
-
     a = np.asarray(input._array())
     if a.ndim == 0:
         nz = (np.nonzero(a.reshape(1))[0],)
@@ -486,8 +479,6 @@ def argwhere(input):
 @public(method=True)
 def nonzero_static(input, *, size, fill_value=-1):
     """``nonzero`` padded with ``fill_value`` (or truncated) to ``size`` rows."""
-    from .creation import tensor
-
     if size < 0:
         raise RuntimeError(f"nonzero_static: 'size' must be an non-negative integer, but got {size}")
     a = np.asarray(input._array())
@@ -504,8 +495,6 @@ def _flip_fwd(x, axes):
 
 @defop(_flip_fwd, node="FlipBackward0", saves={0: ()})
 def flip(input, *args, dims=None):
-    from ..tensor import _wrap_dim
-
     if dims is None:
         dims = args[0] if len(args) == 1 and not isinstance(args[0], (int, np.integer)) else args
     dims = (dims,) if isinstance(dims, (int, np.integer)) else tuple(dims)

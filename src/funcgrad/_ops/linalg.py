@@ -5,8 +5,9 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from .. import _dtypes
-from ..tensor import Tensor  # noqa: E402 - _ops load after tensor
-from .registry import defop, public
+from ..tensor import Tensor
+from .registry import defop, dispatch, public
+from .views import squeeze
 
 
 def _dtype_check(a, b, name):
@@ -274,9 +275,6 @@ def matmul(input, other):
         if input._shape[0] != other._shape[0]:
             raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied (1x{input._shape[0]} and "
                                f"{other._shape[0]}x{other._shape[1]})")
-        from .registry import dispatch
-        from .views import squeeze
-
         r = mm(input.unsqueeze(0), other)  # torch: mm(unsqueeze(0)).squeeze_(0), hence SqueezeBackward4
         return dispatch(squeeze.op, (r,), (("shape", r._shape[1:]),), "SqueezeBackward4")
     if da == 2 and db == 2:

@@ -14,8 +14,6 @@ transforms they are skipped (the result then holds NaN/inf, as the ``*_ex`` vari
 """
 from __future__ import annotations
 
-from ..tensor import Tensor  # noqa: E402 - _ops load after tensor
-
 import collections
 import functools
 import math
@@ -27,7 +25,15 @@ import numpy as np
 from jax import lax
 
 from .. import _dtypes, _lazy
-from .registry import defop, public
+from .._size import _wrap_dim
+from ..tensor import Tensor
+from .registry import defop, dispatch, public
+from .creation import ones as _ones, randn, zeros
+from .indexing import cat
+from .linalg import matmul, mm, vdot
+from .pointwise import add, log, mul, where
+from .reduction import _dims, amax, amin, cumprod, sum as rsum
+from .views import diagonal, permute, view
 
 __all__ = ["LinAlgError", "return_type"]
 
@@ -89,9 +95,7 @@ def _public(fn=None, **kw):
 
 
 def _name(d):
-    from .._tensor_methods import _dt_name
-
-    return _dt_name(d)
+    return _dtypes._dt_name(d)
 
 
 def _float_check(A, fname, what="A"):
@@ -215,12 +219,8 @@ def slogdet(input):
 @public(method=True)
 def logdet(input):
     """``log(det(input))``: NaN for a negative determinant, ``-inf`` for zero."""
-    from .pointwise import where
-
     sign, lad = slogdet(input)
     if input._dtype.is_complex:
-        from .pointwise import add, log
-
         return add(log(sign), lad)
     return where(sign == -1, float("nan"), lad)
 
@@ -709,8 +709,6 @@ def svd(input, some=True, compute_uv=True, *, out=None):
     _float_check(input, "linalg.svd")
     U, S, Vh = _svd((input,), (("full", not some),), 3)
     if not compute_uv:
-        from .creation import zeros
-
         m, n = input._shape[-2:]
         z = functools.partial(zeros, dtype=input.dtype, device=input.device)
         return return_type("svd", ["U", "S", "V"])(z(*input._shape[:-2], m, m if not some else min(m, n)), S,
@@ -1261,8 +1259,6 @@ def _vnorm_fwd(x, ord, axis, keepdims, dtype):
 
 
 def _dims_of(dim, ndim):
-    from .reduction import _dims
-
     return _dims(dim, ndim)
 
 
@@ -1295,8 +1291,6 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None, out=None):
 
 
 def _mdims(dim, ndim, fname):
-    from ..tensor import _wrap_dim
-
     if ndim < 2:
         raise RuntimeError(f"{fname}: The input tensor A must have at least 2 dimensions.")
     d = tuple(_wrap_dim(x, ndim) for x in dim)
@@ -1310,9 +1304,6 @@ def _mdims(dim, ndim, fname):
 @_public(namespace="linalg")
 def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None, out=None):
     """Matrix norm: ``'fro'``, ``'nuc'``, ``inf``, ``-inf``, ``1``, ``-1``, ``2``, ``-2``."""
-    from .reduction import amax, amin, sum as rsum
-    from .views import permute
-
     d = _mdims(dim, A.dim(), "linalg.matrix_norm")
     if dtype is not None:
         A = A.to(dtype)
@@ -1403,8 +1394,6 @@ def _eye_like(A):
 @_public(namespace="linalg", name="matrix_power")
 def linalg_matrix_power(A, n, *, out=None):
     """``A`` to the integer power ``n`` (negative: powers of the inverse), by repeated squaring."""
-    from .linalg import matmul
-
     _square_check(A, "linalg.matrix_power")
     if not isinstance(n, int):
         raise TypeError(f"matrix_power(): argument 'n' must be int, not {type(n).__name__}")
@@ -1450,8 +1439,6 @@ def matrix_exp(A):
 # ------------------------------------------------------------------------------------ small ones
 @public(namespace="linalg", name="diagonal")
 def linalg_diagonal(A, *, offset=0, dim1=-2, dim2=-1):
-    from .views import diagonal
-
     return diagonal(A, offset, dim1, dim2)
 
 
@@ -1463,15 +1450,10 @@ def _conj(input):
 @_public(namespace="linalg")
 def vecdot(x, y, *, dim=-1, out=None):
     """``sum(conj(x) * y, dim)``."""
-    from .pointwise import mul
-    from .reduction import sum as rsum
-
     if x._dtype is not y._dtype:
         raise RuntimeError(f"linalg.vecdot: Expected x and y to have the same dtype, but found x of type "
                            f"{_name(x._dtype)} and y of type {_name(y._dtype)} instead")
     if x.dim() == 1 and y.dim() == 1:
-        from .linalg import vdot
-
         return vdot(x, y)
     if x._dtype.is_complex:
         x = _conj(x)
@@ -1486,8 +1468,6 @@ def _cross_fwd(a, b, axis):
 @defop(_cross_fwd, node="LinalgCrossBackward0", saves={0: (1,), 1: (0,)}, method=False, function=False,
        promote=True, name="linalg_cross")
 def _linalg_cross(input, other, *, dim=-1, out=None):
-    from ..tensor import _wrap_dim
-
     if input.dim() != other.dim():
         raise RuntimeError(f"linalg.cross: inputs must have the same number of dimensions.")
     shape = tuple(np.broadcast_shapes(input._shape, other._shape))
@@ -1516,8 +1496,6 @@ def cross(input, other, dim=None, *, out=None):
 @_public(namespace="linalg")
 def multi_dot(tensors, *, out=None):
     """Product of two or more matrices (the first/last may be vectors), in the cheapest order."""
-    from .linalg import mm
-
     tensors = list(tensors)
     n = len(tensors)
     if n < 2:
@@ -1593,9 +1571,6 @@ def chain_matmul(*matrices, out=None):
 @public(namespace="linalg")
 def vander(x, *, N=None):
     """Vandermonde matrix: columns ``x ** 0, x ** 1, ..., x ** (N - 1)``."""
-    from .indexing import cat
-    from .reduction import cumprod
-
     if x.dim() < 1:
         x = x.unsqueeze(0)
     n = x._shape[-1] if N is None else N
@@ -1605,8 +1580,6 @@ def vander(x, *, N=None):
         return x.unsqueeze(-1).new_ones(*x._shape, 1)
     ones = x.unsqueeze(-1).new_ones(*x._shape, 1) if x._dtype.is_floating_point or x._dtype.is_complex else None
     if ones is None:
-        from .creation import ones as _ones
-
         ones = _ones(*x._shape, 1, dtype=x.dtype)
     pw = cumprod(x.unsqueeze(-1).expand(*x._shape, n - 1), -1)
     return cat([ones, pw], -1)
@@ -1623,9 +1596,6 @@ def tensorinv(A, ind=2, *, out=None):
     if rows != cols:
         raise RuntimeError("Expected self to satisfy the requirement prod(self.shape[ind:]) == "
                            "prod(self.shape[:ind]), but got " f"{cols} != {rows}")
-    from .registry import dispatch
-    from .views import view
-
     r = inv(A.reshape(rows, cols))
     return dispatch(view.op, (r,), (("shape", tuple(out_shape)),), "ReshapeAliasBackward0")
 
@@ -1658,8 +1628,6 @@ for _n in ("ldl_factor", "ldl_factor_ex", "ldl_solve"):
 
 # ------------------------------------------------------------------------------------ low-rank (random)
 def _approximate_basis(A, q, niter, M):
-    from .creation import randn
-
     R = randn(A._shape[-1], q, dtype=A.dtype, device=A.device)
     X = A @ R
     if M is not None:

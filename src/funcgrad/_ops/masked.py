@@ -3,11 +3,10 @@ masked-out elements are replaced by the reduction's identity (0 for sum, 1 for p
 amax...), then the plain op runs, so values, dtypes and ``grad_fn`` names are torch's."""
 from __future__ import annotations
 
-from ..tensor import Tensor  # noqa: E402 - _ops load after tensor
-
 import numpy as np
 
 from .. import _dtypes
+from ..tensor import Tensor
 from . import creation, pointwise, reduction, sorting, views
 from .registry import public
 
@@ -192,12 +191,10 @@ def logsumexp(input, dim=None, *, keepdim=False, dtype=None, mask=None):
 @public(namespace="masked")
 def logaddexp(input, other, *, dtype=None, input_mask=None, other_mask=None):
     """``logaddexp`` with masked-out elements of either side treated as -inf."""
-    import funcgrad
-
     dtype = dtype or input._dtype
     a = _combine("logaddexp", input, input_mask)
     b = _combine("logaddexp", other, other_mask)
-    return funcgrad.logaddexp(a, b).to(dtype)
+    return pointwise.logaddexp(a, b).to(dtype)
 
 
 @public(namespace="masked")
@@ -255,14 +252,12 @@ def std(input, dim=None, unbiased=None, *, correction=None, keepdim=False, dtype
 
 
 def _softmax(name, input, dim, dtype, mask, identity, negate=False):
-    from ..nn import functional as F
-
     dtype = dtype or input._dtype
     d = _canonical_dim(dim, input.dim())[0]
     m = _combine(identity, input, mask)
     if negate:
         m = -m
-    return (F.log_softmax if name == "log_softmax" else F.softmax)(m, d, dtype=dtype)
+    return (reduction.log_softmax if name == "log_softmax" else reduction.softmax)(m, d, dtype=dtype)
 
 
 @public(namespace="masked")

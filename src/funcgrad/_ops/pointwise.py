@@ -1,9 +1,6 @@
 """Elementwise ops: arithmetic with torch's type promotion and broadcasting, math, comparisons."""
 from __future__ import annotations
 
-from .. import _dtypes
-from ..tensor import Tensor  # noqa: E402 - _ops load after tensor
-
 import builtins as _b
 import math
 
@@ -12,7 +9,10 @@ import jax.numpy as jnp
 import numpy as np
 from jax.custom_derivatives import SymbolicZero
 
+from .. import _dtypes
+from ..tensor import Tensor
 from .registry import ABSENT, Const, _promote, defop, methods, public
+from .indexing import nonzero
 
 _PI = math.pi
 
@@ -1238,8 +1238,6 @@ def where(condition, input=None, other=None):
     """``input`` where ``condition`` holds, else ``other`` (broadcasting); with only ``condition``,
     the indices where it holds (``nonzero(as_tuple=True)``)."""
     if input is None and other is None:
-        from .indexing import nonzero
-
         return nonzero(condition, as_tuple=True)
     return _where(condition, input, other)
 

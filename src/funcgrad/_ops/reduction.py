@@ -8,11 +8,10 @@ it to the returned index, norms and ``logsumexp`` use torch's formulas at their 
 Those forwards are ``jax.custom_jvp`` functions, so forward mode and backward agree with torch."""
 from __future__ import annotations
 
-from ..tensor import Tensor  # noqa: E402 - _ops load after tensor
-
 import builtins
 import functools
 import math
+import warnings
 
 import jax
 import jax.numpy as jnp
@@ -20,7 +19,14 @@ import numpy as np
 from jax import lax
 
 from .. import _dtypes, return_types
+from .._size import _wrap_dim
+from ..tensor import Tensor
 from .registry import defop, dispatch, public
+from .creation import clone, zeros
+from .indexing import cat
+from .linalg import mm
+from .pointwise import div, isnan, logical_not, logical_xor, maximum, minimum, mul, sqrt, sub, true_divide
+from .views import diagonal, narrow, permute, select, unsqueeze, view
 
 __all__ = []
 
@@ -43,8 +49,6 @@ def np_aliases(binder):
 
 
 def _wrap(dim, ndim):
-    from ..tensor import _wrap_dim
-
     if isinstance(dim, Tensor):
         dim = int(dim)
     return _wrap_dim(dim, ndim)
@@ -166,8 +170,6 @@ def nanmean(input, dim=None, keepdim=False, *, dtype=None):
     if not (input._dtype.is_floating_point or input._dtype.is_complex):
         raise RuntimeError("nanmean(): expected input to have floating point or complex dtype but got "
                            f"{_dtname(input._dtype)}")
-    from .pointwise import isnan, logical_not
-
     cnt = sum(logical_not(isnan(input)), dim, keepdim)
     return nansum(input, dim, keepdim, dtype=dtype) / cnt
 
@@ -199,8 +201,6 @@ def sum_to_size(input, *size):
         return input
     out = sum(input, dims, keepdim=True)
     if lead:
-        from .views import view
-
         out = view(out, tuple(size))
     return out
 
@@ -653,8 +653,6 @@ def _minmax(kind, input, dim=None, keepdim=False, out=None):
         _check_nonempty(kind, input, None)
         return _evenly_reduce(input, kind, "MaxBackward1" if kind == "max" else "MinBackward1")
     if isinstance(dim, Tensor):
-        from .pointwise import maximum, minimum
-
         return (maximum if kind == "max" else minimum)(input, dim)
     axis = _dim1(dim, input.dim())
     if axis is not None:
@@ -809,8 +807,6 @@ def _svdvals(input):
 
 def _nuclear_norm(input, dim, keepdim):
     """torch.norm(p='nuc'): the sum of singular values over two dims (``linalg.matrix_norm``)."""
-    from .views import permute, unsqueeze
-
     nd = input.dim()
     dims = (nd - 2, nd - 1) if dim is None else tuple(_wrap(d, nd) for d in dim)
     if nd < 2 or len(dims) != 2:
@@ -932,18 +928,12 @@ def cummin(input, dim):
 @public(method=True)
 def diff(input, n=1, dim=-1, prepend=None, append=None):
     """``n``-th forward difference along ``dim``, after concatenating ``prepend``/``append``."""
-    from .indexing import cat
-    from .pointwise import logical_xor, sub
-    from .views import narrow
-
     if input.dim() == 0:
         raise RuntimeError("diff expects input to be at least one-dimensional")
     if n < 0:
         raise RuntimeError(f"order must be non-negative but got {n}")
     d = _wrap(dim, input.dim())
     if n == 0:
-        from .creation import clone
-
         return dispatch(clone.op, (input,), (), "CopyBackwards")
     if prepend is not None or append is not None:
         parts = [t for t in (prepend, input, append) if t is not None]
@@ -957,22 +947,16 @@ def diff(input, n=1, dim=-1, prepend=None, append=None):
 
 
 def _div_scalar(t, v):
-    from .pointwise import div
-
     # torch divides by a C++ Scalar here: DivBackward1
     return dispatch(div.op, (t, float(v)), (("rounding_mode", None),), "DivBackward1")
 
 
 def _zeros_except(y, d):
-    from .creation import zeros
-
     return zeros(tuple(s for i, s in enumerate(y._shape) if i != d), dtype=y._dtype, device=y.device)
 
 
 def _x_spacing(y, x, d):
     """torch's trapezoid view of sample points ``x`` against ``y``, then ``dx`` along ``d``."""
-    from .views import narrow
-
     if x.dim() == 1:
         if x._shape[0] != y._shape[d]:
             raise RuntimeError("trapezoid: There must be one `x` value for each sample point")
@@ -986,8 +970,6 @@ def _x_spacing(y, x, d):
 
 
 def _halves(y, d):
-    from .views import narrow
-
     n = y._shape[d]
     if n == 0:
         return y, y
@@ -997,9 +979,6 @@ def _halves(y, d):
 @public
 def trapezoid(y, x=None, *, dx=None, dim=-1):
     """Trapezoid rule along ``dim`` with sample points ``x`` or spacing ``dx`` (default 1)."""
-    from .pointwise import mul
-    from .views import select
-
     d = _wrap(dim, y.dim())
     if isinstance(x, Tensor):
         if dx is not None:
@@ -1035,8 +1014,6 @@ def cumulative_trapezoid(y, x=None, *, dx=None, dim=-1):
 @public(method=True)
 def cov(input, *, correction=1, fweights=None, aweights=None):
     """Covariance of the rows (variables) of ``input`` over its columns (observations)."""
-    from .linalg import mm
-
     if input.dim() > 2:
         raise RuntimeError(f"cov(): expected input to have two or fewer dimensions but got an input with "
                            f"{input.dim()} dimensions")
@@ -1078,8 +1055,6 @@ def cov(input, *, correction=1, fweights=None, aweights=None):
         norm_factor = norm_factor * 0
     x = x - avg.unsqueeze(1)
     c = mm(x, (x if w is None else x * w).t().conj() if x._dtype.is_complex else (x if w is None else x * w).t())
-    from .pointwise import true_divide
-
     return true_divide(c, norm_factor).squeeze()
 
 
@@ -1089,9 +1064,6 @@ def corrcoef(input):
     c = cov(input)
     if c.dim() == 0:
         return c / c
-    from .pointwise import sqrt
-    from .views import diagonal
-
     d = diagonal(c)
     sd = sqrt(d)
     c = c / sd.view(-1, 1)
@@ -1103,9 +1075,6 @@ def corrcoef(input):
 def gradient(input, *, spacing=1, dim=None, edge_order=1):
     """Second-order accurate central differences along each of ``dim`` (torch.gradient), with
     scalar spacings or 1-D coordinate tensors."""
-    from .indexing import cat
-    from .views import narrow
-
     nd = input.dim()
     if dim is None:
         dims = list(range(nd))
@@ -1168,3 +1137,43 @@ def gradient(input, *, spacing=1, dim=None, edge_order=1):
             last = _div_scalar(sl(d, -3, -2) * 0.5 + sl(d, -2, -1) * -2 + sl(d, -1) * 1.5, h)
         outs.append(cat([first, _div_scalar(center, 2), last], d))
     return tuple(outs)
+
+
+# -- softmax / log_softmax (torch.nn.functional re-exports these) ------------------------------------------
+def _softmax_dim(input, dim, name):
+    if dim is None:
+        warnings.warn(f"Implicit dimension choice for {name} has been deprecated. Change the call to include dim=X as "
+                      "an argument.", UserWarning, stacklevel=3)
+        dim = 0 if input.dim() in (0, 1, 3) else 1
+    return _wrap_dim(dim, input.dim())
+
+
+def _on_vector(f):
+    # a 0-d input is its own softmax axis (torch accepts dim 0 or -1)
+    return lambda x, axis: f(x[None], axis=0)[0] if x.ndim == 0 else f(x, axis=axis)
+
+
+@defop(_on_vector(jax.nn.softmax), node="SoftmaxBackward0", saves={0: ("result",)},
+       method=False, function=False, name="softmax")
+def _softmax(input, axis):
+    return (input,), (("axis", axis),)
+
+
+@defop(_on_vector(jax.nn.log_softmax), node="LogSoftmaxBackward0", saves={0: ("result",)},
+       method=False, function=False, name="log_softmax")
+def _log_softmax(input, axis):
+    return (input,), (("axis", axis),)
+
+
+def softmax(input, dim=None, _stacklevel=3, dtype=None):
+    """Softmax along ``dim``."""
+    if dtype is not None:
+        input = input.to(dtype)
+    return _softmax(input, _softmax_dim(input, dim, "softmax"))
+
+
+def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
+    """Log-softmax along ``dim`` (numerically stable)."""
+    if dtype is not None:
+        input = input.to(dtype)
+    return _log_softmax(input, _softmax_dim(input, dim, "log_softmax"))

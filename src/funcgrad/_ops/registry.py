@@ -20,11 +20,8 @@ the forward as keywords.
 """
 from __future__ import annotations
 
-from ..tensor import Tensor  # noqa: E402 - _ops load after tensor
-
 import functools
 import inspect
-import re
 from weakref import ref as _weakref
 
 import jax
@@ -32,11 +29,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import _dtypes, _lazy
+from .._autograd import forward_ad as _fwd
+from .._autograd import grad_mode as _gm
+from .._autograd.anomaly_mode import _state as _anomaly, capture_trace
+from .._autograd.graph import _edge, _format_desc, _saved_desc, _seq, dropped, node_class  # noqa: F401 - also used from here
 from .._device import _CPU
-from ..autograd import forward_ad as _fwd
-from ..autograd import grad_mode as _gm
-from ..autograd.anomaly_mode import _state as _anomaly, capture_trace
-from ..autograd.graph import _seq, dropped, node_class
+from ..tensor import Tensor
 
 __all__ = ["OpDef", "defop", "public", "dispatch", "OPS", "vjp_op"]
 
@@ -445,28 +443,6 @@ def jvp_op(op, positions, n_inputs):
         v = OpDef(f"{op.name}_jvp", forward, None, None, False, False, False)
         op._vjps[key] = v
     return v
-
-
-def _edge(t):
-    if t.grad_fn is not None:
-        return (t.grad_fn, t._output_nr)
-    if t._rg:
-        return (t._accumulate_node(), 0)
-    return (None, 0)
-
-
-def _saved_desc(t, node=None, nr=0):
-    """What a version error names: ``(type string, shape, ", which is output N of XBackward0,")``."""
-    return _format_desc((t._dtype, t._shape, t._st.device, node if node is not None else t.grad_fn,
-                         nr if node is not None else t._output_nr))
-
-
-def _format_desc(meta):
-    dtype, shape, dev, fn, nr = meta
-    prefix = "torch.cuda." if dev.type == "cuda" else "torch."
-    # torch names the forward op here: "output 0 of Mul" for a tensor made by MulBackward0's op
-    extra = f", which is output {nr} of {re.sub(r'Backward[0-9]*$', '', fn.name())}," if fn is not None else ""
-    return (prefix + dtype._legacy, shape, extra)
 
 
 def _attach_node(op, name, inputs, vals, params, out):

@@ -5,16 +5,19 @@ Index bounds are checked eagerly, with torch's exception and wording, when the i
 inside funcgrad.compile or a JAX transform (traced indices) the check is skipped."""
 from __future__ import annotations
 
-from ..tensor import Tensor  # noqa: E402 - _ops load after tensor
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from .. import _dtypes, _lazy
+from ..tensor import Tensor
 from .indexing import _check_gather_shape, _gather_fwd, _idx, gather, index_select
 from .registry import Const, defop, public
 from .views import _wrap
+from . import views
+from .creation import clone, tensor
+from .indexing import _bshape, _index_arrays, _index_put
+from .shape import _broadcast_shape_of
 
 __all__ = []
 
@@ -372,8 +375,6 @@ def put(input, index, source, accumulate=False):
 @public(method=True)
 def take_along_dim(input, indices, dim=None):
     """``gather`` with broadcasting of ``input`` and ``indices`` (flattened when ``dim`` is None)."""
-    from . import views
-
     if indices._dtype not in (_dtypes.int64, _dtypes.int32):
         raise RuntimeError(f"torch.take_along_dim(): dtype of indices should be int64 but got "
                            f"{indices._dtype.name.capitalize()} instead")
@@ -385,7 +386,6 @@ def take_along_dim(input, indices, dim=None):
     d = _wrap(dim, input.dim())
     si, sx = list(input._shape), list(indices._shape)
     si[d] = sx[d] = 1
-    from .shape import _broadcast_shape_of  # noqa: F401
     b = [max(a, c) if a == 1 or c == 1 or a == c else None for a, c in zip(si, sx)]
     if None in b:
         k = b.index(None)
@@ -432,8 +432,6 @@ def masked_scatter(input, mask, source):
                            f"{input._dtype.name.capitalize()} and {source._dtype.name.capitalize()}")
     m = _lazy.concrete(mask._array())
     if m is not None:
-        from .indexing import _bshape
-
         n = int(np.broadcast_to(m, _bshape(input._shape, mask._shape)).sum())
         if n > source.numel():
             raise RuntimeError("masked_scatter: expected source to have at least as many elements as the number "
@@ -445,9 +443,6 @@ def masked_scatter(input, mask, source):
 @public(method=True)
 def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
     """Repeat each element (or slice along ``dim``) ``repeats`` times."""
-    from . import views
-    from .creation import tensor
-
     if repeats is None:  # torch.repeat_interleave(repeats): indices repeated by their counts
         r = np.asarray(input._array())
         if r.ndim > 1:
@@ -484,14 +479,10 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
         x = views.reshape(x, (1,))
     s = x._shape
     e = views.expand(views.unsqueeze(x, d + 1), s[:d + 1] + (r,) + s[d + 1:])
-    from .creation import clone
-
     return views.view(clone(e), s[:d] + (s[d] * r,) + s[d + 1:])
 
 
 def _tri_indices(lower, row, col, offset, dtype, device):
-    from .creation import tensor
-
     dt = _dtypes.as_dtype(dtype) or _dtypes.int64
     if dt not in (_dtypes.int64, _dtypes.int32):
         name = "tril_indices" if lower else "triu_indices"
@@ -517,7 +508,5 @@ def triu_indices(row, col, offset=0, *, dtype=None, device=None, layout=None):
 @public(method=True)
 def index_put(input, indices, values, accumulate=False):
     """``input`` with ``values`` put at the advanced index ``indices`` (a copy; ``Tensor.index_put_`` in place)."""
-    from .indexing import _index_arrays, _index_put
-
     spec, arrays = _index_arrays(input._shape, tuple(indices))
     return _index_put(input, values, arrays, spec, "IndexPutBackward0", accumulate)

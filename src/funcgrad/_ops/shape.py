@@ -2,8 +2,6 @@
 diagonals, the ``*_scatter`` ops (a view's slot overwritten, out of place) and padding."""
 from __future__ import annotations
 
-from ..tensor import Tensor  # noqa: E402 - _ops load after tensor
-
 import itertools
 
 import jax
@@ -11,9 +9,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import _dtypes
+from .._size import Size
+from ..tensor import Tensor
 from . import indexing, views
 from .registry import defop, public
 from .views import _wrap
+from .creation import tensor
 
 __all__ = []
 
@@ -66,8 +67,6 @@ def broadcast_shapes(*shapes):
                 raise RuntimeError(f"Attempting to broadcast a dimension of length {v} at {i - len(s)}! Mismatching "
                                    f"argument at index {k} had {s}; but expected shape should be broadcastable to "
                                    f"{out}")
-    from .._size import Size
-
     return Size(out)
 
 
@@ -249,8 +248,6 @@ def combinations(input, r=2, with_replacement=False):
     n = input._shape[0]
     gen = itertools.combinations_with_replacement if with_replacement else itertools.combinations
     combos = np.array(list(gen(range(n), r)), dtype=np.int64).reshape(-1, r)
-    from .creation import tensor
-
     cols = [indexing._index(input, [combos[:, k]], (("t",),)) for k in range(r)]
     return indexing.stack(cols, 1)
 
@@ -273,8 +270,6 @@ def unravel_index(indices, shape):
     arr = np.asarray(indices._array()).astype(np.int64)
     if arr.size and (arr.min() < -numel or arr.max() >= numel):
         raise ValueError(f"'indices' must be in range [{-numel}, {numel - 1}]")
-    from .creation import tensor
-
     arr = np.where(arr < 0, arr + numel, arr)
     out = []
     for s in reversed(shape):

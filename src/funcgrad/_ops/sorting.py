@@ -6,8 +6,6 @@ elements, as torch's ``value_selecting_reduction_backward``. Sorts are stable (t
 is): ties keep their input order, NaNs sort as the largest values."""
 from __future__ import annotations
 
-from ..tensor import Tensor  # noqa: E402 - _ops load after tensor
-
 import builtins
 
 import jax
@@ -15,9 +13,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import _dtypes, return_types
+from ..tensor import Tensor
 from .reduction import _check_nonempty, _dim1, _dtname, _evenly_reduce, _indices, _values_at, _wrap, np_aliases, \
     value_selecting
 from .registry import defop, public
+from .indexing import index_select
+from .views import reshape, select
 
 __all__ = []
 
@@ -405,9 +406,6 @@ def _unique_np(a, dim, consecutive):
 
 
 def _unique(input, return_inverse, return_counts, dim, consecutive):
-    from .indexing import index_select
-    from .views import reshape
-
     a = np.asarray(input.detach().numpy())
     d = None if dim is None else _wrap(dim, input.dim())
     _, inv, counts, starts = _unique_np(a, d, consecutive)
@@ -479,8 +477,6 @@ def _histdd(inputs, params):
 @public
 def histogramdd(input, bins=10, *, range=None, weight=None, density=False):  # noqa: A002
     """D-dimensional histogram of the points ``input[..., :D]``: ``(hist, bin_edges)``."""
-    from .views import reshape, select
-
     D = input._shape[-1]
     pts = reshape(input, (-1, D))
     if isinstance(bins, int):

@@ -6,16 +6,16 @@ The aliases torch.special shares with top-level ops (``expit``, ``exp2``, ``erf`
 published by :mod:`.pointwise` into both namespaces."""
 from __future__ import annotations
 
-from ..tensor import Tensor  # noqa: E402 - _ops load after tensor
-
 import math
 
 import jax
 import jax.numpy as jnp
 import jax.scipy.special as jss
 
+from ..tensor import Tensor
 from .pointwise import _broadcast_check, _float_input, _floatify, torch_grad
-from .registry import Const, defop, public
+from .registry import Const, _promote, defop, public
+from .reduction import log_softmax as _lsm, logsumexp as _lse, softmax as _sm
 
 # Coefficients of the rational/Chebyshev approximations (Cephes, as in ATen's Math.h).
 _AIRY_AN = (0.346538101525629, 12.007595273964581, 76.27960536152345, 168.08922493463058, 159.75639135016442, 70.53609068404442, 14.026469116338967, 1.0,)
@@ -378,8 +378,6 @@ def _poly_op(name, fwd):
         _broadcast_check(input, n)
         x, m = _floatify(input, n)
         if isinstance(x, Tensor) and isinstance(m, Tensor) and m._dtype is not x._dtype:
-            from .registry import _promote
-
             dt = _promote([x, m], True)
             x, m = x.to(dt), m.to(dt)
         if not isinstance(x, Tensor):
@@ -533,23 +531,17 @@ def zeta(input, other):
 @public(namespace="special")
 def softmax(input, dim, *, dtype=None):
     """``torch.special.softmax`` (= ``torch.softmax``)."""
-    from ..nn import functional as F
-
-    return F.softmax(input, dim, dtype=dtype)
+    return _sm(input, dim, dtype=dtype)
 
 
 @public(namespace="special")
 def log_softmax(input, dim, *, dtype=None):
     """``torch.special.log_softmax`` (= ``torch.log_softmax``)."""
-    from ..nn import functional as F
-
-    return F.log_softmax(input, dim, dtype=dtype)
+    return _lsm(input, dim, dtype=dtype)
 
 
 @public(namespace="special")
 def logsumexp(input, dim, keepdim=False):
     """``torch.special.logsumexp`` (= ``torch.logsumexp``)."""
-    from .reduction import logsumexp as _lse
-
     return _lse(input, dim, keepdim)
 

@@ -7,44 +7,29 @@ non-leaf or an ``autograd.grad`` output is materialised together, so a whole bac
 """
 from __future__ import annotations
 
+import warnings
 
 from .. import _lazy
-from . import grad_mode
-from .anomaly_mode import _state as _anomaly, warn_forward_trace
-from .graph import _ZEROS, AccumulateGrad, OpNode, undrop
+from .._autograd import grad_mode
+from .._autograd.anomaly_mode import _state as _anomaly, warn_forward_trace
+from .._autograd.graph import _ZEROS, AccumulateGrad, OpNode, _edge, undrop
+from .._ops.creation import _copy_op, ones_like, zeros, zeros_like
+from .._ops.pointwise import add as _add
+from .._ops.registry import OPS, dispatch, methods, vjp_op
+from ..tensor import Tensor
 
-__all__ = ["run_backward"]
+__all__ = ["run_backward", "backward", "grad"]
 
-
-_late = {}
-
-
-def _bind():
-    """Late imports (engine loads before tensor and the op registry)."""
-    from .._ops import registry
-    from .._ops.pointwise import add
-    from ..tensor import Tensor
-
-    _late.update(Tensor=Tensor, add=add, add_prim=registry.OPS["add"].prim, dispatch=registry.dispatch,
-                 vjp_op=registry.vjp_op, edge=registry._edge)
-    return _late
-
-
-def _T():
-    return (_late or _bind())["Tensor"]
+_ADD_PRIM = OPS["add"].prim
 
 
 def _wrap(value, device):
-    return _T()._make(value, device)
-
-
-def _add(a, b):
-    return (_late or _bind())["add"](a, b)
+    return Tensor._make(value, device)
 
 
 def _add_raw(a, b):
     shape, dtype = _lazy._aval(a)
-    return _lazy.record((_late or _bind())["add_prim"], (dtype,), [a, b], shape, dtype)
+    return _lazy.record(_ADD_PRIM, (dtype,), [a, b], shape, dtype)
 
 
 class _Values:
@@ -57,7 +42,7 @@ class _Values:
     def tensor(self, g):
         if g is None or not self.raw:
             return g
-        return _T()._make(g, self.device)
+        return Tensor._make(g, self.device)
 
     def value(self, t):
         if t is None or not self.raw:
@@ -74,8 +59,6 @@ def _op_backward(node, grads, create_graph):
     With ``create_graph`` grads are Tensors and each vjp is a differentiable op; otherwise they
     are raw values (arrays or pending Lazy) and each vjp is recorded directly.
     """
-    late = _late or _bind()
-    vjp_op = late["vjp_op"]
     vals = node._check_saved() if node._freed or node._saved else node.vals
     g = grads[0]
     if vals is None:
@@ -87,8 +70,6 @@ def _op_backward(node, grads, create_graph):
     out = []
     if create_graph:
         if g is None:
-            from .._ops.creation import zeros
-
             g = zeros(node._out[0], dtype=node._out[1])
         ins = None
         for e, (nxt, nr) in enumerate(node.next_functions):
@@ -100,7 +81,7 @@ def _op_backward(node, grads, create_graph):
             i = node._pos[e]
             deps = _formula_inputs(node.op, i, n)
             args = [t if k in deps or not t.requires_grad else t.detach() for k, t in enumerate(ins)]
-            out.append(late["dispatch"](vjp_op(node.op, i, n), args + [g], params, node.name() + "Backward"))
+            out.append(dispatch(vjp_op(node.op, i, n), args + [g], params, node.name() + "Backward"))
         return out
     if g is None:
         g = _lazy.record(_ZEROS, (node._out[0], node._out[1].np), (), node._out[0], node._out[1].np)
@@ -142,7 +123,6 @@ def _formula_inputs(op, i, n):
 
 def _saved_inputs(node, vals):
     """The forward inputs as tensors wired to their graph edges (for create_graph)."""
-    Tensor = _T()
     edge_at = {p: e for e, p in enumerate(node._pos)}
     for k, v in enumerate(vals):
         e = edge_at.get(k)
@@ -206,7 +186,6 @@ def run_backward(roots, retain_graph, create_graph, inputs=None, capture=False, 
     """
     if retain_graph is None:
         retain_graph = create_graph
-    _edge = (_late or _bind())["edge"]
 
     want = None  # where gradients are captured: {(node, nr): [index into inputs]}
     if inputs is not None:
@@ -356,7 +335,6 @@ def _hook_result(hook, before, r):
     place or not); a tensor must keep its size and type."""
     if r is None:
         return before
-    Tensor = _T()
     name = getattr(hook, "__name__", type(hook).__name__)
     if not isinstance(r, Tensor):
         raise TypeError(f"expected Variable, but hook returned '{type(r).__name__}'")
@@ -387,7 +365,7 @@ def _retain(t, g, create_graph):
     if t._grad is None:
         t._grad = g if create_graph else g.detach()
         if not create_graph:
-            t._grad = _T()._make(g._value(), g._st.device)
+            t._grad = Tensor._make(g._value(), g._st.device)
     elif create_graph:
         t._grad = _add(t._grad, g)
     else:
@@ -409,11 +387,9 @@ def _accumulate(node, g, create_graph, want, captured, capture, touched):
             return
     if leaf._grad is None:
         if create_graph and g.requires_grad:
-            from .._ops.creation import _copy_op, zeros_like
-
             leaf._grad = _copy_op(zeros_like(g), g)  # torch clones it: the grad's node is CopyBackwards
         else:
-            leaf._grad = g.detach() if create_graph else _T()._make(g._value(), g._st.device)
+            leaf._grad = g.detach() if create_graph else Tensor._make(g._value(), g._st.device)
     elif create_graph:
         leaf._grad = _add(leaf._grad, g)
     else:
@@ -423,3 +399,95 @@ def _accumulate(node, g, create_graph, want, captured, capture, touched):
     if leaf._post_acc_hooks:
         for h in list(leaf._post_acc_hooks.values()):
             h(leaf)
+
+
+# -- the API over run_backward: autograd.backward, autograd.grad, Tensor.backward ----------------------------
+def _as_tuple(x):
+    if x is None:
+        return ()
+    if isinstance(x, (list, tuple)):
+        return tuple(x)
+    return (x,)
+
+
+def _make_grads(outputs, grad_outputs, create_graph):
+    roots = []
+    for i, (out, g) in enumerate(zip(outputs, grad_outputs)):
+        if not isinstance(out, Tensor):
+            raise TypeError(f"expected Tensor as element {i} in argument 0, but got {type(out).__name__}")
+        if not out.requires_grad:
+            raise RuntimeError(f"element {i} of tensors does not require grad and does not have a grad_fn")
+        if g is None:
+            if out.numel() != 1:
+                raise RuntimeError("grad can be implicitly created only for scalar outputs")
+            if not out.dtype.is_floating_point:
+                raise RuntimeError(f"grad can be implicitly created only for real scalar outputs but got {out.dtype}")
+            with grad_mode.no_grad():
+                g = ones_like(out)
+        else:
+            if not isinstance(g, Tensor):
+                raise TypeError(f"gradients can be either Tensors or None, but got {type(g).__name__}")
+            if g.shape != out.shape:
+                raise RuntimeError(f"Mismatch in shape: grad_output[{i}] has a shape of {g.shape} and output[{i}] "
+                                   f"has a shape of {out.shape}.")
+            if g.dtype is not out.dtype:
+                with grad_mode.no_grad():
+                    g = g.to(out.dtype)
+            if not create_graph:
+                g = g.detach()
+        roots.append((out, g))
+    return roots
+
+
+_warned_cycle = False
+
+
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, grad_variables=None, inputs=None):
+    """Accumulate gradients of ``tensors`` into the ``.grad`` of graph leaves (or only of ``inputs``)."""
+    tensors = _as_tuple(tensors)
+    grads = _as_tuple(grad_tensors if grad_tensors is not None else grad_variables)
+    if not grads:
+        grads = (None,) * len(tensors)
+    if len(grads) != len(tensors):
+        raise RuntimeError(f"grad can be implicitly created only for scalar outputs" if not grads else
+                           f"got {len(grads)} gradients for {len(tensors)} tensors")
+    roots = _make_grads(tensors, grads, create_graph)
+    global _warned_cycle
+    if create_graph and not _warned_cycle:  # torch warns once per process
+        _warned_cycle = True
+        warnings.warn(
+            "Using backward() with create_graph=True will create a reference cycle between the parameter and its "
+            "gradient which can cause a memory leak. We recommend using autograd.grad when creating the graph to "
+            "avoid this. If you have to use this function, make sure to reset the .grad fields of your parameters "
+            "to None after use to break the cycle and avoid the leak.", UserWarning, stacklevel=3)
+    inputs = _as_tuple(inputs) or None
+    if inputs is not None and len(inputs) == 0:
+        raise RuntimeError("'inputs' argument to backward() cannot be empty.")
+    run_backward(roots, retain_graph, create_graph, inputs=inputs, capture=False)
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, only_inputs=True,
+         allow_unused=None, is_grads_batched=False, materialize_grads=False):
+    """Gradients of ``outputs`` w.r.t. ``inputs`` as a tuple; ``.grad`` is left untouched."""
+    outputs = _as_tuple(outputs)
+    inputs_t = _as_tuple(inputs)
+    grads = _as_tuple(grad_outputs) or (None,) * len(outputs)
+    if allow_unused is None:
+        allow_unused = materialize_grads
+    if materialize_grads and allow_unused is False:
+        raise ValueError("Expected allow_unused to be True or not passed when materialize_grads=True, "
+                         "but got: allow_unused=False.")
+    roots = _make_grads(outputs, grads, create_graph)
+    res = run_backward(roots, retain_graph, create_graph, inputs=inputs_t, capture=True, allow_unused=allow_unused)
+    if materialize_grads:
+        res = [zeros_like(t) if g is None else g for g, t in zip(res, inputs_t)]
+    return tuple(res)
+
+
+def _tensor_backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+    """Accumulate d(self)/d(leaf) into the ``.grad`` of every leaf (see torch.Tensor.backward)."""
+    backward(self, gradient, retain_graph, create_graph, inputs=inputs)
+
+
+_tensor_backward.__name__, _tensor_backward.__qualname__ = "backward", "Tensor.backward"
+methods({"backward": _tensor_backward})

@@ -3,24 +3,19 @@ from __future__ import annotations
 
 import functools
 
-from . import grad_mode
-from .anomaly_mode import _state as _anomaly, anomaly_hint, capture_trace
-from .graph import FREED_MSG, Node, node_class
+from .._autograd import grad_mode
+from .._autograd.anomaly_mode import _state as _anomaly, anomaly_hint, capture_trace
+from .._autograd.graph import FREED_MSG, Node, _edge, _saved_desc, node_class
+from .._ops.creation import zeros
+from ..tensor import Tensor
 
 __all__ = ["Function", "FunctionCtx", "BackwardCFunction", "once_differentiable"]
-
-
-def _T():
-    from ..tensor import Tensor
-
-    return Tensor
 
 
 class FunctionCtx:
     """What ``forward`` gets as ``ctx``: saves tensors and flags for ``backward``."""
 
     def save_for_backward(self, *tensors):
-        Tensor = _T()
         for t in tensors:
             if t is not None and not isinstance(t, Tensor):
                 raise TypeError(f"save_for_backward can only save variables, but argument {tensors.index(t)} is of "
@@ -49,8 +44,6 @@ class FunctionCtx:
         out = []
         for t, version in saved:
             if t is not None and t._st.version != version:
-                from .._ops.registry import _saved_desc
-
                 desc = _saved_desc(t)
                 raise RuntimeError(
                     "one of the variables needed for gradient computation has been modified by an inplace "
@@ -76,8 +69,6 @@ class BackwardCFunction(Node, FunctionCtx):
         return self._n_out
 
     def apply(self, grads, create_graph):
-        from .._ops.creation import zeros
-
         if getattr(self, "_freed", False) and getattr(self, "_saved_list", None):
             raise RuntimeError(FREED_MSG)
         if self._materialize:
@@ -168,9 +159,6 @@ class Function(FunctionCtx, metaclass=_FunctionMeta):
 
     @classmethod
     def apply(cls, *args, **kwargs):
-        Tensor = _T()
-        from .._ops.registry import _edge
-
         ctx = cls._backward_cls.__new__(cls._backward_cls)
         BackwardCFunction.__init__(ctx)
         is_t = tuple(isinstance(a, Tensor) for a in args)

@@ -6,17 +6,20 @@ Otherwise rows come from ``autograd.grad`` (reverse) or columns from forward-mod
 """
 from __future__ import annotations
 
+import jax
+
+from .. import _lazy
+from .._autograd import grad_mode
+from .._ops.creation import ones_like, zeros, zeros_like
+from .._ops.indexing import stack
+from ..tensor import Tensor
+from . import forward_ad as fwd
+from .engine import grad as autograd_grad
+
 __all__ = ["vjp", "jvp", "jacobian", "hessian", "hvp", "vhp"]
 
 
-def _T():
-    from ..tensor import Tensor
-
-    return Tensor
-
-
 def _tuple(x, name, fn):
-    Tensor = _T()
     is_tuple = isinstance(x, tuple)
     xs = x if is_tuple else (x,)
     for i, t in enumerate(xs):
@@ -27,7 +30,6 @@ def _tuple(x, name, fn):
 
 
 def _grad_inputs(inputs, create_graph):
-    from . import grad_mode
 
     with grad_mode.enable_grad():
         return tuple(t.detach().requires_grad_(True) if not (create_graph and t.requires_grad) else t.view_as(t)
@@ -35,8 +37,6 @@ def _grad_inputs(inputs, create_graph):
 
 
 def _grad(outputs, inputs, grad_outputs, create_graph, strict, retain_graph=None):
-    from . import grad as autograd_grad
-    from .._ops.creation import zeros_like
 
     pairs = [(o, g) for o, g in zip(outputs, grad_outputs) if o.requires_grad]
     if not pairs:
@@ -57,8 +57,6 @@ def _grad(outputs, inputs, grad_outputs, create_graph, strict, retain_graph=None
 
 def vjp(func, inputs, v=None, create_graph=False, strict=False):
     """``(func(inputs), v^T J)``."""
-    from . import grad_mode
-    from .._ops.creation import ones_like
 
     is_in, inputs = _tuple(inputs, "inputs", "vjp")
     xs = _grad_inputs(inputs, create_graph)
@@ -79,8 +77,6 @@ def vjp(func, inputs, v=None, create_graph=False, strict=False):
 
 def jvp(func, inputs, v=None, create_graph=False, strict=False):
     """``(func(inputs), J v)`` by forward-mode AD (``jax.jvp`` of every op)."""
-    from . import forward_ad as fwd
-    from .._ops.creation import ones_like
 
     is_in, inputs = _tuple(inputs, "inputs", "jvp")
     if v is None:
@@ -101,7 +97,6 @@ def jvp(func, inputs, v=None, create_graph=False, strict=False):
                 if strict:
                     raise RuntimeError("The output of the user-provided function is independent of the input. This "
                                        "is not allowed in strict mode.")
-                from .._ops.creation import zeros_like
 
                 t = zeros_like(o)
             res.append((p.detach(), t))
@@ -112,11 +107,8 @@ def jvp(func, inputs, v=None, create_graph=False, strict=False):
 
 def _jax_fn(func, n_in):
     """``func`` over funcgrad tensors as a pure function of JAX arrays (run under a JAX transform)."""
-    from .. import _lazy
-    from . import grad_mode
 
     def f(*arrays):
-        Tensor = _T()
         with grad_mode.no_grad():
             out = func(*[Tensor._make(a) for a in arrays])
         if isinstance(out, tuple):
@@ -131,10 +123,7 @@ def _jax_fn(func, n_in):
 
 def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False, strategy="reverse-mode"):
     """The Jacobian of ``func`` at ``inputs``: shape ``output.shape + input.shape`` per pair."""
-    import jax
 
-    from .. import _lazy
-    from . import grad_mode
 
     if strategy not in ("reverse-mode", "forward-mode"):
         raise ValueError('Expected strategy to be either "forward-mode" or "reverse-mode". Hint: If your function '
@@ -143,7 +132,6 @@ def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False, st
     if strategy == "forward-mode" and not vectorize:
         raise NotImplementedError("torch.autograd.functional.jacobian: `strategy=\"forward-mode\"` requires "
                                   "`vectorize=True`.")
-    Tensor = _T()
     is_in, inputs = _tuple(inputs, "inputs", "jacobian")
     if vectorize and not create_graph:
         _lazy.flush()
@@ -163,8 +151,6 @@ def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False, st
     with grad_mode.enable_grad():
         out = func(*xs)
     is_out, outs = _tuple(out, "outputs of the user-provided function", "jacobian")
-    from .._ops.indexing import stack
-    from .._ops.creation import zeros
 
     rows = []
     for o in outs:
@@ -187,18 +173,14 @@ def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False, st
 
 
 def _ones_like_scalar(t):
-    from .._ops.creation import ones_like
 
     return ones_like(t)
 
 
 def hessian(func, inputs, create_graph=False, strict=False, vectorize=False, outer_jacobian_strategy="reverse-mode"):
     """The Hessian of a scalar ``func`` at ``inputs``."""
-    import jax
 
-    from .. import _lazy
 
-    Tensor = _T()
     is_in, inputs = _tuple(inputs, "inputs", "hessian")
     if vectorize and not create_graph:
         _lazy.flush()
@@ -219,9 +201,6 @@ def _hvp_fwd_rev(func, inputs, vs):
     the function cannot run under a JAX transform (a concrete value needed, a non-scalar or
     non-float output), or its derivative needs torch's checks: the caller then takes the
     reverse-over-reverse path."""
-    import jax
-
-    Tensor = _T()
     if vs is None or len(vs) != len(inputs) or any(
             v._shape != x._shape or v._dtype is not x._dtype or not x._dtype.is_floating_point
             for x, v in zip(inputs, vs)):
@@ -232,12 +211,11 @@ def _hvp_fwd_rev(func, inputs, vs):
     def vg(*xs):
         return jax.value_and_grad(f, argnums=argnums)(*xs)
 
+    _lazy.flush()  # a failed trace below discards the tape: only its own entries may be on it
     try:
         (out, _), (_, hv) = jax.jvp(vg, tuple(x._array() for x in inputs), tuple(v._array() for v in vs))
     except (TypeError, AttributeError, jax.errors.ConcretizationTypeError, jax.errors.TracerArrayConversionError,
             jax.errors.TracerIntegerConversionError, jax.errors.TracerBoolConversionError):
-        from .. import _lazy
-
         _lazy.discard()
         return None
     dev = inputs[0].device
@@ -249,12 +227,8 @@ def vhp(func, inputs, v=None, create_graph=False, strict=False):
 
     Without ``create_graph``/``strict`` this is forward-over-reverse (``jax.jvp`` of the gradient,
     the Hessian being symmetric); otherwise the gradient's gradient, as torch computes it."""
-    from . import grad_mode
-
     is_in, inputs = _tuple(inputs, "inputs", "vhp")
     _, vs = _tuple(v, "v", "vhp") if v is not None else (False, None)
-    from .. import _lazy
-
     # under funcgrad.compile the program is traced once: forward-over-reverse there. Eagerly the
     # reverse-over-reverse ops fuse on the tape into one cached program, while a JAX transform
     # would re-trace the function on every call (measured ~4x slower eagerly)
@@ -267,7 +241,6 @@ def vhp(func, inputs, v=None, create_graph=False, strict=False):
         out = func(*xs)
         if out.numel() != 1:
             raise RuntimeError("The function given to hvp should return a single Tensor")
-        from . import grad as autograd_grad
 
         g = autograd_grad(out, xs, create_graph=True, allow_unused=True)
         g = tuple(gi if gi is not None else xs[i] * 0 for i, gi in enumerate(g))

@@ -5,17 +5,18 @@ import warnings
 
 import numpy as np
 
+from .._autograd import grad_mode
+from .._ops.creation import tensor, zeros_like
+from ..tensor import Tensor
+from .engine import grad as autograd_grad
+from .functional import jvp
+
 __all__ = ["gradcheck", "gradgradcheck", "GradcheckError"]
 
 
 class GradcheckError(RuntimeError):
     """Raised by gradcheck when analytical and numerical gradients disagree (as torch's)."""
 
-
-def _T():
-    from ..tensor import Tensor
-
-    return Tensor
 
 
 def _as_tuple(x):
@@ -24,9 +25,7 @@ def _as_tuple(x):
 
 def _numerical(func, inputs, i, eps):
     """d outputs / d inputs[i] by central differences, one column per input element."""
-    from . import grad_mode
 
-    Tensor = _T()
     x = inputs[i]
     base = x.detach().numpy().astype(x.dtype.np)
     cols = []
@@ -47,11 +46,9 @@ def _numerical(func, inputs, i, eps):
 
 
 def _analytical(func, inputs, i):
-    from . import grad as autograd_grad
-    from . import grad_mode
 
     with grad_mode.enable_grad():
-        outs = [o for o in _as_tuple(func(*inputs)) if isinstance(o, _T())]
+        outs = [o for o in _as_tuple(func(*inputs)) if isinstance(o, Tensor)]
     res = []
     for o in outs:
         rows = []
@@ -71,7 +68,6 @@ def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=T
               check_batched_forward_grad=False, check_forward_ad=False, check_backward_ad=True, fast_mode=False,
               masked=None):
     """True when ``func``'s gradients w.r.t. every input that requires grad match finite differences."""
-    Tensor = _T()
     inputs = _as_tuple(inputs)
     diff = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
     if not diff:
@@ -89,17 +85,14 @@ def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=T
             if n.shape != a.shape or not np.allclose(a, n, rtol=rtol, atol=atol):
                 if not raise_exception:
                     return False
-                from .._ops.creation import tensor
 
                 raise GradcheckError(f"Jacobian mismatch for output {j} with respect to input {i},\n"
                                      f"numerical:{tensor(n)}\nanalytical:{tensor(a)}\n")
     if check_forward_ad:
-        from .functional import jvp
 
         for i in diff:
             num = _numerical(func, inputs, i, eps)
             for k in range(inputs[i].numel()):
-                from .._ops.creation import zeros_like
 
                 v = zeros_like(inputs[i]).reshape(-1)
                 v[k] = 1.0
@@ -122,14 +115,10 @@ def gradgradcheck(func, inputs, grad_outputs=None, *, eps=1e-6, atol=1e-5, rtol=
                   check_batched_grad=False, check_fwd_over_rev=False, check_rev_over_rev=True, fast_mode=False,
                   masked=False):
     """gradcheck of the gradient: second derivatives against finite differences of the first."""
-    from . import grad as autograd_grad
-    from .._ops.creation import tensor
 
-    Tensor = _T()
     inputs = _as_tuple(inputs)
     diff = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
     if grad_outputs is None:
-        from . import grad_mode
 
         with grad_mode.no_grad():
             outs = _as_tuple(func(*inputs))

@@ -76,7 +76,8 @@ def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, r
 
 def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=None, reduction="mean"):
     """``x`` where ``y == 1``, ``max(0, margin - x)`` where ``y == -1``."""
-    from .. import where, zeros_like
+    from .._ops.creation import zeros_like
+    from .._ops.pointwise import where
 
     reduction = _red(reduction, size_average, reduce)
     zeros = zeros_like(input)
@@ -88,7 +89,8 @@ def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=No
 
 def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None, reduction="mean"):
     """``1 - cos(x1, x2)`` where ``y == 1``, ``max(0, cos(x1, x2) - margin)`` where ``y == -1``."""
-    from .. import where, zeros_like
+    from .._ops.creation import zeros_like
+    from .._ops.pointwise import where
 
     reduction = _red(reduction, size_average, reduce)
     tdim = target.dim()
@@ -150,7 +152,7 @@ def dispatch_mul(t, s):
 
 def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"):
     """Gaussian negative log likelihood with predicted variance ``var`` (clamped at ``eps`` without gradient)."""
-    from .. import ones_like
+    from .._ops.creation import ones_like
     from ..tensor import Tensor
 
     if not isinstance(var, Tensor):
@@ -383,7 +385,7 @@ def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
 def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, swap=False, size_average=None,
                         reduce=None, reduction="mean"):
     """``max(d(a, p) - d(a, n) + margin, 0)`` with ``d`` the pairwise p-norm distance."""
-    from .. import minimum
+    from .._ops.pointwise import minimum
 
     reduction = _red(reduction, size_average, reduce)
     if margin <= 0:
@@ -402,7 +404,7 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, s
 def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_function=None, margin=1.0, swap=False,
                                       reduction="mean"):
     """Triplet loss with a custom ``distance_function`` (default :func:`pairwise_distance`)."""
-    from .. import minimum
+    from .._ops.pointwise import minimum
 
     if reduction not in ("mean", "sum", "none"):
         raise ValueError(f"{reduction} is not a valid value for reduction")
@@ -492,7 +494,8 @@ def _ctc(log_probs, targets, input_lengths, target_lengths, blank):
 
 def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reduction="mean", zero_infinity=False):
     """Connectionist temporal classification loss of ``log_probs`` (T, N, C) against ``targets``."""
-    from .. import where, zeros_like
+    from .._ops.creation import zeros_like
+    from .._ops.pointwise import where
     from ..tensor import Tensor
 
     if reduction not in ("mean", "sum", "none"):

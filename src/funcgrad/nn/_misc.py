@@ -206,7 +206,7 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
 # -- cosine similarity ----------------------------------------------------------------------------------------------
 def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     """``sum(x1/|x1| * x2/|x2|)`` along ``dim``, each norm clamped at ``eps`` (torch's composition)."""
-    from .. import broadcast_to
+    from .._ops.views import broadcast_to
     from ..tensor import _wrap_dim
 
     if x1._shape != x2._shape:

@@ -11,6 +11,7 @@ import numpy as np
 from .. import _dtypes
 from .._ops import creation, linalg, pointwise
 from .._ops.pointwise import _leaky_relu, relu, sigmoid, tanh  # noqa: F401 - re-exported
+from .._ops.reduction import _log_softmax, _softmax, _softmax_dim, log_softmax, softmax  # noqa: F401 - re-exported
 from .._ops.registry import ABSENT, Const, defop, dispatch
 from .._lazy import concrete
 from ..autograd import grad_mode
@@ -143,47 +144,6 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
 
 def relu6(input, inplace=False):
     return hardtanh(input, 0.0, 6.0, inplace)
-
-
-def _softmax_dim(input, dim, name):
-    if dim is None:
-        warnings.warn(f"Implicit dimension choice for {name} has been deprecated. Change the call to include dim=X as "
-                      "an argument.", UserWarning, stacklevel=3)
-        dim = 0 if input.dim() in (0, 1, 3) else 1
-    from ..tensor import _wrap_dim
-
-    return _wrap_dim(dim, input.dim())
-
-
-def _on_vector(f):
-    # a 0-d input is its own softmax axis (torch accepts dim 0 or -1)
-    return lambda x, axis: f(x[None], axis=0)[0] if x.ndim == 0 else f(x, axis=axis)
-
-
-@defop(_on_vector(jax.nn.softmax), node="SoftmaxBackward0", saves={0: ("result",)},
-       method=False, function=False, name="softmax")
-def _softmax(input, axis):
-    return (input,), (("axis", axis),)
-
-
-@defop(_on_vector(jax.nn.log_softmax), node="LogSoftmaxBackward0", saves={0: ("result",)},
-       method=False, function=False, name="log_softmax")
-def _log_softmax(input, axis):
-    return (input,), (("axis", axis),)
-
-
-def softmax(input, dim=None, _stacklevel=3, dtype=None):
-    """Softmax along ``dim``."""
-    if dtype is not None:
-        input = input.to(dtype)
-    return _softmax(input, _softmax_dim(input, dim, "softmax"))
-
-
-def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
-    """Log-softmax along ``dim`` (numerically stable)."""
-    if dtype is not None:
-        input = input.to(dtype)
-    return _log_softmax(input, _softmax_dim(input, dim, "log_softmax"))
 
 
 def dropout(input, p=0.5, training=True, inplace=False):

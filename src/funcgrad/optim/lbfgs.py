@@ -24,7 +24,8 @@ class LBFGS(Optimizer):
         self._params = self.param_groups[0]["params"]
 
     def _gather_flat_grad(self):
-        from .. import cat, zeros
+        from .._ops.creation import zeros
+        from .._ops.indexing import cat
 
         views = [zeros(p.numel(), dtype=p.dtype) if p.grad is None else p.grad.reshape(-1) for p in self._params]
         return cat(views, 0)
@@ -39,7 +40,7 @@ class LBFGS(Optimizer):
 
     def step(self, closure):
         """One L-BFGS step (up to ``max_iter`` iterations); ``closure`` returns the loss after backward()."""
-        from .. import mul
+        from .._ops.pointwise import mul
 
         if closure is None:
             raise RuntimeError("LBFGS requires a closure")

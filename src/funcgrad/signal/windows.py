@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from .. import _dtypes
+from .._ops import creation, pointwise
 
 __all__ = ["bartlett", "blackman", "cosine", "exponential", "gaussian", "general_cosine", "general_hamming",
            "hamming", "hann", "kaiser", "nuttall"]
@@ -24,21 +25,11 @@ def _checks(name, M, dtype, layout):
 
 
 def _out(arr, dt, device, requires_grad):
-    from .._ops.creation import tensor
-
-    return tensor(np.asarray(arr, dtype=np.float64).astype(dt.np), device=device, requires_grad=requires_grad)
+    return creation.tensor(np.asarray(arr, dtype=np.float64).astype(dt.np), device=device, requires_grad=requires_grad)
 
 
 def _lin(start, end, M, dt, device=None, requires_grad=False):
-    from .._ops.creation import linspace
-
-    return linspace(start, end, M, dtype=dt, device=device, requires_grad=requires_grad)
-
-
-def _F():
-    import funcgrad
-
-    return funcgrad
+    return creation.linspace(start, end, M, dtype=dt, device=device, requires_grad=requires_grad)
 
 
 def _trivial(M, dt, device, requires_grad):
@@ -62,7 +53,7 @@ def exponential(M, *, center=None, tau=1.0, sym=True, dtype=None, layout=None, d
         center = (M if not sym and M > 1 else M - 1) / 2.0
     c = 1 / tau
     k = _lin(-center * c, (-center + (M - 1)) * c, M, dt, device, requires_grad)
-    return _F().exp(-_F().abs(k))
+    return pointwise.exp(-pointwise.abs(k))
 
 
 def cosine(M, *, sym=True, dtype=None, layout=None, device=None, requires_grad=False):
@@ -73,7 +64,7 @@ def cosine(M, *, sym=True, dtype=None, layout=None, device=None, requires_grad=F
     start = 0.5
     c = math.pi / (M + 1 if not sym and M > 1 else M)
     k = _lin(start * c, (start + (M - 1)) * c, M, dt, device, requires_grad)
-    return _F().sin(k)
+    return pointwise.sin(k)
 
 
 def gaussian(M, *, std=1.0, sym=True, dtype=None, layout=None, device=None, requires_grad=False):
@@ -86,7 +77,7 @@ def gaussian(M, *, std=1.0, sym=True, dtype=None, layout=None, device=None, requ
     start = -(M if not sym and M > 1 else M - 1) / 2.0
     c = 1 / (std * math.sqrt(2))
     k = _lin(start * c, (start + (M - 1)) * c, M, dt, device, requires_grad)
-    return _F().exp(-k ** 2)
+    return pointwise.exp(-k ** 2)
 
 
 def kaiser(M, *, beta=12.0, sym=True, dtype=None, layout=None, device=None, requires_grad=False):
@@ -101,10 +92,10 @@ def kaiser(M, *, beta=12.0, sym=True, dtype=None, layout=None, device=None, requ
     c = 2.0 * beta / (M if not sym else M - 1)
     end = min(beta, start + (M - 1) * c)
     k = _lin(start, end, M, dt, device, requires_grad)
-    F = _F()
     if not hasattr(F, "i0"):
         raise NotImplementedError("signal.windows.kaiser needs torch.i0, not in funcgrad yet")
-    return F.i0(F.sqrt(beta * beta - F.pow(k, 2))) / F.i0(F.tensor(beta, dtype=dt, device=device))
+    return (pointwise.i0(pointwise.sqrt(beta * beta - pointwise.pow(k, 2)))
+            / pointwise.i0(creation.tensor(beta, dtype=dt, device=device)))
 
 
 def general_cosine(M, *, a, sym=True, dtype=None, layout=None, device=None, requires_grad=False):
@@ -119,10 +110,9 @@ def general_cosine(M, *, a, sym=True, dtype=None, layout=None, device=None, requ
         return t
     c = 2 * math.pi / (M if not sym else M - 1)
     k = _lin(0, (M - 1) * c, M, dt, device, requires_grad)
-    F = _F()
-    ai = F.tensor([(-1) ** i * float(w) for i, w in enumerate(a)], device=device, dtype=dt)
-    i = F.arange(ai.shape[0], dtype=ai.dtype, device=device)
-    return (ai.unsqueeze(-1) * F.cos(i.unsqueeze(-1) * k)).sum(0)
+    ai = creation.tensor([(-1) ** i * float(w) for i, w in enumerate(a)], device=device, dtype=dt)
+    i = creation.arange(ai.shape[0], dtype=ai.dtype, device=device)
+    return (ai.unsqueeze(-1) * pointwise.cos(i.unsqueeze(-1) * k)).sum(0)
 
 
 def general_hamming(M, *, alpha=0.54, sym=True, dtype=None, layout=None, device=None, requires_grad=False):
@@ -155,7 +145,7 @@ def bartlett(M, *, sym=True, dtype=None, layout=None, device=None, requires_grad
     start = -1
     c = 2 / (M if not sym else M - 1)
     k = _lin(start, start + (M - 1) * c, M, dt, device, requires_grad)
-    return 1 - _F().abs(k)
+    return 1 - pointwise.abs(k)
 
 
 def nuttall(M, *, sym=True, dtype=None, layout=None, device=None, requires_grad=False):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 import weakref
 
 from jax.core import Tracer as _Tracer
@@ -150,8 +151,6 @@ class OpNode(Node):
                 if k >= 0 and st.value is not vals[k]:
                     vals = vals[:k] + (st.value,) + vals[k + 1:]
                 continue
-            from .._ops.registry import _format_desc
-
             if k >= 0 and st.last_fn is not None:  # an input: torch names what it is now the output of
                 meta = meta[:3] + st.last_fn
             desc = _format_desc(meta)
@@ -248,3 +247,26 @@ def node_class(name, base=OpNode):
         cls.__module__ = "builtins"  # so repr is <MulBackward0 object at 0x...>, like torch's C++ nodes
         _classes[key] = cls
     return cls
+
+
+# -- edges and what version errors name (used by the op registry and by Function) ------------------
+def _edge(t):
+    if t.grad_fn is not None:
+        return (t.grad_fn, t._output_nr)
+    if t._rg:
+        return (t._accumulate_node(), 0)
+    return (None, 0)
+
+
+def _saved_desc(t, node=None, nr=0):
+    """What a version error names: ``(type string, shape, ", which is output N of XBackward0,")``."""
+    return _format_desc((t._dtype, t._shape, t._st.device, node if node is not None else t.grad_fn,
+                         nr if node is not None else t._output_nr))
+
+
+def _format_desc(meta):
+    dtype, shape, dev, fn, nr = meta
+    prefix = "torch.cuda." if dev.type == "cuda" else "torch."
+    # torch names the forward op here: "output 0 of Mul" for a tensor made by MulBackward0's op
+    extra = f", which is output {nr} of {re.sub(r'Backward[0-9]*$', '', fn.name())}," if fn is not None else ""
+    return (prefix + dtype._legacy, shape, extra)
