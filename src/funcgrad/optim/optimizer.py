@@ -330,8 +330,12 @@ def _record_update(program, args):
         shapes = jax.eval_shape(program, *jax.tree_util.tree_unflatten(
             treedef, [jax.ShapeDtypeStruct(s, d) for s, d in key[2]]))
         leaves, out_def = jax.tree_util.tree_flatten(shapes)
+        if len(_out_avals) > 1024:
+            _out_avals.clear()
         out = _out_avals[key] = ([(tuple(x.shape), np.dtype(x.dtype)) for x in leaves], out_def)
     avals, out_def = out
+    if len(_lazy._tape.entries) + len(avals) + 2 >= _lazy.MAX_TAPE:
+        _lazy.flush()  # the tuple entry and its getitems must land on one tape
     tup = _lazy.record(_UPDATE, (program, treedef), flat, (), None)
     leaves = [_lazy.record(_GETITEM, k, [tup], s, d) for k, (s, d) in enumerate(avals)]
     return jax.tree_util.tree_unflatten(out_def, leaves)
