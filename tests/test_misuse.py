@@ -602,48 +602,323 @@ CASES.update({
     "std_zero_grad": ("t = torch.ones(3, requires_grad=True)\nt.std().backward()", "t.grad"),
 })
 
+# nn modules: wrong inputs, state dicts, registration
+CASES.update({
+    "conv1d_wrong_channels": ("torch.nn.Conv1d(3, 4, 3)(torch.ones(1, 2, 5))", "None"),
+    "conv3d_wrong_ndim": ("torch.nn.Conv3d(1, 1, 1)(torch.ones(1, 1, 2, 2))", "None"),
+    "conv2d_padding_same_strided": ("torch.nn.Conv2d(1, 1, 3, stride=2, padding='same')", "None"),
+    # torch prints the allowed strings as a set (its order varies per process): compare the phrase
+    "conv2d_padding_bad_string": ("try:\n    torch.nn.Conv2d(1, 1, 3, padding='foo')\nexcept ValueError as e:\n"
+                                  "    r = str(e).split(',')[0]", "r"),
+    "conv_transpose_wrong_channels": ("torch.nn.ConvTranspose2d(3, 4, 3)(torch.ones(1, 2, 5, 5))", "None"),
+    "conv2d_weight_dtype_mismatch": ("torch.nn.Conv2d(1, 1, 1)(torch.ones(1, 1, 2, 2, dtype=torch.float64))", "None"),
+    "linear_3d_wrong": ("torch.nn.Linear(3, 2)(torch.ones(2, 2, 4))", "None"),
+    "linear_0d_input": ("torch.nn.Linear(1, 1)(torch.tensor(1.0))", "None"),
+    "rnn_wrong_input_size": ("torch.nn.RNN(3, 4)(torch.ones(5, 2, 2))", "None"),
+    "lstm_1d_input": ("torch.nn.LSTM(3, 4)(torch.ones(3))", "None"),
+    "gru_wrong_h0": ("torch.nn.GRU(3, 4)(torch.ones(5, 2, 3), torch.ones(1, 3, 4))", "None"),
+    "lstm_h0_not_tuple": ("torch.nn.LSTM(3, 4)(torch.ones(5, 2, 3), torch.ones(1, 2, 4))", "None"),
+    "mha_not_divisible": ("torch.nn.MultiheadAttention(5, 2)", "None"),
+    "mha_wrong_embed": ("m = torch.nn.MultiheadAttention(4, 2)\nq = torch.ones(3, 2, 5)\nm(q, q, q)", "None"),
+    "sdpa_shape_mismatch": ("torch.nn.functional.scaled_dot_product_attention(torch.ones(2, 3, 4), "
+                            "torch.ones(2, 5, 3), torch.ones(2, 5, 4))", "None"),
+    "embedding_padding_idx_out_of_range": ("torch.nn.Embedding(3, 2, padding_idx=5)", "None"),
+    "embedding_functional_out_of_range": ("torch.nn.functional.embedding(torch.tensor([5]), torch.ones(3, 2))",
+                                          "None"),
+    "load_state_dict_unexpected_key": ("m = torch.nn.Linear(2, 2)\nm.load_state_dict({'weight': torch.zeros(2, 2), "
+                                       "'bias': torch.zeros(2), 'extra': torch.ones(1)})",
+                                       "m.weight.tolist() == [[0.0, 0.0], [0.0, 0.0]]"),
+    "load_state_dict_strict_false": ("m = torch.nn.Linear(2, 2)\nr = m.load_state_dict({'weight': torch.zeros(2, 2), "
+                                     "'extra': torch.ones(1)}, strict=False)",
+                                     "r.missing_keys, r.unexpected_keys, m.weight"),
+    "load_state_dict_strict_false_wrong_shape": ("m = torch.nn.Linear(2, 2)\n"
+                                                 "m.load_state_dict({'weight': torch.zeros(3, 2)}, strict=False)",
+                                                 "m.weight.shape"),
+    "load_state_dict_not_mapping": ("torch.nn.Linear(2, 2).load_state_dict([1, 2])", "None"),
+    "register_buffer_non_tensor": ("m = torch.nn.Module()\nm.register_buffer('b', 3)", "None"),
+    "register_buffer_existing_attr": ("m = torch.nn.Linear(2, 2)\nm.register_buffer('weight', torch.ones(2))",
+                                      "type(m.weight).__name__"),
+    "parameter_before_init": ("class M(torch.nn.Module):\n    def __init__(self):\n"
+                              "        self.w = torch.nn.Parameter(torch.ones(2))\nM()", "None"),
+    "submodule_before_init": ("class M(torch.nn.Module):\n    def __init__(self):\n"
+                              "        self.l = torch.nn.Linear(1, 1)\nM()", "None"),
+    "module_call_without_init": ("class M(torch.nn.Module):\n    def __init__(self):\n        pass\n"
+                                 "    def forward(self, x):\n        return x\nM()(1)", "None"),
+    "module_to_float64_ok": ("m = torch.nn.Linear(2, 2).to(torch.float64)", "m.weight.dtype, m.weight.requires_grad"),
+    "module_to_bad_device": ("m = torch.nn.Linear(2, 2)\nm.to('foo')", "m.weight.dtype"),
+    "add_module_bad_name": ("torch.nn.Module().add_module('a.b', torch.nn.ReLU())", "None"),
+    "add_module_non_module": ("torch.nn.Module().add_module('x', 3)", "None"),
+    "sequential_index_out_of_range": ("torch.nn.Sequential(torch.nn.ReLU())[3]", "None"),
+    "modulelist_append_non_module": ("torch.nn.ModuleList().append(3)", "None"),
+    "module_train_non_bool": ("torch.nn.Linear(2, 2).train('x')", "None"),
+    "relu_inplace_leaf": ("torch.nn.functional.relu(a, inplace=True)", "a, a.is_leaf"),
+    "batch_norm_eval_no_running": ("torch.nn.functional.batch_norm(torch.ones(4, 2), None, None, training=False)",
+                                   "None"),
+    "layer_norm_weight_shape": ("torch.nn.functional.layer_norm(torch.ones(4, 2), (2,), torch.ones(3))", "None"),
+    "group_norm_not_divisible": ("torch.nn.GroupNorm(3, 4)", "None"),
+    "group_norm_functional_not_divisible": ("torch.nn.functional.group_norm(torch.ones(2, 4), 3)", "None"),
+    "instance_norm_running_shape": ("torch.nn.functional.instance_norm(torch.ones(4, 2, 3), torch.zeros(3), "
+                                    "torch.ones(3))", "None"),
+    "max_pool_stride_zero": ("torch.nn.functional.max_pool2d(torch.ones(1, 1, 4, 4), 2, stride=0)", "None"),
+    "avg_pool_too_big": ("torch.nn.functional.avg_pool2d(torch.ones(1, 1, 2, 2), 3)", "None"),
+    "pad_too_many": ("torch.nn.functional.pad(torch.ones(2), (1, 1, 1, 1))", "None"),
+    "pad_reflect_too_big": ("torch.nn.functional.pad(torch.ones(1, 1, 2), (3, 3), mode='reflect')", "None"),
+    "interpolate_no_size": ("torch.nn.functional.interpolate(torch.ones(1, 1, 4))", "None"),
+    "interpolate_size_and_scale": ("torch.nn.functional.interpolate(torch.ones(1, 1, 4), size=2, scale_factor=2.0)",
+                                   "None"),
+})
+# optim and lr_scheduler misuse (state: the optimizer unchanged after the error)
+CASES.update({
+    "sgd_negative_lr": ("torch.optim.SGD([a], lr=-0.1)", "None"),
+    "adam_negative_weight_decay": ("torch.optim.Adam([a], weight_decay=-1.0)", "None"),
+    "sgd_default_lr_ok": ("o = torch.optim.SGD([a])", "o.param_groups[0]['lr']"),
+    "adam_step_no_grads": ("o = torch.optim.Adam([a], lr=0.1)\no.step()", "a, len(o.state)"),
+    "optimizer_load_group_size_mismatch": ("b = torch.ones(2, requires_grad=True)\no = torch.optim.SGD([a], lr=0.1)\n"
+                                           "o2 = torch.optim.SGD([a, b], lr=0.5)\no.load_state_dict(o2.state_dict())",
+                                           "o.param_groups[0]['lr']"),
+    "optimizer_load_missing_groups": ("o = torch.optim.SGD([a], lr=0.1)\no.load_state_dict({'state': {}})",
+                                      "o.param_groups[0]['lr']"),
+    "optimizer_add_group_no_params": ("o = torch.optim.SGD([a], lr=0.1)\no.add_param_group({'lr': 0.1})",
+                                      "len(o.param_groups)"),
+    "optimizer_add_group_set": ("o = torch.optim.SGD([a], lr=0.1)\n"
+                                "o.add_param_group({'params': {torch.ones(1, requires_grad=True)}})",
+                                "len(o.param_groups)"),
+    "optimizer_params_generator_twice": ("b = torch.ones(2, requires_grad=True)\nps = (p for p in [a, b])\n"
+                                         "o = torch.optim.SGD(ps, lr=0.1)", "len(o.param_groups[0]['params'])"),
+    "lambdalr_wrong_count": ("o = torch.optim.SGD([a], lr=0.1)\n"
+                             "torch.optim.lr_scheduler.LambdaLR(o, [lambda e: 1.0, lambda e: 1.0])",
+                             "o.param_groups[0]['lr']"),
+    "onecycle_no_total_steps": ("o = torch.optim.SGD([a], lr=0.1)\ntorch.optim.lr_scheduler.OneCycleLR(o, max_lr=0.1)",
+                                "o.param_groups[0]['lr']"),
+    "plateau_bad_mode": ("o = torch.optim.SGD([a], lr=0.1)\n"
+                         "torch.optim.lr_scheduler.ReduceLROnPlateau(o, mode='foo')", "None"),
+    "plateau_bad_factor": ("o = torch.optim.SGD([a], lr=0.1)\n"
+                           "torch.optim.lr_scheduler.ReduceLROnPlateau(o, factor=1.5)", "None"),
+    "steplr_ok_state": ("o = torch.optim.SGD([a], lr=0.1)\ns = torch.optim.lr_scheduler.StepLR(o, 1, gamma=0.5)\n"
+                        "o.step()\ns.step()", "o.param_groups[0]['lr'], s.get_last_lr()"),
+    "optimizer_state_edited_in_place": ("o = torch.optim.SGD([a], lr=0.1, momentum=0.9)\n(a * 2).sum().backward()\n"
+                                        "o.step()\no.state[a]['momentum_buffer'].mul_(0)\no.step()", "a"),
+    "clip_grad_norm_no_grads": ("r = torch.nn.utils.clip_grad_norm_([a], 1.0)", "r"),
+    "clip_grad_norm_bad_type": ("a.grad = torch.ones(2)\ntorch.nn.utils.clip_grad_norm_([a], 1.0, norm_type='x')",
+                                "a.grad"),
+})
+# data utilities
+CASES.update({
+    "dataloader_batch_size_zero": ("torch.utils.data.DataLoader([1, 2, 3], batch_size=0)", "None"),
+    "dataloader_sampler_and_shuffle": ("torch.utils.data.DataLoader([1, 2], shuffle=True, "
+                                       "sampler=torch.utils.data.SequentialSampler([1, 2]))", "None"),
+    "dataloader_batch_sampler_and_batch_size": (
+        "bs = torch.utils.data.BatchSampler(torch.utils.data.SequentialSampler([1, 2]), 1, False)\n"
+        "torch.utils.data.DataLoader([1, 2], batch_sampler=bs, batch_size=2)", "None"),
+    "dataloader_negative_workers": ("torch.utils.data.DataLoader([1, 2], num_workers=-1)", "None"),
+    "random_split_bad_lengths": ("torch.utils.data.random_split([1, 2, 3], [1, 1])", "None"),
+    "random_split_fractions_ok": ("r = [len(s) for s in torch.utils.data.random_split(range(10), [0.5, 0.5])]", "r"),
+    "random_split_bad_fractions": ("torch.utils.data.random_split(range(10), [0.5, 0.6])", "None"),
+    "tensor_dataset_size_mismatch": ("torch.utils.data.TensorDataset(torch.ones(3), torch.ones(4))", "None"),
+    "subset_index_out_of_range": ("torch.utils.data.Subset([1, 2], [5])[0]", "None"),
+    "batch_sampler_zero": ("torch.utils.data.BatchSampler(torch.utils.data.SequentialSampler([1]), 0, False)",
+                           "None"),
+    "default_collate_mixed_shapes": ("torch.utils.data.default_collate([torch.ones(2), torch.ones(3)])", "None"),
+})
+# serialization
+CASES.update({
+    "load_non_weights_only_object": ("import io, datetime\nbuf = io.BytesIO()\n"
+                                     "torch.save({'d': datetime.date(2020, 1, 1)}, buf)\nbuf.seek(0)\ntorch.load(buf)",
+                                     "None"),
+    "load_weights_only_false_ok": ("import io, datetime\nbuf = io.BytesIO()\n"
+                                   "torch.save({'d': datetime.date(2020, 1, 1)}, buf)\nbuf.seek(0)\n"
+                                   "r = torch.load(buf, weights_only=False)['d'].year", "r"),
+    "load_bad_map_location": ("import io\nbuf = io.BytesIO()\ntorch.save(torch.ones(2), buf)\nbuf.seek(0)\n"
+                              "torch.load(buf, map_location='foo')", "None"),
+    "load_missing_file": ("torch.load('/nonexistent/funcgrad_misuse.pt')", "None"),
+    "save_to_missing_dir": ("torch.save(torch.ones(2), '/nonexistent/dir/x.pt')", "None"),
+    "load_not_a_checkpoint": ("import io\ntorch.load(io.BytesIO(b'not a checkpoint'))", "None"),
+    "save_load_roundtrip_ok": ("import io\nbuf = io.BytesIO()\ntorch.save({'t': torch.arange(3.0)}, buf)\nbuf.seek(0)\n"
+                               "r = torch.load(buf)['t']", "r"),
+})
+# autograd: re-entrancy, create_graph, grad_outputs, unused inputs
+CASES.update({
+    "backward_inside_function_backward": ("""
+b = torch.ones(2, requires_grad=True)
+class F(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x * 2
+    @staticmethod
+    def backward(ctx, g):
+        (b * 3).sum().backward()
+        return g * 2
+F.apply(a).sum().backward()
+""", "a.grad, b.grad"),
+    "grad_inside_hook": ("b = torch.ones(2, requires_grad=True)\nout = []\n"
+                         "def h(g):\n    out.append(torch.autograd.grad((b * b).sum(), b)[0])\n    return g\n"
+                         "a.register_hook(h)\n(a * 3).sum().backward()", "a.grad, out[0], b.grad"),
+    "double_backward_create_graph": ("y = (a ** 3).sum()\ng, = torch.autograd.grad(y, a, create_graph=True)\n"
+                                     "g.sum().backward()", "a.grad, g.requires_grad"),
+    "double_backward_without_create_graph": ("y = (a ** 3).sum()\ng, = torch.autograd.grad(y, a)\n"
+                                             "g.sum().backward()", "a.grad, g.requires_grad"),
+    "backward_create_graph_grad_requires_grad": ("(a * a).sum().backward(create_graph=True)",
+                                                 "a.grad, a.grad.requires_grad"),
+    "grad_outputs_shape_mismatch": ("torch.autograd.grad(a * 2, a, torch.ones(3))", "None"),
+    "grad_outputs_count_mismatch": ("torch.autograd.grad([a * 2], [a], [torch.ones(2), torch.ones(2)])", "None"),
+    "grad_inputs_empty": ("torch.autograd.grad((a * 2).sum(), [])", "None"),
+    "grad_allow_unused_materialize": ("b = torch.ones(2, requires_grad=True)\n"
+                                      "r = torch.autograd.grad((a * 2).sum(), [a, b], allow_unused=True, "
+                                      "materialize_grads=True)", "r[1]"),
+    "grad_materialize_without_allow_unused": ("b = torch.ones(2, requires_grad=True)\n"
+                                              "r = torch.autograd.grad((a * 2).sum(), [a, b], materialize_grads=True)",
+                                              "r[1]"),
+    "grad_output_not_requiring_grad": ("torch.autograd.grad(torch.ones(2).sum(), a)", "None"),
+    "no_grad_inplace_on_leaf_ok": ("with torch.no_grad():\n    a.mul_(2)", "a, a.is_leaf, a.requires_grad"),
+    "set_data_wrong_type": ("a.data = [1.0, 2.0]", "a"),
+    "set_data_new_shape_ok": ("a.data = torch.ones(3)", "a"),
+    "requires_grad_false_on_nonleaf": ("b = a * 2\nb.requires_grad = False", "b.requires_grad"),
+    "register_hook_non_callable": ("a.register_hook(3)\n(a * 2).sum().backward()", "a.grad"),
+    "inference_tensor_in_grad_op_unsaved_ok": ("with torch.inference_mode():\n    t = torch.ones(2)\n"
+                                               "y = (a + t).sum()\ny.backward()", "a.grad"),
+    "inference_tensor_requires_grad_ctor": ("with torch.inference_mode():\n    t = torch.ones(2, requires_grad=True)",
+                                            "t.requires_grad, t.is_inference()"),
+    "saved_self_after_free": ("y = a * a\ny.sum().backward()\ny.grad_fn._saved_self", "a.grad"),
+    "saved_other_value": ("y = a * torch.full((2,), 3.0)", "y.grad_fn._saved_other"),
+    "saved_result_value": ("y = a.exp()", "y.grad_fn._saved_result"),
+    "saved_unknown_name": ("y = a * a\ny.grad_fn._saved_foo", "None"),
+    "backward_inputs_leaf_and_nonleaf": ("b = a * 2\n(b * 3).sum().backward(inputs=[b, a])", "a.grad, b.grad"),
+})
+# NaN / inf through more ops and their gradients
+CASES.update({
+    "nan_sum": ("r = torch.tensor([float('nan'), 1.0]).sum()", "r"),
+    "nan_min": ("r = torch.tensor([1.0, float('nan')]).min()", "r"),
+    "nan_cumsum": ("r = torch.tensor([1.0, float('nan'), 1.0]).cumsum(0)", "r"),
+    "nan_topk": ("r = torch.tensor([1.0, float('nan'), 2.0]).topk(2).values", "r"),
+    "nan_median": ("r = torch.tensor([1.0, float('nan'), 2.0]).median()", "r"),
+    "nan_argmin": ("r = torch.tensor([1.0, float('nan'), 0.0]).argmin()", "r"),
+    "inf_std": ("r = torch.tensor([float('inf'), 1.0]).std()", "r"),
+    "log_negative": ("r = torch.tensor([-1.0, 0.0]).log()", "r"),
+    "acos_out_of_range": ("r = torch.tensor([2.0]).acos()", "r"),
+    "zero_div_zero": ("r = torch.tensor([0.0]) / 0.0", "r"),
+    "exp_overflow_grad": ("t = torch.tensor([1000.0], requires_grad=True)\nt.exp().sum().backward()", "t.grad"),
+    "log_softmax_neg_inf_grad": ("t = torch.tensor([float('-inf'), 0.0], requires_grad=True)\n"
+                                 "t.log_softmax(0).sum().backward()", "t.grad"),
+    "norm_inf_grad": ("t = torch.tensor([1.0, -3.0, 3.0], requires_grad=True)\nt.norm(float('inf')).backward()",
+                      "t.grad"),
+    "clamp_nan_bound": ("r = torch.tensor([1.0, 2.0]).clamp(min=float('nan'))", "r"),
+    "inf_to_int": ("r = torch.tensor([float('inf')]).long()", "r.dtype"),
+    "tanh_large_grad": ("t = torch.tensor([100.0], requires_grad=True)\nt.tanh().sum().backward()", "t.grad"),
+    "pow_negative_fractional": ("r = torch.tensor([-8.0]) ** (1.0 / 3)", "r"),
+    "sqrt_negative_grad": ("t = torch.tensor([-1.0], requires_grad=True)\nt.sqrt().sum().backward()", "t.grad"),
+    "asin_one_grad": ("t = torch.tensor([1.0], requires_grad=True)\nt.asin().sum().backward()", "t.grad"),
+    "log1p_minus_one_grad": ("t = torch.tensor([-1.0], requires_grad=True)\nt.log1p().sum().backward()", "t.grad"),
+    "nan_grad_through_max": ("t = torch.tensor([float('nan'), 1.0], requires_grad=True)\nt.max().backward()",
+                             "t.grad"),
+    "div_by_zero_tensor_grad": ("t = torch.tensor([0.0], requires_grad=True)\n(1.0 / t).sum().backward()", "t.grad"),
+})
+# integer overflow
+CASES.update({
+    "int32_add_wraps": ("r = torch.tensor([2 ** 31 - 1], dtype=torch.int32) + 1", "r"),
+    "int64_mul_wraps": ("r = torch.tensor([2 ** 62]) * 4", "r"),
+    "uint8_sub_wraps": ("r = torch.tensor([0], dtype=torch.uint8) - 1", "r"),
+    "int8_neg_min": ("r = -torch.tensor([-128], dtype=torch.int8)", "r"),
+    "int32_sum_promotes": ("r = torch.tensor([2 ** 31 - 1, 1], dtype=torch.int32).sum()", "r"),
+    "add_python_int_too_big": ("torch.tensor([1]) + 2 ** 64", "None"),
+    "int8_add_python_int_out_of_range": ("r = torch.tensor([1], dtype=torch.int8) + 300", "r"),
+    "abs_int64_min": ("r = torch.tensor([-2 ** 63]).abs()", "r"),
+    "full_int_overflow": ("torch.full((1,), 2 ** 63)", "None"),
+})
+# empty tensors through reductions and friends
+CASES.update({
+    "argmax_dim_empty": ("torch.zeros(0, 3).argmax(0)", "None"),
+    "max_dim_nonempty_reduced_ok": ("r = torch.zeros(3, 0).max(0).values", "r"),
+    "topk_empty_ok": ("r = torch.zeros(0).topk(0).values", "r"),
+    "sort_empty_ok": ("r = torch.zeros(0).sort().values", "r"),
+    "cumsum_empty_ok": ("r = torch.zeros(0).cumsum(0)", "r"),
+    "mean_dim_empty": ("r = torch.zeros(0, 3).mean(0)", "r"),
+    "prod_dim_empty_ok": ("r = torch.zeros(0, 3).prod(0)", "r"),
+    "amin_empty": ("torch.zeros(0).amin()", "None"),
+    "aminmax_empty": ("torch.zeros(0).aminmax()", "None"),
+    "norm_empty_ok": ("r = torch.zeros(0).norm()", "r"),
+    "quantile_empty": ("r = torch.zeros(0).quantile(0.5)", "r"),
+    "mode_empty": ("torch.zeros(0).mode()", "None"),
+    "median_dim_empty": ("torch.zeros(0, 2).median(0)", "None"),
+    "cat_with_empty_ok": ("r = torch.cat([torch.zeros(0), torch.ones(2)])", "r"),
+    "matmul_empty_inner_ok": ("r = torch.ones(2, 0) @ torch.ones(0, 3)", "r"),
+    "min_max_dim_empty_keepdim": ("torch.zeros(2, 0).max(1, keepdim=True)", "None"),
+})
+# dtypes of in-place results and out=
+CASES.update({
+    "int_mul_float_tensor_inplace": ("t = torch.tensor([1])\nt.mul_(torch.tensor([1.5]))", "t"),
+    "bool_mul_int_inplace": ("t = torch.tensor([True])\nt.mul_(2)", "t"),
+    "float_add_complex_inplace": ("t = torch.ones(2)\nt.add_(1j)", "t"),
+    "out_dtype_mismatch": ("r = torch.zeros(2, dtype=torch.int64)\ntorch.add(torch.ones(2), torch.ones(2), out=r)",
+                           "r"),
+    "out_resized": ("r = torch.zeros(3)\ntorch.add(torch.ones(2), torch.ones(2), out=r)", "r"),
+    "out_requires_grad": ("torch.add(torch.ones(2), torch.ones(2), out=a)", "a"),
+    "copy_float_to_int_truncates": ("t = torch.zeros(2, dtype=torch.int64)\nt.copy_(torch.tensor([1.7, -1.7]))", "t"),
+    "copy_broadcast_fail": ("t = torch.zeros(2)\nt.copy_(torch.ones(3))", "t"),
+    "fill_non_scalar_tensor": ("t = torch.zeros(2)\nt.fill_(torch.ones(2))", "t"),
+    "index_put_bool_mask_shape": ("t = torch.zeros(3)\nt.index_put_((torch.tensor([True, False]),), torch.tensor(1.0))",
+                                  "t"),
+    "index_put_values_shape": ("t = torch.zeros(3)\nt.index_put_((torch.tensor([0, 1]),), torch.ones(3))", "t"),
+    "masked_fill_int_mask": ("torch.zeros(3).masked_fill(torch.tensor([1, 0, 1]), 1.0)", "None"),
+    "masked_fill_inplace_non_bool": ("t = torch.zeros(3)\nt.masked_fill_(torch.tensor([1, 0, 1]), 1.0)", "t"),
+    "masked_fill_float_value_int_tensor": ("t = torch.zeros(3, dtype=torch.int64)\n"
+                                           "t.masked_fill_(torch.tensor([True, False, True]), 1.5)", "t"),
+    "masked_select_non_bool": ("torch.zeros(3).masked_select(torch.tensor([1, 0, 1]))", "None"),
+    "masked_scatter_shape": ("torch.zeros(3).masked_scatter(torch.ones(4) > 0, torch.ones(4))", "None"),
+    "scatter_src_dtype_mismatch": ("torch.zeros(3).scatter(0, torch.tensor([0]), torch.ones(1, dtype=torch.float64))",
+                                   "None"),
+    "index_add_dtype_mismatch": ("torch.zeros(3).index_add(0, torch.tensor([0]), torch.ones(1, dtype=torch.float64))",
+                                 "None"),
+    "setitem_leading_ones_ok": ("t = torch.zeros(3)\nt[:2] = torch.ones(1, 2)", "t"),
+    "setitem_slice_too_many_dims": ("t = torch.zeros(3)\nt[:2] = torch.ones(2, 2)", "t"),
+    "setitem_int_row_mismatch": ("t = torch.zeros(2, 3)\nt[0] = torch.ones(2)", "t"),
+})
+# argument parsing: types, positions and parser texts for methods and functions
+CASES.update({
+    "method_dim_float": ("torch.ones(2, 3).cumsum(1.5)", "None"),
+    "method_dim_kw_float": ("torch.ones(2, 3).cumsum(dim=1.5)", "None"),
+    "function_dim_float": ("torch.cumsum(torch.ones(2, 3), 1.5)", "None"),
+    "transpose_float_dim": ("torch.ones(2, 3).transpose(0.5, 1)", "None"),
+    "unsqueeze_str": ("torch.ones(2).unsqueeze('a')", "None"),
+    "index_select_list_index": ("torch.ones(3).index_select(0, [1])", "None"),
+    "gather_list_index": ("torch.ones(3).gather(0, [1])", "None"),
+    "topk_float_k": ("torch.ones(3).topk(1.5)", "None"),
+    "chunk_float": ("torch.ones(4).chunk(1.5)", "None"),
+    "select_float_index": ("torch.ones(2, 3).select(1, 1.5)", "None"),
+    "softmax_float_dim": ("torch.softmax(torch.ones(2), 0.5)", "None"),
+    "max_dim_float": ("torch.ones(2, 3).max(dim=1.5)", "None"),
+    "sum_kwarg_only_float": ("torch.ones(2, 3).sum(dim=1.5)", "None"),
+    "sum_function_kwarg_float": ("torch.sum(torch.ones(2, 3), dim=1.5)", "None"),
+    "sum_positional_and_unknown_kwarg": ("torch.ones(2, 3).sum(1, dimm=0)", "None"),
+    "view_float_sizes": ("torch.ones(6).view(2.0, 3)", "None"),
+    "reshape_float_single": ("torch.ones(6).reshape(6.0)", "None"),
+    "reshape_tuple_with_float": ("torch.ones(6).reshape((2.0, 3))", "None"),
+    "expand_float_sizes": ("torch.ones(3).expand(2.0, 3)", "None"),
+    "tril_float_diagonal": ("torch.ones(2, 2).tril(1.5)", "None"),
+    "flatten_float": ("torch.ones(2, 2).flatten(0.5)", "None"),
+    "tensor_ragged_deeper": ("torch.tensor([[[1, 2]], [[3]]])", "None"),
+    "tensor_list_of_str": ("torch.tensor(['a'])", "None"),
+    "tensor_of_dict": ("torch.tensor({1: 2})", "None"),
+    "to_true_is_bool": ("r = torch.ones(2).to(True)", "r"),
+    "randint_one_arg": ("torch.randint(5)", "None"),
+    "device_bad_string": ("torch.ones(2, device='cpux')", "None"),
+    # a non-number where torch takes a Scalar: torch's TypeError, never a NaN fill (state: t untouched)
+    "index_fill_none": ("t = torch.ones(3)\nt.index_fill_(0, torch.tensor([0]), None)", "t"),
+    "masked_fill_str": ("t = torch.ones(3)\nt.masked_fill(t > 0, 'a')", "t"),
+    "masked_fill_inplace_none": ("t = torch.ones(3)\nt.masked_fill_(t > 0, None)", "t"),
+    "fill_none": ("t = torch.ones(3)\nt.fill_(None)", "t"),
+    "setitem_none": ("t = torch.ones(3)\nt[0] = None", "t"),
+    "setitem_tensor_index_str": ("t = torch.ones(3)\nt[torch.tensor([0])] = 'a'", "t"),
+    "requires_grad_str": ("t = torch.ones(3)\nt.requires_grad_('yes')", "t.requires_grad"),
+    "requires_grad_int": ("t = torch.ones(3)\nt.requires_grad_(1)", "t.requires_grad"),
+    "to_dtype_str": ("torch.ones(2).to(dtype='float')", "None"),
+    "cumsum_dtype_str": ("torch.ones(2).cumsum(0, dtype='float')", "None"),
+    "sum_dtype_str": ("torch.ones(2).sum(dtype='float')", "None"),
+    "inplace_add_none_names_add_": ("t = torch.ones(3)\nt.add_(None)", "t"),
+    "inplace_mul_str_names_mul_": ("t = torch.ones(3)\nt.mul_('a')", "t"),
+})
+
 # deliberate differences: case -> why (the README's "Things to know" lists them)
-_POS = ("a method call's argument position: torch counts from the method's first argument; funcgrad's "
-        "binder, shared by function and method, counts self (class and rest of the message equal)")
-_PARSER = ("torch's C++ argument parser's 'invalid combination of arguments' message; funcgrad raises the "
-           "same class with python's message")
-DIFFERENCES = {
-    'add_none': _POS,
-    'add_str': _POS,
-    'as_tensor_str': "tensor('abc'): TypeError in both, torch's message names its legacy new()",
-    'backward_inputs_empty': 'backward(inputs=[]) is not refused: funcgrad treats it as no inputs given',
-    'backward_inputs_not_leaf_ok': "backward(inputs=[non-leaf]) does not accumulate into the non-leaf's .grad",
-    'batchnorm_wrong_features': ("RuntimeError in both; a JAX reshape message leaks instead of running_mean's "
-                               'size check'),
-    'bincount_float': 'bincount of floats: torch NotImplementedError, funcgrad RuntimeError',
-    'cross_entropy_float_target_shape': ('RuntimeError in both; funcgrad checks the probability-target shape '
-                                       'before the dtype'),
-    'detach_inplace_on_view': ("RuntimeError in both; torch's message adds a DDP note, and funcgrad leaves "
-                             'requires_grad set'),
-    'diagonal_same_dims': 'RuntimeError in both; a JAX message leaks',
-    'expand_negative_new_dim': 'RuntimeError in both; a JAX message leaks',
-    'float_invert': "~ on a float tensor: torch's TypeError from its python binding, funcgrad NotImplementedError",
-    'jacobian_non_tensor': 'TypeError in both; wording of the output description differs',
-    'mse_shape_mismatch_warns': 'RuntimeError in both; a JAX broadcasting message leaks',
-    'mul_none': _POS,
-    'optimizer_state_dict_aliasing': ('optimizer state is functional (optax): state_dict() returns a snapshot,'
-                                    " not torch's live buffers"),
-    'pow_str': _PARSER,
-    'randint_no_size': "randint(low, high) without size: TypeError in both, python's message in funcgrad",
-    'reshape_float': "torch's parser refuses float sizes in reshape(2.0, 3); funcgrad accepts integral floats",
-    'saved_tensors_twice_free': "funcgrad nodes do not expose torch's _saved_<name> attributes",
-    'setitem_shape_mismatch': 'RuntimeError in both, state equal; funcgrad words the broadcast failure as an index_put',
-    'sum_dim_float': _PARSER,
-    'sum_dim_str': _PARSER,
-    'tensor_of_str': "tensor('abc'): TypeError in both, torch's message names its legacy new()",
-    'tensor_ragged': "ragged nested list: ValueError in both, numpy's wording",
-    'to_bad_type': "torch's Tensor.to(3.5) silently returns self; funcgrad refuses (TypeError)",
-    'to_str_dtype': "bad device string: RuntimeError in both, funcgrad's device parser words it differently",
-    'unknown_kwarg': _PARSER,
-    'view_neg_size': 'RuntimeError in both; torch appends the index and shape',
-    'view_none': _PARSER,
-    'where_shape_mismatch': 'RuntimeError in both; a JAX broadcasting message leaks',
-}
+DIFFERENCES: dict = {}
 
 
 def _run(lib, code, state):

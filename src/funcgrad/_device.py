@@ -27,7 +27,9 @@ class device:
                 raise RuntimeError(f"Invalid device string: '{type}:{idx}'") from None
         if type not in _ALIASES:
             raise RuntimeError(
-                "Expected one of cpu, cuda, tpu, mps device type at start of device string: " + type
+                # torch's list of device types (funcgrad runs cpu, cuda and, beyond torch, tpu)
+                "Expected one of cpu, cuda, ipu, xpu, mkldnn, opengl, opencl, ideep, hip, ve, fpga, maia, xla, lazy, "
+                "vulkan, mps, meta, hpu, mtia, privateuseone device type at start of device string: " + type
             )
         self.type, self.index = type, index
 

@@ -99,6 +99,8 @@ def as_dtype(d):
         return int64
     if d is _py_bool:
         return bool
+    if isinstance(d, str):  # torch takes torch.dtype objects, never names
+        raise TypeError(f"dtype must be torch.dtype, not str")
     return from_numpy_dtype(d)
 
 

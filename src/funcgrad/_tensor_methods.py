@@ -7,8 +7,9 @@ from . import _dtypes
 from ._autograd import grad_mode as _gm
 from ._dtypes import _dt_name  # noqa: F401 - also imported from here
 from ._ops import creation, indexing, linalg, pointwise, reduction, views
-from ._ops.registry import methods
+from ._ops.registry import _check_args, methods
 from .tensor import Tensor
+import numpy as np
 
 _mode = _gm._mode
 
@@ -67,6 +68,9 @@ def _zero_(self):
 
 
 def _fill_(self, value):
+    if not isinstance(value, (Tensor, bool, int, float, complex, np.generic)):
+        raise TypeError(f"fill_() received an invalid combination of arguments - got ({type(value).__name__}), "
+                        "but expected one of:")
     return self._inplace_assign(creation._fill_op(self, value))
 
 
@@ -185,15 +189,31 @@ def _apply_(self, fn):
 
 def _index_put_(self, indices, values, accumulate=False):
     spec, arrays = indexing._index_arrays(self._shape, tuple(indices))
+    if isinstance(values, Tensor):
+        indexing._check_broadcastable(values._shape, indexing._region_shape(self, spec, arrays))
     return self._inplace_assign(indexing._index_put(self, values, arrays, spec, "IndexPutBackward0", accumulate))
 
 
+def _invert(self):
+    if self._dtype.is_floating_point or self._dtype.is_complex:
+        raise TypeError("~ (operator.invert) is only implemented on integer and Boolean-type tensors")
+    return pointwise.bitwise_not(self)
+
+
 def _softmax(self, dim, dtype=None):
-    return reduction.softmax(self, dim, dtype=dtype)
+    try:
+        return reduction.softmax(self, dim, dtype=dtype)
+    except (TypeError, RuntimeError):
+        _check_args("softmax", _softmax, (self, dim), {"dtype": dtype} if dtype is not None else {}, True)
+        raise
 
 
 def _log_softmax(self, dim, dtype=None):
-    return reduction.log_softmax(self, dim, dtype=dtype)
+    try:
+        return reduction.log_softmax(self, dim, dtype=dtype)
+    except (TypeError, RuntimeError):
+        _check_args("log_softmax", _log_softmax, (self, dim), {"dtype": dtype} if dtype is not None else {}, True)
+        raise
 
 
 def install(Tensor):
@@ -213,7 +233,7 @@ def install(Tensor):
         "__pow__": (pointwise.pow, False, False), "__rpow__": _rpow, "__ipow__": _ibin(pointwise.pow),
         "__matmul__": (linalg.matmul, False, False), "__rmatmul__": _rmatmul,
         "__neg__": pointwise.neg, "__pos__": lambda self: self, "__abs__": pointwise.abs,
-        "__invert__": pointwise.bitwise_not,
+        "__invert__": _invert,
         "__and__": (pointwise.bitwise_and, False, False), "__or__": (pointwise.bitwise_or, False, False),
         "__xor__": (pointwise.bitwise_xor, False, False), "__rand__": (pointwise.bitwise_and, False, False),
         "__ror__": (pointwise.bitwise_or, False, False), "__iand__": _ibin(pointwise.bitwise_and),

@@ -220,6 +220,9 @@ class _Pickler(pickle._Pickler):
 
 def _open_for_write(f):
     if isinstance(f, (str, os.PathLike)):
+        parent = os.path.dirname(os.fspath(f))
+        if parent and not os.path.isdir(parent):
+            raise RuntimeError(f"Parent directory {parent} does not exist.")
         return open(f, "wb"), True
     if not hasattr(f, "write"):
         raise AttributeError(f"expected 'f' to be string, path, or a file-like object with a 'write' attribute, "
@@ -641,7 +644,11 @@ class _Loader:
                 st.location = str(st.location)
             return st
         if isinstance(ml, (str, _device_cls)):
-            st.location = str(as_device(ml))
+            try:
+                st.location = str(as_device(ml))
+            except RuntimeError:
+                raise RuntimeError("don't know how to restore data location of torch.storage.UntypedStorage "
+                                   f"(tagged with {ml})") from None
             return st
         if callable(ml):
             r = ml(st, location)
@@ -763,6 +770,19 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
             fh = io.BytesIO(fh.read())
         start = fh.tell()
         if not zipfile.is_zipfile(fh):
+            fh.seek(start)
+            head = fh.read(1)
+            if not head:
+                raise EOFError()
+            if head != b"\x80":  # not even a pickle: torch's unpickler fails on its first byte
+                if weights_only:
+                    raise pickle.UnpicklingError(
+                        "Weights only load failed. In PyTorch 2.6, we changed the default value of the `weights_only` "
+                        "argument in `torch.load` from `False` to `True`. Re-running `torch.load` with `weights_only` "
+                        "set to `False` will likely succeed, but it can result in arbitrary code execution. Do it only "
+                        "if you got the file from a trusted source.\n"
+                        f"Unsupported operand {head[0]}: the file is not a pickle")
+                raise pickle.UnpicklingError(f"invalid load key, {chr(head[0])!r}.")
             raise RuntimeError("funcgrad.load reads torch's zip checkpoint format (torch >= 1.6); this file is a "
                                "legacy or non-torch file")
         fh.seek(start)

@@ -161,6 +161,14 @@ class OpNode(Node):
             )
         return vals
 
+    def __getattr__(self, name):
+        # torch's ``grad_fn._saved_self`` / ``_saved_other`` / ``_saved_result``: what the op's
+        # ``saves`` declaration names (looked up only when normal attributes miss)
+        op = self.op if name.startswith("_saved_") else None
+        if op is not None:
+            return op.saved_attr(self, name[len("_saved_"):], FREED_MSG)
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
     def _release(self):
         """Free saved values; a formula that reads none of them can still run on zeros of their shape."""
         vals = self.vals

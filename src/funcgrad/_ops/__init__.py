@@ -6,14 +6,21 @@ from . import creation, indexing, linalg, masked, pointwise, reduction, sorting,
 from . import scatter, shape  # noqa: F401 - registration (views family)
 from . import fft, linalg_ext  # noqa: F401 - registration (torch.linalg, torch.fft)
 from . import special  # noqa: F401 - registration (torch.special)
-from .registry import _METHODS, OPS, _PUBLIC
+from .registry import _METHODS, OPS, _PUBLIC, method_form
 
 __all__ = ["OPS", "install"]
 
 
 def _inplace(fn, name):
     def method(self, *args, **kwargs):
-        return self._inplace_assign(fn(self, *args, **kwargs))
+        try:
+            res = fn(self, *args, **kwargs)
+        except TypeError as e:  # torch names the in-place form: "add_(): argument 'other' ..."
+            msg = str(e)
+            if not msg.startswith(name + "()") and not msg.startswith(name + "(): "):
+                raise
+            raise TypeError(name + "_" + msg[len(name):]) from None
+        return self._inplace_assign(res)
 
     method.__name__ = name + "_"
     method.__qualname__ = "Tensor." + name + "_"
@@ -45,11 +52,11 @@ def install(Tensor, namespace):
         for fn, method, nss, inplace, _ in entries:
             for ns in nss:
                 mod = _module(ns, namespace)
-                if mod.get(name, fn) is not fn:
+                if mod.get(name, fn) not in (fn, getattr(fn, "__wrapped__", fn)):
                     raise ImportError(f"funcgrad registry: {ns}.{name} is defined by hand and published by "
                                       f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', '?')}")
                 mod[name] = fn
             if method:
-                put_method(name, fn, fn)
+                put_method(name, method_form(fn), fn)
             if inplace:
-                put_method(name + "_", _inplace(fn, name), fn)
+                put_method(name + "_", _inplace(method_form(fn), name), fn)

@@ -14,7 +14,7 @@ from .._autograd import grad_mode
 from .._autograd.grad_mode import is_grad_enabled
 from .._device import _CPU, as_device
 from ..tensor import Storage, Tensor
-from .registry import Const, _attach_node, defop, methods, public
+from .registry import Const, _attach_node, _invalid_combination, defop, methods, public, scalar_value
 
 __all__ = ["tensor", "as_tensor", "from_numpy", "zeros", "ones", "full", "empty", "eye", "arange", "linspace",
            "logspace", "zeros_like", "ones_like", "full_like", "empty_like", "rand", "randn", "randint",
@@ -62,6 +62,7 @@ def _infer_np(data, want=None):
     if hasattr(data, "__jax_array__") or isinstance(data, jax.Array):
         return np.asarray(data)
     if isinstance(data, (list, tuple)):
+        _check_nested(data)
         flat = []
 
         def walk(x):
@@ -77,6 +78,8 @@ def _infer_np(data, want=None):
         walk(data)
         for v in flat:
             if not isinstance(v, (bool, int, float, complex, np.generic)):
+                if isinstance(v, str):
+                    raise TypeError("new(): invalid data type 'str'")
                 raise RuntimeError(f"Could not infer dtype of {type(v).__name__}")
         if want is not None and want.kind in "iu":
             info = np.iinfo(want)
@@ -102,7 +105,35 @@ def _infer_np(data, want=None):
         elif arr.dtype.kind == "c":
             arr = arr.astype(np.complex64)
         return arr
-    raise TypeError(f"Could not infer dtype of {type(data).__name__}")
+    if isinstance(data, str):
+        raise TypeError("new(): invalid data type 'str'")
+    raise RuntimeError(f"Could not infer dtype of {type(data).__name__}")
+
+
+def _check_nested(data):
+    """torch's shape check of nested sequences: the sizes come from the first elements, then every
+    sequence must match them (``expected sequence of length 2 at dim 1 (got 1)``)."""
+    sizes = []
+    x = data
+    while isinstance(x, (list, tuple)):
+        sizes.append(len(x))
+        if not x:
+            break
+        x = x[0]
+    if isinstance(x, str):
+        raise ValueError("too many dimensions 'str'")
+
+    def check(x, d):
+        if d == len(sizes):
+            return
+        if not isinstance(x, (list, tuple)):
+            raise TypeError("not a sequence")
+        if len(x) != sizes[d]:
+            raise ValueError(f"expected sequence of length {sizes[d]} at dim {d} (got {len(x)})")
+        for y in x:
+            check(y, d + 1)
+
+    check(data, 0)
 
 
 def _unwrap(x):
@@ -192,6 +223,11 @@ def full(size, fill_value, *, dtype=None, device=None, requires_grad=False):
         raise TypeError(f"full(): argument 'size' (position 1) must be tuple of ints, not {type(size).__name__}")
     if dtype is None:
         dtype = _dtypes.scalar_dtype(fill_value)
+    if type(fill_value) is int and not -2 ** 63 <= fill_value < 2 ** 63:
+        if fill_value >= 2 ** 64 or fill_value < -2 ** 63:
+            raise OverflowError("int too big to convert" if fill_value > 0 else "can't convert negative int to unsigned")
+        if not _dtypes.as_dtype(dtype).is_floating_point:
+            raise RuntimeError("value cannot be converted to type int64_t without overflow")
     return _fill(_size((size,)), fill_value, dtype, device, requires_grad)
 
 
@@ -469,6 +505,11 @@ def rand(*size, dtype=None, device=None, requires_grad=False, generator=None, ou
 
 def randint(low, high=None, size=None, *, dtype=None, device=None, requires_grad=False, generator=None):
     """Integers uniform in [low, high)."""
+    pos = [v for v in (low, high, size) if v is not None]
+    if high is None or (size is not None and not isinstance(size, (tuple, list))):
+        raise _invalid_combination("randint", pos, {})
+    if size is None and not isinstance(high, (tuple, list)):
+        raise TypeError(f"randint(): argument 'size' (position 2) must be tuple of ints, not {type(high).__name__}")
     if size is None:
         low, high, size = 0, low, high
     if high is None:
@@ -602,9 +643,14 @@ def _to_copy(input, dtype):
     return (input,), (("dtype", dtype.np),)
 
 
-def _parse_to(args, kwargs):
+def _parse_to(args, kwargs, tensor_to=True):
+    if isinstance(kwargs.get("dtype"), str):
+        raise _invalid_combination("to", (), kwargs, True)
     dtype, device = kwargs.pop("dtype", None), kwargs.pop("device", None)
     kwargs.pop("memory_format", None)
+    if args and type(args[0]) in (bool, float):
+        # torch's parser reads a python bool or float in the dtype position as that python type's dtype
+        dtype, args = (_dtypes.bool if type(args[0]) is bool else _dtypes.float64), args[1:]
     flags = [a for a in args if isinstance(a, bool)]
     args = [a for a in args if not isinstance(a, bool)]
     if flags:
@@ -618,6 +664,11 @@ def _parse_to(args, kwargs):
             dtype, device = a.dtype, a.device
         elif a is not None:
             device = a
+    if isinstance(device, str) and tensor_to:  # Tensor.to's parser words a bad string its own way
+        try:
+            device = as_device(device)
+        except RuntimeError:
+            raise RuntimeError(f"Invalid device string: '{device}'") from None
     return _dtypes.as_dtype(dtype), as_device(device), kwargs.pop("copy", False)
 
 
@@ -815,7 +866,7 @@ def fill(input, value):
             raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor with {value.dim()} "
                                "dimensions.")
         return (input, value), (), "FillBackward1"
-    return (input, Const(np.asarray(value, dtype=input._dtype.np))), ()
+    return (input, Const(scalar_value(value, input._dtype.np))), ()
 
 
 @public(name="zero_")

@@ -8,7 +8,7 @@ from .. import _dtypes, _lazy
 from .._autograd import grad_mode as _gm
 from .._size import _wrap_dim
 from ..tensor import Tensor
-from .registry import Const, defop, public
+from .registry import _NUMBER, Const, defop, public, scalar_value
 from .views import _wrap, build_index
 from . import views
 from .creation import tensor
@@ -254,9 +254,22 @@ def setitem(self, index, value):
         spec, arrays = _index_arrays(self._shape, index)
         node = "IndexPutBackward0"
     if not isinstance(value, Tensor):
+        if not isinstance(value, _NUMBER):
+            raise TypeError(f"can't assign a {type(value).__name__} to a {self.type()}")
         value = Const(np.asarray(value, dtype=self._dtype.np))
     else:
-        _check_broadcastable(value._shape, _region_shape(self, spec, [] if node == "CopySlices" else arrays))
+        dst = _region_shape(self, spec, [] if node == "CopySlices" else arrays)
+        src = value._shape
+        if len(src) > len(dst):  # torch drops the value's leading size-1 dimensions
+            k = 0
+            while len(src) - k > len(dst) and src[k] == 1:
+                k += 1
+            if k:
+                value = views.reshape(value, src[k:])
+        if node == "CopySlices":  # torch copies into the view: expand's message
+            views._expand_shape(value._shape, dst)
+        else:
+            _check_broadcastable(value._shape, dst)
     res = _index_put(self, value, [] if node == "CopySlices" else arrays, spec, node)
     self._inplace_assign(res)
 
@@ -429,7 +442,7 @@ def masked_fill(input, mask, value):
             raise RuntimeError("masked_fill_ only supports a 0-dimensional value tensor, but got tensor with "
                                f"{value.dim()} dimension(s).")
         return (input, mask, value), (), "MaskedFillBackward1"
-    return (input, mask, Const(np.asarray(value, dtype=input._dtype.np))), ()
+    return (input, mask, Const(scalar_value(value, input._dtype.np))), ()
 
 
 def _masked_select_fwd(x, idx, shape):

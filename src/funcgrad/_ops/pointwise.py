@@ -334,13 +334,14 @@ def pow(input, exponent):  # noqa: A001 - torch's name
     if not isinstance(input, Tensor):
         if not isinstance(input, (bool, int, float, _b.complex)):
             raise TypeError(f"pow() received an invalid combination of arguments - got ({type(input).__name__}, "
-                            f"{type(exponent).__name__})")
+                            f"{type(exponent).__name__}), but expected one of:")
         return _pow_scalar_tensor(input, exponent)
     if isinstance(exponent, Tensor):
         _broadcast_check(input, exponent)
         return _pow_tensor_tensor(input, exponent)
     if not isinstance(exponent, (bool, int, float, _b.complex)):
-        raise TypeError(f"pow() received an invalid combination of arguments - got (Tensor, {type(exponent).__name__})")
+        raise TypeError(f"pow() received an invalid combination of arguments - got (Tensor, {type(exponent).__name__}), "
+                        "but expected one of:")
     if not _is_float(input):
         if isinstance(exponent, (float, _b.complex)):
             return _pow_tensor_tensor(input, exponent)
@@ -1114,12 +1115,17 @@ def _leaky_relu(input, negative_slope=0.01):
 def _clamp_fwd(x, lo=None, hi=None):
     # written with where (not maximum/minimum): at a bound the gradient passes whole, as in torch
     # (JAX splits ties between max's operands); a NaN input stays NaN
+    # a NaN bound makes the result NaN, as torch's min(max(x, lo), hi)
     if lo is not None:
         lo = lo.astype(x.dtype) if hasattr(lo, "astype") else lo
         x = jnp.where(x < lo, lo, x)
+        if jnp.issubdtype(x.dtype, jnp.inexact):
+            x = jnp.where(lo != lo, lo, x)
     if hi is not None:
         hi = hi.astype(x.dtype) if hasattr(hi, "astype") else hi
         x = jnp.where(x > hi, hi, x)
+        if jnp.issubdtype(x.dtype, jnp.inexact):
+            x = jnp.where(hi != hi, hi, x)
     return x
 
 

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import functools
 import inspect
+import re
+import warnings
 from weakref import ref as _weakref
 
 import jax
@@ -32,7 +34,7 @@ from .. import _dtypes, _lazy
 from .._autograd import forward_ad as _fwd
 from .._autograd import grad_mode as _gm
 from .._autograd.anomaly_mode import _state as _anomaly, capture_trace
-from .._autograd.graph import _edge, _format_desc, _saved_desc, _seq, dropped, node_class  # noqa: F401 - also used from here
+from .._autograd.graph import Dropped, _edge, _format_desc, _saved_desc, _seq, dropped, node_class  # noqa: F401 - also used from here
 from .._device import _CPU
 from ..tensor import Tensor
 
@@ -72,6 +74,44 @@ class OpDef:
     def __repr__(self):
         return f"<op {self.name}>"
 
+    def saved_attr(self, node, key, freed_msg):
+        """``node._saved_<key>``: the input (torch calls the first one ``self``) or result that
+        torch's derivative formula saves, per this op's ``saves``; torch's error once freed."""
+        names = _ARGNAMES.get(self.name) or ()
+        for w in sorted(set().union(*self.saves.values()) if self.saves else (), key=str):
+            if w == "result":
+                nm = "result"
+            elif w < len(names):
+                nm = "self" if names[w] == "input" else names[w]
+            else:
+                continue
+            if nm != key:
+                continue
+            if node.vals is None or node._freed:
+                raise RuntimeError(freed_msg)
+            if w == "result":
+                for st, _, meta, k in node._saved:
+                    if k == -1 and (meta[3] is node or meta[3] is None):
+                        st = st() if type(st) is _weakref else st
+                        # held weakly: once its tensors are gone, recomputed from the saved inputs
+                        value = st.value if st is not None else _lazy.record(self.prim, node.params, list(node.vals))
+                        t = Tensor._make(value, meta[2])
+                        t.grad_fn, t._rg = node, True
+                        return t
+                break
+            if type(node.vals[w]) is Dropped:
+                return None  # torch did not save it either (its gradient formula does not read it)
+            e = node._pos.index(w) if w in node._pos else -1
+            fn, nr = node.next_functions[e] if e >= 0 else (None, 0)
+            if fn is not None and hasattr(fn, "variable"):
+                return fn.variable  # a leaf: torch gives back the leaf itself
+            v = node.vals[w]
+            t = Tensor._make(v, _CPU) if not isinstance(v, (int, float, complex, bool)) else v
+            if fn is not None:
+                t.grad_fn, t._output_nr, t._rg = fn, nr, True
+            return t
+        raise AttributeError(f"'{type(node).__name__}' object has no attribute '_saved_{key}'")
+
 
 
 def defop(forward, *, node, saves=None, promote=False, view=False, inplace=False, method=True,
@@ -92,28 +132,45 @@ def defop(forward, *, node, saves=None, promote=False, view=False, inplace=False
         except (TypeError, ValueError):
             pass
 
-        @functools.wraps(binder)
-        def fn(*args, **kwargs):
-            out = kwargs.pop("out", None) if kwargs else None
-            try:
-                bound = binder(*args, **kwargs)
-            except (AttributeError, TypeError) as e:
-                _bad_call(opname, binder, args, e)
-                raise
-            if len(bound) == 3:
-                inputs, params, nname = bound
-            else:
-                (inputs, params), nname = bound, None
-            if params and any(type(kv[1]) is Tensor or isinstance(kv[1], Tensor) for kv in params):
-                params = _scalar_params(op, params)
-            res = dispatch(op, inputs, params, nname)
-            if out is not None:
-                out.copy_(res)
-                return out
-            return res
+        def make(method_call):
+            # one closure for the function, one for the method: torch counts argument positions
+            # from the method's first argument, so the method knows it was called as one
+            @functools.wraps(binder)
+            def fn(*args, **kwargs):
+                out = kwargs.pop("out", None) if kwargs else None
+                try:
+                    bound = binder(*args, **kwargs)
+                except (AttributeError, TypeError, ValueError, RuntimeError, IndexError) as e:
+                    _check_args(opname, binder, args, kwargs, method_call)
+                    if isinstance(e, (AttributeError, TypeError)):
+                        _bad_call(opname, binder, args, kwargs, e, method_call)
+                    raise
+                if len(bound) == 3:
+                    inputs, params, nname = bound
+                else:
+                    (inputs, params), nname = bound, None
+                if params and any(type(kv[1]) is Tensor or isinstance(kv[1], Tensor) for kv in params):
+                    params = _scalar_params(op, params)
+                try:
+                    res = dispatch(op, inputs, params, nname)
+                except (TypeError, RuntimeError) as e:
+                    _check_args(opname, binder, args, kwargs, method_call)
+                    if method_call and isinstance(e, TypeError):
+                        m = _as_method_error(e, opname)
+                        if m is not None:
+                            raise m from None
+                    raise
+                if out is not None:
+                    return _write_out(opname, inputs, res, out)
+                return res
 
-        fn.op = op
-        fn.__qualname__ = fn.__name__ = opname
+            fn.op = op
+            fn.__qualname__ = fn.__name__ = opname
+            return fn
+
+        fn = make(False)
+        if method:
+            _METHOD_FNS[fn] = _as_tensor_member(make(True), opname)
         _publish(opname, fn, method, function, inplace, namespace, aliases)
         return fn
 
@@ -123,24 +180,231 @@ def defop(forward, *, node, saves=None, promote=False, view=False, inplace=False
 _PUBLIC: dict = {}
 
 
+def _write_out(opname, inputs, res, out):
+    """``out=``: torch refuses autograd through it and a result type that can't be cast; a wrong
+    shape is resized (as torch does, with its warning when ``out`` was not empty)."""
+    if _mode.grad and (out._rg or any(isinstance(x, Tensor) and x._rg for x in inputs)):
+        raise RuntimeError(f"{opname}(): functions with out=... arguments don't support automatic differentiation, "
+                           "but one of the arguments requires grad.")
+    if res._dtype is not out._dtype and _dtypes._category(res._dtype) > _dtypes._category(out._dtype):
+        raise RuntimeError(f"result type {_dtypes.scalar_type_name(res._dtype)} can't be cast to the desired output "
+                           f"type {_dtypes.scalar_type_name(out._dtype)}")
+    if res._shape != out._shape:
+        if out.numel():
+            warnings.warn(f"An output with one or more elements was resized since it had shape {list(out._shape)}, "
+                          "which does not match the required output shape "
+                          f"{list(res._shape)}. This behavior is deprecated, and in a future PyTorch release outputs "
+                          "will not be resized unless they have zero elements. You can explicitly reuse an out "
+                          "tensor t by resizing it, inplace, to zero elements with t.resize_(0).", UserWarning,
+                          stacklevel=3)
+        out.resize_(res._shape)
+    out.copy_(res)
+    return out
+
+
 def _type_name(v):
     return "NoneType" if v is None else type(v).__name__
 
 
-def _bad_call(opname, binder, args, e):
+def _bad_call(opname, binder, args, kwargs, e, method_call=False):
     """A binder that failed on its arguments: torch's TypeError when a non-tensor stands where the
-    input tensor goes, and the op's own name (not the binder's) in python's call-signature errors."""
+    input tensor goes, torch's argument parser's "invalid combination of arguments" for ops with
+    several signatures, and the op's own name (not the binder's) in python's call-signature errors."""
+    shift = 1 if method_call else 0
     if isinstance(e, AttributeError):
         names = _ARGNAMES.get(opname) or ()
         for i, v in enumerate(args):
             if not isinstance(v, Tensor) and (i == 0 or v is None or isinstance(v, (list, str, dict))):
                 arg = names[i] if i < len(names) else "input"
-                raise TypeError(f"{opname}(): argument '{arg}' (position {i + 1}) must be Tensor, "
+                raise TypeError(f"{opname}(): argument '{arg}' (position {i + 1 - shift}) must be Tensor, "
                                 f"not {_type_name(v)}") from None
     msg = str(e)
     q = getattr(binder, "__qualname__", "") + "()"
-    if isinstance(e, TypeError) and msg.startswith(q):
-        raise TypeError(f"{opname}()" + msg[len(q):]) from None
+    rest = None
+    if msg.startswith(opname + "()"):
+        rest = msg[len(opname) + 2:]
+    elif isinstance(e, TypeError) and msg.startswith(q):
+        rest = msg[len(q):]
+    if rest is not None:
+        if rest.startswith(" got an unexpected keyword") and opname in _OVERLOADED and \
+                len(args) + len(kwargs) - shift < (2 if method_call else 3):
+            raise _invalid_combination(opname, args, kwargs, method_call) from None
+        e = TypeError(f"{opname}()" + rest)
+        if method_call:
+            e = _as_method_error(e, opname) or e
+        raise e from None
+    if isinstance(e, TypeError) and opname in _OVERLOADED:
+        raise _invalid_combination(opname, args, kwargs, method_call) from None
+
+
+# what torch's parser requires of an argument, by the argument's name (error paths only)
+_INT_ARGS = frozenset(("dim", "dim0", "dim1", "dim2", "offset", "diagonal", "k", "chunks", "start_dim", "end_dim"))
+_TENSOR_ARGS = frozenset(("index", "mask"))
+_INT_LIST_DIM = frozenset(("logsumexp", "amax", "amin", "nansum", "flip", "roll"))
+_ARG_OVERRIDES = {"select": {"index": "int"}}
+_SIGS: dict = {}
+
+
+def _expected(opname, pname):
+    kind = _ARG_OVERRIDES.get(opname, {}).get(pname)
+    if kind is not None:
+        return kind
+    if pname == "dims" or (pname == "dim" and opname in _INT_LIST_DIM):
+        return "tuple of ints"
+    if pname in _INT_ARGS:
+        return "int"
+    if pname in _TENSOR_ARGS:
+        return "Tensor"
+    if pname == "alpha":
+        return "Number"
+    if pname == "dtype":
+        return "torch.dtype"
+    return None
+
+
+def _is_int(v):
+    return type(v) is not bool and (isinstance(v, (int, np.integer)) or isinstance(v, Tensor))
+
+
+def _fits(kind, v):
+    if kind == "int":  # a dim may also be a list of dims (the op's own check words that)
+        return _is_int(v) or (isinstance(v, (list, tuple)) and all(_is_int(x) for x in v))
+    if kind == "Tensor":
+        return isinstance(v, Tensor)
+    if kind == "Number":
+        return isinstance(v, (bool, int, float, complex, np.generic, Tensor))
+    if kind == "torch.dtype":
+        return not isinstance(v, str)
+    if isinstance(v, (list, tuple)):
+        return all(_is_int(x) for x in v)
+    return _is_int(v)
+
+
+def _misfit(fn, opname, args, kwargs, method_call):
+    """The first argument of the wrong python type for torch's parser: (name, kind, value, where)."""
+    sig = _SIGS.get(fn)
+    if sig is None:
+        try:
+            sig = _SIGS[fn] = inspect.signature(fn)
+        except (TypeError, ValueError):
+            return None
+    try:
+        bound = sig.bind(*args, **kwargs)
+    except TypeError:
+        return None
+    npos = len(args)
+    for i, (pname, v) in enumerate(bound.arguments.items()):
+        kind = _expected(opname, pname)
+        if kind is None or _fits(kind, v):
+            continue
+        if v is None and (kind != "int" or sig.parameters[pname].default is None):
+            continue
+        if pname in kwargs or i >= npos:
+            where = ""
+        else:
+            where = f" (position {i + 1 - (1 if method_call else 0)})"
+        return pname, kind, v, where
+    return None
+
+
+def _check_args(opname, fn, args, kwargs, method_call):
+    """torch's parser's "X(): argument 'dim' (position 1) must be int, not float" for an argument of
+    the wrong python type, or its "invalid combination of arguments" for an op with several
+    signatures (checked after a call failed: never on the hot path)."""
+    bad = _misfit(fn, opname, args, kwargs, method_call)
+    if bad is None:
+        return
+    if opname in _OVERLOADED:
+        raise _invalid_combination(opname, args, kwargs, method_call) from None
+    pname, kind, v, where = bad
+    raise TypeError(f"{opname}(): argument '{pname}'{where} must be {kind}, not {_type_name(v)}") from None
+
+
+_MASK_FIRST = frozenset(("masked_fill", "masked_scatter"))
+
+
+def _public_error(pname, f, args, kwargs, e, method_call):
+    _check_args(pname, f, args, kwargs, method_call)
+    if isinstance(e, ValueError) and "broadcast" in str(e):
+        err = broadcast_error([x._shape for x in args if isinstance(x, Tensor)])
+        if err is not None:
+            raise err from None
+    if not isinstance(e, TypeError):
+        return
+    if pname in _OVERLOADED and not str(e).startswith(pname + "("):
+        raise _invalid_combination(pname, args, kwargs, method_call) from None
+    if method_call:
+        m = _as_method_error(e, pname)
+        if m is not None:
+            raise m from None
+
+
+# ops whose torch python binding has several signatures: torch's parser answers a call none of
+# them takes with "invalid combination of arguments" (ops with one signature name the argument)
+_OVERLOADED = frozenset("""
+add addbmm addcdiv addcmul addmm addmv addr all any argsort baddbmm bitwise_and bitwise_left_shift
+bitwise_or bitwise_right_shift bitwise_xor bucketize clamp clamp_max clamp_min clip copysign count_nonzero
+cumulative_trapezoid divide eq fill float_power fmod ge gradient greater greater_equal gt histogram
+histogramdd index_fill isin le lerp less less_equal lt masked_fill max mean median min moveaxis movedim
+multiply nanmedian nanquantile narrow ne not_equal pow prod quantile remainder repeat_interleave round rsub
+scatter searchsorted sort squeeze std std_mean sub subtract sum tensor_split trapezoid trapz var var_mean
+view where xlogy""".split())
+
+
+def _parser_type(v):
+    if isinstance(v, Tensor):
+        return type(v).__name__ if type(v).__name__ == "Parameter" else "Tensor"
+    return _type_name(v)
+
+
+def _invalid_combination(opname, args, kwargs, method_call=False):
+    """torch's parser's first line: ``sum() received an invalid combination of arguments - got
+    (Tensor, dim=float), but expected one of:`` (a method call leaves self out)."""
+    pos = [_parser_type(v) for v in args[1 if method_call else 0:]]
+    kw = [f"{k}={_parser_type(v)}" for k, v in reversed(list(kwargs.items()))]
+    desc = ", ".join(pos + kw) if pos else "".join(k + ", " for k in kw)
+    return TypeError(f"{opname}() received an invalid combination of arguments - got ({desc}), "
+                     f"but expected one of:")
+
+
+_POSITION = re.compile(r"\(position (\d+)\)")
+_TAKES = re.compile(r" takes (\d+) positional arguments? but (\d+) were given")
+
+
+def _as_method_error(e, opname):
+    """``e`` (worded for ``funcgrad.<op>(self, ...)``) as torch words it for ``self.<op>(...)``:
+    positions count from the method's first argument and the parser's type list leaves self out."""
+    msg = str(e)
+    if not msg.startswith(opname + "()"):
+        return None
+    if "(position " in msg:
+        return TypeError(_POSITION.sub(lambda m: f"(position {int(m.group(1)) - 1})", msg, count=1))
+    m = _TAKES.match(msg, len(opname) + 2)
+    if m:
+        n, k = int(m.group(1)) - 1, int(m.group(2)) - 1
+        return TypeError(f"{opname}() takes {n} positional argument{'s' if n != 1 else ''} but {k} "
+                         f"{'were' if k != 1 else 'was'} given")
+    head = "received an invalid combination of arguments - got (Tensor"
+    if head in msg:
+        i = msg.index(head) + len(head)
+        rest = msg[i:]
+        if rest.startswith(", "):
+            rest = rest[2:]
+        return TypeError(msg[:msg.index(head)] + head[:-6] + rest)
+    return None
+
+
+_METHOD_FNS: dict = {}
+
+
+def _as_tensor_member(m, name):
+    m.__module__, m.__qualname__, m.__name__ = "funcgrad", "Tensor." + name, name
+    return m
+
+
+def method_form(fn):
+    """The callable installed as ``Tensor.<name>`` for the published function ``fn``."""
+    return _METHOD_FNS.get(fn, fn)
 
 
 def _arg_error(op, inputs, i, v):
@@ -217,10 +481,42 @@ def public(fn=None, *, name=None, method=False, function=True, inplace=False, na
         def acosh(input): ...
     """
     def deco(f):
-        _publish(name or f.__name__, f, method, function, inplace, namespace, aliases)
-        return f
+        pname = name or f.__name__
+
+        def make(method_call):
+            # the failure path words a bad argument as torch's parser does (nothing on success)
+            @functools.wraps(f)
+            def wrapper(*args, **kwargs):
+                try:
+                    return f(*args, **kwargs)
+                except (TypeError, RuntimeError, ValueError, IndexError, AttributeError) as e:
+                    _public_error(pname, f, args, kwargs, e, method_call)
+                    raise
+
+            return wrapper
+
+        g = make(False)
+        # pickled by reference to where it is published (the package's own calls use ``f``)
+        ns = namespace if isinstance(namespace, str) else (namespace[0] if namespace else "torch")
+        g.__module__ = "funcgrad" if ns == "torch" else "funcgrad." + ns
+        g.__qualname__ = g.__name__ = pname
+        if method or inplace:
+            _METHOD_FNS[g] = _as_tensor_member(make(True), pname)
+        _publish(pname, g, method, function, inplace, namespace, aliases)
+        return f  # the package's own calls skip the wrapper
 
     return deco(fn) if fn is not None else deco
+
+
+_NUMBER = (bool, int, float, complex, np.generic)
+
+
+def scalar_value(value, np_dtype):
+    """A python number given where torch takes a Scalar, as a numpy value of ``np_dtype``; anything
+    else (None, a string) is a TypeError, never a silent NaN."""
+    if not isinstance(value, _NUMBER):
+        raise TypeError(f"expected a number, not {_type_name(value)}")
+    return np.asarray(value, dtype=np_dtype)
 
 
 class Const:
@@ -258,6 +554,15 @@ def _check_device(tensors):
 _consts: dict = {}
 
 
+def _check_int_range(v):
+    """torch reads a python int as int64 or uint64; beyond both, its OverflowError."""
+    if type(v) is int:
+        if v >= 2 ** 64:
+            raise OverflowError("int too big to convert")
+        if v < -2 ** 63:
+            raise OverflowError("can't convert negative int to unsigned")
+
+
 def const(v, np_dtype):
     """A python number as a cached, uncommitted JAX array of ``np_dtype`` (one transfer per value).
 
@@ -267,6 +572,7 @@ def const(v, np_dtype):
         try:
             return np.asarray(v, dtype=np_dtype)
         except OverflowError:
+            _check_int_range(v)
             return np.asarray(v).astype(np_dtype)
     key = (type(v), v, np_dtype)
     try:
@@ -278,6 +584,7 @@ def const(v, np_dtype):
     try:
         a = np.asarray(v, dtype=np_dtype)
     except OverflowError:  # torch wraps an out-of-range python int into a small int dtype
+        _check_int_range(v)
         a = np.asarray(v).astype(np_dtype)
     a = jax.device_put(a)
     try:
@@ -384,6 +691,13 @@ def dispatch(op, inputs, params, node_name=None):
         for i, x in enumerate(inputs):
             if x is None and op.name in _ARGNAMES and i < len(_ARGNAMES[op.name]):
                 raise _arg_error(op, inputs, i, x) from None
+        if "broadcast" in str(e):
+            shapes = [x._shape for x in inputs if isinstance(x, Tensor)]
+            if op.name in _MASK_FIRST:  # torch broadcasts the mask against self
+                shapes[:2] = shapes[1::-1]
+            err = broadcast_error(shapes)
+            if err is not None:
+                raise err from None
         raise RuntimeError(f"{op.name}: {e}") from None
     out = Tensor._make(lz, dev or _CPU)
     if op.view:
@@ -398,6 +712,34 @@ def dispatch(op, inputs, params, node_name=None):
     if _fwd._state.level >= 0 and not op.nondiff_out:
         _forward_tangent(op, inputs, vals, params, out)
     return out
+
+
+def broadcast_error(shapes):
+    """torch's error for shapes that do not broadcast (its ``infer_size``, pairwise left to right),
+    or None when they do."""
+    out = tuple(shapes[0]) if shapes else ()
+    for s in shapes[1:]:
+        n = max(len(out), len(s))
+        res = []
+        for i in range(n - 1, -1, -1):
+            k = n - 1 - i
+            a = out[len(out) - 1 - k] if k < len(out) else 1
+            b = s[len(s) - 1 - k] if k < len(s) else 1
+            if a != b and a != 1 and b != 1:
+                return RuntimeError(f"The size of tensor a ({a}) must match the size of tensor b ({b}) at "
+                                    f"non-singleton dimension {i}")
+            res.append(b if a == 1 else a)
+        out = tuple(reversed(res))
+    return None
+
+
+@functools.lru_cache(maxsize=4096)
+def broadcast_shape(*shapes):
+    """The broadcast of ``shapes`` (tuples), or torch's RuntimeError naming the mismatch (cached)."""
+    try:
+        return tuple(np.broadcast_shapes(*shapes))
+    except ValueError:
+        raise broadcast_error(list(shapes)) from None
 
 
 def _forward_tangent(op, inputs, vals, params, out):

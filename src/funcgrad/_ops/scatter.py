@@ -12,11 +12,11 @@ import numpy as np
 from .. import _dtypes, _lazy
 from ..tensor import Tensor
 from .indexing import _check_gather_shape, _gather_fwd, _idx, gather, index_select
-from .registry import Const, defop, public
+from .registry import Const, defop, public, scalar_value
 from .views import _wrap
 from . import views
 from .creation import clone, tensor
-from .indexing import _bshape, _index_arrays, _index_put
+from .indexing import _bshape, _check_broadcastable, _index_arrays, _index_put, _region_shape
 from .shape import _broadcast_shape_of
 
 __all__ = []
@@ -246,6 +246,13 @@ def _index_add_fwd(x, src, idx, axis, alpha):
 
 
 def _check_source(input, source, d, index, name):
+    if source._dtype is not input._dtype:
+        a, b = (t._dtype._legacy.replace("Tensor", "") for t in (input, source))
+        if name == "index_add":
+            raise RuntimeError(f"index_add_(): self ({a}) and source ({b}) must have the same scalar type")
+        if name == "index_copy":
+            raise RuntimeError(f"index_copy_(): self and source expected to have the same dtype, but got (self) {a} "
+                               f"and (source) {b}")
     if source.dim() != input.dim() and not (source.dim() <= 1 and input.dim() <= 1):
         raise (RuntimeError if name == "index_add" else IndexError)(f"{name}(): Source/destination tensor must have same slice shapes. Destination slice "
                          f"shape: {list(input._shape[:d] + input._shape[d + 1:])} at dimension {d} and source slice "
@@ -295,7 +302,7 @@ def index_fill(input, dim, index, value):
             raise RuntimeError("index_fill_ only supports a 0-dimensional value tensor, but got tensor with "
                                f"{value.dim()} dimension(s).")
         return (input, value, Const(arr)), (("axis", d),), "IndexFillBackward1"
-    return (input, Const(np.asarray(value, dtype=input._dtype.np)), Const(arr)), (("axis", d),)
+    return (input, Const(scalar_value(value, input._dtype.np)), Const(arr)), (("axis", d),)
 
 
 def _index_reduce_fwd(x, src, idx, axis, reduce, include_self):
@@ -432,7 +439,7 @@ def masked_scatter(input, mask, source):
                            f"{input._dtype.name.capitalize()} and {source._dtype.name.capitalize()}")
     m = _lazy.concrete(mask._array())
     if m is not None:
-        n = int(np.broadcast_to(m, _bshape(input._shape, mask._shape)).sum())
+        n = int(np.broadcast_to(m, _bshape(mask._shape, input._shape)).sum())
         if n > source.numel():
             raise RuntimeError("masked_scatter: expected source to have at least as many elements as the number "
                                "of ones in mask")
@@ -509,4 +516,6 @@ def triu_indices(row, col, offset=0, *, dtype=None, device=None, layout=None):
 def index_put(input, indices, values, accumulate=False):
     """``input`` with ``values`` put at the advanced index ``indices`` (a copy; ``Tensor.index_put_`` in place)."""
     spec, arrays = _index_arrays(input._shape, tuple(indices))
+    if isinstance(values, Tensor):
+        _check_broadcastable(values._shape, _region_shape(input, spec, arrays))
     return _index_put(input, values, arrays, spec, "IndexPutBackward0", accumulate)

@@ -355,7 +355,9 @@ def _bincount_fwd(x, w=None, *, length):
 @defop(_bincount_fwd, node="", nondiff_out=True)
 def bincount(input, weights=None, minlength=0):
     """Count of each value in a 1-D tensor of non-negative integers (``weights`` sums instead)."""
-    if input.dim() != 1 or input._dtype.is_floating_point or input._dtype is _dtypes.bool:
+    if input._dtype.is_floating_point or input._dtype.is_complex or input._dtype is _dtypes.bool:
+        raise NotImplementedError(f"\"bincount_cpu\" not implemented for '{input._dtype._legacy.replace('Tensor', '')}'")
+    if input.dim() != 1:
         raise RuntimeError("bincount only supports 1-d non-negative integral inputs.")
     if minlength < 0:
         raise RuntimeError("minlength should be >= 0")

@@ -14,6 +14,7 @@ from .. import _dtypes, _lazy
 from .._layout import (_RULES, _WRITE, _write_impl, compute_stride, contiguous_strides,  # noqa: F401
                        is_contiguous_layout, layout, write_through)
 from .._size import _wrap_dim as _wrap
+from ..tensor import Tensor
 from .registry import defop, public
 from .creation import clone
 
@@ -26,10 +27,10 @@ def _infer_shape(shape, numel):
     if len(neg) > 1:
         raise RuntimeError("only one dimension can be inferred")
     known = 1
-    for s in shape:
+    for i, s in enumerate(shape):
         if s != -1:
             if s < 0:
-                raise RuntimeError(f"invalid shape dimension {s}")
+                raise RuntimeError(f"invalid shape dimension {s} at index {i} of shape {list(shape)}")
             known *= s
     if neg:
         if known == 0 or numel % known:
@@ -40,9 +41,33 @@ def _infer_shape(shape, numel):
     return tuple(shape)
 
 
-def _shape_args(shape):
-    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-        shape = tuple(shape[0])
+def _is_size(s):
+    return isinstance(s, (int, np.integer)) or (isinstance(s, Tensor) and not s._dtype.is_floating_point
+                                                 and s.numel() == 1)
+
+
+def _shape_args(shape, op=None, arg="size"):
+    """torch's int-list argument (varargs or one sequence); ``op`` names it in torch's parser errors
+    (worded for the function form, ``self`` first; the method form counts one less)."""
+    if op is None:
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        if not all(_is_size(s) for s in shape):
+            raise TypeError("sizes must be ints")
+    elif len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        seq = shape[0]
+        for k, s in enumerate(seq):
+            if not _is_size(s):
+                raise TypeError(f"{op}(): argument '{arg}' (position 2) must be tuple of ints, but found element of "
+                                f"type {type(s).__name__} at pos {k}")
+        shape = tuple(seq)
+    else:
+        for s in shape:
+            if not _is_size(s):
+                if len(shape) == 1:
+                    raise TypeError(f"{op}(): argument '{arg}' (position 2) must be tuple of ints, not "
+                                    f"{'NoneType' if s is None else type(s).__name__}")
+                raise TypeError(f"{op}() takes 2 positional arguments but {len(shape) + 1} were given")
     return tuple(int(s) for s in shape)
 
 
@@ -53,7 +78,7 @@ def view(input, *shape):
         if shape[0] is input._dtype:
             return (input,), (("shape", input._shape),)
         raise NotImplementedError("view(dtype) reinterprets bits; funcgrad does not support it")
-    new = _infer_shape(_shape_args(shape), input.numel())
+    new = _infer_shape(_shape_args(shape), input.numel())  # view has overloads: the parser's message
     shp, st, _ = layout(input)
     if compute_stride(shp, st, new) is None:
         raise RuntimeError("view size is not compatible with input tensor's size and stride (at least one dimension "
@@ -70,7 +95,7 @@ def _unsafe_view(input, shape):
 @public(method=True)
 def reshape(input, *shape):
     """``input`` with a new shape: a view when its strides allow it, else a copy (as torch)."""
-    new = _infer_shape(_shape_args(shape), input.numel())
+    new = _infer_shape(_shape_args(shape, "reshape", "shape"), input.numel())
     shp, st, _ = layout(input)
     if compute_stride(shp, st, new) is not None:
         return view(input, new)
@@ -120,7 +145,7 @@ def unflatten(input, dim, sizes):
 @defop(lambda x, axes: jnp.transpose(x, axes), node="PermuteBackward0", view=True)
 def permute(input, *dims):
     """Reorder the dimensions."""
-    dims = _shape_args(dims)
+    dims = _shape_args(dims, "permute", "dims")
     n = input.dim()
     if len(dims) != n:
         raise RuntimeError(f"permute(sparse_coo): number of dimensions in the tensor input does not match "
@@ -190,21 +215,27 @@ def unsqueeze(input, dim):
 
 
 def _expand_shape(src, sizes):
-    sizes = _shape_args(sizes)
+    sizes = _shape_args(sizes, "expand")
     if len(sizes) < len(src):
         raise RuntimeError(
             f"expand(torch.FloatTensor{{{list(src)}}}, size=[{', '.join(map(str, sizes))}]): the number of sizes "
             f"provided ({len(sizes)}) must be greater or equal to the number of dimensions in the tensor ({len(src)})")
     out = list(sizes)
     off = len(sizes) - len(src)
-    for i, s in enumerate(src):
-        want = sizes[off + i]
+    for j in range(len(sizes) - 1, -1, -1):  # torch checks from the last dimension
+        want = sizes[j]
+        if j < off:
+            if want < 0:
+                raise RuntimeError(f"The expanded size of the tensor ({want}) isn't allowed in a leading, "
+                                   f"non-existing dimension {j}")
+            continue
+        s = src[j - off]
         if want == -1:
-            out[off + i] = s
+            out[j] = s
         elif s != want and s != 1:
             raise RuntimeError(
                 f"The expanded size of the tensor ({want}) must match the existing size ({s}) at non-singleton "
-                f"dimension {off + i}.  Target sizes: [{', '.join(map(str, sizes))}].  Tensor sizes: {list(src)}")
+                f"dimension {j}.  Target sizes: [{', '.join(map(str, sizes))}].  Tensor sizes: {list(src)}")
     return tuple(out)
 
 
@@ -417,7 +448,10 @@ def _diag_impl(x, offset, dim1, dim2):
 @defop(_diag_impl, node="DiagonalBackward0", view=True)
 def diagonal(input, offset=0, dim1=0, dim2=1):
     n = input.dim()
-    return (input,), (("offset", offset), ("dim1", _wrap(dim1, n)), ("dim2", _wrap(dim2, n)))
+    d1, d2 = _wrap(dim1, n), _wrap(dim2, n)
+    if d1 == d2:
+        raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
+    return (input,), (("offset", offset), ("dim1", d1), ("dim2", d2))
 
 
 @defop(lambda root, new, chain: _write_impl(chain, root, new), node="CopySlices", saves={0: (), 1: ()},

@@ -22,6 +22,9 @@ __all__ = ["vjp", "jvp", "jacobian", "hessian", "hvp", "vhp"]
 def _tuple(x, name, fn):
     is_tuple = isinstance(x, tuple)
     xs = x if is_tuple else (x,)
+    if not is_tuple and not isinstance(x, Tensor):
+        raise TypeError(f"The {name} given to {fn} must be either a Tensor or a tuple of Tensors but the given {name} "
+                        f"has type {type(x)}.")
     for i, t in enumerate(xs):
         if not isinstance(t, Tensor):
             raise TypeError(f"The {name} given to {fn} must be either a Tensor or a tuple of Tensors but the value at "

@@ -64,8 +64,13 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     if query.dim() < 2 or key.dim() < 2 or value.dim() < 2:
         raise RuntimeError("scaled_dot_product_attention: query, key and value must be at least 2-D")
     if query._shape[-1] != key._shape[-1]:
-        raise RuntimeError(f"Expected query and key to have the same embedding dimension, got {query._shape[-1]} "
-                           f"and {key._shape[-1]}")
+        # torch's math path computes q @ k^T: its bmm (or mm) names the mismatch
+        if query.dim() == 2 and key.dim() == 2:
+            raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({query._shape[0]}x{query._shape[1]} and "
+                               f"{key._shape[1]}x{key._shape[0]})")
+        b = math.prod(query._shape[:-2])
+        raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: [{b}, {query._shape[-1]}] "
+                           f"but got: [{math.prod(key._shape[:-2])}, {key._shape[-1]}].")
     groups = 1
     if query.dim() >= 3 and key.dim() >= 3 and query._shape[-3] != key._shape[-3]:
         if not enable_gqa or query._shape[-3] % key._shape[-3]:

@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._ops import creation
-from .._ops.registry import ABSENT, Const, defop
+from .._ops.registry import ABSENT, Const, broadcast_shape, defop
 from .._lazy import concrete
 from ..autograd import grad_mode
 
@@ -210,7 +210,7 @@ def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     from ..tensor import _wrap_dim
 
     if x1._shape != x2._shape:
-        shape = tuple(np.broadcast_shapes(tuple(x1._shape), tuple(x2._shape)))
+        shape = broadcast_shape(tuple(x1._shape), tuple(x2._shape))
         x1 = x1.expand(*shape) if x1._shape != shape else x1
         x2 = x2.expand(*shape) if x2._shape != shape else x2
     del broadcast_to

@@ -60,6 +60,7 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
         raise ValueError(f"Expected 2D (unbatched) or 3D (batched) input to instance_norm, but got input of size: "
                          f"{list(input._shape)}")
     n, c = input._shape[0], input._shape[1]
+    F._check_channel_params(c, running_mean, running_var, weight, bias, times=n)
     shape = (1, n * c) + tuple(input._shape[2:])
     if use_input_stats and input.numel() // (n * c) <= 1:
         raise ValueError(f"Expected more than 1 spatial element when training, got input size {list(input._shape)}")

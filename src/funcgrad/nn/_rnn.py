@@ -310,8 +310,10 @@ class RNNBase(Module):
         else:
             is_batched = input.dim() == 3
             if input.dim() not in (2, 3):
+                # torch's three classes word it three ways
+                word = {"LSTM": " ", "GRU": " "}.get(self.mode, " tensor ")
                 raise ValueError(f"{self.mode if self.mode in ('LSTM', 'GRU') else 'RNN'}: Expected input to be 2D or "
-                                 f"3D, got {input.dim()}D input instead")
+                                 f"3D, got {input.dim()}D{word}instead")
             x = input if is_batched else input.unsqueeze(1)
             if self.batch_first and is_batched:
                 x = x.transpose(0, 1)
@@ -328,7 +330,19 @@ class RNNBase(Module):
             h0 = _ops.creation.zeros(shape, dtype=x.dtype, device=x.device)
             c0 = h0 if is_lstm else None
         else:
-            h0, c0 = (hx if is_lstm else (hx, None))
+            h0, c0 = ((hx[0], hx[1]) if is_lstm else (hx, None))  # indexed as torch does (a tensor hx too)
+            if is_batched and not packed:
+                if is_lstm and (h0.dim() != 3 or c0.dim() != 3):
+                    raise RuntimeError(f"For batched 3-D input, hx and cx should also be 3-D but got ({h0.dim()}-D, "
+                                       f"{c0.dim()}-D) tensors")
+                if not is_lstm and h0.dim() != 3:
+                    raise RuntimeError(f"For batched 3-D input, hx should also be 3-D but got {h0.dim()}-D tensor")
+            if not is_batched and not packed:
+                if is_lstm and (h0.dim() != 2 or c0.dim() != 2):
+                    raise RuntimeError(f"For unbatched 2-D input, hx and cx should also be 2-D but got ({h0.dim()}-D, "
+                                       f"{c0.dim()}-D) tensors")
+                if not is_lstm and h0.dim() != 2:
+                    raise RuntimeError(f"For unbatched 2-D input, hx should also be 2-D but got {h0.dim()}-D tensor")
             if not is_batched:
                 h0 = h0.unsqueeze(1)
                 c0 = c0.unsqueeze(1) if c0 is not None else None

@@ -276,6 +276,8 @@ def _pool_args(name, input, nd, kernel_size, stride, padding, dilation, ceil_mod
         if nd == 3:
             raise RuntimeError("non-empty 4D or 5D (batch mode) tensor expected for input")
         raise RuntimeError("non-empty 3D or 4D (batch mode) tensor expected for input")
+    if any(a == 0 for a in s):  # torch's output-shape helper checks this first
+        raise RuntimeError("stride should not be zero")
     if any(a <= 0 for a in k):
         raise RuntimeError(f"kernel size should be greater than zero, but got {_kv('k', k)}")
     if any(a <= 0 for a in s):
@@ -364,6 +366,8 @@ def _max_pool_nd(name, nd, input, kernel_size, stride, padding, dilation, ceil_m
             _float_input(input, "max_pool1d_impl")
         k, s, p, d = (_single(a) for a in (kernel_size, stride if stride not in (None, [], ()) else kernel_size,
                                            padding, dilation))
+        if s[0] <= 0:
+            raise RuntimeError(f"max_pool1d() stride must be greater than zero, but got {s[0]}")
         r = _max_pool_nd("max_pool2d", 2, input.unsqueeze(-2), (1,) + k, (1,) + s, (0,) + p, (1,) + d, ceil_mode,
                          return_indices)
         if return_indices:

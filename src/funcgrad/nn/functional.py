@@ -10,7 +10,8 @@ import numpy as np
 
 from .. import _dtypes
 from .._ops import creation, linalg, pointwise
-from .._ops.pointwise import _leaky_relu, relu, sigmoid, tanh  # noqa: F401 - re-exported
+from .._ops.pointwise import _leaky_relu, sigmoid, tanh  # noqa: F401 - re-exported
+from .._ops.pointwise import relu as _relu
 from .._ops.reduction import _log_softmax, _softmax, _softmax_dim, log_softmax, softmax  # noqa: F401 - re-exported
 from .._ops.registry import ABSENT, Const, defop, dispatch
 from .._lazy import concrete
@@ -62,6 +63,9 @@ def linear(input, weight, bias=None):
     """``input @ weight.T + bias``, built as torch builds it (addmm for 2-D input, node names as torch's)."""
     from .._ops import views
 
+    if input.dim() == 0 or weight.dim() == 0:
+        raise RuntimeError(f"both arguments to linear need to be at least 1D, but they are {input.dim()}D and "
+                           f"{weight.dim()}D")
     if input._dtype is not weight._dtype:
         if bias is not None:
             raise RuntimeError(f"mat1 and mat2 must have the same dtype, but got {_dtypes.scalar_type_name(input._dtype)}"
@@ -142,6 +146,11 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     return input._inplace_assign(out) if inplace else out
 
 
+def relu(input, inplace=False):
+    """``max(input, 0)``; ``inplace`` writes it into ``input`` (torch's ``relu_``)."""
+    return input._inplace_assign(_relu(input)) if inplace else _relu(input)
+
+
 def relu6(input, inplace=False):
     return hardtanh(input, 0.0, 6.0, inplace)
 
@@ -181,6 +190,10 @@ def _layer_norm(input, normalized_shape, weight, bias, eps):
     if tuple(input._shape[-n:]) != tuple(normalized_shape):
         raise RuntimeError(f"Given normalized_shape={list(normalized_shape)}, expected input with shape "
                            f"[*, {', '.join(map(str, normalized_shape))}], but got input of size{list(input._shape)}")
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and tuple(t._shape) != tuple(normalized_shape):
+            raise RuntimeError(f"Expected {name} to be of same shape as normalized_shape, but got {name} of shape "
+                               f"{list(t._shape)} and normalized_shape = {list(normalized_shape)}")
     axes = tuple(range(input.dim() - n, input.dim()))
     return (input, ABSENT if weight is None else weight, ABSENT if bias is None else bias), \
         (("axes", axes), ("eps", float(eps)), ("has_w", weight is not None), ("has_b", bias is not None))
@@ -222,6 +235,14 @@ def _batch_norm(input, running, weight, bias, eps, training):
          ("has_b", bias is not None))
 
 
+def _check_channel_params(c, running_mean, running_var, weight, bias, times=1):
+    """torch's "running_mean should contain 2 elements not 3" (before any shape reaches JAX)."""
+    for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight),
+                    ("bias", bias)):
+        if t is not None and t.numel() != c:
+            raise RuntimeError(f"{name} should contain {c * times} elements not {t.numel() * times}")
+
+
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
     """Batch normalisation; in training the running statistics are updated in place (unbiased variance)."""
     if input.numel() == 0:
@@ -234,6 +255,11 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         return out
     if input.dim() < 2:
         raise ValueError(f"expected 2D or 3D input (got {input.dim()}D input)")
+    _check_channel_params(input._shape[1], running_mean, running_var, weight, bias)
+    if not training:
+        for name, t in (("running_mean", running_mean), ("running_var", running_var)):
+            if t is None:
+                raise RuntimeError(f"{name} must be defined in evaluation mode")
     n = input.numel() // input._shape[1]
     if training and n <= 1:
         raise ValueError(f"Expected more than 1 value per channel when training, got input size {input.shape}")
@@ -270,6 +296,11 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
                            f"Int; but got {input.type()} instead (while checking arguments for embedding)")
     if weight.dim() != 2:
         raise RuntimeError("'weight' must be 2-D")
+    if padding_idx is not None:
+        if not -weight._shape[0] <= padding_idx < weight._shape[0]:
+            raise AssertionError("Padding_idx must be within num_embeddings")
+        if padding_idx < 0:
+            padding_idx += weight._shape[0]
     idx = input._array()
     n = weight._shape[0]
     host = concrete(idx)
@@ -334,16 +365,20 @@ def _nll(input, target, weight, reduction, ignore_index):
 
 
 def _check_targets(input, target):
+    # torch's order: batch size, target dims, then the target's dtype
+    n_cls = input._shape[1] if input.dim() > 1 else input._shape[0]
+    exp = (input._shape[0],) + input._shape[2:] if input.dim() > 1 else ()
+    bad_shape = tuple(target._shape) != exp
+    if bad_shape and input.dim() > 1 and target.dim() >= 1 and target._shape[0] != input._shape[0]:
+        raise ValueError(f"Expected input batch_size ({input._shape[0]}) to match target batch_size "
+                         f"({target._shape[0]}).")
+    if bad_shape and input.dim() <= 2 and target.dim() > 1:
+        raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
     if target._dtype.is_floating_point:
         from .._tensor_methods import _dt_name
 
         raise RuntimeError(f"expected target dtype to be Long or Byte, but got {_dt_name(target._dtype)}")
-    n_cls = input._shape[1] if input.dim() > 1 else input._shape[0]
-    exp = (input._shape[0],) + input._shape[2:] if input.dim() > 1 else ()
-    if tuple(target._shape) != exp:
-        if input.dim() > 1 and target.dim() >= 1 and target._shape[0] != input._shape[0]:
-            raise ValueError(f"Expected input batch_size ({input._shape[0]}) to match target batch_size "
-                             f"({target._shape[0]}).")
+    if bad_shape:
         raise RuntimeError(f"Expected target size {list(exp)}, got {list(target._shape)}")
     return n_cls
 
@@ -374,9 +409,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         raise ValueError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
     class_dim = 0 if input.dim() == 1 else 1
     lsm = log_softmax(input, class_dim)
-    if target._dtype.is_floating_point:
-        if target._shape != input._shape:
-            raise RuntimeError(f"Expected target size {list(input._shape)}, got {list(target._shape)}")
+    if target._dtype.is_floating_point and target._shape == input._shape:  # else torch reads class indices
         n_cls = input._shape[class_dim]
         if label_smoothing > 0:
             target = target * (1 - label_smoothing) + label_smoothing / n_cls

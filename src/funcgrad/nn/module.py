@@ -55,7 +55,11 @@ class Module:
     forward = None
 
     def __call__(self, *args, **kwargs):
-        for hook in list(self._forward_pre_hooks.values()):
+        try:
+            pre = self._forward_pre_hooks
+        except AttributeError:  # Module.__init__ never ran: torch's first hook table lookup fails
+            raise AttributeError(f"'{type(self).__name__}' object has no attribute '_backward_hooks'") from None
+        for hook in list(pre.values()):
             r = hook(self, args)
             if r is not None:
                 args = r if isinstance(r, tuple) else (r,)
@@ -295,7 +299,7 @@ class Module:
     def to(self, *args, **kwargs):
         from .._ops.creation import _parse_to
 
-        dtype, device, _ = _parse_to(args, dict(kwargs))
+        dtype, device, _ = _parse_to(args, dict(kwargs), tensor_to=False)
         if dtype is not None and not (dtype.is_floating_point or dtype.is_complex):
             raise TypeError(f"nn.Module.to only accepts floating point or complex dtypes, but got desired dtype={dtype}")
 

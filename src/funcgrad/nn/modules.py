@@ -46,7 +46,10 @@ class Sequential(Module):
         if isinstance(idx, slice):
             return Sequential(collections.OrderedDict(list(self._modules.items())[idx]))
         mods = list(self._modules.values())
-        return mods[operator.index(idx)]
+        i = operator.index(idx)
+        if not -len(mods) <= i < len(mods):
+            raise IndexError(f"index {idx} is out of range")
+        return mods[i]
 
     def __len__(self):
         return len(self._modules)
@@ -68,7 +71,11 @@ class ModuleList(Module):
     def __getitem__(self, idx):
         if isinstance(idx, slice):
             return ModuleList(list(self._modules.values())[idx])
-        return list(self._modules.values())[idx]
+        mods = list(self._modules.values())
+        i = operator.index(idx)
+        if not -len(mods) <= i < len(mods):
+            raise IndexError(f"index {idx} is out of range")
+        return mods[i]
 
     def __setitem__(self, idx, module):
         self.add_module(list(self._modules.keys())[idx], module)
@@ -164,7 +171,7 @@ class Linear(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, input):
-        if input._shape[-1] != self.in_features:
+        if input._shape and input._shape[-1] != self.in_features:
             raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied "
                                f"({input.numel() // max(input._shape[-1], 1) if input.dim() > 1 else 1}x"
                                f"{input._shape[-1]} and {self.in_features}x{self.out_features})")
@@ -320,8 +327,11 @@ class Embedding(Module):
                  scale_grad_by_freq=False, sparse=False, _weight=None, _freeze=False, device=None, dtype=None):
         super().__init__()
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
-        if padding_idx is not None and padding_idx < 0:
-            padding_idx += num_embeddings
+        if padding_idx is not None:
+            if not -num_embeddings <= padding_idx < num_embeddings:
+                raise AssertionError("Padding_idx must be within num_embeddings")
+            if padding_idx < 0:
+                padding_idx += num_embeddings
         self.padding_idx = padding_idx
         if _weight is None:
             self.weight = Parameter(_empty(num_embeddings, embedding_dim, dtype=dtype, device=device),

@@ -168,6 +168,10 @@ class Optimizer:
         hyper = {k: _hyper_array(v) for k, v in self._hyper_values(group).items()}
         key = tuple(id(p) for p in params)
         entry = self._opt_state.get(id(group))
+        if entry is not None and entry[0] == key and len(entry) > 2 and \
+                any(st.version != v for st, v in entry[2]):
+            # the user edited optimizer.state tensors in place: torch's next step reads them
+            entry = (key, self._adopt_state(params, entry[1]))
         if entry is None or entry[0] != key:
             tx = self._transform(hyper, statics)
             state = tx.init(tuple(p._array() for p in params))
@@ -181,11 +185,13 @@ class Optimizer:
             new_params, new_state = program(tuple(p._array() for p in params),
                                             tuple(p.grad._array() for p in params), _concrete(entry[1]), hyper)
             new_params = [wrap(v) for v in new_params]
-        self._opt_state[id(group)] = (key, new_state)
         with grad_mode.no_grad():
             for p, v in zip(params, new_params):
                 p._set_value(v)
         self._expose_state(params, new_state)
+        # watched for in-place edits (a version bump) before the next step
+        watch = [(t._st, t._st.version) for p in params for t in self.state[p].values() if isinstance(t, Tensor)]
+        self._opt_state[id(group)] = (key, new_state, watch)
 
     def _hyper_values(self, group):
         return {k: group[k] for k in self._hyper if k in group}
@@ -249,7 +255,8 @@ class Optimizer:
         for g in self.param_groups:
             for p in g["params"]:
                 if p in self.state:
-                    state[ids[id(p)]] = {k: (v.clone() if isinstance(v, Tensor) else v) for k, v in self.state[p].items()}
+                    # torch's state_dict holds the live state tensors (step() updates them in place)
+                    state[ids[id(p)]] = dict(self.state[p])
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict):
