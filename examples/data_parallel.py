@@ -1,5 +1,6 @@
 """Data-parallel training with ``jax.sharding``: the batch split over a mesh of devices, parameters
-replicated, the step compiled by ``funcgrad.compile`` (XLA inserts the gradient all-reduce).
+replicated (``funcgrad.distributed.shard``), the step compiled by ``funcgrad.compile`` (XLA
+inserts the gradient all-reduce). One process; for several processes see ``ddp_gpt.py``.
 
 On one CPU, pretend to have 8 devices:
 
@@ -16,14 +17,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 import funcgrad as torch
-
-
-def shard_(tensor, sharding):
-    """Place ``tensor``'s value with ``sharding`` in place (same tensor object)."""
-    from funcgrad._lazy import wrap
-
-    tensor._st.value = wrap(jax.device_put(tensor._array(), sharding))
-    return tensor
+from funcgrad.distributed import shard
 
 
 def run(steps, mesh=None, seed=0):
@@ -34,10 +28,9 @@ def run(steps, mesh=None, seed=0):
     x = torch.tensor(rng.standard_normal((64, 16)).astype(np.float32))
     y = torch.tensor(rng.standard_normal((64, 1)).astype(np.float32))
     if mesh is not None:
-        for p in model.parameters():
-            shard_(p, NamedSharding(mesh, P()))  # replicated
-        shard_(x, NamedSharding(mesh, P("data")))  # batch split over devices
-        shard_(y, NamedSharding(mesh, P("data")))
+        shard(model, mesh, P())  # parameters replicated
+        shard(x, mesh, P("data"))  # batch split over devices
+        shard(y, NamedSharding(mesh, P("data")))  # (a NamedSharding works too)
 
     @torch.compile
     def step():
@@ -48,7 +41,7 @@ def run(steps, mesh=None, seed=0):
         return loss
 
     losses = [step().item() for _ in range(steps)]
-    return losses, model[0].weight._array().sharding
+    return losses, torch.to_jax(model[0].weight).sharding
 
 
 def main(argv=None):

@@ -17,7 +17,7 @@ SRC = pathlib.Path(__file__).resolve().parents[1] / "src" / "funcgrad"
 # Bottom to top; a module belongs to the layer of its longest listed prefix.
 LAYERS = [
     ("floor: dtypes, devices, tape, sizes, layouts", ["_dtypes", "_device", "_lazy", "_size", "_layout", "_env",
-                                                       "return_types", "version"]),
+                                                       "return_types", "version", "_autocast"]),
     ("graph nodes, grad and anomaly modes, forward-AD state", ["_autograd"]),
     ("tensor", ["tensor", "_tensor_str"]),
     ("ops: registry and op families", ["_ops", "_tensor_methods", "fft", "linalg", "special", "masked", "signal"]),
@@ -25,7 +25,8 @@ LAYERS = [
     ("nn", ["nn"]),
     ("optim", ["optim"]),
     ("compile", ["compile"]),
-    ("programs and utilities", ["", "__main__", "_install", "accelerator", "amp", "backends", "cuda",
+    ("distributed (torch.nn.parallel is DDP, built on it)", ["distributed", "nn.parallel"]),
+    ("programs and utilities", ["", "__main__", "_install", "accelerator", "amp", "backends", "cpu", "cuda",
                                 "multiprocessing", "serialization", "utils", "viz"]),
 ]
 

@@ -45,6 +45,7 @@ from . import nn, optim  # noqa: E402
 from . import func  # noqa: E402 - also registers Tensor as a JAX pytree
 from .func import from_jax, to_jax  # noqa: E402
 from .compile import compile  # noqa: E402,A004
+from ._ops.aten import ops  # noqa: E402 - torch.ops.aten
 from . import viz  # noqa: E402
 from . import fft, linalg, masked, return_types, special  # noqa: E402 - namespaces filled by _ops.install
 from . import signal  # noqa: E402 - torch.signal.windows
@@ -108,4 +109,12 @@ from ._env import (are_deterministic_algorithms_enabled, finfo, get_float32_matm
 from ._install import install, uninstall  # noqa: E402
 from .amp import autocast  # noqa: E402
 from .amp.autocast_mode import get_autocast_dtype, is_autocast_enabled  # noqa: E402
+from .amp.autocast_mode import (autocast_decrement_nesting, autocast_increment_nesting,  # noqa: E402
+                                clear_autocast_cache, is_autocast_cache_enabled, set_autocast_cache_enabled,
+                                set_autocast_dtype, set_autocast_enabled, is_autocast_cpu_enabled,
+                                set_autocast_cpu_enabled, get_autocast_cpu_dtype, set_autocast_cpu_dtype,
+                                get_autocast_gpu_dtype, set_autocast_gpu_dtype)
+from . import cpu  # noqa: E402
 from .serialization import load, save  # noqa: E402
+from . import distributed  # noqa: E402 - torch.distributed (needs nn, optim and compile above)
+from .nn import parallel as _parallel  # noqa: E402,F401 - torch.nn.parallel (DDP needs distributed)

@@ -51,7 +51,7 @@ class device:
         """The JAX device this names; RuntimeError when JAX has none of that kind."""
         platform = _ALIASES[self.type]
         try:
-            devs = jax.devices(platform)
+            devs = jax.local_devices(backend=platform)  # this process's (torch: cuda:0 is the local GPU 0)
         except RuntimeError:
             devs = []
         if not devs:
@@ -84,4 +84,4 @@ _CPU = device("cpu")
 
 
 def default_jax_device():
-    return jax.devices("cpu")[0]
+    return jax.local_devices(backend="cpu")[0]

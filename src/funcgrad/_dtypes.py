@@ -54,6 +54,7 @@ try:  # JAX ships ml_dtypes; bfloat16 maps onto it when available
 
     bfloat16.np = np.dtype(ml_dtypes.bfloat16)
     bfloat16.is_floating_point = True
+    bfloat16.itemsize = 2  # was the float32 fallback's 4: bfloat16 + float32 must promote to float32
 except ImportError:  # pragma: no cover
     pass
 

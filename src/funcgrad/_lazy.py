@@ -5,22 +5,38 @@ parameters and where its arguments come from (an earlier entry of the tape, or a
 ``jax.Array`` fed to the program). The op returns a :class:`Lazy` placeholder of known shape
 and dtype (from a cached ``jax.eval_shape``, so shape errors still surface at the op that
 caused them). Nothing runs until a value is observed (``print``, ``.item()``, ``.numpy()``,
-``bool()``, the end of ``backward()``...). Then :func:`flush` turns the tape into one jitted
-program, keyed by its structure (entries, input shapes and dtypes, which entries are still
-referenced) and cached, so a training loop compiles once. Every pending value still referenced
-from outside the tape is returned by that program, so no work is ever recomputed; values
-nobody holds are never materialised (XLA removes their computation).
+``bool()``, the end of ``backward()``...). Then :func:`flush` runs the tape, in one of two tiers:
+
+- **op by op**, each entry through a small jitted kernel cached by (primitive, parameters, input
+  shapes and dtypes) and shared by every tape; entries whose values nobody needs are skipped;
+- **fused**: the whole tape as one jitted program, keyed by its structure (entries, input shapes
+  and dtypes, which entries are still referenced) and cached.
+
+A structure seen before runs its fused program. A new structure is fused too (the first steps of
+a training loop, whose structure will recur), unless structures keep changing (``CHURN`` of the
+last flushes were new ones) while their kernels do not (at most a quarter never seen): that is a
+shape-varying loop, whose kernels recur while the whole tape never does, and it runs op by op.
+A structure that has run op by op ``HOT`` times is then fused, as tracing JITs compile a hot loop.
+A tape with one live entry always runs as its kernel.
+So a fixed-shape loop compiles once, and a shape-polymorphic loop compiles one kernel per new
+op shape, never one program per step. Both tiers give the same numbers: edges where XLA's
+algebraic simplifier would rewrite across two ops (``log(exp(x)) -> x``, ``exp(a)*exp(b) ->
+exp(a+b)``, ``sqrt(x*x) -> |x|``) carry an optimisation barrier in fused programs. Every pending
+value still referenced from outside the tape is returned, so no work is ever recomputed; values
+nobody holds are never materialised.
 """
 from __future__ import annotations
 
 import collections
+import contextlib
+import itertools
 import sys
 import threading
 
 import jax
 import numpy as np
 
-__all__ = ["Prim", "Lazy", "record", "flush", "materialize", "value_of", "set_lazy", "is_lazy", "cache_info"]
+__all__ = ["Prim", "Lazy", "record", "flush", "materialize", "value_of", "set_lazy", "is_lazy", "cache_info", "stats"]
 
 _getrefcount = sys.getrefcount
 
@@ -30,13 +46,18 @@ MAX_TAPE = 2000
 
 
 class Prim:
-    """A JAX primitive of funcgrad: ``impl(params, *arrays) -> array``. Identity-hashed."""
+    """A JAX primitive of funcgrad: ``impl(params, *arrays) -> array``. Identity-hashed.
 
-    __slots__ = ("name", "impl", "__weakref__")
+    ``lift``, when set, maps ``params`` to ``(prim, params, ints)`` or None: the same computation by
+    another primitive that takes the python ints (a slice's start, say) as trailing array arguments,
+    so kernels and fused programs do not depend on their values."""
 
-    def __init__(self, name, impl):
+    __slots__ = ("name", "impl", "lift", "__weakref__")
+
+    def __init__(self, name, impl, lift=None):
         self.name = name
         self.impl = impl
+        self.lift = lift
 
     def __repr__(self):
         return f"Prim({self.name})"
@@ -72,6 +93,8 @@ class _State(threading.local):
 
 
 _state = _State()
+_gens = itertools.count(1)
+_failed: dict = {}  # generation of a tape whose flush raised -> the exception  # tape generations: never reused, so a stale placeholder is always detected
 _tape = _Tape(0)
 # One tape for the process; recording and flushing hold this lock, the flush until every value
 # of the tape it ran is filled in, so a thread never sees a value of a tape another thread is
@@ -93,12 +116,43 @@ _program_cache: "collections.OrderedDict" = collections.OrderedDict()
 # Compiled programs kept: XLA executables hold memory and memory maps; a process that keeps
 # meeting new graph structures (a fuzzer, an interactive session) must not grow without bound.
 MAX_PROGRAMS = 512
-_stats = {"programs": 0, "flushes": 0, "eval_shape": 0}
+# Per-op kernels: (prim, params, input avals) -> jitted function; shared by every tape.
+_kernels: dict = {}
+MAX_KERNELS = 20_000
+# Kernel keys met in earlier tapes (fused or not): a new tape made mostly of these runs op by op.
+_seen: dict = {}
+# Structure key -> how many times it ran op by op; at HOT it is fused.
+_heat: dict = {}
+HOT = 2
+# Whether each of the last flushes met a new structure; CHURN of them (or more) means structures
+# keep changing, and a new structure made of known kernels then runs op by op.
+_recent = collections.deque([False] * 8, maxlen=8)
+CHURN = 3
+# Tests force a tier: "fused" or "ops" (None: decide as above).
+_tier = None
+_stats = {"programs": 0, "kernels": 0, "flushes": 0, "fused_runs": 0, "op_runs": 0, "eval_shape": 0,
+          "xla_compiles": 0, "compile_seconds": 0.0}
 
 
-def cache_info():
-    """How many fused programs were compiled and how many flushes ran (for tests/benchmarks)."""
-    return dict(_stats, cached_programs=len(_program_cache), pending=len(_tape.entries))
+def _on_compile(event, duration, **kwargs):
+    if event == "/jax/core/compile/backend_compile_duration":
+        _stats["xla_compiles"] += 1
+        _stats["compile_seconds"] += duration
+
+
+jax.monitoring.register_event_duration_secs_listener(_on_compile)
+
+
+def stats():
+    """Counters of the lazy executor: ``programs`` (fused programs compiled), ``kernels`` (per-op
+    kernels compiled), ``flushes``, ``fused_runs``/``op_runs`` (flushes run by each tier),
+    ``xla_compiles`` and ``compile_seconds`` (every XLA compile of the process, funcgrad.compile
+    and optimizer programs included), ``pending`` (entries on the tape now)."""
+    return dict(_stats, cached_programs=len(_program_cache), cached_kernels=len(_kernels),
+                pending=len(_tape.entries))
+
+
+cache_info = stats
 
 
 def _aval(x):
@@ -135,12 +189,33 @@ def _infer_key(key, prim, params, args):
     return res
 
 
+_ints: dict = {}
+
+
+def _int_arg(v):
+    """A python int as a cached int64 device scalar (a lifted parameter)."""
+    if _state.tracing:
+        return np.asarray(v, np.int64)
+    a = _ints.get(v)
+    if a is None:
+        if len(_ints) > 65536:
+            _ints.clear()
+        a = _ints[v] = jax.device_put(np.asarray(v, np.int64))
+    return a
+
+
 def record(prim, params, args, shape=None, dtype=None):
     """Append ``prim(params, *args)`` to the tape; returns its Lazy (or the array when not lazy).
 
     The output's shape and dtype come from a cache keyed by (prim, params, input shapes and
     dtypes): after warm-up no ``jax.eval_shape`` runs, and a recorded op costs one tape entry
     and one Lazy."""
+    lift = prim.lift
+    if lift is not None:
+        lifted = lift(params)
+        if lifted is not None:
+            prim, params, ints = lifted
+            args = list(args) + [_int_arg(v) for v in ints]
     with _lock:
         tape = _tape
         gen = tape.gen
@@ -156,7 +231,7 @@ def record(prim, params, args, shape=None, dtype=None):
                     if a.gen == gen:
                         codes.append(a.idx)
                         continue
-                    raise RuntimeError("funcgrad internal error: a pending value outlived its tape")
+                    _lost(a)
                 a = v
             elif key is not None:
                 key.append(a.shape)
@@ -205,6 +280,8 @@ def value_of(x):
         if v is None:
             flush()
             v = x.value
+            if v is None:
+                _lost(x)
         return v
     return x
 
@@ -213,6 +290,9 @@ def materialize(targets):
     """Compute everything pending (the targets included); returns the targets' arrays."""
     if any(type(t) is Lazy and t.value is None for t in targets):
         flush()
+        for t in targets:
+            if type(t) is Lazy and t.value is None:
+                _lost(t)
     return [t.value if type(t) is Lazy else t for t in targets]
 
 
@@ -221,7 +301,22 @@ def discard():
     global _tape, _deferred
     with _lock:
         _deferred = False
-        _tape = _Tape(_tape.gen + 1)
+        _tape = _Tape(next(_gens))
+
+
+@contextlib.contextmanager
+def isolated():
+    """Record onto a private tape for the duration (a function traced while another tape is being
+    recorded: funcgrad.compile(model)'s forward traced as one op); the outer tape is put back after,
+    and whatever the block left pending is dropped."""
+    global _tape
+    with _lock:
+        saved = _tape
+        _tape = _Tape(next(_gens))
+        try:
+            yield
+        finally:
+            _tape = saved
 
 
 def _refcounts(nodes):
@@ -260,15 +355,31 @@ def pending():
 
 
 def flush():
-    """Run the tape as one cached jitted program and fill in the values still referenced."""
+    """Run the tape (op by op or fused, see the module docstring) and fill in the values still referenced."""
     global _tape, _deferred
     with _lock:
         _deferred = False
         tape = _tape
         if not tape.entries:
             return
-        _tape = _Tape(tape.gen + 1)
-        _run(tape)
+        _tape = _Tape(next(_gens))
+        try:
+            _run(tape)
+        except BaseException as e:
+            # interrupted (a signal, KeyboardInterrupt) or failed: the values it was computing are
+            # lost; using one later names this failure (rather than an internal error or a wrong value)
+            if len(_failed) > 64:
+                _failed.clear()
+            _failed[tape.gen] = e
+            raise
+
+
+def _lost(x):
+    e = _failed.get(x.gen)
+    if e is not None:
+        raise RuntimeError(f"funcgrad: this value was lost: the flush computing it failed ({type(e).__name__}: "
+                           f"{e}); compute it again") from e
+    raise RuntimeError("funcgrad internal error: a pending value outlived its tape")
 
 
 def _run(tape):
@@ -279,29 +390,151 @@ def _run(tape):
     inputs = tape.inputs
     if not outs:
         return
-    key = (tuple(tape.entries), tuple([(a.shape, a.dtype) for a in inputs]), outs)
-    fn = _program_cache.get(key)
-    if fn is None:
-        fn = _program_cache[key] = _build(tape.entries, outs)
-        _stats["programs"] += 1
-        if len(_program_cache) > MAX_PROGRAMS:
-            _program_cache.popitem(last=False)
-    else:
-        _program_cache.move_to_end(key)
     _stats["flushes"] += 1
-    results = fn(*inputs)
+    entries = tape.entries
+    if _state.tracing or any(isinstance(a, jax.core.Tracer) for a in inputs):
+        # inside a trace (funcgrad.compile, a user's jax.jit): inline, nothing is compiled here
+        results = _program(entries, outs, barriers=False)(*inputs)
+    else:
+        key = (tuple(entries), tuple([(a.shape, a.dtype) for a in inputs]), outs)
+        fn = _program_cache.get(key)
+        if fn is not None:
+            _recent.append(False)
+            _program_cache.move_to_end(key)
+            _stats["fused_runs"] += 1
+            results = fn(*inputs)
+        else:
+            results = _run_new(key, nodes, entries, inputs, outs)
     for i, r in zip(outs, results):
         nodes[i].value = r
 
 
-def _build(entries, outs):
+def _run_new(key, nodes, entries, inputs, outs):
+    """A structure without a fused program: run it op by op, or fuse it (see the module docstring)."""
+    n = len(entries)
+    need = [False] * n
+    for i in outs:
+        need[i] = True
+    keys = [None] * n
+    live = 0
+    novel = 0
+    kernels = _kernels
+    seen = _seen
+    for i in range(n - 1, -1, -1):
+        if not need[i]:
+            continue
+        prim, params, codes = entries[i]
+        avals = []
+        for c in codes:
+            if c >= 0:
+                need[c] = True
+                nd = nodes[c]
+                avals.append((nd.shape, nd.dtype))
+            else:
+                a = inputs[-1 - c]
+                avals.append((a.shape, a.dtype))
+        k = keys[i] = (prim, params, tuple(avals))
+        live += 1
+        if k not in kernels and k not in seen:
+            novel += 1
+    heat = _heat.get(key, 0) + 1
+    if live > 1:
+        churn = sum(_recent)
+        _recent.append(True)
+    if _tier is not None:
+        fuse = _tier == "fused" and live > 1
+    else:
+        fuse = live > 1 and (heat >= HOT or churn < CHURN or 4 * novel > live)
+    if fuse:
+        _heat.pop(key, None)
+        if len(seen) > 200_000:
+            seen.clear()
+        for k in keys:
+            if k is not None:
+                seen[k] = True
+        fn = _program_cache[key] = jax.jit(_program(entries, outs))
+        _stats["programs"] += 1
+        _stats["fused_runs"] += 1
+        if len(_program_cache) > MAX_PROGRAMS:
+            _program_cache.popitem(last=False)
+        return fn(*inputs)
+    if live > 1:
+        if len(_heat) > 100_000:
+            _heat.clear()
+        _heat[key] = heat
+    _stats["op_runs"] += 1
+    # op by op; a value is dropped after its last use unless it is returned
+    last = [-1] * n
+    for i in range(n):
+        if keys[i] is not None:
+            for c in entries[i][2]:
+                if c >= 0:
+                    last[c] = i
+    for i in outs:
+        last[i] = n
+    vals = [None] * n
+    for i in range(n):
+        k = keys[i]
+        if k is None:
+            continue
+        prim, params, codes = entries[i]
+        fn = kernels.get(k)
+        if fn is None:
+            fn = _kernel(k)
+        vals[i] = fn(*[vals[c] if c >= 0 else inputs[-1 - c] for c in codes])
+        for c in codes:
+            if c >= 0 and last[c] == i:
+                vals[c] = None
+    return [vals[i] for i in outs]
+
+
+def _kernel(key):
+    prim, params = key[0], key[1]
+    impl = prim.impl
+    fn = jax.jit(lambda *xs: impl(params, *xs))
+    if len(_kernels) > MAX_KERNELS:
+        _kernels.clear()
+    _kernels[key] = fn
+    _stats["kernels"] += 1
+    return fn
+
+
+# (producer, consumer) op pairs that XLA's algebraic simplifier rewrites across, changing results at
+# the edges (overflow, NaN, sign): log(exp(x)) -> x, exp(a)*exp(b) -> exp(a+b), exp(a)/exp(b) ->
+# exp(a-b), pow(exp(a), b) -> exp(a*b), sqrt(x*x) -> |x|, log(sqrt(x)) -> log(x)/2 ... Op by op
+# they are separate programs; fused, an optimisation barrier between them keeps them so.
+_FOLDS = frozenset({
+    ("exp", "log"), ("exp", "mul"), ("exp", "div"), ("exp", "_pow_tensor_tensor"), ("exp", "_pow_tensor_scalar"),
+    ("mul", "sqrt"), ("mul", "rsqrt"), ("square", "sqrt"), ("square", "rsqrt"),
+    ("_pow_tensor_scalar", "sqrt"), ("_pow_tensor_scalar", "rsqrt"), ("_pow_tensor_scalar", "log"),
+    ("_pow_tensor_tensor", "log"), ("_pow_tensor_scalar", "div"), ("_pow_tensor_tensor", "div"),
+    ("sqrt", "log"), ("rsqrt", "log"), ("sqrt", "div"), ("rsqrt", "div"), ("sqrt", "mul"), ("rsqrt", "mul"),
+    ("reciprocal", "rsqrt"), ("reciprocal", "sqrt"), ("div", "rsqrt"), ("div", "sqrt"),
+})
+
+
+def _program(entries, outs, barriers=True):
+    """The tape as one function of its inputs (jitted by the caller)."""
     entries = list(entries)
     outs = list(outs)
+    fences = set()
+    if barriers:
+        names = [e[0].name for e in entries]
+        for i, (prim, _, codes) in enumerate(entries):
+            for c in codes:
+                if c >= 0 and (names[c], prim.name) in _FOLDS:
+                    fences.add((i, c))
+    barrier = jax.lax.optimization_barrier
 
     def program(*inputs):
         vals = []
-        for prim, params, codes in entries:
-            vals.append(prim.impl(params, *[vals[c] if c >= 0 else inputs[-1 - c] for c in codes]))
+        for i, (prim, params, codes) in enumerate(entries):
+            if fences:
+                args = [(barrier(vals[c]) if (i, c) in fences else vals[c]) if c >= 0 else inputs[-1 - c]
+                        for c in codes]
+            else:
+                args = [vals[c] if c >= 0 else inputs[-1 - c] for c in codes]
+            vals.append(prim.impl(params, *args))
         return [vals[i] for i in outs]
 
-    return jax.jit(program)
+    return program

@@ -88,6 +88,20 @@ def _plain(v):
     return str(v)
 
 
+class _ComplexFormatter:
+    """torch's complex format: the real parts and the imaginary parts each get their own formatter;
+    an element is ``real`` then the signed ``imag`` with ``j``."""
+
+    def __init__(self, a: np.ndarray):
+        self.real, self.imag = _Formatter(np.ascontiguousarray(a.real)), _Formatter(np.ascontiguousarray(a.imag))
+        self.max_width = self.real.max_width + self.imag.max_width + 1  # element width: real + imag + "j"
+
+    def format(self, v):
+        v = complex(v)
+        imag = (self.imag.format(v.imag) + "j").lstrip()
+        return self.real.format(v.real) + (imag if imag[0] in "+-" else "+" + imag)
+
+
 def _summarized(a):
     e = PRINT_OPTS.edgeitems
     if a.ndim == 0:
@@ -132,9 +146,9 @@ def array_str(a: np.ndarray, indent: int) -> str:
     if a.size == 0:
         return "[]"
     summarize = a.size > PRINT_OPTS.threshold
-    if a.dtype.kind == "f" and a.dtype != np.float64 and a.dtype.itemsize < 4:
-        a = a.astype(np.float32)
-    fmt = _Formatter(_summarized(a) if summarize else a)
+    if (a.dtype.kind == "f" and a.dtype.itemsize < 4) or a.dtype.name == "bfloat16" or a.dtype.name.startswith("float8"):
+        a = a.astype(np.float32)  # torch formats half-precision values as float32 (ml_dtypes' bfloat16 is kind "V")
+    fmt = (_ComplexFormatter if a.dtype.kind == "c" else _Formatter)(_summarized(a) if summarize else a)
     return _str_with(a, indent, summarize, fmt)
 
 

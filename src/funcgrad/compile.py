@@ -30,6 +30,7 @@ import numpy as np
 from . import _lazy
 from ._ops import creation
 from ._ops.registry import const as creation_const
+from ._ops.registry import OpDef, dispatch
 from .autograd import grad_mode
 from .nn.module import Module
 from .optim.optimizer import Optimizer
@@ -40,6 +41,12 @@ __all__ = ["compile", "CompiledFunction", "GraphBreak", "OptimizedModule"]
 _TRACE_ERRORS = (jax.errors.ConcretizationTypeError, jax.errors.TracerArrayConversionError,
                  jax.errors.TracerIntegerConversionError, jax.errors.TracerBoolConversionError)
 _TRACED_HYPER = ("lr", "betas")
+_spmd_program = None  # set by funcgrad.distributed.init_process_group: pure -> jit-like program
+
+
+def _set_spmd_program(fn):
+    global _spmd_program
+    _spmd_program = fn
 
 
 class GraphBreak(RuntimeError):
@@ -511,7 +518,9 @@ class CompiledFunction:
                 state.restore(snap)
 
         donate = (1,) if self.donate else ()
-        program = jax.jit(pure, donate_argnums=donate)
+        # under an initialized process group (funcgrad.distributed), the step runs as every rank's own
+        # program with the rank axis bound, so its collectives (DDP's gradient all-reduce) are compiled in
+        program = jax.jit(pure, donate_argnums=donate) if _spmd_program is None else _spmd_program(pure)
         self.stats["traces"] += 1
         try:
             with warnings.catch_warnings():
@@ -553,13 +562,20 @@ def compile(fn=None, *, fullgraph=False, donate=False, mode=None, dynamic=None, 
 
 
 
+class _Impure(Exception):
+    """The module's forward writes state (running statistics) or draws random numbers."""
+
+
 class OptimizedModule(Module):
     """What ``compile(module)`` returns, as torch's: a Module wrapping ``_orig_mod`` (same parameters,
     buffers, ``state_dict`` keys with torch's ``_orig_mod.`` prefix, ``train()``/``eval()``, hooks).
 
     Its forward runs as one compiled program when no graph is needed (``no_grad``, inference, or no
-    parameter requiring grad); when the output must be differentiable it runs the module's forward on
-    the lazy tape, which fuses the forward (and later the whole backward) into one cached XLA program.
+    parameter requiring grad). When the output must be differentiable, the whole forward is one op
+    (a pure function of the parameters, buffers and tensor arguments, traced from the module's code)
+    whose node is ``CompiledFunctionBackward`` as torch's, and whose backward is ``jax.vjp`` of that
+    function, compiled. A forward that writes state (batch-norm statistics in training), draws random
+    numbers or returns something other than one tensor runs the module eagerly on the lazy tape.
     """
 
     def __init__(self, mod, *, fullgraph=False, donate=False):
@@ -571,6 +587,9 @@ class OptimizedModule(Module):
 
         forward.__name__ = type(mod).__name__ + ".forward"
         object.__setattr__(self, "_compiled_forward", CompiledFunction(forward, fullgraph=fullgraph, donate=donate))
+        object.__setattr__(self, "_graph_op", None)
+        object.__setattr__(self, "_graph_calls", {})
+        object.__setattr__(self, "_graph_off", False)
 
     def forward(self, *args, **kwargs):
         needs_graph = grad_mode.is_grad_enabled() and (
@@ -578,8 +597,67 @@ class OptimizedModule(Module):
             or any(isinstance(a, Tensor) and a.requires_grad for a in jax.tree_util.tree_leaves(
                 (args, kwargs), is_leaf=lambda t: isinstance(t, Tensor))))
         if needs_graph:
+            if not self._graph_off:
+                try:
+                    out = self._graph_forward(args, kwargs)
+                except _Impure:
+                    object.__setattr__(self, "_graph_off", True)
+                    out = None
+                if out is not None:
+                    return out
             return self._orig_mod(*args, **kwargs)
         return self._compiled_forward(*args, **kwargs)
+
+    def _graph_forward(self, args, kwargs):
+        """The forward as one differentiable op; None where the call cannot be one (unhashable args)."""
+        mod = self._orig_mod
+        state = list({id(t._st): t for t in list(mod.parameters()) + list(mod.buffers())}.values())
+        if any(t._view is not None for t in state):
+            return None
+        leaves, treedef = jax.tree_util.tree_flatten((args, kwargs), is_leaf=lambda x: isinstance(x, Tensor))
+        tpos = tuple(i for i, x in enumerate(leaves) if isinstance(x, Tensor))
+        statics = tuple(None if i in tpos else x for i, x in enumerate(leaves))
+        guard = (treedef, statics, tpos, tuple(m.training for m in mod.modules()), tuple(id(t) for t in state),
+                 tuple(str(leaves[i].device) for i in tpos))
+        try:
+            call = self._graph_calls.get(guard)
+        except TypeError:
+            return None
+        if call is None:
+            call = len(self._graph_calls)
+            self._graph_calls[guard] = call
+            self._graph_calls[call] = (treedef, statics, tpos, state, [leaves[i].device for i in tpos])
+        if self._graph_op is None:
+            object.__setattr__(self, "_graph_op", OpDef("compiled_forward", self._pure, "CompiledFunctionBackward",
+                                                        None, False, False, False))
+        return dispatch(self._graph_op, state + [leaves[i] for i in tpos], (("call", call),))
+
+    def _pure(self, *arrays, call):
+        """The module's forward as a JAX function of (state arrays..., tensor argument arrays...)."""
+        treedef, statics, tpos, state, devices = self._graph_calls[call]
+        saved = [(t._st.value, t._st.version) for t in state]
+        gen = creation.default_generator()
+        draws, count = gen._draws, gen._count
+        was = _lazy._state.tracing
+        _lazy._state.tracing = True
+        try:
+            with _lazy.isolated(), grad_mode.no_grad():
+                for t, a in zip(state, arrays):
+                    t._st.value = _lazy.wrap(a)
+                leaves = list(statics)
+                for i, a, dev in zip(tpos, arrays[len(state):], devices):
+                    leaves[i] = Tensor._make(a, dev)
+                a, k = jax.tree_util.tree_unflatten(treedef, leaves)
+                out = self._orig_mod(*a, **k)
+                if not isinstance(out, Tensor) or gen._draws != draws or any(
+                        t._st.version != v for t, (_, v) in zip(state, saved)):
+                    raise _Impure
+                return out._array()
+        finally:
+            _lazy._state.tracing = was
+            for t, (v, ver) in zip(state, saved):
+                t._st.value, t._st.version = v, ver
+            gen._draws, gen._count = draws, count
 
     def __getattr__(self, name):
         try:

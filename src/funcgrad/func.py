@@ -74,32 +74,99 @@ def jvp(func, primals, tangents):
     return _to_tensors(out), _to_tensors(t)
 
 
-def functional_call(module, parameter_and_buffer_dicts, args=(), kwargs=None, *, tie_weights=True, strict=False):
-    """Call ``module`` with some parameters/buffers replaced by the given tensors (nothing is kept)."""
-    if isinstance(parameter_and_buffer_dicts, (list, tuple)):
-        merged = {}
+def functional_call(module, parameter_and_buffer_dicts, args=None, kwargs=None, *, tie_weights=True, strict=False):
+    """Call ``module`` with some parameters/buffers replaced by the given tensors (the module is restored after).
+
+    ``parameter_and_buffer_dicts`` is a dict of dotted names or a sequence of them (a name may appear in only one);
+    with ``tie_weights`` a tensor given for one of several tied names replaces all of them; with ``strict``
+    the names must be exactly the module's parameters and buffers."""
+    if isinstance(parameter_and_buffer_dicts, dict):
+        merged = parameter_and_buffer_dicts
+    elif isinstance(parameter_and_buffer_dicts, (list, tuple)):
+        counts = {}
         for d in parameter_and_buffer_dicts:
-            merged.update(d)
+            for k in d.keys():
+                counts[k] = counts.get(k, 0) + 1
+        repeated = [k for k, n in counts.items() if n > 1]
+        if repeated:
+            raise ValueError(f"{repeated} appeared in multiple dictionaries; behavior of functional call is ambiguous")
+        merged = {k: v for d in parameter_and_buffer_dicts for k, v in d.items()}
     else:
-        merged = dict(parameter_and_buffer_dicts)
-    if not isinstance(args, tuple):
+        raise ValueError(f"Expected parameter_and_buffer_dicts to be a dict, or a list/tuple of dicts, but got "
+                         f"{type(parameter_and_buffer_dicts)}")
+    return _functional_call(module, merged, args, kwargs, tie_weights=tie_weights, strict=strict)
+
+
+_MISSING = object()
+
+
+def _untie(module, given):
+    named = dict(module.named_parameters(remove_duplicate=False))
+    named.update(module.named_buffers(remove_duplicate=False))
+    by_tensor = {}
+    for name, t in named.items():
+        by_tensor.setdefault(id(t), set()).add(name)
+    tied = {n: names for names in by_tensor.values() if len(names) > 1 for n in names}
+    given_tied = {n for n in given if n in tied}
+    for n in given_tied:
+        names = tied[n]
+        if len(names & given_tied) > 1 and len({id(given[t]) for t in names if t in given}) != 1:
+            raise ValueError(f"functional_call got multiple values for keys {sorted(names)}, which are tied. "
+                             "Consider using tie_weights=False")
+    out = dict(given)
+    for n in given_tied:
+        for t in tied[n]:
+            out[t] = given[n]
+    return out
+
+
+def _swap(module, name, tensor):
+    prefix, _, attr = name.rpartition(".")
+    mod = module.get_submodule(prefix)
+    for store in (mod._parameters, mod._buffers):
+        if attr in store:
+            orig = store[attr]
+            if tensor is _MISSING:
+                del store[attr]
+            else:
+                store[attr] = tensor
+            return orig
+    orig = getattr(mod, attr) if hasattr(mod, attr) else _MISSING
+    if tensor is _MISSING:
+        if orig is not _MISSING:
+            delattr(mod, attr)
+    else:
+        setattr(mod, attr, tensor)
+    return orig
+
+
+def _functional_call(module, parameters_and_buffers, args=None, kwargs=None, *, tie_weights=True, strict=False):
+    named = _untie(module, parameters_and_buffers) if tie_weights else parameters_and_buffers
+    if strict:
+        valid = {n for n, _ in module.named_parameters(remove_duplicate=False)}
+        valid |= {n for n, _ in module.named_buffers(remove_duplicate=False)}
+        missing, unexpected = sorted(valid - set(named)), sorted(set(named) - valid)
+        msgs = []
+        if unexpected:
+            msgs.append(f"Unexpected key(s): {', '.join(map(repr, unexpected))}.")
+        if missing:
+            msgs.append(f"Missing key(s): {', '.join(map(repr, missing))}.")
+        if msgs:
+            raise RuntimeError("Error(s) in reparametrizing for {}:\n\t{}".format(module._get_name(), "\n\t".join(msgs)))
+    if kwargs is None:
+        kwargs = {}
+    if args is None:
+        args = ()
+    elif not isinstance(args, tuple):
         args = (args,)
-    saved = []
+    orig = {}
     try:
-        for name, value in merged.items():
-            mod_path, _, attr = name.rpartition(".")
-            mod = module.get_submodule(mod_path)
-            store = mod._parameters if attr in mod._parameters else mod._buffers if attr in mod._buffers else None
-            if store is None:
-                if strict:
-                    raise RuntimeError(f"Unexpected key(s): '{name}'.")
-                continue
-            saved.append((store, attr, store[attr]))
-            store[attr] = value
-        return module(*args, **(kwargs or {}))
+        for name, t in named.items():
+            orig[name] = _swap(module, name, t)
+        return module(*args, **kwargs)
     finally:
-        for store, attr, old in reversed(saved):
-            store[attr] = old
+        for name, t in orig.items():
+            _swap(module, name, t)
 
 
 def _flatten_tensor(t):

@@ -70,6 +70,21 @@ RANDOM_SAMPLES = {
 }
 
 
+def _arg(sample, i, name, default):
+    return sample.args[i] if len(sample.args) > i else sample.kwargs.get(name, default)
+
+
+# Random fills: no value equality (as torch's own OpInfo tests); the draws must lie in the
+# distribution's support, and drawing again under the same seed must give the same values.
+RANDOM_SUPPORT = {
+    "uniform": lambda s, a: (a >= _arg(s, 0, "from", 0.0)) & (a <= _arg(s, 1, "to", 1.0)),
+    "exponential": lambda s, a: a >= 0,
+    "geometric": lambda s, a: (a >= 1) & (a == np.round(a)),
+    "log_normal": lambda s, a: a >= 0,
+    "cauchy": lambda s, a: ~np.isnan(a),
+}
+
+
 def values_comparable(op, sample):
     if op.name in NONDETERMINISTIC or (op.name, op.variant_test_name) in NONDETERMINISTIC:
         return False
@@ -271,10 +286,41 @@ def _is_testing_function(f):
     return isinstance(f, types.FunctionType) and (getattr(f, "__module__", "") or "").startswith("torch.testing")
 
 
+def _aten_path(op):
+    """``(name, overload)`` when the OpInfo's op is ``torch.ops.aten.<name>[.<overload>]``, else None."""
+    o = op.op
+    if isinstance(o, torch._ops.OpOverload):
+        return o._schema.name.split("::")[-1], o._overloadname
+    if isinstance(o, torch._ops.OpOverloadPacket):
+        return o._qualified_op_name.split("::")[-1], None
+    return None
+
+
+def _fg_aten(name, overload=None):
+    """``funcgrad.ops.aten.<name>[.<overload>]``, or None."""
+    aten = getattr(getattr(funcgrad, "ops", None), "aten", None)
+    try:
+        packet = getattr(aten, name)
+        return packet if overload is None else getattr(packet, overload)
+    except AttributeError:
+        return None
+
+
 def resolve(op):
-    """The funcgrad callable for OpInfo ``op``, or None when funcgrad lacks the op."""
+    """The funcgrad callable for OpInfo ``op``, or None when funcgrad lacks the op.
+
+    ``torch.ops.aten.X.overload`` resolves to ``funcgrad.ops.aten.X.overload``; a lambda from torch's
+    testing modules runs with ``torch`` meaning funcgrad where funcgrad has the op under the OpInfo's
+    name, its in-place form (the random fills: ``cauchy`` -> ``Tensor.cauchy_``) or an ATen name
+    (``max_pool2d_with_indices_backward``)."""
+    path = _aten_path(op)
+    if path is not None:
+        return _fg_aten(*path)
     target = _fg_attr(op.name)
     if target is None:
+        if _is_testing_function(op.op) and "." not in op.name and (
+                getattr(funcgrad.Tensor, op.name + "_", None) is not None or _fg_aten(op.name) is not None):
+            return rebind(op.op)
         return None
     if _is_testing_function(op.op):
         return rebind(op.op)
@@ -339,6 +385,22 @@ def _tensor_to_fg(t):
     return funcgrad.tensor(arr.copy(), dtype=dt, requires_grad=t.requires_grad)
 
 
+# Ops that address the input's storage: their input is rebuilt as the same view of the same storage.
+STORAGE_OPS = {"as_strided", "as_strided_copy", "as_strided_scatter"}
+
+
+def _tensor_to_fg_storage(t):
+    """``t`` as a funcgrad view of (a copy of) its whole storage, with its sizes, strides and offset."""
+    n = t.untyped_storage().nbytes() // t.element_size()
+    if t.is_contiguous() and t.storage_offset() == 0 and n == t.numel():
+        return _tensor_to_fg(t)
+    flat = torch.empty(0, dtype=t.dtype).set_(t.untyped_storage(), 0, (n,), (1,))
+    base = _tensor_to_fg(flat.detach())
+    if t.requires_grad:
+        base.requires_grad_(True)
+    return base.as_strided(tuple(t.shape), t.stride(), t.storage_offset())
+
+
 def to_fg(x, memo):
     """torch -> funcgrad, recursively; the same torch tensor maps to the same funcgrad tensor."""
     if isinstance(x, torch.Tensor):
@@ -362,6 +424,8 @@ def to_fg(x, memo):
         if gen is None:
             raise Unsupported("funcgrad lacks torch.Generator", "missing")
         return gen().manual_seed(x.initial_seed())
+    if isinstance(x, torch.nn.Module):
+        return _module_to_fg(x)
     if isinstance(x, tuple) and hasattr(x, "_fields"):
         return type(x)(*(to_fg(v, memo) for v in x))
     if isinstance(x, (list, tuple)):
@@ -369,6 +433,19 @@ def to_fg(x, memo):
     if isinstance(x, dict):
         return {k: to_fg(v, memo) for k, v in x.items()}
     return x
+
+
+def _module_to_fg(m):
+    """A parameter-free torch module given as an argument (``distance_function=nn.PairwiseDistance()``):
+    funcgrad's module of the same class with the same hyperparameters."""
+    cls = getattr(funcgrad.nn, type(m).__name__, None)
+    if cls is None or any(True for _ in m.parameters()) or any(True for _ in m.buffers()):
+        raise Unsupported(f"funcgrad lacks a counterpart of {type(m).__name__}", "missing")
+    out = cls()
+    for k, v in vars(m).items():
+        if not k.startswith("_") and isinstance(v, (bool, int, float, str, tuple, type(None))):
+            setattr(out, k, v)
+    return out
 
 
 def tree_map(fn, x, is_leaf):
@@ -679,6 +756,8 @@ class _Run:
         self.fg_process = rebind(process) if _is_testing_function(process) else process
         self.memo = {}
         try:
+            if self.op.name in STORAGE_OPS and isinstance(sample.input, torch.Tensor):
+                self.memo[id(sample.input)] = (sample.input, _tensor_to_fg_storage(sample.input))
             f_in, f_args, f_kwargs = to_fg((sample.input, sample.args, sample.kwargs), self.memo)
             f_args = tuple(f_args)
         except Unsupported as e:
@@ -775,6 +854,11 @@ class _Run:
         except Exception as e:  # noqa: BLE001
             res.forward, res.message = "fail", "comparing: " + _short(e)
             return res
+        if self.op.name in RANDOM_SUPPORT and self.kind != "error":
+            msg = self._random_check()
+            if msg:
+                res.forward, res.message = "fail", msg
+                return res
         if not self.do_grads:
             return res
         t_first = _first_tensor(self.tout, _is_t)
@@ -787,6 +871,23 @@ class _Run:
         if self.tgrads is not None or self.gerr is not None:
             res.grad = _compare_grads(res, self.tgrads, self.fgrads, self.gerr, self.fam, self.values)
         return res
+
+    def _random_check(self):
+        """A random fill's draws: inside the distribution's support, and the same again under the seed."""
+        vals = [to_np(t) for t in leaves(self.fout, _is_f)]
+        for v in vals:
+            if v.size and not np.all(RANDOM_SUPPORT[self.op.name](self.sample, v.astype(np.float64))):
+                return f"random draws outside the distribution's support: {v.ravel()[:6]!r}"
+        try:
+            f_in, f_args, f_kwargs = to_fg((self.sample.input, self.sample.args, self.sample.kwargs), {})
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                again = [to_np(t) for t in leaves(_call(self.fg_fn, f_in, tuple(f_args), f_kwargs), _is_f)]
+        except Exception as e:  # noqa: BLE001
+            return "drawing again: " + _short(e)
+        if len(again) != len(vals) or not all(np.array_equal(a, b, equal_nan=True) for a, b in zip(vals, again)):
+            return "drawing again under the same manual_seed gave different values"
+        return None
 
     def fwad_record(self):
         self.fw_state = None

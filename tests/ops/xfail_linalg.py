@@ -1,19 +1,8 @@
 """Known differences of the linalg/fft family from torch on op_db samples (merged by the op_db harness)."""
 
 XFAIL = {
-    "linalg.cholesky": "forward AD: torch's jvp reads all of dA while its backward symmetrises it; funcgrad has one "
-                       "derivative per op and follows the backward (gradients match)",
-    "linalg.cholesky_ex": "forward AD: as linalg.cholesky",
-    "linalg.eigh": "forward AD: as linalg.cholesky (torch's eigh backward symmetrises dA, its jvp does not)",
-    "triangular_solve": "forward AD: torch's jvp reads all of dA while its backward masks it to the triangle",
-    "linalg.ldl_factor": "NotImplementedError: JAX has no LAPACK sytrf (Bunch-Kaufman pivoting)",
-    "linalg.ldl_factor_ex": "NotImplementedError: JAX has no LAPACK sytrf (Bunch-Kaufman pivoting)",
-    "linalg.ldl_solve": "NotImplementedError: JAX has no LAPACK sytrf (Bunch-Kaufman pivoting)",
     "einsum": "grad_fn is EinsumBackward0 (torch's node depends on its contraction path); values and gradients match",
-    "stft": "return_complex=False (deprecated in torch) raises NotImplementedError",
-    "istft": "complex64 samples with n_fft == input.size(-2) and no window differ from torch (not yet understood)",
 }
 
 XFAIL_ERRORS = {
-    "ormqr": "an error input raises IndexError where torch raises RuntimeError",
 }

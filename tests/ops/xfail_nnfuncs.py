@@ -7,7 +7,4 @@ XFAIL = {
     ("nn.functional.linear_cross_entropy", "chunked_none"):
         "torch's chunked path is a custom autograd.Function (grad_fn GeneratedBackwardFor_..._no_reduction_...); "
         "funcgrad computes the same loss and gradients unchunked",
-    "nn.functional.triplet_margin_with_distance_loss":
-        "op_db passes torch's own nn.PairwiseDistance module as distance_function (it cannot take funcgrad "
-        "tensors); with funcgrad's PairwiseDistance the loss matches torch (tests/nn/test_nnfuncs.py)",
 }

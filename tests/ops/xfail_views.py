@@ -3,16 +3,12 @@
 ``XFAIL = {"opname": "reason", ("opname", "variant"): "reason"}``; merged by ``opdb_util``."""
 
 XFAIL: dict = {
-    "as_strided": "as_strided addresses the input's storage: torch's samples pass non-contiguous or offset inputs "
-                  "whose storage the harness cannot carry over (funcgrad tensors made from them are contiguous)",
-    ("as_strided", "partial_views"): "as_strided over the storage of a larger tensor: the harness copies only the view",
+    ("as_strided", "partial_views"): "the input is a leaf view into a larger storage (the harness rebuilds it as a view "
+                                     "of the same storage, so values match); funcgrad records as_strided on the "
+                                     "storage's base, so no gradient reaches the view itself (torch's does)",
     "as_strided_scatter": "torch's input gradient keeps grad only inside the scattered slot (as_strided_scatter_backward "
                           "assumes a contiguous geometry); funcgrad gives the mathematical gradient (zero there)",
 }
 
 XFAIL_ERRORS: dict = {
-    "masked_fill": "a complex fill value for a real tensor: funcgrad's TypeError comes from the conversion, torch "
-                   "raises RuntimeError",
-    "narrow_copy": "dim out of range: torch's narrow_copy raises RuntimeError, funcgrad the IndexError of every "
-                   "other dim wrap",
 }

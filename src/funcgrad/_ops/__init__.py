@@ -6,6 +6,7 @@ from . import creation, indexing, linalg, masked, pointwise, reduction, sorting,
 from . import scatter, shape  # noqa: F401 - registration (views family)
 from . import fft, linalg_ext  # noqa: F401 - registration (torch.linalg, torch.fft)
 from . import special  # noqa: F401 - registration (torch.special)
+from . import internal  # noqa: F401 - registration (torch._chunk_cat, segment_reduce, aten.slice)
 from .registry import _METHODS, OPS, _PUBLIC, method_form
 
 __all__ = ["OPS", "install"]

@@ -11,6 +11,7 @@ import numpy as np
 from .. import _dtypes, _lazy
 from .._size import _wrap_dim
 from ..tensor import Tensor
+from . import pointwise
 from .registry import defop, public
 from .creation import ones, tensor
 from .indexing import roll
@@ -338,9 +339,15 @@ def stft(input, n_fft, hop_length=None, win_length=None, window=None, center=Tru
         if not input._dtype.is_complex and (window is None or not window._dtype.is_complex):
             raise RuntimeError("stft requires the return_complex parameter be given for real inputs, and will "
                                "further require that return_complex=True in a future PyTorch release.")
-    if not return_complex:
-        raise NotImplementedError("funcgrad: torch.stft(return_complex=False) (deprecated in torch); "
-                                  "use return_complex=True and torch.view_as_real")
+    if return_complex is not None and not return_complex:
+        import warnings
+
+        warnings.warn("stft with return_complex=False is deprecated. In a future pytorch release, stft will return "
+                      "complex tensors for all inputs, and return_complex=False will raise an error.\nNote: you can "
+                      "still call torch.view_as_real on the complex output to recover the old return format.",
+                      UserWarning, stacklevel=2)
+        return pointwise.view_as_real(stft(input, n_fft, hop_length, win_length, window, center, pad_mode,
+                                           normalized, onesided, True))
     if input.dim() not in (1, 2):
         raise RuntimeError(f"stft: expected a 1D or 2D tensor, but got {input.dim()}D")
     hop = n_fft // 4 if hop_length is None else hop_length
@@ -373,9 +380,12 @@ def _istft_fwd(spec, win, n_fft, hop, center, normalized, onesided, length, real
     spec = jnp.swapaxes(spec, -1, -2)  # (batch, frames, freq)
     if normalized:
         spec = spec * np.sqrt(n_fft)
-    frames = jnp.fft.irfft(spec, n=n_fft, axis=-1) if onesided else jnp.fft.ifft(spec, n=n_fft, axis=-1)
-    if real_out and not onesided:
-        frames = frames.real
+    if real_out and not onesided:  # torch: a real output reads only the first n_fft // 2 + 1 bins (irfft)
+        spec = spec[..., :n_fft // 2 + 1]
+    if onesided or real_out:
+        frames = jnp.fft.irfft(spec, n=n_fft, axis=-1)
+    else:
+        frames = jnp.fft.ifft(spec, n=n_fft, axis=-1)
     frames = frames * win
     n_frames = frames.shape[1]
     total = n_fft + hop * (n_frames - 1)

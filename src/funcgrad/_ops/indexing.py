@@ -442,6 +442,8 @@ def masked_fill(input, mask, value):
             raise RuntimeError("masked_fill_ only supports a 0-dimensional value tensor, but got tensor with "
                                f"{value.dim()} dimension(s).")
         return (input, mask, value), (), "MaskedFillBackward1"
+    if isinstance(value, complex) and not input._dtype.is_complex:
+        raise RuntimeError(f"value cannot be converted to type {_dtypes.ctype_name(input._dtype)} without overflow")
     return (input, mask, Const(scalar_value(value, input._dtype.np))), ()
 
 

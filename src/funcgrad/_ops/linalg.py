@@ -6,7 +6,7 @@ import jax.numpy as jnp
 
 from .. import _dtypes
 from ..tensor import Tensor
-from .registry import defop, dispatch, public
+from .registry import autocast_op, defop, dispatch, public
 from .views import squeeze
 
 
@@ -197,6 +197,7 @@ def block_diag(*tensors):
     return tuple(tensors), ()
 
 
+@autocast_op("tensordot")
 def tensordot(a, b, dims=2, out=None):
     """Contract ``dims`` dimensions of ``a`` with ``b`` (an int: the last of ``a``, the first of ``b``)."""
     if isinstance(dims, Tensor):
@@ -259,6 +260,7 @@ def _matmul_nd(input, other):
     return (input, other), ()
 
 
+@autocast_op("matmul")
 def matmul(input, other):
     """Matrix product with torch's broadcasting rules (1-D, 2-D and batched)."""
     for i, (n, v) in enumerate((("input", input), ("other", other))):
@@ -328,6 +330,7 @@ def outer(input, vec2):
 ger = outer
 
 
+@autocast_op("einsum")
 def einsum(equation, *operands):
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])

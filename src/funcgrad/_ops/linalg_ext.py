@@ -27,7 +27,7 @@ from jax import lax
 from .. import _dtypes, _lazy
 from .._size import _wrap_dim
 from ..tensor import Tensor
-from .registry import defop, dispatch, public
+from .registry import autocast_op, defop, dispatch, public
 from .creation import ones as _ones, randn, zeros
 from .indexing import cat
 from .linalg import matmul, mm, vdot
@@ -143,18 +143,23 @@ def _real_dtype(d):
     return {"complex64": _dtypes.float32, "complex128": _dtypes.float64}.get(d.name, d)
 
 
-def _multi(name, node, saves=None):
-    """Declare a function with several outputs as one op whose static ``k`` picks an output."""
+def _multi(name, node, saves=None, jvp=None):
+    """Declare a function with several outputs as one op whose static ``k`` picks an output
+    (``jvp``: the several-output forward whose ``jax.jvp`` gives forward mode, see ``defop``)."""
 
     def deco(fwd):
         def forward(*xs, k, **kw):
             return fwd(*xs, **kw)[k]
 
+        def jvp_forward(*xs, k, **kw):
+            return jvp(*xs, **kw)[k]
+
         def binder(inputs, params, k, node_name=None):
             return tuple(inputs), tuple(params) + (("k", k),), node_name or node
 
         binder.__name__ = "_" + name
-        op = defop(forward, node=node, saves=saves, method=False, function=False, name="_" + name)(binder)
+        op = defop(forward, node=node, saves=saves, method=False, function=False, name="_" + name,
+                   jvp=jvp_forward if jvp is not None else None)(binder)
 
         def run(inputs, params, n, node_name=None):
             return tuple(op(inputs, params, k, node_name) for k in range(n))
@@ -389,9 +394,25 @@ def _chol_cj(a, upper):
 @_chol_cj.defjvp
 def _chol_cj_jvp(upper, primals, tangents):
     """torch's Cholesky derivative: ``dL = L Phi(L^{-1} sym(dA) L^{-H})`` (its backward is symmetrised)."""
+    return _chol_tangent(upper, primals, tangents, True)
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(1,))
+def _chol_cj_fw(a, upper):
+    return _chol_value(a, upper)
+
+
+@_chol_cj_fw.defjvp
+def _chol_cj_fw_jvp(upper, primals, tangents):
+    """torch's ``linalg_cholesky_jvp``: ``dL = L Phi(L^{-1} dA L^{-H})`` on all of ``dA`` (forward mode)."""
+    return _chol_tangent(upper, primals, tangents, False)
+
+
+def _chol_tangent(upper, primals, tangents, sym):
     (a,), (da,) = primals, tangents
     l = _chol_fwd(_chol_sym(a, upper), False)
-    da = (da + _mH(da)) / 2
+    if sym:
+        da = (da + _mH(da)) / 2
     t = lax.linalg.triangular_solve(l, da, left_side=False, lower=True, transpose_a=True, conjugate_a=True)
     t = lax.linalg.triangular_solve(l, t, left_side=True, lower=True)
     phi = jnp.tril(t) - 0.5 * t * jnp.eye(t.shape[-1], dtype=t.dtype)
@@ -400,7 +421,7 @@ def _chol_cj_jvp(upper, primals, tangents):
 
 
 @defop(_chol_cj, node="LinalgCholeskyExBackward0", saves={0: ("result",)}, method=False, function=False,
-       name="_cholesky")
+       name="_cholesky", jvp=_chol_cj_fw)
 def _cholesky(A, upper, node):
     return (A,), (("upper", bool(upper)),), node
 
@@ -544,9 +565,25 @@ def _eigh_cj(a, lower):
 def _eigh_cj_jvp(lower, primals, tangents):
     """torch's ``linalg_eig_backward`` (Hermitian case): the derivative on the Hermitian part of ``dA``
     (torch reads one triangle for the value, its gradient is the full Hermitian matrix)."""
+    return _eigh_tangent(lower, primals, tangents, True)
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(1,))
+def _eigh_cj_fw(a, lower):
+    return _eigh_cj(a, lower)
+
+
+@_eigh_cj_fw.defjvp
+def _eigh_cj_fw_jvp(lower, primals, tangents):
+    """torch's ``linalg_eig_jvp`` (Hermitian case) reads all of ``dA`` (forward mode)."""
+    return _eigh_tangent(lower, primals, tangents, False)
+
+
+def _eigh_tangent(lower, primals, tangents, sym):
     (a,), (da,) = primals, tangents
     w, v = _eigh_cj(a, lower)
-    da = (da + _mH(da)) / 2
+    if sym:
+        da = (da + _mH(da)) / 2
     vdav = _mH(v) @ da @ v
     dw = jnp.real(jnp.diagonal(vdav, axis1=-2, axis2=-1)).astype(w.dtype)
     e = w[..., None, :] - w[..., :, None]
@@ -560,7 +597,11 @@ def _eigh_fwd(a, lower):
     return _eigh_cj(a, lower)
 
 
-_eigh = _multi("eigh", "LinalgEighBackward0")(_eigh_fwd)
+def _eigh_fw(a, lower):
+    return _eigh_cj_fw(a, lower)
+
+
+_eigh = _multi("eigh", "LinalgEighBackward0", jvp=_eigh_fw)(_eigh_fwd)
 
 
 def _uplo(UPLO, fname):
@@ -802,6 +843,14 @@ def _ormqr_fwd(a, tau, c, left, transpose):
 @defop(_ormqr_fwd, node="OrmqrBackward0", saves={0: (0, 1, 2), 1: (0, 1, 2), 2: (0, 1)}, method=True)
 def ormqr(input, tau, other, left=True, transpose=False, *, out=None):
     """Multiply ``other`` by the Q of a geqrf factorization."""
+    for t, what in ((input, "input"), (other, "other")):
+        if t.dim() < 2:
+            raise RuntimeError(f"torch.ormqr: {what} must have at least 2 dimensions.")
+    if other._shape[-2 if left else -1] != input._shape[-2]:
+        d = -2 if left else -1
+        raise RuntimeError(f"torch.ormqr: other.shape[{d}] must be equal to input.shape[-2]")
+    if tau._shape[-1:] and tau._shape[-1] > input._shape[-1]:
+        raise RuntimeError("torch.ormqr: tau.shape[-1] must be less than or equal to input.shape[-1]")
     return (input, tau, other), (("left", bool(left)), ("transpose", bool(transpose)))
 
 
@@ -969,7 +1018,23 @@ def _tri_solve_old_fwd(b, a, upper, transpose, unit):
     return x, a
 
 
-_tri_old = _multi("triangular_solve", "TriangularSolveBackward0")(_tri_solve_old_fwd)
+@functools.partial(jax.custom_jvp, nondiff_argnums=(2, 3, 4))
+def _tri_old_fw(b, a, upper, transpose, unit):
+    return _tri_solve_old_fwd(b, a, upper, transpose, unit)
+
+
+@_tri_old_fw.defjvp
+def _tri_old_fw_jvp(upper, transpose, unit, primals, tangents):
+    """torch's ``triangular_solve_jvp``: ``dX = triangular_solve(dB - dA @ X, A)`` on all of ``dA`` (its
+    backward masks the gradient to the triangle)."""
+    (b, a), (db, da) = primals, tangents
+    x, ab = _tri_solve_old_fwd(b, a, upper, transpose, unit)
+    da = jnp.broadcast_to(da, ab.shape)
+    dx, _ = _tri_solve_old_fwd(jnp.broadcast_to(db, x.shape) - da @ x, a, upper, transpose, unit)
+    return (x, ab), (dx, da)
+
+
+_tri_old = _multi("triangular_solve", "TriangularSolveBackward0", jvp=_tri_old_fw)(_tri_solve_old_fwd)
 
 
 @_public(method=True)
@@ -1448,6 +1513,7 @@ def _conj(input):
 
 
 @_public(namespace="linalg")
+@autocast_op("linalg_vecdot")
 def vecdot(x, y, *, dim=-1, out=None):
     """``sum(conj(x) * y, dim)``."""
     if x._dtype is not y._dtype:
@@ -1482,6 +1548,7 @@ public(_linalg_cross, name="cross", namespace="linalg")
 
 
 @_public(method=True)
+@autocast_op("cross")
 def cross(input, other, dim=None, *, out=None):
     """Cross product along ``dim`` (default: the first dimension of size 3, with torch's warning)."""
     if dim is None:
@@ -1617,13 +1684,90 @@ def tensorsolve(A, B, dims=None, *, out=None):
     return solve(A.reshape(m, n), B.reshape(m)).view(res_shape)
 
 
-def _no_ldl(*args, **kwargs):
-    raise NotImplementedError("funcgrad: torch.linalg.ldl_factor/ldl_factor_ex/ldl_solve (LAPACK sytrf's "
-                              "Bunch-Kaufman pivots) have no JAX counterpart")
+# ------------------------------------------------------------------------------------ LDL (LAPACK sytrf)
+# JAX has no Bunch-Kaufman factorisation: LAPACK's own sytrf/hetrf and sytrs/hetrs (through SciPy, which
+# JAX depends on) run on the host, as torch runs them; torch does not differentiate these ops.
+_LAPACK_PREFIX = {"float32": "s", "float64": "d", "complex64": "c", "complex128": "z"}
 
 
-for _n in ("ldl_factor", "ldl_factor_ex", "ldl_solve"):
-    public(_no_ldl, name=_n, namespace="linalg")
+def _lapack_fn(dtype, name, hermitian):
+    import scipy.linalg.lapack as lapack  # noqa: PLC0415 - SciPy loads only when LDL is used
+
+    p = _LAPACK_PREFIX[np.dtype(dtype).name]
+    if hermitian and p in "cz":
+        name = name.replace("sy", "he")
+    return getattr(lapack, p + name)
+
+
+def _ldl_host(t, fname):
+    a = _host(t)
+    if a is None:
+        raise NotImplementedError(f"funcgrad: torch.linalg.{fname} needs the data (LAPACK on the host); it cannot "
+                                  "be traced")
+    return np.asarray(a)
+
+
+def _ldl_factor(A, hermitian, fname):
+    _square_check(A, f"linalg.{fname}")
+    _float_check(A, f"linalg.{fname}")
+    a = _ldl_host(A, fname)
+    batch, n = a.shape[:-2], a.shape[-1]
+    ld = np.zeros_like(a)
+    piv = np.zeros(batch + (n,), np.int32)
+    info = np.zeros(batch, np.int32)
+    if n:
+        f = _lapack_fn(a.dtype, "sytrf", hermitian)
+        for idx in np.ndindex(*batch):
+            r, p, i = f(a[idx], lower=1)
+            ld[idx], piv[idx], info[idx] = np.tril(r), p, i
+    from .creation import tensor
+
+    dev = A.device
+    return tensor(ld, device=dev), tensor(piv, device=dev), tensor(info, device=dev)
+
+
+@_public(namespace="linalg")
+def ldl_factor_ex(A, *, hermitian=False, check_errors=False, out=None):
+    """Bunch-Kaufman LDL factorisation (LAPACK sytrf): ``(LD, pivots, info)``."""
+    ld, piv, info = _ldl_factor(A, hermitian, "ldl_factor_ex")
+    if check_errors and (info._array() != 0).any():
+        raise LinAlgError("torch.linalg.ldl_factor_ex: The factorization could not be completed because the input "
+                          "is not invertible.")
+    return return_type("linalg_ldl_factor_ex", ["LD", "pivots", "info"])(ld, piv, info)
+
+
+@_public(namespace="linalg")
+def ldl_factor(A, *, hermitian=False, out=None):
+    """Bunch-Kaufman LDL factorisation (LAPACK sytrf): ``(LD, pivots)``."""
+    ld, piv, _ = _ldl_factor(A, hermitian, "ldl_factor")
+    return return_type("linalg_ldl_factor", ["LD", "pivots"])(ld, piv)
+
+
+@_public(namespace="linalg")
+def ldl_solve(LD, pivots, B, *, hermitian=False, out=None):
+    """Solve ``A X = B`` from :func:`ldl_factor`'s ``(LD, pivots)`` (LAPACK sytrs)."""
+    _square_check(LD, "linalg.ldl_solve", "LD")
+    if B.dim() < 2:
+        raise RuntimeError(f"torch.linalg.ldl_solve: Expected B to have at least 2 dimensions, but it has "
+                           f"{B.dim()} dimensions instead")
+    if LD._dtype is not B._dtype:
+        raise RuntimeError(f"torch.linalg.ldl_solve: Expected LD and B to have the same dtype, but found LD of type "
+                           f"{_name(LD._dtype)} and B of type {_name(B._dtype)} instead")
+    if pivots._dtype is not _dtypes.int32:
+        raise RuntimeError(f"torch.linalg.ldl_solve: Expected pivots to be integers. Got {_name(pivots._dtype)}")
+    ld, piv, b = _ldl_host(LD, "ldl_solve"), _ldl_host(pivots, "ldl_solve"), _ldl_host(B, "ldl_solve")
+    batch = np.broadcast_shapes(ld.shape[:-2], b.shape[:-2], piv.shape[:-1])
+    ld = np.broadcast_to(ld, batch + ld.shape[-2:])
+    piv = np.broadcast_to(piv, batch + piv.shape[-1:])
+    b = np.broadcast_to(b, batch + b.shape[-2:])
+    x = np.zeros(b.shape, b.dtype)
+    if ld.shape[-1] and b.shape[-1]:
+        f = _lapack_fn(ld.dtype, "sytrs", hermitian)
+        for idx in np.ndindex(*batch):
+            x[idx] = f(ld[idx], piv[idx], b[idx], lower=1)[0]
+    from .creation import tensor
+
+    return tensor(x, device=B.device)
 
 
 # ------------------------------------------------------------------------------------ low-rank (random)

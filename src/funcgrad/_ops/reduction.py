@@ -21,7 +21,7 @@ from jax import lax
 from .. import _dtypes, return_types
 from .._size import _wrap_dim
 from ..tensor import Tensor
-from .registry import defop, dispatch, public
+from .registry import defop, dispatch, public, upcast_half
 from .creation import clone, zeros
 from .indexing import cat
 from .linalg import mm
@@ -1153,13 +1153,13 @@ def _on_vector(f):
     return lambda x, axis: f(x[None], axis=0)[0] if x.ndim == 0 else f(x, axis=axis)
 
 
-@defop(_on_vector(jax.nn.softmax), node="SoftmaxBackward0", saves={0: ("result",)},
+@defop(upcast_half(_on_vector(jax.nn.softmax)), node="SoftmaxBackward0", saves={0: ("result",)},
        method=False, function=False, name="softmax")
 def _softmax(input, axis):
     return (input,), (("axis", axis),)
 
 
-@defop(_on_vector(jax.nn.log_softmax), node="LogSoftmaxBackward0", saves={0: ("result",)},
+@defop(upcast_half(_on_vector(jax.nn.log_softmax)), node="LogSoftmaxBackward0", saves={0: ("result",)},
        method=False, function=False, name="log_softmax")
 def _log_softmax(input, axis):
     return (input,), (("axis", axis),)

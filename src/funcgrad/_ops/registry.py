@@ -30,7 +30,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .. import _dtypes, _lazy
+from .. import _autocast, _dtypes, _lazy
 from .._autograd import forward_ad as _fwd
 from .._autograd import grad_mode as _gm
 from .._autograd.anomaly_mode import _state as _anomaly, capture_trace
@@ -38,15 +38,16 @@ from .._autograd.graph import Dropped, _edge, _format_desc, _saved_desc, _seq, d
 from .._device import _CPU
 from ..tensor import Tensor
 
-__all__ = ["OpDef", "defop", "public", "dispatch", "OPS", "vjp_op"]
+__all__ = ["OpDef", "defop", "public", "dispatch", "OPS", "vjp_op", "autocast_op"]
 
 OPS: dict = {}
 _mode = _gm._mode
+_ac = _autocast.state
 
 
 class OpDef:
     __slots__ = ("name", "forward", "node", "saves", "promote", "view", "prim", "_vjps", "nondiff_out",
-                 "nondiff", "__weakref__")
+                 "nondiff", "jvp_impl", "__weakref__")
 
     def __init__(self, name, forward, node, saves, promote, view, nondiff_out, nondiff=()):
         self.name = name
@@ -58,6 +59,7 @@ class OpDef:
         self.nondiff_out = nondiff_out
         self.nondiff = frozenset(nondiff)
         self._vjps = {}
+        self.jvp_impl = None  # forward-mode's own forward (defop's ``jvp=``), else the forward's
         if promote:
             idx = None if promote is True else frozenset(promote)
 
@@ -115,8 +117,12 @@ class OpDef:
 
 
 def defop(forward, *, node, saves=None, promote=False, view=False, inplace=False, method=True,
-          function=True, name=None, nondiff_out=False, nondiff=(), namespace=None, aliases=()):
+          function=True, name=None, nondiff_out=False, nondiff=(), namespace=None, aliases=(), jvp=None):
     """Register an op; see the module docstring. Returns the public function.
+
+    ``jvp``: a second JAX forward (same signature and value) whose ``jax.jvp`` gives the op's
+    forward-mode tangents, for ops whose torch jvp formula is not the transpose of torch's backward
+    (cholesky, eigh: the backward symmetrises ``dA``, the jvp reads all of it).
 
     ``namespace`` says where the function is published (``"torch"``, ``"linalg"``, ``"special"``,
     ``"fft"``, ``"nn.functional"`` or a tuple of them; default ``"torch"`` when ``function``);
@@ -127,6 +133,8 @@ def defop(forward, *, node, saves=None, promote=False, view=False, inplace=False
         op = OpDef(opname, forward, node, {0: ()} if view and saves is None else saves, promote, view,
                    nondiff_out, nondiff)
         OPS[opname] = op
+        if jvp is not None:
+            op.jvp_impl = OpDef(opname + "_jvpfwd", jvp, None, None, promote, False, False).prim.impl
         try:
             _ARGNAMES[opname] = tuple(inspect.signature(binder).parameters)
         except (TypeError, ValueError):
@@ -554,6 +562,24 @@ def _check_device(tensors):
 _consts: dict = {}
 
 
+_HALF = (np.dtype(jnp.float16), np.dtype(jnp.bfloat16))
+
+
+def upcast_half(forward):
+    """``forward`` computed in float32 when its first input is float16/bfloat16, the result rounded once to
+    that dtype: torch's accumulate type for reductions and normalisations (layer_norm, softmax...)."""
+
+    @functools.wraps(forward)
+    def f(*xs, **kw):
+        dt = getattr(xs[0], "dtype", None) if xs else None
+        if dt not in _HALF:
+            return forward(*xs, **kw)
+        ys = [x.astype(jnp.float32) if getattr(x, "dtype", None) in _HALF else x for x in xs]
+        return jax.tree_util.tree_map(lambda y: y.astype(dt) if y.dtype == jnp.float32 else y, forward(*ys, **kw))
+
+    return f
+
+
 def _check_int_range(v):
     """torch reads a python int as int64 or uint64; beyond both, its OverflowError."""
     if type(v) is int:
@@ -575,6 +601,8 @@ def const(v, np_dtype):
             _check_int_range(v)
             return np.asarray(v).astype(np_dtype)
     key = (type(v), v, np_dtype)
+    if not v and type(v) is not int:  # -0.0 == 0.0 (and hashes alike): the sign is part of the key
+        key = (type(v), v, np_dtype, repr(v))
     try:
         return _consts[key]
     except (KeyError, TypeError):
@@ -646,6 +674,8 @@ def dispatch(op, inputs, params, node_name=None):
     """Run (record) ``op`` on ``inputs`` (Tensors, python scalars or None) and build its graph node."""
     if _lazy._deferred and _mode.grad:
         _lazy.flush()  # a new forward: the last backward's program runs first (see _lazy.defer)
+    if _ac.live is not None:
+        inputs = _autocast_inputs(op.name, inputs, _ac.live, params)
     vals = []
     needs_grad = False
     cast = None
@@ -714,6 +744,117 @@ def dispatch(op, inputs, params, node_name=None):
     return out
 
 
+# -- autocast: torch's per-op policy (``_autocast`` holds the tables), applied here and only here -----
+def _autocast_rule(name, tensors, live, params=()):
+    """(target dtype or None, device type) for op ``name`` on ``tensors`` under the live autocast state."""
+    first = next((t for t in tensors if isinstance(t, Tensor)), None)
+    if first is None:
+        return None, None
+    dev = first._st.device.type
+    entry = live.get(dev)
+    if entry is None:
+        return None, None
+    table, low = entry
+    policy = table.get(name)
+    if callable(policy):
+        policy = policy(params)
+    if policy is None:
+        return None, None
+    if policy is _autocast.LOWER:
+        return low, dev
+    if policy is _autocast.FP32:
+        return _dtypes.float32, dev
+    if policy is _autocast.FP32_SET_OPT_DTYPE:
+        return (_dtypes.float32 if _ac_eligible(first, dev) else None), dev
+    if policy is _autocast.BANNED:
+        raise RuntimeError(_autocast.BANNED_MESSAGE)
+    to = low  # promote: float32 wins over the lower type; float64 tensors are left out
+    for t in tensors:
+        if _ac_eligible(t, dev):
+            if to is _dtypes.float32 or t._dtype is _dtypes.float32:
+                to = _dtypes.float32
+            elif t._dtype is not low:
+                raise RuntimeError("Unexpected floating ScalarType in at::autocast::prioritize")
+    return to, dev
+
+
+def _ac_eligible(t, dev):
+    return isinstance(t, Tensor) and t._dtype.is_floating_point and t._dtype is not _dtypes.float64 and \
+        t._st.device.type == dev
+
+
+def _ac_cast(t, to, dev, first_only=False):
+    """torch's ``cached_cast``: eligible tensors cast (a ToCopyBackward0 in the graph, so gradients come
+    back in the tensor's own dtype); casts of float32 leaf parameters are cached for the region."""
+    if not _ac_eligible(t, dev) or t._dtype is to:
+        return t
+    if to is _ac.dtype.get(dev) and t._dtype is _dtypes.float32 and t._rg and t.grad_fn is None and \
+            t._view is None and _ac.cache_enabled:
+        hit = _ac.cache.get((id(t), to))
+        if hit is not None and hit[0] is t:
+            return hit[1]
+        out = t.to(to)
+        _ac.cache[(id(t), to)] = (t, out)
+        return out
+    return t.to(to)
+
+
+def _autocast_inputs(name, inputs, live, params):
+    to, dev = _autocast_rule(name, [x for x in inputs if isinstance(x, Tensor)], live, params)
+    if to is None:
+        return inputs
+    _ac.live = None  # the casts themselves are not autocast
+    try:
+        if live[dev][0].get(name) is _autocast.FP32_SET_OPT_DTYPE:  # only the first tensor (its dtype= argument)
+            first = next(i for i, x in enumerate(inputs) if isinstance(x, Tensor))
+            return inputs[:first] + type(inputs)([_ac_cast(inputs[first], to, dev)]) + inputs[first + 1:]
+        return type(inputs)(_ac_cast(x, to, dev) if isinstance(x, Tensor) else x for x in inputs)
+    finally:
+        _ac.live = live
+
+
+def autocast_op(name):
+    """Decorate a composite entry point (``linear``, ``conv2d``, ``cross_entropy``...) that torch's
+    autocast treats as one op ``name``: under autocast its tensor arguments (lists of tensors too) are
+    cast by the policy first and the body runs with autocast excluded, as torch's wrappers do."""
+    def deco(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            live = _ac.live
+            if live is None:
+                return fn(*args, **kwargs)
+            flat = [t for a in (*args, *kwargs.values())
+                    for t in (a if isinstance(a, (list, tuple)) else (a,)) if isinstance(t, Tensor)]
+            to, dev = _autocast_rule(name, flat, live)
+            if to is None:
+                return fn(*args, **kwargs)
+            _ac.live = None
+            try:
+                only_first = live[dev][0].get(name) is _autocast.FP32_SET_OPT_DTYPE
+                seen = []
+
+                def c(a):
+                    if isinstance(a, Tensor):
+                        if only_first and seen:
+                            return a
+                        seen.append(a)
+                        return _ac_cast(a, to, dev)
+                    if isinstance(a, (list, tuple)) and any(isinstance(x, Tensor) for x in a):
+                        return type(a)(c(x) for x in a)
+                    return a
+
+                args = tuple(c(a) for a in args)
+                kwargs = {k: c(v) for k, v in kwargs.items()}
+                return fn(*args, **kwargs)
+            finally:
+                _ac.live = live
+
+        wrapper.__wrapped_autocast__ = name
+        return wrapper
+
+    return deco
+
+
 def broadcast_error(shapes):
     """torch's error for shapes that do not broadcast (its ``infer_size``, pairwise left to right),
     or None when they do."""
@@ -769,7 +910,7 @@ def jvp_op(op, positions, n_inputs):
     key = ("jvp", positions, n_inputs)
     v = op._vjps.get(key)
     if v is None:
-        prim = op.prim
+        impl = op.jvp_impl or op.prim.impl
 
         def forward(*args, params):
             xs, ts = list(args[:n_inputs]), args[n_inputs:]
@@ -778,7 +919,7 @@ def jvp_op(op, positions, n_inputs):
                 ys = list(xs)
                 for p, d in zip(positions, dual):
                     ys[p] = d
-                return prim.impl(params, *ys)
+                return impl(params, *ys)
 
             return jax.jvp(f, tuple(xs[p] for p in positions), tuple(ts))[1]
 

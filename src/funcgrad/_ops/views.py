@@ -6,6 +6,8 @@ an index array, then a scatter into the storage's value (:func:`write_through`).
 from __future__ import annotations
 
 
+import operator
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -284,6 +286,27 @@ def slice_dim(input, dim, start, stop, step):
     return (input,), (("dim", dim), ("start", start), ("stop", stop), ("step", step))
 
 
+def _slice_at_impl(params, x, start):
+    dim, span, step = params
+    y = jax.lax.dynamic_slice_in_dim(x, start, span, axis=dim)
+    return y if step == 1 else jax.lax.slice_in_dim(y, 0, span, step, axis=dim)
+
+
+_SLICE_AT = _lazy.Prim("slice_at", _slice_at_impl)
+
+
+def _slice_lift(params):
+    """A slice's start as an argument: ``seq[i:i + n]`` for every ``i`` is one kernel (one program)."""
+    (_, dim), (_, start), (_, stop), (_, step) = params
+    if start == 0 or stop <= start:
+        return None
+    span = (stop - start - 1) // step * step + 1
+    return _SLICE_AT, (dim, span, step), (start,)
+
+
+slice_dim.op.prim.lift = _slice_lift
+
+
 @defop(lambda x: x, node="AliasBackward0", view=True, method=False, function=False, name="alias")
 def alias(input):
     return (input,), ()
@@ -298,9 +321,21 @@ def select(input, dim, index):
     """The sub-tensor at ``index`` of dimension ``dim`` (that dimension removed)."""
     d = _wrap(dim, input.dim())
     size = input._shape[d]
+    index = operator.index(index)  # a float index is torch's TypeError (worded by the registry), never floored
     if not -size <= index < size:
         raise IndexError(f"select(): index {index} out of range for tensor of size {list(input._shape)} at dimension {d}")
     return (input,), (("dim", d), ("index", index % size))
+
+
+_SELECT_AT = _lazy.Prim("select_at", lambda dim, x, index: jax.lax.dynamic_index_in_dim(x, index, dim, keepdims=False))
+
+
+def _select_lift(params):
+    (_, dim), (_, index) = params
+    return None if index == 0 else (_SELECT_AT, dim, (index,))
+
+
+select.op.prim.lift = _select_lift
 
 
 @defop(_narrow_impl, node="SplitBackward0", view=True, method=False, function=False, name="split_narrow")
@@ -687,6 +722,8 @@ def split_copy(input, split_size, dim=0):
 
 @public(method=True)
 def narrow_copy(input, dim, start, length):
+    if input.dim() and dim >= input.dim():  # torch's narrow_copy checks a too-large dim before wrapping it
+        raise RuntimeError("Expected dim < static_cast<int64_t>(self_sizes.size()) to be true, but got false.")
     b = narrow.__wrapped__(input, dim, start, length)
     return _narrow_copy(input, dict(b[1])["dim"], dict(b[1])["start"], dict(b[1])["length"], "NarrowCopyBackward0")
 
@@ -720,3 +757,4 @@ squeeze_ = _inplace_view(squeeze, "squeeze_")
 unsqueeze_ = _inplace_view(unsqueeze, "unsqueeze_")
 swapaxes_ = _inplace_view(transpose, "swapaxes_")
 swapdims_ = _inplace_view(transpose, "swapdims_")
+as_strided_ = _inplace_view(as_strided, "as_strided_")

@@ -18,7 +18,7 @@ from .._ops.pointwise import add as _add
 from .._ops.registry import OPS, dispatch, methods, vjp_op
 from ..tensor import Tensor
 
-__all__ = ["run_backward", "backward", "grad"]
+__all__ = ["run_backward", "backward", "grad", "queue_callback"]
 
 _ADD_PRIM = OPS["add"].prim
 
@@ -235,11 +235,16 @@ def run_backward(roots, retain_graph, create_graph, inputs=None, capture=False, 
     executed = []
     prev_grad = grad_mode._mode.grad
     grad_mode._mode.grad = create_graph
+    done = False
     try:
         for node in order:
             _run_node(node, buffers, acc_deps, V, create_graph, want, captured, capture, touched, executed)
+        done = True
     finally:
         grad_mode._mode.grad = prev_grad
+        if not done:
+            _callbacks.clear()
+    _run_callbacks()
     if not retain_graph:
         for node in executed:
             node._release()
@@ -256,6 +261,23 @@ def run_backward(roots, retain_graph, create_graph, inputs=None, capture=False, 
         # which records its update after them so the whole training step is one XLA program
         _lazy.defer()
     return captured
+
+
+_callbacks = []
+
+
+def queue_callback(callback):
+    """Run ``callback()`` once the current backward pass has finished (torch's
+    ``Variable._execution_engine.queue_callback``; DistributedDataParallel reduces gradients there)."""
+    _callbacks.append(callback)
+
+
+def _run_callbacks():
+    try:
+        while _callbacks:
+            _callbacks.pop(0)()
+    finally:
+        _callbacks.clear()
 
 
 def _run_node(node, buffers, acc_deps, V, create_graph, want, captured, capture, touched, executed):

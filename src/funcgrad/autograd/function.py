@@ -187,7 +187,10 @@ class Function(FunctionCtx, metaclass=_FunctionMeta):
                 result.append(o)
                 continue
             if id(o) in inputs_by_id and id(o) not in dirty:
+                was_non_diff = id(o) in non_diff
                 o = o.detach() if not track else _alias(o)
+                if was_non_diff:  # marked on the input object that forward returned: keep the mark on its alias
+                    non_diff.add(id(o))
             result.append(o)
         if track:
             ctx.next_functions = tuple(_edge(a) if a._rg else (None, 0) for a in args if isinstance(a, Tensor))

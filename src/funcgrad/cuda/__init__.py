@@ -17,7 +17,7 @@ _current = [0]
 
 def _gpus():
     try:
-        return jax.devices("gpu")
+        return jax.local_devices(backend="gpu")
     except RuntimeError:
         return []
 

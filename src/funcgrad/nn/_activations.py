@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 
 from .._ops import creation
-from .._ops.registry import defop
+from .._ops.registry import defop, autocast_op
 
 __all__ = ["elu", "celu", "selu", "softplus", "hardshrink", "softshrink", "hardsigmoid", "hardswish", "logsigmoid",
            "glu", "threshold", "prelu", "rrelu", "softsign", "tanhshrink", "softmin", "softmax2d",
@@ -204,6 +204,7 @@ def _prelu(input, weight):
     return (input, weight), ()
 
 
+@autocast_op("prelu")
 def prelu(input, weight):
     """``max(0, x) + weight * min(0, x)``, one weight per channel (dim 1) or one shared."""
     if weight.numel() != 1:

@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 
 from .. import _dtypes, _ops
-from .._ops.registry import defop, public
+from .._ops.registry import defop, public, autocast_op
 from ..tensor import Tensor
 from . import functional as F
 from . import init
@@ -51,6 +51,7 @@ def _sdpa(q, k, v, mask, scale, is_causal, groups, flash):
 
 
 @public(namespace="nn.functional")
+@autocast_op("scaled_dot_product_attention")
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
                                  enable_gqa=False):
     """``softmax(Q K^T * scale + mask) V`` over the last two dims (batch dims broadcast)."""

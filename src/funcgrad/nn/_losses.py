@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._ops import creation
-from .._ops.registry import Const, defop
+from .._ops.registry import Const, defop, autocast_op
 from .._lazy import concrete
 from ..autograd import grad_mode
 
@@ -64,6 +64,7 @@ def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="m
 
 
 # -- composites as torch's ATen builds them ---------------------------------------------------------------
+@autocast_op("margin_ranking_loss")
 def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None, reduction="mean"):
     """``max(0, -y * (x1 - x2) + margin)``."""
     reduction = _red(reduction, size_average, reduce)
@@ -74,6 +75,7 @@ def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, r
     return _apply(out, reduction)
 
 
+@autocast_op("hinge_embedding_loss")
 def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=None, reduction="mean"):
     """``x`` where ``y == 1``, ``max(0, margin - x)`` where ``y == -1``."""
     from .._ops.creation import zeros_like
@@ -87,6 +89,7 @@ def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=No
     return _apply(output_margin + output_self, reduction)
 
 
+@autocast_op("cosine_embedding_loss")
 def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None, reduction="mean"):
     """``1 - cos(x1, x2)`` where ``y == 1``, ``max(0, cos(x1, x2) - margin)`` where ``y == -1``."""
     from .._ops.creation import zeros_like
@@ -129,6 +132,7 @@ def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, r
     return _apply(loss, reduction)
 
 
+@autocast_op("poisson_nll_loss")
 def poisson_nll_loss(input, target, log_input=True, full=False, size_average=None, eps=1e-8, reduce=None,
                      reduction="mean"):
     """Poisson negative log likelihood (``full`` adds Stirling's term where ``target > 1``)."""
@@ -382,6 +386,7 @@ def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
 
 
 # -- triplet -----------------------------------------------------------------------------------------------
+@autocast_op("triplet_margin_loss")
 def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, swap=False, size_average=None,
                         reduce=None, reduction="mean"):
     """``max(d(a, p) - d(a, n) + margin, 0)`` with ``d`` the pairwise p-norm distance."""

@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._ops import creation
-from .._ops.registry import ABSENT, Const, broadcast_shape, defop
+from .._ops.registry import ABSENT, Const, autocast_op, broadcast_shape, defop
 from .._lazy import concrete
 from ..autograd import grad_mode
 
@@ -111,6 +111,7 @@ def _trilinear(x1, weight, x2):
     return (x1, weight, x2), ()
 
 
+@autocast_op("bilinear")
 def bilinear(input1, input2, weight, bias=None):
     """``x1^T A x2 + b`` over the last dims (leading dims are batch dims)."""
     if input1.dim() != input2.dim():
@@ -204,6 +205,7 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
 
 
 # -- cosine similarity ----------------------------------------------------------------------------------------------
+@autocast_op("cosine_similarity")
 def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     """``sum(x1/|x1| * x2/|x2|)`` along ``dim``, each norm clamped at ``eps`` (torch's composition)."""
     from .._ops.views import broadcast_to

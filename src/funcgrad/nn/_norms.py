@@ -7,7 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._ops.registry import ABSENT, defop
+from .._ops.registry import ABSENT, defop, public, upcast_half
 from ..autograd import grad_mode
 
 __all__ = ["group_norm", "instance_norm", "rms_norm", "local_response_norm"]
@@ -25,10 +25,10 @@ def _group_norm_fwd(x, *wb, groups, eps, has_w, has_b):
         y = y * wb.pop(0).reshape(shape)
     if has_b:
         y = y + wb.pop(0).reshape(shape)
-    return y
+    return y.astype(x.dtype)  # torch keeps the input's type with float32 parameters
 
 
-@defop(_group_norm_fwd, node="NativeGroupNormBackward0", saves={0: (0,), 1: (0,), 2: ()}, method=False,
+@defop(upcast_half(_group_norm_fwd), node="NativeGroupNormBackward0", saves={0: (0,), 1: (0,), 2: ()}, method=False,
        function=False, name="group_norm")
 def _group_norm(input, groups, weight, bias, eps):
     return (input, ABSENT if weight is None else weight, ABSENT if bias is None else bias), \
@@ -141,3 +141,42 @@ def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
     div = _lrn_avg(div, size, "AvgPool2DBackward0" if dim == 3 else "AvgPool3DBackward0")
     div = div.mul(alpha).add(k).pow(beta)
     return input / div
+
+
+# -- weight normalisation (``torch._weight_norm``, ``torch.norm_except_dim``) ----------------------------
+def _norm_except(v, dim):
+    if dim == -1:
+        return jnp.sqrt(jnp.sum(jnp.square(v)))
+    axes = tuple(a for a in range(v.ndim) if a != dim)
+    return jnp.sqrt(jnp.sum(jnp.square(v), axis=axes, keepdims=True))
+
+
+def _weight_norm_fwd(v, g, dim):
+    return (v * (g / _norm_except(v, dim))).astype(v.dtype)
+
+
+@defop(_weight_norm_fwd, node="WeightNormInterfaceBackward0", saves={0: (0, 1)}, method=False, function=False,
+       name="_weight_norm_interface")
+def _weight_norm_interface(v, g, dim=0):
+    return (v, g), (("dim", int(dim)),)
+
+
+@public(name="_weight_norm")
+def _weight_norm(v, g, dim=0):
+    """``v * (g / norm_except_dim(v, 2, dim))``: the weight of a weight-normed layer (one fused op when ``dim`` is
+    the first or last dim, as torch's)."""
+    if dim == 0 or dim == v.dim() - 1:
+        return _weight_norm_interface(v, g, dim)
+    return v * (g / norm_except_dim(v, 2, dim))
+
+
+@public(name="norm_except_dim")
+def norm_except_dim(v, pow=2, dim=0):
+    """The ``pow``-norm of ``v`` over every dim but ``dim`` (kept as size-1 dims); ``dim=-1``: over all."""
+    if dim == -1:
+        return v.norm(pow)
+    if dim == 0:
+        return v.contiguous().view(v.size(0), -1).norm(pow, 1).view([v.size(0)] + [1] * (v.dim() - 1))
+    if dim == v.dim() - 1:
+        return v.contiguous().view(-1, v.size(v.dim() - 1)).norm(pow, 0).view([1] * (v.dim() - 1) + [v.size(-1)])
+    return norm_except_dim(v.transpose(0, dim), pow, 0).transpose(0, dim)

@@ -26,14 +26,15 @@ __all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell"
            "unpack_sequence"]
 
 
-def _gates(mode, gi, h, c, w_hh, b_hh):
+def _gates(mode, gi, h, c, w_hh, b_hh, w_hr=None):
     gh = h @ w_hh.T
     if b_hh is not None:
         gh = gh + b_hh
     if mode == "LSTM":
         i, f, g, o = jnp.split(gi + gh, 4, axis=-1)
         c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
-        return jax.nn.sigmoid(o) * jnp.tanh(c), c
+        h = jax.nn.sigmoid(o) * jnp.tanh(c)
+        return (h if w_hr is None else h @ w_hr.T), c
     if mode == "GRU":
         ir, iz, in_ = jnp.split(gi, 3, axis=-1)
         hr, hz, hn = jnp.split(gh, 3, axis=-1)
@@ -45,7 +46,7 @@ def _gates(mode, gi, h, c, w_hh, b_hh):
     return (jnp.tanh(pre) if mode == "RNN_TANH" else jax.nn.relu(pre)), c
 
 
-def _scan_layer(x, h0, c0, lengths, w_ih, w_hh, b_ih, b_hh, *, mode, reverse, which):
+def _scan_layer(x, h0, c0, lengths, w_ih, w_hh, b_ih, b_hh, w_hr=None, *, mode, reverse, which):
     """One direction of one layer over (T, B, I) input; ``which`` picks the output: the (T, B, H)
     hidden sequence, or the final cell state (B, H) of an LSTM."""
     T = x.shape[0]
@@ -61,7 +62,7 @@ def _scan_layer(x, h0, c0, lengths, w_ih, w_hh, b_ih, b_hh, *, mode, reverse, wh
     def step(carry, inp):
         h, c = carry
         g, t = inp
-        h2, c2 = _gates(mode, g, h, c, w_hh, b_hh)
+        h2, c2 = _gates(mode, g, h, c, w_hh, b_hh, w_hr)
         live = (t < lengths)[:, None]
         h2 = jnp.where(live, h2, h)
         c2 = jnp.where(live, c2, c)
@@ -75,17 +76,18 @@ def _scan_layer(x, h0, c0, lengths, w_ih, w_hh, b_ih, b_hh, *, mode, reverse, wh
     return ys
 
 
-def _layer_fwd(x, h0, c0, lengths, *wb, mode, reverse, which, has_bias):
+def _layer_fwd(x, h0, c0, lengths, *wb, mode, reverse, which, has_bias, has_proj=False):
     w_ih, w_hh = wb[0], wb[1]
     b_ih, b_hh = (wb[2], wb[3]) if has_bias else (None, None)
-    return _scan_layer(x, h0, c0, lengths, w_ih, w_hh, b_ih, b_hh, mode=mode, reverse=reverse, which=which)
+    w_hr = wb[-1] if has_proj else None
+    return _scan_layer(x, h0, c0, lengths, w_ih, w_hh, b_ih, b_hh, w_hr, mode=mode, reverse=reverse, which=which)
 
 
 @defop(_layer_fwd, node=lambda params: "MkldnnRnnLayerBackward0" if dict(params)["mode"] == "LSTM" else
        "StackBackward0", method=False, function=False, nondiff=(3,))
-def _rnn_layer(x, h0, c0, lengths, weights, mode, reverse, which):
+def _rnn_layer(x, h0, c0, lengths, weights, mode, reverse, which, has_proj=False):
     return (x, h0, c0, lengths, *weights), (("mode", mode), ("reverse", reverse), ("which", which),
-                                            ("has_bias", len(weights) == 4))
+                                            ("has_bias", len(weights) - has_proj == 4), ("has_proj", has_proj))
 
 
 def _last_hidden(out, lengths, reverse):
@@ -244,24 +246,30 @@ class RNNBase(Module):
             raise ValueError("num_layers must be greater than zero")
         if proj_size < 0:
             raise ValueError("proj_size should be a positive integer or zero to disable projections")
-        if proj_size:
-            raise NotImplementedError("funcgrad's LSTM does not support proj_size > 0 yet")
+        if proj_size and mode != "LSTM":
+            raise ValueError("proj_size argument is only supported for LSTM, not RNN or GRU")
+        if proj_size >= hidden_size:
+            raise ValueError("proj_size has to be smaller than hidden_size")
         self.mode, self.input_size, self.hidden_size, self.num_layers = mode, input_size, hidden_size, num_layers
         self.bias, self.batch_first, self.dropout = bias, batch_first, float(dropout)
         self.bidirectional, self.proj_size = bidirectional, proj_size
         num_directions = 2 if bidirectional else 1
         gate = self._gate_mult[mode] * hidden_size
+        real_hidden = proj_size if proj_size > 0 else hidden_size
         self._flat_weights_names = []
         self._all_weights = []
         for layer in range(num_layers):
             for direction in range(num_directions):
-                layer_in = input_size if layer == 0 else hidden_size * num_directions
+                layer_in = input_size if layer == 0 else real_hidden * num_directions
                 suffix = "_reverse" if direction == 1 else ""
                 names = [f"weight_ih_l{layer}{suffix}", f"weight_hh_l{layer}{suffix}"]
-                shapes = [(gate, layer_in), (gate, hidden_size)]
+                shapes = [(gate, layer_in), (gate, real_hidden)]
                 if bias:
                     names += [f"bias_ih_l{layer}{suffix}", f"bias_hh_l{layer}{suffix}"]
                     shapes += [(gate,), (gate,)]
+                if proj_size > 0:
+                    names.append(f"weight_hr_l{layer}{suffix}")
+                    shapes.append((proj_size, hidden_size))
                 for n, s in zip(names, shapes):
                     setattr(self, n, Parameter(_ops.creation.empty(s, dtype=dtype, device=device)))
                 self._flat_weights_names.extend(names)
@@ -325,10 +333,11 @@ class RNNBase(Module):
         if lengths is None:
             lengths = _ops.creation.full((B,), T, dtype=_dtypes.int64)
         is_lstm = self.mode == "LSTM"
-        shape = (self.num_layers * nd, B, self.hidden_size)
+        shape = (self.num_layers * nd, B, self.proj_size or self.hidden_size)
+        cell_shape = (self.num_layers * nd, B, self.hidden_size)
         if hx is None:
             h0 = _ops.creation.zeros(shape, dtype=x.dtype, device=x.device)
-            c0 = h0 if is_lstm else None
+            c0 = _ops.creation.zeros(cell_shape, dtype=x.dtype, device=x.device) if is_lstm else None
         else:
             h0, c0 = ((hx[0], hx[1]) if is_lstm else (hx, None))  # indexed as torch does (a tensor hx too)
             if is_batched and not packed:
@@ -349,11 +358,10 @@ class RNNBase(Module):
             if packed and input.sorted_indices is not None:
                 h0 = h0.index_select(1, input.sorted_indices)
                 c0 = c0.index_select(1, input.sorted_indices) if c0 is not None else None
-            expected = shape
-            if tuple(h0._shape) != expected:
-                raise RuntimeError(f"Expected hidden size {expected}, got {list(h0._shape)}")
-            if c0 is not None and tuple(c0._shape) != expected:
-                raise RuntimeError(f"Expected hidden[1] size {expected}, got {list(c0._shape)}")
+            if tuple(h0._shape) != shape:
+                raise RuntimeError(f"Expected hidden{'[0]' if is_lstm else ''} size {shape}, got {list(h0._shape)}")
+            if c0 is not None and tuple(c0._shape) != cell_shape:
+                raise RuntimeError(f"Expected hidden[1] size {cell_shape}, got {list(c0._shape)}")
         zeros_c = _ops.creation.zeros((B, self.hidden_size), dtype=x.dtype, device=x.device)
         hs, cs = [], []
         layer_in = x
@@ -364,11 +372,12 @@ class RNNBase(Module):
                 weights = [getattr(self, n) for n in self._all_weights[k]]
                 h_init = h0[k]
                 c_init = c0[k] if is_lstm else zeros_c
-                out = _rnn_layer(layer_in, h_init, c_init, lengths, weights, self.mode, d == 1, "h")
+                proj = self.proj_size > 0
+                out = _rnn_layer(layer_in, h_init, c_init, lengths, weights, self.mode, d == 1, "h", proj)
                 outs.append(out)
                 hs.append(_last_hidden(out, lengths, d == 1))
                 if is_lstm:
-                    cs.append(_rnn_layer(layer_in, h_init, c_init, lengths, weights, self.mode, d == 1, "c"))
+                    cs.append(_rnn_layer(layer_in, h_init, c_init, lengths, weights, self.mode, d == 1, "c", proj))
             layer_in = outs[0] if nd == 1 else _ops.indexing.cat(outs, 2)
             if self.dropout and self.training and layer < self.num_layers - 1:
                 layer_in = F.dropout(layer_in, self.dropout, True)

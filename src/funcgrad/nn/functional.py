@@ -13,7 +13,7 @@ from .._ops import creation, linalg, pointwise
 from .._ops.pointwise import _leaky_relu, sigmoid, tanh  # noqa: F401 - re-exported
 from .._ops.pointwise import relu as _relu
 from .._ops.reduction import _log_softmax, _softmax, _softmax_dim, log_softmax, softmax  # noqa: F401 - re-exported
-from .._ops.registry import ABSENT, Const, defop, dispatch
+from .._ops.registry import ABSENT, Const, autocast_op, defop, dispatch, upcast_half
 from .._lazy import concrete
 from ..autograd import grad_mode
 from ._spatial import *  # noqa: F401,F403 - convolution, pooling, padding, resampling
@@ -59,6 +59,7 @@ def _same_shape(input, target, name):
 
 
 # -- linear -------------------------------------------------------------------------------------------
+@autocast_op("linear")
 def linear(input, weight, bias=None):
     """``input @ weight.T + bias``, built as torch builds it (addmm for 2-D input, node names as torch's)."""
     from .._ops import views
@@ -181,10 +182,10 @@ def _layer_norm_fwd(x, *wb, axes, eps, has_w, has_b):
         y = y * wb.pop(0)
     if has_b:
         y = y + wb.pop(0)
-    return y
+    return y.astype(x.dtype)  # torch keeps the input's type with float32 weights (autocast on CPU)
 
 
-@defop(_layer_norm_fwd, node="NativeLayerNormBackward0", method=False, function=False, name="layer_norm")
+@defop(upcast_half(_layer_norm_fwd), node="NativeLayerNormBackward0", method=False, function=False, name="layer_norm")
 def _layer_norm(input, normalized_shape, weight, bias, eps):
     n = len(normalized_shape)
     if tuple(input._shape[-n:]) != tuple(normalized_shape):
@@ -223,10 +224,10 @@ def _bn_fwd(x, *rest, axes, eps, training, has_w, has_b):
         y = y * rest.pop(0).reshape(shape)
     if has_b:
         y = y + rest.pop(0).reshape(shape)
-    return y
+    return y.astype(x.dtype)  # torch keeps the input's type with float32 parameters
 
 
-@defop(_bn_fwd, node="NativeBatchNormBackward0", method=False, function=False, name="batch_norm")
+@defop(upcast_half(_bn_fwd), node="NativeBatchNormBackward0", method=False, function=False, name="batch_norm")
 def _batch_norm(input, running, weight, bias, eps, training):
     axes = (0,) + tuple(range(2, input.dim()))
     stats = () if training else tuple(Const(r._array()) for r in running)
@@ -329,6 +330,7 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
     return _mse(input, target, reduction)
 
 
+@autocast_op("l1_loss")
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     """Mean absolute error (torch composes it: ``(input - target).abs().mean()``)."""
     reduction = _reduction(reduction, size_average, reduce)
@@ -401,6 +403,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     return _nll(input, target, weight, reduction, ignore_index)
 
 
+@autocast_op("cross_entropy_loss")
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean",
                   label_smoothing=0.0):
     """Cross entropy of logits ``input`` with class indices or class probabilities ``target``."""
@@ -533,6 +536,7 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     return _huber(input, target, _reduction(reduction), delta, "huber", "HuberLossBackward0")
 
 
+@autocast_op("smooth_l1_loss")
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
     _same_shape(input, target, "smooth_l1_loss")
     if beta == 0.0:  # torch computes l1_loss then
@@ -551,6 +555,7 @@ def _xlogy_self(target):
     return (target,), ()
 
 
+@autocast_op("kl_div")
 def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
     """KL divergence with ``input`` given as log-probabilities."""
     reduction = _reduction(reduction, size_average, reduce)
@@ -583,8 +588,13 @@ def one_hot(tensor, num_classes=-1):
 
 
 def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
+    """``input / max(||input||_p, eps)`` along ``dim``; with ``out``, written into ``out`` (returned)."""
     n = input.norm(p, dim, keepdim=True).clamp_min(eps)
-    return input / n.expand_as(input)
+    res = input / n.expand_as(input)
+    if out is not None:
+        out.copy_(res)
+        return out
+    return res
 
 
 # -- the rest of torch.nn.functional (activations, losses, normalisation, misc) -------------------------
@@ -601,4 +611,5 @@ __all__ += [n for n in (*_act_all, *_loss_all, *_norm_all, *_misc_all) if n not 
 from ._misc import _torch_level  # noqa: E402
 
 _torch_level()  # torch.softmax, torch.cdist, Tensor.prelu, ...
+from . import _native  # noqa: E402,F401 - torch.native_layer_norm & co, aten-only backward ops
 del _torch_level

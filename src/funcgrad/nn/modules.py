@@ -9,6 +9,7 @@ from .. import _ops
 from ..autograd import grad_mode
 from . import functional as F
 from . import init
+from ._containers import ModuleDict, ModuleList, ParameterList, Sequential
 from .module import Module
 from .parameter import Parameter
 from ._spatial_modules import *  # noqa: F401,F403 - convolution, pooling, padding, resampling layers
@@ -22,130 +23,6 @@ __all__ = ["Sequential", "ModuleList", "ModuleDict", "ParameterList", "Linear", 
 
 def _empty(*shape, dtype=None, device=None):
     return _ops.creation.empty(*shape, dtype=dtype, device=device)
-
-
-# -- containers -------------------------------------------------------------------------------------
-class Sequential(Module):
-    """Modules applied in order."""
-
-    def __init__(self, *args):
-        super().__init__()
-        if len(args) == 1 and isinstance(args[0], collections.OrderedDict):
-            for k, m in args[0].items():
-                self.add_module(k, m)
-        else:
-            for i, m in enumerate(args):
-                self.add_module(str(i), m)
-
-    def forward(self, input):
-        for m in self._modules.values():
-            input = m(input)
-        return input
-
-    def __getitem__(self, idx):
-        if isinstance(idx, slice):
-            return Sequential(collections.OrderedDict(list(self._modules.items())[idx]))
-        mods = list(self._modules.values())
-        i = operator.index(idx)
-        if not -len(mods) <= i < len(mods):
-            raise IndexError(f"index {idx} is out of range")
-        return mods[i]
-
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
-
-    def append(self, module):
-        self.add_module(str(len(self)), module)
-        return self
-
-
-class ModuleList(Module):
-    def __init__(self, modules=None):
-        super().__init__()
-        if modules is not None:
-            self.extend(modules)
-
-    def __getitem__(self, idx):
-        if isinstance(idx, slice):
-            return ModuleList(list(self._modules.values())[idx])
-        mods = list(self._modules.values())
-        i = operator.index(idx)
-        if not -len(mods) <= i < len(mods):
-            raise IndexError(f"index {idx} is out of range")
-        return mods[i]
-
-    def __setitem__(self, idx, module):
-        self.add_module(list(self._modules.keys())[idx], module)
-
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
-
-    def append(self, module):
-        self.add_module(str(len(self)), module)
-        return self
-
-    def extend(self, modules):
-        for m in modules:
-            self.append(m)
-        return self
-
-
-class ModuleDict(Module):
-    def __init__(self, modules=None):
-        super().__init__()
-        if modules is not None:
-            for k, m in (modules.items() if hasattr(modules, "items") else modules):
-                self.add_module(k, m)
-
-    def __getitem__(self, key):
-        return self._modules[key]
-
-    def __setitem__(self, key, module):
-        self.add_module(key, module)
-
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules)
-
-    def __contains__(self, key):
-        return key in self._modules
-
-    def keys(self):
-        return self._modules.keys()
-
-    def values(self):
-        return self._modules.values()
-
-    def items(self):
-        return self._modules.items()
-
-
-class ParameterList(Module):
-    def __init__(self, values=None):
-        super().__init__()
-        for v in values or ():
-            self.append(v)
-
-    def append(self, value):
-        self.register_parameter(str(len(self._parameters)), value if isinstance(value, Parameter) else Parameter(value))
-        return self
-
-    def __getitem__(self, idx):
-        return list(self._parameters.values())[idx]
-
-    def __len__(self):
-        return len(self._parameters)
-
-    def __iter__(self):
-        return iter(self._parameters.values())
 
 
 # -- basic layers ------------------------------------------------------------------------------------
@@ -171,11 +48,13 @@ class Linear(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, input):
-        if input._shape and input._shape[-1] != self.in_features:
+        weight = self.weight  # read once: a parametrized weight is recomputed (power iteration...) on each read
+        out_f, in_f = weight._shape  # (not in_features: a lazy layer loaded from a state_dict keeps 0 there)
+        if input._shape and input._shape[-1] != in_f:
             raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied "
                                f"({input.numel() // max(input._shape[-1], 1) if input.dim() > 1 else 1}x"
-                               f"{input._shape[-1]} and {self.in_features}x{self.out_features})")
-        return F.linear(input, self.weight, self.bias)
+                               f"{input._shape[-1]} and {in_f}x{out_f})")
+        return F.linear(input, weight, self.bias)
 
     def extra_repr(self):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
@@ -398,6 +277,19 @@ class _BatchNorm(Module):
             self.register_buffer("running_mean", None)
             self.register_buffer("running_var", None)
             self.register_buffer("num_batches_tracked", None)
+
+    def reset_running_stats(self):
+        if self.track_running_stats:
+            self.running_mean.zero_()
+            self.running_var.fill_(1)
+            self.num_batches_tracked.zero_()
+
+    def reset_parameters(self):
+        self.reset_running_stats()
+        if self.affine:
+            init.ones_(self.weight)
+            if self.bias is not None:
+                init.zeros_(self.bias)
 
     def forward(self, input):
         if input.dim() not in self._dims:

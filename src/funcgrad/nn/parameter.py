@@ -58,7 +58,13 @@ def _rebuild_param(arr, requires_grad):
     return Parameter(tensor(arr), requires_grad)
 
 
-class Buffer(Tensor):
+class _BufferMeta(type):
+    # a Buffer is a plain Tensor marked ``_is_buffer`` (as torch's): isinstance checks the mark
+    def __instancecheck__(cls, instance):
+        return isinstance(instance, Tensor) and getattr(instance, "_is_buffer", False)
+
+
+class Buffer(metaclass=_BufferMeta):
     """Marks a tensor to be registered as a module buffer when assigned as an attribute."""
 
     def __new__(cls, data=None, *, persistent=True):
@@ -66,4 +72,5 @@ class Buffer(Tensor):
 
         t = (data if data is not None else empty(0)).detach()
         t.persistent = persistent
+        t._is_buffer = True
         return t

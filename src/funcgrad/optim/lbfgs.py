@@ -9,6 +9,96 @@ from .optimizer import Optimizer
 __all__ = ["LBFGS"]
 
 
+def _cubic_interpolate(x1, f1, g1, x2, f2, g2, bounds=None):
+    """torch's ``_cubic_interpolate``: the minimiser of the cubic through two points and slopes, clamped
+    to ``bounds`` (0-d tensors and python floats mixed as torch mixes them)."""
+    if bounds is not None:
+        xmin_bound, xmax_bound = bounds
+    else:
+        xmin_bound, xmax_bound = (x1, x2) if x1 <= x2 else (x2, x1)
+    d1 = g1 + g2 - 3 * (f1 - f2) / (x1 - x2)
+    d2_square = d1 ** 2 - g1 * g2
+    if d2_square >= 0:
+        d2 = d2_square.sqrt()
+        if x1 <= x2:
+            min_pos = x2 - (x2 - x1) * ((g2 + d2 - d1) / (g2 - g1 + 2 * d2))
+        else:
+            min_pos = x1 - (x1 - x2) * ((g1 + d2 - d1) / (g1 - g2 + 2 * d2))
+        return min(max(min_pos, xmin_bound), xmax_bound)
+    return (xmin_bound + xmax_bound) / 2.0
+
+
+def _strong_wolfe(obj_func, x, t, d, f, g, gtd, c1=1e-4, c2=0.9, tolerance_change=1e-9, max_ls=25):
+    """torch's ``_strong_wolfe`` line search (bracketing, then zoom by cubic interpolation)."""
+    d_norm = d.abs().max()
+    g = g.clone()
+    f_new, g_new = obj_func(x, t, d)
+    ls_func_evals = 1
+    gtd_new = g_new.dot(d)
+    t_prev, f_prev, g_prev, gtd_prev = 0, f, g, gtd
+    done = False
+    ls_iter = 0
+    while ls_iter < max_ls:
+        if f_new > (f + c1 * t * gtd) or (ls_iter > 1 and f_new >= f_prev):
+            bracket, bracket_f = [t_prev, t], [f_prev, f_new]
+            bracket_g, bracket_gtd = [g_prev, g_new.clone()], [gtd_prev, gtd_new]
+            break
+        if abs(gtd_new) <= -c2 * gtd:
+            bracket, bracket_f, bracket_g = [t], [f_new], [g_new]
+            done = True
+            break
+        if gtd_new >= 0:
+            bracket, bracket_f = [t_prev, t], [f_prev, f_new]
+            bracket_g, bracket_gtd = [g_prev, g_new.clone()], [gtd_prev, gtd_new]
+            break
+        min_step = t + 0.01 * (t - t_prev)
+        max_step = t * 10
+        tmp = t
+        t = _cubic_interpolate(t_prev, f_prev, gtd_prev, t, f_new, gtd_new, bounds=(min_step, max_step))
+        t_prev, f_prev, g_prev, gtd_prev = tmp, f_new, g_new.clone(), gtd_new
+        f_new, g_new = obj_func(x, t, d)
+        ls_func_evals += 1
+        gtd_new = g_new.dot(d)
+        ls_iter += 1
+    if ls_iter == max_ls:
+        bracket, bracket_f, bracket_g = [0, t], [f, f_new], [g, g_new]
+    insuf_progress = False
+    low_pos, high_pos = (0, 1) if bracket_f[0] <= bracket_f[-1] else (1, 0)
+    while not done and ls_iter < max_ls:
+        if abs(bracket[1] - bracket[0]) * d_norm < tolerance_change:
+            break
+        t = _cubic_interpolate(bracket[0], bracket_f[0], bracket_gtd[0], bracket[1], bracket_f[1], bracket_gtd[1])
+        eps = 0.1 * (max(bracket) - min(bracket))
+        if min(max(bracket) - t, t - min(bracket)) < eps:
+            if insuf_progress or t >= max(bracket) or t <= min(bracket):
+                if abs(t - max(bracket)) < abs(t - min(bracket)):
+                    t = max(bracket) - eps
+                else:
+                    t = min(bracket) + eps
+                insuf_progress = False
+            else:
+                insuf_progress = True
+        else:
+            insuf_progress = False
+        f_new, g_new = obj_func(x, t, d)
+        ls_func_evals += 1
+        gtd_new = g_new.dot(d)
+        ls_iter += 1
+        if f_new > (f + c1 * t * gtd) or f_new >= bracket_f[low_pos]:
+            bracket[high_pos], bracket_f[high_pos] = t, f_new
+            bracket_g[high_pos], bracket_gtd[high_pos] = g_new.clone(), gtd_new
+            low_pos, high_pos = (0, 1) if bracket_f[0] <= bracket_f[1] else (1, 0)
+        else:
+            if abs(gtd_new) <= -c2 * gtd:
+                done = True
+            elif gtd_new * (bracket[high_pos] - bracket[low_pos]) >= 0:
+                bracket[high_pos], bracket_f[high_pos] = bracket[low_pos], bracket_f[low_pos]
+                bracket_g[high_pos], bracket_gtd[high_pos] = bracket_g[low_pos], bracket_gtd[low_pos]
+            bracket[low_pos], bracket_f[low_pos] = t, f_new
+            bracket_g[low_pos], bracket_gtd[low_pos] = g_new.clone(), gtd_new
+    return bracket_f[low_pos], bracket_g[low_pos], bracket[low_pos], ls_func_evals
+
+
 class LBFGS(Optimizer):
     def __init__(self, params, lr=1, max_iter=20, max_eval=None, tolerance_grad=1e-7, tolerance_change=1e-9,
                  history_size=100, line_search_fn=None):
@@ -38,6 +128,22 @@ class LBFGS(Optimizer):
                 p.add_(update[offset:offset + n].view_as(p), alpha=step_size)
                 offset += n
 
+    def _clone_param(self):
+        return [p.clone() for p in self._params]
+
+    def _set_param(self, params_data):
+        with grad_mode.no_grad():
+            for p, pdata in zip(self._params, params_data):
+                p.copy_(pdata)
+
+    def _directional_evaluate(self, closure, x, t, d):
+        self._add_grad(t, d)
+        with grad_mode.enable_grad():
+            loss = float(closure())
+        flat_grad = self._gather_flat_grad()
+        self._set_param(x)
+        return loss, flat_grad
+
     def step(self, closure):
         """One L-BFGS step (up to ``max_iter`` iterations); ``closure`` returns the loss after backward()."""
         from .._ops.pointwise import mul
@@ -48,10 +154,7 @@ class LBFGS(Optimizer):
         lr, max_iter, max_eval = group["lr"], group["max_iter"], group["max_eval"]
         tolerance_grad, tolerance_change = group["tolerance_grad"], group["tolerance_change"]
         history_size = group["history_size"]
-        if group["line_search_fn"] is not None:
-            if group["line_search_fn"] != "strong_wolfe":
-                raise RuntimeError("only 'strong_wolfe' is supported")
-            raise NotImplementedError("funcgrad's LBFGS does not implement line_search_fn='strong_wolfe' yet")
+        line_search_fn = group["line_search_fn"]
 
         def evaluate():
             with grad_mode.enable_grad():
@@ -108,13 +211,23 @@ class LBFGS(Optimizer):
                 if gtd > -tolerance_change:
                     break
                 ls_func_evals = 0
-                self._add_grad(t, d)
                 opt_cond = False
-                if n_iter != max_iter:
-                    loss = float(evaluate())
-                    flat_grad = self._gather_flat_grad()
+                if line_search_fn is not None:
+                    if line_search_fn != "strong_wolfe":
+                        raise RuntimeError("only 'strong_wolfe' is supported")
+                    x_init = self._clone_param()
+                    loss, flat_grad, t, ls_func_evals = _strong_wolfe(
+                        lambda x, t_, d_: self._directional_evaluate(closure, x, t_, d_), x_init, t, d, loss,
+                        flat_grad, gtd, max_ls=max_eval - current_evals)
+                    self._add_grad(t, d)
                     opt_cond = bool(flat_grad.abs().max() <= tolerance_grad)
-                    ls_func_evals = 1
+                else:
+                    self._add_grad(t, d)
+                    if n_iter != max_iter:
+                        loss = float(evaluate())
+                        flat_grad = self._gather_flat_grad()
+                        opt_cond = bool(flat_grad.abs().max() <= tolerance_grad)
+                        ls_func_evals = 1
                 current_evals += ls_func_evals
                 state["func_evals"] += ls_func_evals
                 if n_iter == max_iter or current_evals >= max_eval or opt_cond:

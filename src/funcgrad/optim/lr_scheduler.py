@@ -100,6 +100,9 @@ class StepLR(LRScheduler):
             return _lrs(self.optimizer)
         return [lr * self.gamma for lr in _lrs(self.optimizer)]
 
+    def _closed_form(self):
+        return [b * self.gamma ** (self.last_epoch // self.step_size) for b in self.base_lrs]
+
 
 class MultiStepLR(LRScheduler):
     def __init__(self, optimizer, milestones, gamma=0.1, last_epoch=-1):
@@ -111,6 +114,9 @@ class MultiStepLR(LRScheduler):
         n = self.milestones.count(self.last_epoch)
         return [lr * self.gamma ** n for lr in _lrs(self.optimizer)] if n else _lrs(self.optimizer)
 
+    def _closed_form(self):
+        return [b * self.gamma ** bisect.bisect_right(self.milestones, self.last_epoch) for b in self.base_lrs]
+
 
 class ExponentialLR(LRScheduler):
     def __init__(self, optimizer, gamma, last_epoch=-1):
@@ -121,6 +127,9 @@ class ExponentialLR(LRScheduler):
         if self._is_initial:
             return _lrs(self.optimizer)
         return [lr * self.gamma for lr in _lrs(self.optimizer)]
+
+    def _closed_form(self):
+        return [b * self.gamma ** self.last_epoch for b in self.base_lrs]
 
 
 class CosineAnnealingLR(LRScheduler):
@@ -176,6 +185,10 @@ class LinearLR(LRScheduler):
         return [lr * (1.0 + (self.end_factor - self.start_factor)
                       / (self.total_iters * self.start_factor + (self.last_epoch - 1)
                          * (self.end_factor - self.start_factor))) for lr in _lrs(self.optimizer)]
+
+    def _closed_form(self):
+        return [b * (self.start_factor + (self.end_factor - self.start_factor) * min(self.total_iters, self.last_epoch)
+                     / self.total_iters) for b in self.base_lrs]
 
 
 class OneCycleLR(LRScheduler):

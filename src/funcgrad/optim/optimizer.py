@@ -17,9 +17,61 @@ from .. import _lazy
 from .._lazy import Lazy as _Lazy
 from .._lazy import wrap
 from ..autograd import grad_mode
+from ..autograd.graph import RemovableHandle
 from ..tensor import Tensor
 
-__all__ = ["Optimizer", "required"]
+__all__ = ["Optimizer", "required", "register_optimizer_step_pre_hook", "register_optimizer_step_post_hook"]
+
+_global_optimizer_pre_hooks = collections.OrderedDict()
+_global_optimizer_post_hooks = collections.OrderedDict()
+
+
+def register_optimizer_step_pre_hook(hook):
+    """A hook ``hook(optimizer, args, kwargs) -> None or (args, kwargs)`` run before every optimizer's step."""
+    handle = RemovableHandle(_global_optimizer_pre_hooks)
+    _global_optimizer_pre_hooks[handle.id] = hook
+    return handle
+
+
+def register_optimizer_step_post_hook(hook):
+    """A hook ``hook(optimizer, args, kwargs)`` run after every optimizer's step."""
+    handle = RemovableHandle(_global_optimizer_post_hooks)
+    _global_optimizer_post_hooks[handle.id] = hook
+    return handle
+
+
+def _hooked(step):
+    """torch's ``profile_hook_step``: global and per-optimizer step pre/post hooks around ``step``.
+    (No ``__wrapped__``: ``_user_step`` tells funcgrad's own steps from a user's by that attribute.)"""
+    def hooked_step(self, *args, **kwargs):
+        for pre in itertools.chain(_global_optimizer_pre_hooks.values(), self._optimizer_step_pre_hooks.values()):
+            result = pre(self, args, kwargs)
+            if result is not None:
+                if isinstance(result, tuple) and len(result) == 2:
+                    args, kwargs = result
+                else:
+                    raise RuntimeError(f"{step} must return None or a tuple of (new_args, new_kwargs), but got "
+                                       f"{result}.")
+        out = step(self, *args, **kwargs)
+        for post in itertools.chain(self._optimizer_step_post_hooks.values(), _global_optimizer_post_hooks.values()):
+            post(self, args, kwargs)
+        return out
+
+    hooked_step.__name__, hooked_step.__qualname__, hooked_step.__doc__ = step.__name__, step.__qualname__, step.__doc__
+    hooked_step._step_unhooked = step
+    hooked_step.hooked = True
+    for k in ("_counts_steps",):
+        if hasattr(step, k):
+            setattr(hooked_step, k, getattr(step, k))
+    return hooked_step
+
+
+def _hook_register(store, hook, prepend):
+    handle = RemovableHandle(store)
+    store[handle.id] = hook
+    if prepend:
+        store.move_to_end(handle.id, last=False)
+    return handle
 
 
 class _Required:
@@ -57,11 +109,30 @@ class Optimizer:
     @property
     def _user_step(self):
         """True for subclasses whose step() is the user's python (not funcgrad's optax program)."""
-        return getattr(type(self).step, "__wrapped__", None) is not None and \
+        step = type(self).step
+        step = getattr(step, "_step_unhooked", step)
+        return getattr(step, "__wrapped__", None) is not None and \
             (type(self).__module__.split(".")[0] != "funcgrad")
 
+    def _patch_step_function(self):
+        cls = type(self)
+        if not getattr(cls.step, "hooked", False):
+            cls.step = _hooked(cls.step)
+
     def __init__(self, params, defaults):
+        if defaults.get("differentiable"):
+            raise NotImplementedError(f"{type(self).__name__}(differentiable=True): funcgrad's optimizer steps run "
+                                      "outside autograd (an optax program), so no graph flows through step()")
+        if defaults.get("fused") and defaults.get("foreach"):
+            raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
         self.defaults = defaults
+        self._optimizer_step_pre_hooks = collections.OrderedDict()
+        self._optimizer_step_post_hooks = collections.OrderedDict()
+        self._optimizer_state_dict_pre_hooks = collections.OrderedDict()
+        self._optimizer_state_dict_post_hooks = collections.OrderedDict()
+        self._optimizer_load_state_dict_pre_hooks = collections.OrderedDict()
+        self._optimizer_load_state_dict_post_hooks = collections.OrderedDict()
+        self._patch_step_function()
         self.state = collections.defaultdict(dict)
         self.param_groups = []
         self._step_count = 0
@@ -80,11 +151,43 @@ class Optimizer:
     def __repr__(self):
         s = type(self).__name__ + " ("
         for i, g in enumerate(self.param_groups):
-            s += f"\nParameter Group {i}"
+            s += f"\nParameter Group {i}\n"
             for k in sorted(g):
                 if k != "params":
-                    s += f"\n    {k}: {g[k]}"
-        return s + "\n)"
+                    s += f"    {k}: {g[k]}\n"
+        return s + ")"
+
+    def __getstate__(self):
+        return self.__dict__
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        for name in ("_optimizer_step_pre_hooks", "_optimizer_step_post_hooks", "_optimizer_state_dict_pre_hooks",
+                     "_optimizer_state_dict_post_hooks", "_optimizer_load_state_dict_pre_hooks",
+                     "_optimizer_load_state_dict_post_hooks"):
+            self.__dict__.setdefault(name, collections.OrderedDict())
+        self._patch_step_function()
+
+    # -- hooks (torch's API) ----------------------------------------------------------------------------
+    def register_step_pre_hook(self, hook):
+        """``hook(optimizer, args, kwargs) -> None or (args, kwargs)`` before each ``step``."""
+        return _hook_register(self._optimizer_step_pre_hooks, hook, False)
+
+    def register_step_post_hook(self, hook):
+        """``hook(optimizer, args, kwargs)`` after each ``step``."""
+        return _hook_register(self._optimizer_step_post_hooks, hook, False)
+
+    def register_state_dict_pre_hook(self, hook, prepend=False):
+        return _hook_register(self._optimizer_state_dict_pre_hooks, hook, prepend)
+
+    def register_state_dict_post_hook(self, hook, prepend=False):
+        return _hook_register(self._optimizer_state_dict_post_hooks, hook, prepend)
+
+    def register_load_state_dict_pre_hook(self, hook, prepend=False):
+        return _hook_register(self._optimizer_load_state_dict_pre_hooks, hook, prepend)
+
+    def register_load_state_dict_post_hook(self, hook, prepend=False):
+        return _hook_register(self._optimizer_load_state_dict_post_hooks, hook, prepend)
 
     def add_param_group(self, param_group):
         if not isinstance(param_group, dict):
@@ -96,12 +199,25 @@ class Optimizer:
             raise TypeError("optimizer parameters need to be organized in ordered collections, but the ordering of "
                             "tensors in sets will change between runs. Please use a list instead.")
         params = list(params)
+        names = [p[0] for p in params if isinstance(p, tuple)]
+        params = [p[1] if isinstance(p, tuple) else p for p in params]
+        if names:
+            if len(names) != len(params):
+                raise ValueError("all optimizer params should be with/without names. Some param names are missing")
+            param_group["param_names"] = names
         for p in params:
             if not isinstance(p, Tensor):
-                raise TypeError("optimizer can only optimize Tensors, but one of the params is " + type(p).__name__)
-            if not p.is_leaf:
+                raise TypeError("optimizer can only optimize Tensors, but one of the params is " +
+                                _typename(p))
+            if not (p.is_leaf or getattr(p, "retains_grad", False)):
                 raise ValueError("can't optimize a non-leaf Tensor")
-        group = dict(param_group, params=params)
+        param_group["params"] = params
+        group = param_group  # torch keeps the caller's dict
+        for g in self.param_groups:
+            if ("param_names" in group) != ("param_names" in g):
+                txt = "with names" if "param_names" in group else "without names"
+                raise ValueError("all optimizer param groups should be with/without names. "
+                                 f"cannot add param group {txt} to the optimizer")
         for k, v in self.defaults.items():
             if v is required and k not in group:
                 raise ValueError(f"parameter group didn't specify a value of required optimization parameter {k}")
@@ -160,10 +276,16 @@ class Optimizer:
         self._step_count += 1
         return loss
 
+    _capturable_what = "params and state_steps"
+    _capturable_devices = ("cuda", "xpu", "hpu", "privateuseone", "xla")
+
     def _step_group(self, group):
         params = [p for p in group["params"] if p.grad is not None]
         if not params:
             return
+        if group.get("capturable") and any(p.device.type not in self._capturable_devices for p in params):
+            raise AssertionError(f"If capturable=True, {self._capturable_what} must be on supported devices: "
+                                 f"{list(self._capturable_devices)}.")
         statics = self._statics(group)
         hyper = {k: _hyper_array(v) for k, v in self._hyper_values(group).items()}
         key = tuple(id(p) for p in params)
@@ -244,6 +366,16 @@ class Optimizer:
 
     # -- state_dict ---------------------------------------------------------------------------------
     def state_dict(self):
+        for pre in self._optimizer_state_dict_pre_hooks.values():
+            pre(self)
+        sd = self._state_dict()
+        for post in self._optimizer_state_dict_post_hooks.values():
+            r = post(self, sd)
+            if r is not None:
+                sd = r
+        return sd
+
+    def _state_dict(self):
         ids = {}
         counter = itertools.count()
         groups = []
@@ -260,6 +392,16 @@ class Optimizer:
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict):
+        state_dict = state_dict.copy()
+        for pre in self._optimizer_load_state_dict_pre_hooks.values():
+            r = pre(self, state_dict)
+            if r is not None:
+                state_dict = r
+        self._load_state_dict(state_dict)
+        for post in self._optimizer_load_state_dict_post_hooks.values():
+            post(self)
+
+    def _load_state_dict(self, state_dict):
         state_dict = copy.deepcopy(state_dict)
         groups = state_dict["param_groups"]
         if len(groups) != len(self.param_groups):
@@ -272,13 +414,34 @@ class Optimizer:
         self.state = collections.defaultdict(dict)
         for i, st in state_dict["state"].items():
             p = id_map[int(i)]
-            self.state[p] = {k: (v.to(p.device) if isinstance(v, Tensor) else v) for k, v in st.items()}
+            self.state[p] = {k: _cast_state(p, k, v) for k, v in st.items()}
         for g, sg in zip(self.param_groups, groups):
             for k, v in sg.items():
                 if k != "params":
                     g[k] = v
         self._opt_state = {}
         self._loaded = True
+
+
+def _typename(v):
+    if isinstance(v, Tensor):
+        return v.type()
+    m = type(v).__module__
+    return type(v).__qualname__ if m in ("builtins", None) else f"{m}.{type(v).__qualname__}"
+
+
+def _cast_state(p, key, v):
+    """torch's load policy: state tensors take the parameter's device, and (except ``step``) its
+    floating dtype."""
+    if isinstance(v, Tensor):
+        if key == "step":
+            return v.to(p.device)
+        return v.to(device=p.device, dtype=p.dtype) if p.is_floating_point() else v.to(p.device)
+    if isinstance(v, dict):
+        return {k: _cast_state(p, k, x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return type(v)(_cast_state(p, None, x) for x in v)
+    return v
 
 
 def _float32_step(step):

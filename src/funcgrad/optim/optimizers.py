@@ -1,12 +1,15 @@
 """SGD, Adam, AdamW, RMSprop, Adagrad: torch's classes over the optax rules in ``transforms``."""
 from __future__ import annotations
 
+import jax.numpy as jnp
 import optax
 
+from ..tensor import Tensor
 from . import transforms as T
 from .optimizer import Optimizer, required
 
-__all__ = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam", "ASGD", "Rprop"]
+__all__ = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam", "ASGD", "Rprop",
+           "Adafactor", "Muon", "SparseAdam"]
 
 
 def _inner(state):
@@ -40,8 +43,9 @@ class SGD(Optimizer):
 
     def _transform(self, h, s):
         use_m, nesterov, maximize, wd = s
-        sgd = T.torch_sgd(h["lr"], h["momentum"], h["dampening"], nesterov, maximize, use_momentum=use_m)
-        return optax.chain(T.add_decayed_weights(h["weight_decay"]), sgd) if wd else sgd
+        # torch's order: the sign flip of maximize, then L2 decay, then the rule
+        sgd = T.torch_sgd(h["lr"], h["momentum"], h["dampening"], nesterov, maximize and not wd, use_momentum=use_m)
+        return _chain(*_common(h, maximize, wd), sgd) if wd else sgd
 
     def _state_names(self, st):
         inner = _inner(st)
@@ -84,8 +88,9 @@ class Adam(Optimizer):
 
     def _transform(self, h, s):
         amsgrad, maximize, wd, decoupled = s
-        adam = T.torch_adam(h["lr"], h["beta1"], h["beta2"], h["eps"], amsgrad, maximize)
-        return optax.chain(T.add_decayed_weights(h["weight_decay"]), adam) if wd and not decoupled else adam
+        l2 = wd and not decoupled
+        adam = T.torch_adam(h["lr"], h["beta1"], h["beta2"], h["eps"], amsgrad, maximize and not l2)
+        return _chain(*_common(h, maximize, True), adam) if l2 else adam
 
     def _state_names(self, st):
         inner = _inner(st)
@@ -125,8 +130,9 @@ class RMSprop(Optimizer):
 
     def _transform(self, h, s):
         use_m, centered, maximize, wd = s
-        r = T.torch_rmsprop(h["lr"], h["alpha"], h["eps"], h["momentum"], centered, maximize, use_momentum=use_m)
-        return optax.chain(T.add_decayed_weights(h["weight_decay"]), r) if wd else r
+        r = T.torch_rmsprop(h["lr"], h["alpha"], h["eps"], h["momentum"], centered, maximize and not wd,
+                            use_momentum=use_m)
+        return _chain(*_common(h, maximize, wd), r) if wd else r
 
     def _state_names(self, st):
         inner = _inner(st)
@@ -157,8 +163,8 @@ class Adagrad(Optimizer):
 
     def _transform(self, h, s):
         maximize, wd, init = s
-        a = T.torch_adagrad(h["lr"], h["lr_decay"], h["eps"], init, maximize)
-        return optax.chain(T.add_decayed_weights(h["weight_decay"]), a) if wd else a
+        a = T.torch_adagrad(h["lr"], h["lr_decay"], h["eps"], init, maximize and not wd)
+        return _chain(*_common(h, maximize, wd), a) if wd else a
 
     def _state_names(self, st):
         inner = _inner(st)
@@ -177,6 +183,7 @@ def _common(h, maximize, wd):
 
 class Adadelta(Optimizer):
     _hyper = ("lr", "rho", "eps", "weight_decay")
+    _capturable_devices = ("cuda", "xpu", "hpu", "privateuseone")
 
     def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, foreach=None, *, capturable=False,
                  maximize=False, differentiable=False):
@@ -245,6 +252,7 @@ class _DecoupledMixin:
 
 class NAdam(_DecoupledMixin, _AdamLike):
     _hyper = ("lr", "eps", "weight_decay", "momentum_decay")
+    _capturable_what = "params, mu_products and state_steps"
 
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, momentum_decay=4e-3,
                  decoupled_weight_decay=False, *, foreach=None, maximize=False, capturable=False,
@@ -286,6 +294,7 @@ class RAdam(_DecoupledMixin, _AdamLike):
 
 class ASGD(Optimizer):
     _hyper = ("lr", "lambd", "alpha", "t0", "weight_decay")
+    _capturable_what = "params, mus, etas, and state_steps"
 
     def __init__(self, params, lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0, foreach=None,
                  maximize=False, differentiable=False, capturable=False):
@@ -332,3 +341,131 @@ class Rprop(Optimizer):
     def _state_names(self, st):
         inner = _inner(st)
         return {"step": inner.step, "prev": inner.prev, "step_size": inner.step_size}
+
+
+class Adafactor(Optimizer):
+    """torch's Adafactor: factored second moments for matrices (``row_var``/``col_var``), a full
+    ``variance`` for vectors, relative step sizes and update clipping."""
+
+    _hyper = ("lr",)
+
+    def __init__(self, params, lr=1e-2, beta2_decay=-0.8, eps=(None, 1e-3), d=1.0, weight_decay=0.0, *,
+                 foreach=None, maximize=False):
+        if not 0.0 <= lr:
+            raise ValueError(f"Learning rate should be >= 0 but is: {lr}")
+        if not 0.0 >= beta2_decay:
+            raise ValueError(f"beta2_decay should be <= 0 but is: {beta2_decay}")
+        if eps[0] is not None and not 0.0 <= eps[0]:
+            raise ValueError(f"epsilon1 should be >= 0 but is: {eps[0]}")
+        if not 0.0 <= eps[1]:
+            raise ValueError(f"epsilon2 should be >= 0 but is: {eps[1]}")
+        if not 1.0 <= d:
+            raise ValueError(f"Clipping threshold d should be >= 1 but is: {d}")
+        if not 0.0 <= weight_decay:
+            raise ValueError(f"weight_decay should be >= 0 but is: {weight_decay}")
+        super().__init__(params, dict(lr=lr, beta2_decay=beta2_decay, eps=eps, d=d, weight_decay=weight_decay,
+                                      foreach=foreach, maximize=maximize))
+
+    def _statics(self, g):
+        return (bool(g["maximize"]), float(g["beta2_decay"]), g["eps"][0], float(g["eps"][1]), float(g["d"]),
+                float(g["weight_decay"]))
+
+    def _step_group(self, group):
+        for p in group["params"]:
+            if p.grad is not None and p.is_complex():
+                raise RuntimeError("Adafactor does not support complex parameters")
+        super()._step_group(group)
+
+    def _transform(self, h, s):
+        maximize, beta2_decay, eps1, eps2, d, wd = s
+        return _chain(T.negate() if maximize else None,
+                      T.scale_by_torch_adafactor(h["lr"], beta2_decay, eps1, eps2, d, wd))
+
+    def _state_names(self, st):
+        inner = _inner(st)
+        return {"step": inner.step, "row_var": inner.row_var, "col_var": inner.col_var, "variance": inner.variance}
+
+    def _expose_state(self, params, opt_state):
+        super()._expose_state(params, opt_state)
+        for p in params:  # torch keeps row_var/col_var for matrices, variance for vectors
+            for k in (("variance",) if p.dim() > 1 else ("row_var", "col_var")):
+                self.state[p].pop(k, None)
+
+    def _adopt_state(self, params, state):
+        if not any(p in self.state for p in params):
+            return state
+        inner = _inner(state)
+        vals = {}
+        for f in ("row_var", "col_var", "variance"):
+            vals[f] = tuple(self.state[p][f]._array() if isinstance(self.state.get(p, {}).get(f), Tensor) else c
+                            for p, c in zip(params, getattr(inner, f)))
+        st = self.state.get(params[0], {})
+        step = jnp.asarray(st["step"].item() if "step" in st else 0, jnp.float64)
+        new = type(inner)(step=step, **vals)
+        return new if inner is state else state[:-1] + (new,)
+
+
+class Muon(Optimizer):
+    """torch's Muon (2-D parameters): Nesterov momentum, a Newton-Schulz orthogonalised update in
+    bfloat16, decoupled weight decay."""
+
+    _hyper = ("lr",)
+
+    def __init__(self, params, lr=1e-3, weight_decay=0.1, momentum=0.95, nesterov=True,
+                 ns_coefficients=(3.4445, -4.775, 2.0315), eps=1e-7, ns_steps=5, adjust_lr_fn=None):
+        if not 0.0 <= lr:
+            raise ValueError(f"Learning rate should be >= 0 but is: {lr}")
+        if not 0.0 <= momentum:
+            raise ValueError(f"momentum should be >= 0 but is: {momentum}")
+        if not 0.0 <= weight_decay:
+            raise ValueError(f"weight decay should be >= 0 but is: {weight_decay}")
+        if adjust_lr_fn is not None and adjust_lr_fn not in ["original", "match_rms_adamw"]:
+            raise ValueError(f"Adjust learning rate function {adjust_lr_fn} is not supported")
+        super().__init__(params, dict(lr=lr, weight_decay=weight_decay, momentum=momentum, nesterov=nesterov,
+                                      ns_coefficients=ns_coefficients, eps=eps, ns_steps=ns_steps,
+                                      adjust_lr_fn=adjust_lr_fn))
+        for g in self.param_groups:
+            for p in g["params"]:
+                if p.ndim != 2:
+                    raise ValueError(f"Muon only supports 2D parameters whereas we found a parameter with size: "
+                                     f"{p.size()}")
+
+    def _statics(self, g):
+        if g["ns_steps"] >= 100:
+            raise ValueError("Number of steps must be less than 100 for computational efficiency")
+        if len(g["ns_coefficients"]) != 3:
+            raise ValueError("Coefficients must be a tuple of exactly 3 values")
+        return (float(g["weight_decay"]), float(g["momentum"]), bool(g["nesterov"]),
+                tuple(float(c) for c in g["ns_coefficients"]), float(g["eps"]), int(g["ns_steps"]),
+                g["adjust_lr_fn"])
+
+    def _transform(self, h, s):
+        return T.scale_by_torch_muon(h["lr"], *s)
+
+    def _state_names(self, st):
+        return {"momentum_buffer": _inner(st).momentum_buffer}
+
+
+class SparseAdam(Optimizer):
+    """torch's SparseAdam. funcgrad has no sparse tensors, so every gradient is dense: ``step`` raises
+    torch's error for dense gradients (use ``Adam``)."""
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, maximize=False):
+        if not 0.0 < lr:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if not 0.0 < eps:
+            raise ValueError(f"Invalid epsilon value: {eps}")
+        if not 0.0 <= betas[0] < 1.0:
+            raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
+        if not 0.0 <= betas[1] < 1.0:
+            raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, maximize=maximize))
+        complex_params = [[i, j] for i, g in enumerate(self.param_groups) for j, p in enumerate(g["params"])
+                          if p.is_complex()]
+        if complex_params:
+            raise ValueError(f"Complex params at indices {complex_params}: SparseAdam does not support complex "
+                             "parameters")
+
+    def _step_group(self, group):
+        if any(p.grad is not None for p in group["params"]):
+            raise RuntimeError("SparseAdam does not support dense gradients, please consider Adam instead")

@@ -20,7 +20,9 @@ import jax.numpy as jnp
 import optax
 
 __all__ = ["torch_sgd", "torch_adam", "torch_rmsprop", "torch_adagrad", "add_decayed_weights",
-           "decoupled_weight_decay"]
+           "decoupled_weight_decay", "negate", "scale_by_torch_adadelta", "scale_by_torch_adamax",
+           "scale_by_torch_nadam", "scale_by_torch_radam", "scale_by_torch_asgd", "scale_by_torch_rprop",
+           "scale_by_torch_adafactor", "scale_by_torch_muon"]
 
 def add_decayed_weights(weight_decay):
     """``grad + weight_decay * param`` (torch's L2 weight decay, ``grad.add(param, alpha=wd)``)."""
@@ -352,5 +354,111 @@ def scale_by_torch_rprop(lr, etaminus=0.5, etaplus=1.2, step_size_min=1e-6, step
         out = jax.tree.map(one, grads, state.prev, state.step_size)
         tup = lambda i: jax.tree.map(lambda o: o[i], out, is_leaf=lambda x: isinstance(x, tuple) and len(x) == 3)
         return tup(0), RpropState(state.step + 1, tup(1), tup(2))
+
+    return optax.GradientTransformation(init, update)
+
+
+class AdafactorState(NamedTuple):
+    step: jax.Array
+    row_var: tuple      # per parameter: (..., m, 1) for matrices, a (0,) placeholder for vectors
+    col_var: tuple      # per parameter: (..., 1, n) for matrices, placeholder otherwise
+    variance: tuple     # per parameter: like the parameter for vectors, placeholder otherwise
+
+
+def scale_by_torch_adafactor(lr, beta2_decay=-0.8, eps1=None, eps2=1e-3, d=1.0, weight_decay=0.0):
+    """torch's Adafactor (``_single_tensor_adafactor``): factored second moments for matrices, the
+    relative step size ``max(eps2, RMS(p)) * min(lr, 1/sqrt(t))``, update clipping by ``d``. Its decay
+    and step both scale by the parameter's norm, so the update is the parameter change."""
+    def init(params):
+        def parts(p):
+            if p.ndim > 1:
+                return (jnp.zeros(p.shape[:-1] + (1,), p.dtype), jnp.zeros(p.shape[:-2] + (1,) + p.shape[-1:], p.dtype),
+                        jnp.zeros((0,), p.dtype))
+            return jnp.zeros((0,), p.dtype), jnp.zeros((0,), p.dtype), jnp.zeros_like(p)
+
+        ps = [parts(p) for p in params]
+        return AdafactorState(jnp.zeros([], jnp.float64), tuple(x[0] for x in ps), tuple(x[1] for x in ps),
+                              tuple(x[2] for x in ps))
+
+    def update(grads, state, params=None):
+        step = state.step + 1
+        lr_ = jnp.asarray(lr, jnp.float64)
+        one_minus_beta2_t = step ** beta2_decay
+        rho_t = jnp.minimum(lr_, 1 / step ** 0.5)
+        rows, cols, variances, updates = [], [], [], []
+        for g, p, rv, cv, var in zip(grads, params, state.row_var, state.col_var, state.variance):
+            e1 = float(jnp.finfo(p.dtype).eps) if eps1 is None else eps1
+            norm_p = jnp.sqrt(jnp.sum(jnp.square(p))).astype(jnp.float64)
+            alpha = jnp.maximum(eps2, norm_p / (p.size ** 0.5)) * rho_t
+            new_p = p * _f(1 - lr_ * weight_decay, p) if weight_decay != 0 else p
+            w = _f(one_minus_beta2_t, g)
+            if g.ndim > 1:
+                row_mean = jnp.square(jnp.sqrt(jnp.sum(jnp.square(g), axis=-1, keepdims=True))) / g.shape[-1]
+                rv = _lerp(rv, row_mean, w)
+                col_mean = jnp.square(jnp.sqrt(jnp.sum(jnp.square(g), axis=-2, keepdims=True))) / g.shape[-2]
+                cv = _lerp(cv, col_mean, w)
+                est = jnp.matmul(rv, cv) / jnp.maximum(jnp.mean(rv, axis=-2, keepdims=True), _f(e1, rv))
+            else:
+                var = _lerp(var, g * g, w)
+                est = var
+            u = jax.lax.rsqrt(jnp.maximum(est, _f(e1 * e1, est))) * g
+            denom = jnp.maximum(1.0, jnp.sqrt(jnp.sum(jnp.square(u))).astype(jnp.float64) / ((u.size ** 0.5) * d))
+            new_p = new_p + _f(-alpha / denom, u) * u
+            rows.append(rv)
+            cols.append(cv)
+            variances.append(var)
+            updates.append(new_p - p)
+        return tuple(updates), AdafactorState(step, tuple(rows), tuple(cols), tuple(variances))
+
+    return optax.GradientTransformation(init, update)
+
+
+class MuonState(NamedTuple):
+    momentum_buffer: optax.Updates
+
+
+def _newton_schulz(g, coefficients, steps, eps):
+    """torch's ``_zeropower_via_newtonschulz``: quintic Newton-Schulz orthogonalisation in bfloat16."""
+    a, b, c = coefficients
+    x = g.astype(jnp.bfloat16)
+    tall = g.shape[0] > g.shape[1]
+    if tall:
+        x = x.T
+    x = x / jnp.maximum(jnp.sqrt(jnp.sum(jnp.square(x.astype(jnp.float32)))).astype(jnp.bfloat16),
+                        jnp.asarray(eps, jnp.bfloat16))
+    for _ in range(steps):
+        gram16 = jnp.matmul(x, x.T, preferred_element_type=jnp.float32).astype(jnp.bfloat16)
+        upd = (b * gram16.astype(jnp.float32) + c * jnp.matmul(gram16, gram16, preferred_element_type=jnp.float32)
+               ).astype(jnp.bfloat16)
+        x = (a * x.astype(jnp.float32) + jnp.matmul(upd, x, preferred_element_type=jnp.float32)).astype(jnp.bfloat16)
+    return x.T if tall else x
+
+
+def scale_by_torch_muon(lr, weight_decay=0.1, momentum=0.95, nesterov=True, ns_coefficients=(3.4445, -4.775, 2.0315),
+                        eps=1e-7, ns_steps=5, adjust_lr_fn=None):
+    """torch's Muon for 2-D parameters: momentum (``lerp``), Nesterov, Newton-Schulz orthogonalised
+    update, decoupled weight decay and torch's shape-adjusted learning rate."""
+    def init(params):
+        return MuonState(jax.tree.map(jnp.zeros_like, params))
+
+    def update(grads, state, params=None):
+        bufs, updates = [], []
+        lr_ = jnp.asarray(lr, jnp.float64)
+        for g, p, buf in zip(grads, params, state.momentum_buffer):
+            buf = _lerp(buf, g, _f(1 - jnp.asarray(momentum, jnp.float64), g))
+            u = _lerp(g, buf, _f(momentum, g)) if nesterov else buf
+            u = _newton_schulz(u, ns_coefficients, ns_steps, eps)
+            A, B = p.shape[:2]
+            if adjust_lr_fn is None or adjust_lr_fn == "original":
+                ratio = max(1, A / B) ** 0.5
+            elif adjust_lr_fn == "match_rms_adamw":
+                ratio = 0.2 * max(A, B) ** 0.5
+            else:
+                ratio = 1.0
+            new_p = p * _f(1 - lr_ * weight_decay, p)
+            new_p = new_p + _f(-(lr_ * ratio), p) * u.astype(p.dtype)
+            bufs.append(buf)
+            updates.append(new_p - p)
+        return tuple(updates), MuonState(tuple(bufs))
 
     return optax.GradientTransformation(init, update)

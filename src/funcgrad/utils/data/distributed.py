@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 
+from ...distributed import distributed_c10d as _dist
 from .sampler import Sampler
 
 __all__ = ["DistributedSampler"]
@@ -10,11 +11,13 @@ __all__ = ["DistributedSampler"]
 
 class DistributedSampler(Sampler):
     """Indices ``rank::num_replicas`` of a (seeded, per-epoch) permutation padded to equal shares.
-    funcgrad has no process group, so ``num_replicas`` and ``rank`` must be given."""
+    ``num_replicas`` and ``rank`` default to the process group's world size and rank."""
 
     def __init__(self, dataset, num_replicas=None, rank=None, shuffle=True, seed=0, drop_last=False):
-        if num_replicas is None or rank is None:
-            raise RuntimeError("Requires distributed package to be available")
+        if num_replicas is None:
+            num_replicas = _dist.get_world_size()
+        if rank is None:
+            rank = _dist.get_rank()
         if rank >= num_replicas or rank < 0:
             raise ValueError(f"Invalid rank {rank}, rank should be in the interval [0, {num_replicas - 1}]")
         self.dataset = dataset
