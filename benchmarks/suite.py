@@ -1,8 +1,10 @@
 """Benchmark suite: workloads x systems, all measured in one run; writes benchmarks/RESULTS.md.
 
-Systems: PyTorch eager (the oracle install), plain JAX (``jax.jit`` + optax, written by hand),
-funcgrad eager, funcgrad compiled (``funcgrad.compile``). Times are medians after warm-up;
-ratios are against torch eager and against hand-written JAX, from the same run.
+Systems: PyTorch eager (the oracle install), ``torch.compile`` (inductor on CPU; a failure to compile
+is printed and the cell left empty), plain JAX (``jax.jit`` + optax, written by hand), funcgrad eager,
+funcgrad compiled (``funcgrad.compile``). Times are medians after warm-up; ratios are against torch
+eager, hand-written JAX and torch.compile, from the same run. Memory rows: bytes per kept graph,
+peak RSS of the training loops (one process per system) and RSS over many steps.
 
     python benchmarks/suite.py            # full (under 5 minutes on a 2-core CPU)
     python benchmarks/suite.py --quick    # a few iterations: proves it runs (CI)
@@ -22,7 +24,53 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from chain import bench as timeit  # noqa: E402 - one timing helper for both scripts
+
+
+# torch.compile is measured in full runs (its first call compiles with inductor: tens of seconds)
+TORCH_COMPILE = {"on": True}
+# What a row's times are read from: wall time, or (``--clock cpu``, the default when the load average
+# exceeds the core count) the process's CPU time summed over its threads. On an oversubscribed
+# machine wall time mostly measures the scheduler (every hand-off between a program's threads waits
+# for a time slice), CPU time measures the work each system does.
+CLOCK = {"fn": time.perf_counter, "name": "wall"}
+FAILURES = []  # (workload, system, why): printed under the table
+
+
+def torch_compiled(label, fn, call):
+    """``call(torch.compile(fn))`` timed by the caller; None (and why, printed) when torch.compile
+    is off or fails on this workload."""
+    if not TORCH_COMPILE["on"]:
+        return None
+    import torch
+
+    try:
+        c = torch.compile(fn)
+        call(c)
+        call(c)
+        return c
+    except Exception as e:  # noqa: BLE001 - any failure of torch.compile is a result to report
+        why = f"{type(e).__name__}: {(str(e).strip().splitlines() or [''])[0][:160]}"
+        print(f"  torch.compile failed on {label}: {why}", flush=True)
+        FAILURES.append((label, "torch.compile", why))
+        return None
+
+
+def time_systems(fns, reps, warm):
+    """{system: median seconds} for the non-None callables, interleaved so load hits all alike."""
+    import statistics
+
+    live = {k: f for k, f in fns.items() if f is not None}
+    for f in live.values():
+        for _ in range(warm):
+            f()
+    ts = {k: [] for k in live}
+    clock = CLOCK["fn"]
+    for _ in range(reps):
+        for k, f in live.items():
+            t0 = clock()
+            f()
+            ts[k].append(clock() - t0)
+    return {k: (statistics.median(ts[k]) if k in ts else None) for k in fns}
 
 
 # -- workloads: each returns {system: seconds per unit} ------------------------------------------------
@@ -54,14 +102,22 @@ def chain(shape, reps, warm, device):
         build(funcgrad, x).backward()
         return x.grad.sum()
 
+    def t_loss(x):
+        x.requires_grad_(True)
+        build(torch, x).backward()
+        return x.grad.sum()
+
     xf = funcgrad.tensor(data, device=device)
+    xt = torch.tensor(data)
     g = jax.jit(jax.grad(lambda a: build(jnp, a)))
     xj = jax.device_put(data, funcgrad.device(device).jax_device())
-    res = {"torch eager": timeit(t_step, reps, warm) / n_ops if device == "cpu" else None,
-           "funcgrad eager": timeit(f_step, reps, warm) / n_ops,
-           "funcgrad compiled": timeit(lambda: f_compiled(xf).item(), reps, warm) / n_ops,
-           "jax.jit": timeit(lambda: float(g(xj).sum()), reps, warm) / n_ops}
-    return res
+    tc = torch_compiled(f"chain {shape}", t_loss, lambda c: c(xt.clone()).item()) if device == "cpu" else None
+    res = time_systems({"torch eager": t_step if device == "cpu" else None,
+                        "torch.compile": (lambda: tc(xt.clone()).item()) if tc else None,
+                        "funcgrad eager": f_step,
+                        "funcgrad compiled": lambda: f_compiled(xf).item(),
+                        "jax.jit": lambda: float(g(xj).sum())}, reps, warm)
+    return {k: (v / n_ops if v is not None else None) for k, v in res.items()}
 
 
 def _mlp_data(sizes, n, n_out, seed=0):
@@ -146,10 +202,12 @@ def mlp_step(sizes, n, opt_name, classification, reps, warm, device):
             return lambda: step().block_until_ready()
         return lambda: step().item()
 
-    return {"torch eager": timeit(sync(t_step, "t"), reps, warm) if t_step else None,
-            "funcgrad eager": timeit(sync(f_step, "f"), reps, warm),
-            "funcgrad compiled": timeit(sync(f_comp, "f"), reps, warm),
-            "jax.jit": timeit(sync(j_step, "jax"), reps, warm)}
+    tc = torch_compiled(f"MLP {sizes}", torch_like(torch, "cpu"), lambda c: c().item()) if t_step else None
+    return time_systems({"torch eager": sync(t_step, "t") if t_step else None,
+                         "torch.compile": sync(tc, "t") if tc else None,
+                         "funcgrad eager": sync(f_step, "f"),
+                         "funcgrad compiled": sync(f_comp, "f"),
+                         "jax.jit": sync(j_step, "jax")}, reps, warm)
 
 
 def cnn_step(reps, warm, device):
@@ -224,10 +282,13 @@ def cnn_step(reps, warm, device):
         box[0], box[1], loss = jstep(box[0], box[1])
         return loss.block_until_ready()
 
-    return {"torch eager": timeit(lambda: t_step().item(), reps, warm) if t_step else None,
-            "funcgrad eager": timeit(lambda: f_step().item(), reps, warm),
-            "funcgrad compiled": timeit(lambda: f_comp().item(), reps, warm),
-            "jax.jit": timeit(j_step, reps, warm)}
+    tc = torch_compiled("small CNN", torch_like(torch, build(torch, "cpu"), "cpu"), lambda c: c().item()) \
+        if t_step else None
+    return time_systems({"torch eager": (lambda: t_step().item()) if t_step else None,
+                         "torch.compile": (lambda: tc().item()) if tc else None,
+                         "funcgrad eager": lambda: f_step().item(),
+                         "funcgrad compiled": lambda: f_comp().item(),
+                         "jax.jit": j_step}, reps, warm)
 
 
 def hvp(reps, warm, device):
@@ -255,11 +316,339 @@ def hvp(reps, warm, device):
     fg_comp = funcgrad.compile(fg_hvp_fn)
     wj, xj, vj = jnp.asarray(w), jnp.asarray(x), jnp.asarray(v)
     jh = jax.jit(lambda a, b: jax.jvp(jax.grad(lambda t: jnp.sum(jnp.tanh(wj @ t) ** 2)), (a,), (b,))[1])
-    return {"torch eager": timeit(lambda: torch.autograd.functional.hvp(f(torch, tw), tx_, tv)[1].sum().item(),
-                                  reps, warm) if device == "cpu" else None,
-            "funcgrad eager": timeit(lambda: fg_hvp_fn(fx, fv).sum().item(), reps, warm),
-            "funcgrad compiled": timeit(lambda: fg_comp(fx, fv).sum().item(), reps, warm),
-            "jax.jit": timeit(lambda: float(jh(xj, vj).sum()), reps, warm)}
+    def t_hvp(a, b):
+        return torch.autograd.functional.hvp(f(torch, tw), a, b)[1]
+
+    tc = torch_compiled("hvp", t_hvp, lambda c: c(tx_, tv).sum().item()) if device == "cpu" else None
+    return time_systems({"torch eager": (lambda: t_hvp(tx_, tv).sum().item()) if device == "cpu" else None,
+                         "torch.compile": (lambda: tc(tx_, tv).sum().item()) if tc else None,
+                         "funcgrad eager": lambda: fg_hvp_fn(fx, fv).sum().item(),
+                         "funcgrad compiled": lambda: fg_comp(fx, fv).sum().item(),
+                         "jax.jit": lambda: float(jh(xj, vj).sum())}, reps, warm)
+
+
+def _train_step(lib, model, opt, xs, ys, loss_fn, clip=None):
+    """The torch-shaped training step every system runs (funcgrad and torch share the code)."""
+    def step():
+        opt.zero_grad()
+        loss = loss_fn(model(xs), ys)
+        loss.backward()
+        if clip is not None:
+            lib.nn.utils.clip_grad_norm_(model.parameters(), clip)
+        opt.step()
+        return loss
+    return step
+
+
+def _jax_train(loss_fn, params, tx):
+    """Hand-written JAX: one jitted value_and_grad + optax update."""
+    import jax
+    import optax
+
+    box = [params, tx.init(params)]
+
+    @jax.jit
+    def jstep(p, s):
+        loss, g = jax.value_and_grad(loss_fn)(p)
+        u, s = tx.update(g, s, p)
+        return optax.apply_updates(p, u), s, loss
+
+    def step():
+        box[0], box[1], loss = jstep(box[0], box[1])
+        return loss.block_until_ready()
+    return step
+
+
+def _rows_of_systems(label, build, jax_step, reps, warm, device):
+    """Time a torch-shaped step (``build(lib, dev) -> step``) in torch eager, torch.compile, funcgrad
+    eager, funcgrad compiled, and the hand-written JAX step."""
+    import torch
+
+    import funcgrad
+
+    t_step = build(torch, "cpu") if device == "cpu" else None
+    f_step = build(funcgrad, device)
+    f_comp = funcgrad.compile(build(funcgrad, device))
+    tc = torch_compiled(label, build(torch, "cpu"), lambda c: c().item()) if t_step else None
+    return time_systems({"torch eager": (lambda: t_step().item()) if t_step else None,
+                         "torch.compile": (lambda: tc().item()) if tc else None,
+                         "funcgrad eager": lambda: f_step().item(),
+                         "funcgrad compiled": lambda: f_comp().item(),
+                         "jax.jit": jax_step}, reps, warm)
+
+
+GPT = dict(vocab=256, d=128, heads=4, layers=2, seq=64, batch=16)
+
+
+def gpt_model(lib):
+    """A small GPT (nanoGPT's shape): token + position embeddings, pre-LN blocks of causal
+    self-attention and a GELU MLP, a final LayerNorm and an untied head."""
+    nn, F = lib.nn, lib.nn.functional
+    V, D, H, L, T = GPT["vocab"], GPT["d"], GPT["heads"], GPT["layers"], GPT["seq"]
+
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.ln1, self.ln2 = nn.LayerNorm(D), nn.LayerNorm(D)
+            self.qkv, self.proj = nn.Linear(D, 3 * D), nn.Linear(D, D)
+            self.fc, self.out = nn.Linear(D, 4 * D), nn.Linear(4 * D, D)
+
+        def forward(self, x):
+            B = x.shape[0]
+            q, k, v = self.qkv(self.ln1(x)).split(D, dim=2)
+            q, k, v = (t.reshape(B, T, H, D // H).transpose(1, 2) for t in (q, k, v))
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+            x = x + self.proj(y.transpose(1, 2).reshape(B, T, D))
+            return x + self.out(F.gelu(self.fc(self.ln2(x))))
+
+    class Model(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.tok, self.pos = nn.Embedding(V, D), nn.Embedding(T, D)
+            self.blocks = nn.ModuleList([Block() for _ in range(L)])
+            self.ln, self.head = nn.LayerNorm(D), nn.Linear(D, V, bias=False)
+
+        def forward(self, idx):
+            x = self.tok(idx) + self.pos(lib.arange(T, device=idx.device))
+            for b in self.blocks:
+                x = b(x)
+            return self.head(self.ln(x))
+
+    return Model()
+
+
+def gpt_step(reps, warm, device):
+    """GPT training step: AdamW with weight-decay param groups (matrices decay, the rest not),
+    ``clip_grad_norm_``, cross-entropy over the vocabulary."""
+    import jax
+    import jax.numpy as jnp
+    import optax
+    import torch
+
+    import funcgrad
+
+    V, D, H, L, T, B = (GPT[k] for k in ("vocab", "d", "heads", "layers", "seq", "batch"))
+    rng = np.random.default_rng(0)
+    idx = rng.integers(0, V, (B, T))
+    tgt = rng.integers(0, V, (B, T))
+    torch.manual_seed(0)
+    sd = {k: v.detach().numpy().copy() for k, v in gpt_model(torch).state_dict().items()}
+
+    def build(lib, dev):
+        model = gpt_model(lib)
+        model.load_state_dict({k: lib.tensor(v) for k, v in sd.items()})
+        model.to(dev)
+        decay = [p for p in model.parameters() if p.dim() >= 2]
+        rest = [p for p in model.parameters() if p.dim() < 2]
+        opt = lib.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": rest, "weight_decay": 0.0}],
+                              lr=3e-4)
+        xs, ys = lib.tensor(idx).to(dev), lib.tensor(tgt).to(dev)
+
+        def loss_fn(logits, y):
+            return lib.nn.functional.cross_entropy(logits.reshape(-1, V), y.reshape(-1))
+        return _train_step(lib, model, opt, xs, ys, loss_fn, clip=1.0)
+
+    p = {k: jnp.asarray(v) for k, v in sd.items()}
+    xj, yj = jnp.asarray(idx), jnp.asarray(tgt)
+    mask = jnp.tril(jnp.ones((T, T), bool))
+
+    def loss_fn(params):
+        def ln(x, pre):
+            m = x.mean(-1, keepdims=True)
+            v = ((x - m) ** 2).mean(-1, keepdims=True)
+            return (x - m) / jnp.sqrt(v + 1e-5) * params[pre + ".weight"] + params[pre + ".bias"]
+
+        def lin(x, pre, bias=True):
+            y = x @ params[pre + ".weight"].T
+            return y + params[pre + ".bias"] if bias else y
+
+        x = params["tok.weight"][xj] + params["pos.weight"][jnp.arange(T)]
+        for i in range(L):
+            b = f"blocks.{i}."
+            q, k, v = jnp.split(lin(ln(x, b + "ln1"), b + "qkv"), 3, axis=2)
+            q, k, v = (t.reshape(B, T, H, D // H).transpose(0, 2, 1, 3) for t in (q, k, v))
+            att = jnp.where(mask, q @ k.transpose(0, 1, 3, 2) / np.sqrt(D // H), -jnp.inf)
+            y = jax.nn.softmax(att, -1) @ v
+            x = x + lin(y.transpose(0, 2, 1, 3).reshape(B, T, D), b + "proj")
+            x = x + lin(jax.nn.gelu(lin(ln(x, b + "ln2"), b + "fc"), approximate=False), b + "out")
+        logits = lin(ln(x, "ln"), "head", bias=False).reshape(-1, V)
+        return -jnp.mean(jnp.take_along_axis(jax.nn.log_softmax(logits), yj.reshape(-1)[:, None], axis=1))
+
+    wd_mask = {k: v.ndim >= 2 for k, v in p.items()}
+    tx = optax.chain(optax.clip_by_global_norm(1.0), optax.adamw(3e-4, weight_decay=0.1, mask=wd_mask))
+    return _rows_of_systems("small GPT", build, _jax_train(loss_fn, p, tx), reps, warm, device)
+
+
+LSTM = dict(vocab=256, emb=64, hidden=128, seq=35, batch=16)
+
+
+def lstm_step(reps, warm, device):
+    """LSTM language model (embedding, one LSTM layer, linear head), SGD with ``clip_grad_norm_``."""
+    import jax
+    import jax.numpy as jnp
+    import optax
+    import torch
+
+    V, E, Hd, T, B = (LSTM[k] for k in ("vocab", "emb", "hidden", "seq", "batch"))
+    rng = np.random.default_rng(0)
+    idx = rng.integers(0, V, (B, T))
+    tgt = rng.integers(0, V, (B, T))
+
+    def model_of(lib):
+        class LM(lib.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.emb = lib.nn.Embedding(V, E)
+                self.rnn = lib.nn.LSTM(E, Hd, batch_first=True)
+                self.head = lib.nn.Linear(Hd, V)
+
+            def forward(self, x):
+                return self.head(self.rnn(self.emb(x))[0])
+        return LM()
+
+    torch.manual_seed(0)
+    sd = {k: v.detach().numpy().copy() for k, v in model_of(torch).state_dict().items()}
+
+    def build(lib, dev):
+        model = model_of(lib)
+        model.load_state_dict({k: lib.tensor(v) for k, v in sd.items()})
+        model.to(dev)
+        opt = lib.optim.SGD(model.parameters(), lr=0.5)
+        xs, ys = lib.tensor(idx).to(dev), lib.tensor(tgt).to(dev)
+
+        def loss_fn(logits, y):
+            return lib.nn.functional.cross_entropy(logits.reshape(-1, V), y.reshape(-1))
+        return _train_step(lib, model, opt, xs, ys, loss_fn, clip=0.25)
+
+    p = {k: jnp.asarray(v) for k, v in sd.items()}
+    xj, yj = jnp.asarray(idx), jnp.asarray(tgt)
+
+    def loss_fn(p):
+        x = p["emb.weight"][xj]
+        wi, wh = p["rnn.weight_ih_l0"], p["rnn.weight_hh_l0"]
+        b = p["rnn.bias_ih_l0"] + p["rnn.bias_hh_l0"]
+
+        def cell(carry, xt):
+            h, c = carry
+            i, f, g, o = jnp.split(xt @ wi.T + h @ wh.T + b, 4, axis=-1)
+            c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
+            h = jax.nn.sigmoid(o) * jnp.tanh(c)
+            return (h, c), h
+
+        z = jnp.zeros((B, Hd), x.dtype)
+        _, hs = jax.lax.scan(cell, (z, z), x.transpose(1, 0, 2))
+        logits = (hs.transpose(1, 0, 2) @ p["head.weight"].T + p["head.bias"]).reshape(-1, V)
+        return -jnp.mean(jnp.take_along_axis(jax.nn.log_softmax(logits), yj.reshape(-1)[:, None], axis=1))
+
+    tx = optax.chain(optax.clip_by_global_norm(0.25), optax.sgd(0.5))
+    return _rows_of_systems("LSTM LM", build, _jax_train(loss_fn, p, tx), reps, warm, device)
+
+
+def varlen_row(quick, device):
+    """The variable-length batch loop of ``benchmarks/varlen.py`` (written with the lazy tape's
+    execution work): its ``suite_row(quick, device)`` returns {system: seconds}; skipped without it."""
+    try:
+        import varlen
+    except ImportError:
+        return None
+    fn = getattr(varlen, "suite_row", None)
+    if fn is None:
+        print("  benchmarks/varlen.py has no suite_row(quick, device): row skipped", flush=True)
+        return None
+    return fn(quick, device)
+
+
+def _rss_now():
+    """Current resident set size in bytes (Linux /proc; 0 where unavailable)."""
+    try:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError):
+        return 0
+
+
+def kept_graph_bytes(n_graphs, device):
+    """Bytes one kept autograd graph costs: a 200-op scalar chain whose output (and so its graph and
+    saved values) is held, computed (funcgrad: flushed, as when its value is observed), no backward.
+    RSS growth over ``n_graphs`` graphs for torch and funcgrad, and funcgrad's Python-side bytes by
+    tracemalloc (torch's graph lives in C++, which tracemalloc cannot see)."""
+    import gc
+    import tracemalloc
+
+    import torch
+
+    import funcgrad
+    from funcgrad import _lazy
+
+    from chain import chain as build
+
+    res = {}
+    for name, lib in (("torch", torch), ("funcgrad", funcgrad)):
+        xs = [lib.tensor(np.float32(0.1 + i * 1e-3), requires_grad=True) for i in range(n_graphs + 1)]
+        warm = build(lib, xs.pop())  # one graph first: funcgrad's program compiled and cached
+        if lib is funcgrad:
+            _lazy.flush()
+        del warm
+        gc.collect()
+        if lib is funcgrad:
+            tracemalloc.start()
+            m0 = tracemalloc.get_traced_memory()[0]
+        r0 = _rss_now()
+        kept = []
+        for x in xs:
+            kept.append(build(lib, x))
+            if lib is funcgrad:
+                _lazy.flush()
+        gc.collect()
+        res[name] = (_rss_now() - r0) / n_graphs
+        if lib is funcgrad:
+            res["funcgrad tracemalloc"] = (tracemalloc.get_traced_memory()[0] - m0) / n_graphs
+            tracemalloc.stop()
+        del kept
+    return res
+
+
+_RSS_CHILD = {"seed MLP": "mlp", "small GPT": "gpt"}
+
+
+def _peak_rss_child(workload, system, steps, device):
+    """Run ``steps`` training steps of a workload in this (fresh) process; print the peak RSS."""
+    import torch
+
+    import funcgrad
+
+    lib = torch if system == "torch" else funcgrad
+    if workload == "mlp":
+        x, y, ws = _mlp_data((1000, 100, 10), 64, 0)
+        model = lib.nn.Sequential(lib.nn.Linear(1000, 100), lib.nn.ReLU(), lib.nn.Linear(100, 10))
+        opt = lib.optim.SGD(model.parameters(), lr=1e-5, momentum=0.9)
+        step = _train_step(lib, model, opt, lib.tensor(x), lib.tensor(y), lib.nn.MSELoss(reduction="sum"))
+    else:
+        V, T, B = GPT["vocab"], GPT["seq"], GPT["batch"]
+        rng = np.random.default_rng(0)
+        model = gpt_model(lib)
+        opt = lib.optim.AdamW(model.parameters(), lr=3e-4)
+        xs, ys = lib.tensor(rng.integers(0, V, (B, T))), lib.tensor(rng.integers(0, V, (B, T)))
+        step = _train_step(lib, model, opt, xs, ys,
+                           lambda lg, t: lib.nn.functional.cross_entropy(lg.reshape(-1, V), t.reshape(-1)), clip=1.0)
+    for _ in range(steps):
+        step().item()
+    print("PEAK_RSS_KIB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+
+
+def peak_rss(workload, steps, device):
+    """Peak RSS (MiB) of a training loop, torch vs funcgrad eager, each in its own process."""
+    import subprocess
+
+    out = {}
+    for system in ("torch", "funcgrad"):
+        cmd = [sys.executable, os.path.abspath(__file__), "--rss-child", workload, system, str(steps), device]
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+        line = [ln for ln in r.stdout.splitlines() if ln.startswith("PEAK_RSS_KIB")]
+        out[system] = int(line[-1].split()[1]) / 1024 if line else None
+        if not line:
+            print(f"  peak RSS child failed ({workload}, {system}): {r.stderr.strip().splitlines()[-1:]}", flush=True)
+    return out
 
 
 def rss_over_steps(steps, device):
@@ -287,22 +676,60 @@ def rss_over_steps(steps, device):
     return marks
 
 
+NOTES_MARKER = "<!-- notes: kept when the suite rewrites this file -->"
+SYSTEMS = ["torch eager", "torch.compile", "jax.jit", "funcgrad eager", "funcgrad compiled"]
+RATIOS = [("funcgrad eager / torch", "funcgrad eager", "torch eager"),
+          ("funcgrad compiled / jax.jit", "funcgrad compiled", "jax.jit"),
+          ("funcgrad compiled / torch.compile", "funcgrad compiled", "torch.compile")]
+
+
+def _ratio(r, a, b):
+    return f"{r[a] / r[b]:.2f}x" if r.get(a) and r.get(b) else "n/a"
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--device", default=os.environ.get("FUNCGRAD_BENCH_DEVICE", "cpu"))
     ap.add_argument("--out", default=os.path.join(HERE, "RESULTS.md"))
+    ap.add_argument("--no-torch-compile", action="store_true", help="leave the torch.compile column empty")
+    ap.add_argument("--clock", choices=("wall", "cpu"), help="time rows by wall clock or process CPU time "
+                    "(default: wall, or cpu when the load average exceeds the core count)")
+    ap.add_argument("--torch-threads", type=int, default=0, help="torch.set_num_threads (default: torch's, or 1 "
+                    "when the load average exceeds the core count)")
+    ap.add_argument("--rss-child", nargs=4, metavar=("WORKLOAD", "SYSTEM", "STEPS", "DEVICE"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.rss_child:
+        w, system, steps, device = args.rss_child
+        _peak_rss_child(w, system, int(steps), device)
+        return None
     q = args.quick
     dev = args.device
+    import torch
+
+    # torch's intra-op threads spin when the machine is oversubscribed (a shared 2-core box): then
+    # one thread, as stated in the results; otherwise torch's default
+    if args.torch_threads:
+        torch.set_num_threads(args.torch_threads)
+    elif os.getloadavg()[0] > (os.cpu_count() or 1):
+        torch.set_num_threads(1)
+    clock = args.clock or ("cpu" if os.getloadavg()[0] > (os.cpu_count() or 1) else "wall")
+    CLOCK.update(fn=time.process_time if clock == "cpu" else time.perf_counter, name=clock)
+    load_start = os.getloadavg()
+    TORCH_COMPILE["on"] = not (q or args.no_torch_compile)
+    FAILURES.clear()
     t_start = time.time()
     rows = []
 
     def run(name, unit, fn):
         t0 = time.time()
         r = fn()
+        if r is None:
+            print(f"{name:<44} skipped", flush=True)
+            return
         rows.append((name, unit, r))
-        print(f"{name:<34} done in {time.time() - t0:5.1f}s", flush=True)
+        print(f"{name:<44} done in {time.time() - t0:5.1f}s  " +
+              "  ".join(f"{k}={v * 1e6:.1f}" for k, v in r.items() if v is not None), flush=True)
 
     run("chain of 200 ops fwd+bwd, scalar", "µs/op", lambda: chain((), 3 if q else 30, 2 if q else 5, dev))
     run("chain of 200 ops fwd+bwd, 100x100", "µs/op", lambda: chain((100, 100), 3 if q else 20, 2 if q else 5, dev))
@@ -311,43 +738,75 @@ def main(argv=None):
     run("wide MLP step 512x784-1024-1024-10, Adam", "µs/step",
         lambda: mlp_step((784, 1024, 1024, 10), 512, "adam", True, 3 if q else 20, 2 if q else 5, dev))
     run("small CNN step 32x1x28x28, Adam", "µs/step", lambda: cnn_step(3 if q else 30, 2 if q else 5, dev))
+    if q:  # smaller models: the quick run proves the rows run, it measures nothing
+        GPT.update(d=32, seq=16, batch=4)
+        LSTM.update(hidden=32, seq=8, batch=4)
+    run(f"small GPT step ({GPT['layers']} layers, d{GPT['d']}, T{GPT['seq']}, B{GPT['batch']}), AdamW+clip",
+        "µs/step", lambda: gpt_step(3 if q else 30, 2 if q else 5, dev))
+    run(f"LSTM LM step (h{LSTM['hidden']}, T{LSTM['seq']}, B{LSTM['batch']}), SGD+clip", "µs/step",
+        lambda: lstm_step(3 if q else 30, 2 if q else 5, dev))
+    run("variable-length batches (benchmarks/varlen.py)", "µs/batch", lambda: varlen_row(q, dev))
     run("Hessian-vector product, 300x300", "µs/call", lambda: hvp(3 if q else 50, 2 if q else 5, dev))
     n_rss = 200 if q else 10000
     marks = rss_over_steps(n_rss, dev)
+    graph = kept_graph_bytes(50 if q else 500, dev)
+    peaks = {} if q else {w: peak_rss(code, 300, dev) for w, code in _RSS_CHILD.items()}
 
     import jax
     import torch
 
     import funcgrad
 
-    systems = ["torch eager", "jax.jit", "funcgrad eager", "funcgrad compiled"]
     lines = [
         "# funcgrad benchmark results",
         "",
         f"- date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC; mode: {'quick' if q else 'full'}",
         f"- machine: {platform.machine()}, {os.cpu_count()} CPU cores, {platform.platform()}; JAX devices: "
-        f"{[d.device_kind for d in jax.devices()]}; benchmark device: {dev}",
+        f"{[d.device_kind for d in jax.devices()]}; benchmark device: {dev}; load average (1, 5, 15 min) at the "
+        f"start {', '.join(f'{x:.1f}' for x in load_start)}, at the end {', '.join(f'{x:.1f}' for x in os.getloadavg())}",
+        f"- clock: **{CLOCK['name']}**" + (" (process CPU time over all threads: the machine was oversubscribed, "
+                                           "so wall time would mostly measure waiting for a core)"
+                                           if CLOCK["name"] == "cpu" else ""),
         f"- versions: python {platform.python_version()}, funcgrad {funcgrad.__version__}, jax {jax.__version__}, "
-        f"torch {torch.__version__}, numpy {np.__version__}",
-        "- medians after warm-up; every number in a row was measured in the same run. `jax.jit` is the same "
-        "workload written by hand in JAX (+ optax); for the chain rows it is one jitted gradient of the chain.",
+        f"torch {torch.__version__} ({torch.get_num_threads()} intra-op threads), numpy {np.__version__}",
+        "- medians after warm-up, the systems of a row interleaved in one run (so a loaded machine slows them "
+        "alike); `jax.jit` is the same workload written by hand in JAX (+ optax); for the chain rows it is one "
+        "jitted gradient of the chain. `torch.compile` is inductor on CPU, timed after its compiling calls.",
         "",
-        "| workload | unit | " + " | ".join(systems) + " | funcgrad eager / torch | funcgrad compiled / jax.jit |",
-        "|---|---|" + "---|" * (len(systems) + 2),
+        "| workload | unit | " + " | ".join(SYSTEMS) + " | " + " | ".join(r[0] for r in RATIOS) + " |",
+        "|---|---|" + "---|" * (len(SYSTEMS) + len(RATIOS)),
     ]
     for name, unit, r in rows:
-        cells = [f"{r[s] * 1e6:.1f}" if r.get(s) is not None else "n/a" for s in systems]
-        eager_ratio = f"{r['funcgrad eager'] / r['torch eager']:.2f}x" if r.get("torch eager") else "n/a"
-        comp_ratio = f"{r['funcgrad compiled'] / r['jax.jit']:.2f}x"
-        lines.append(f"| {name} | {unit} | " + " | ".join(cells) + f" | {eager_ratio} | {comp_ratio} |")
+        cells = [f"{r[s] * 1e6:.1f}" if r.get(s) is not None else "n/a" for s in SYSTEMS]
+        lines.append(f"| {name} | {unit} | " + " | ".join(cells) + " | " +
+                     " | ".join(_ratio(r, a, b) for _, a, b in RATIOS) + " |")
+    if FAILURES:
+        lines += [""] + [f"- {w}: {sys_} failed: {why}" for w, sys_, why in FAILURES]
     (a, ra), (b, rb) = sorted(marks.items())
+    lines += ["", "## Memory", "",
+              "| measure | torch | funcgrad | funcgrad / torch |", "|---|---|---|---|",
+              f"| bytes per kept graph (200-op scalar chain, RSS growth) | {graph['torch']:.0f} | {graph['funcgrad']:.0f} "
+              f"| {graph['funcgrad'] / graph['torch']:.2f}x |" if graph["torch"] > 0 else
+              f"| bytes per kept graph (200-op scalar chain, RSS growth) | n/a | {graph['funcgrad']:.0f} | n/a |",
+              f"| bytes per kept graph, Python side (tracemalloc) | n/a (C++) | {graph['funcgrad tracemalloc']:.0f} | |"]
+    for w, pk in peaks.items():
+        if pk.get("torch") and pk.get("funcgrad"):
+            lines.append(f"| peak RSS, {w} training loop (300 steps, own process), MiB | {pk['torch']:.0f} | "
+                         f"{pk['funcgrad']:.0f} | {pk['funcgrad'] / pk['torch']:.2f}x |")
     lines += ["", f"Peak RSS, funcgrad eager seed-MLP training: {ra:.0f} MiB after {a} steps, {rb:.0f} MiB after {b} "
               f"steps ({rb - ra:+.0f} MiB).", "", f"Suite ran in {time.time() - t_start:.0f} s."]
     text = "\n".join(lines) + "\n"
     print(text)
     if not q or args.out != os.path.join(HERE, "RESULTS.md"):
+        # hand-written notes below the marker (the profile, what is left) survive a re-run
+        notes = ""
+        if os.path.exists(args.out):
+            with open(args.out) as fh:
+                old = fh.read()
+            if NOTES_MARKER in old:
+                notes = "\n" + old[old.index(NOTES_MARKER):]
         with open(args.out, "w") as fh:
-            fh.write(text)
+            fh.write(text + notes)
     return rows
 
 

@@ -166,8 +166,15 @@ def _aval(x):
 
 def infer(prim, params, args):
     """(shape, numpy dtype) of ``prim(params, *args)``; cached by shapes and dtypes."""
-    avals = tuple([_aval(a) for a in args])
-    key = (prim, params, avals)
+    key = [prim, params]
+    for a in args:
+        s, d = _aval(a)
+        key.append(s)
+        key.append(d)
+    return _infer_key(tuple(key), prim, params, args)
+
+
+def _infer_key(key, prim, params, args):
     try:
         return _shape_cache[key]
     except KeyError:
@@ -175,6 +182,7 @@ def infer(prim, params, args):
     _stats["eval_shape"] += 1
     if len(_shape_cache) > 100_000:
         _shape_cache.clear()
+    avals = [_aval(a) for a in args]
     out = jax.eval_shape(lambda *xs: prim.impl(params, *xs), *[jax.ShapeDtypeStruct(s, d) for s, d in avals])
     res = (tuple(out.shape), np.dtype(out.dtype))
     _shape_cache[key] = res
@@ -197,7 +205,11 @@ def _int_arg(v):
 
 
 def record(prim, params, args, shape=None, dtype=None):
-    """Append ``prim(params, *args)`` to the tape; returns its Lazy (or the array when not lazy)."""
+    """Append ``prim(params, *args)`` to the tape; returns its Lazy (or the array when not lazy).
+
+    The output's shape and dtype come from a cache keyed by (prim, params, input shapes and
+    dtypes): after warm-up no ``jax.eval_shape`` runs, and a recorded op costs one tape entry
+    and one Lazy."""
     lift = prim.lift
     if lift is not None:
         lifted = lift(params)
@@ -207,10 +219,13 @@ def record(prim, params, args, shape=None, dtype=None):
     with _lock:
         tape = _tape
         gen = tape.gen
-        in_pos = tape.in_pos
         codes = []
+        key = None if shape is not None else [prim, params]
         for a in args:
             if type(a) is Lazy:
+                if key is not None:
+                    key.append(a.shape)
+                    key.append(a.dtype)
                 v = a.value
                 if v is None:
                     if a.gen == gen:
@@ -218,22 +233,26 @@ def record(prim, params, args, shape=None, dtype=None):
                         continue
                     _lost(a)
                 a = v
-            j = in_pos.get(id(a))
+            elif key is not None:
+                key.append(a.shape)
+                key.append(a.dtype)
+            j = tape.in_pos.get(id(a))
             if j is None:
-                j = in_pos[id(a)] = len(tape.inputs)
+                j = tape.in_pos[id(a)] = len(tape.inputs)
                 tape.inputs.append(a)
             codes.append(-1 - j)
-        if shape is None:
-            key = (prim, params, tuple([(a.shape, a.dtype) for a in args]))
+        if key is not None:
+            key = tuple(key)
             sd = _shape_cache.get(key)
             if sd is None:
-                sd = infer(prim, params, args)
+                sd = _infer_key(key, prim, params, args)
             shape, dtype = sd
-        n = len(tape.nodes)
+        nodes = tape.nodes
+        n = len(nodes)
         node = Lazy(shape, dtype, gen, n)
-        tape.nodes.append(node)
+        nodes.append(node)
         tape.entries.append((prim, params, tuple(codes)))
-    if not _state.lazy or n + 1 >= MAX_TAPE:
+    if n + 1 >= MAX_TAPE or not _state.lazy:
         flush()
         return node.value
     return node
@@ -279,8 +298,9 @@ def materialize(targets):
 
 def discard():
     """Drop everything pending (used when a traced call is abandoned: its entries hold tracers)."""
-    global _tape
+    global _tape, _deferred
     with _lock:
+        _deferred = False
         _tape = _Tape(next(_gens))
 
 
@@ -308,10 +328,37 @@ def _refcounts(nodes):
 _BASE_REFS = _refcounts([object()])[0]
 
 
+# A backward pass that ended with its gradients pending: the next op recorded with grad mode on
+# (the next forward) flushes them first, so a program never spans two training steps; work under
+# no_grad in between (clip_grad_norm_, a hand-written update) and an optimizer step (which takes
+# the flag, ``take_deferred``, and flushes after recording its update) join the backward's program.
+_deferred = False
+
+
+def defer():
+    """Leave the tape pending (the end of a backward): flushed by the next op, observation or step."""
+    global _deferred
+    with _lock:
+        _deferred = bool(_tape.entries)
+
+
+def take_deferred():
+    """True (and clears the flag) when a backward's gradients are still pending on the tape."""
+    global _deferred
+    with _lock:
+        d, _deferred = _deferred, False
+        return d
+
+
+def pending():
+    return bool(_tape.entries)
+
+
 def flush():
     """Run the tape (op by op or fused, see the module docstring) and fill in the values still referenced."""
-    global _tape
+    global _tape, _deferred
     with _lock:
+        _deferred = False
         tape = _tape
         if not tape.entries:
             return

@@ -1,6 +1,8 @@
 """Tensor methods that are compositions of registry ops (operators, in-place protocol, indexing)."""
 from __future__ import annotations
 
+import weakref
+
 from . import _dtypes
 from ._autograd import grad_mode as _gm
 from ._dtypes import _dt_name  # noqa: F401 - also imported from here
@@ -54,8 +56,8 @@ def _inplace_assign(self, res):
         if saved:
             # the op's result now lives in self (checked from this version on); self as an *input* was
             # saved by value (torch saves a clone of the original self for in-place ops), so no check
-            node._saved = tuple((self._st, self._st.version, d, k) if st is res._st else (st, v, d, k)
-                                for st, v, d, k in saved if not (k == 0 and st is self._st))
+            node._saved = tuple((weakref.ref(self._st), self._st.version, d, k) if _deref(st) is res._st
+                                else (st, v, d, k) for st, v, d, k in saved if not (k == 0 and _deref(st) is self._st))
         self.grad_fn, self._output_nr, self._rg = node, res._output_nr, True
         self._st.last_fn = (node, res._output_nr)
     return self
@@ -83,6 +85,11 @@ def _new_factory(fn):
 
 
 _OPERAND = (int, float, complex, bool)
+
+
+def _deref(st):
+    """A saved storage, held weakly for a saved result (None when gone)."""
+    return st() if type(st) is weakref.ref else st
 
 
 def _bin(fn, swap=False, name=None, python_level=False):

@@ -29,6 +29,7 @@ import numpy as np
 
 from . import _lazy
 from ._ops import creation
+from ._ops.registry import const as creation_const
 from ._ops.registry import OpDef, dispatch
 from .autograd import grad_mode
 from .nn.module import Module
@@ -89,10 +90,11 @@ class _State:
 
     @staticmethod
     def _opt_read(opt):
-        return {"state": {i: opt._opt_state[id(g)][1] for i, g in enumerate(opt.param_groups) if id(g) in opt._opt_state},
-                "hyper": [{k: (np.asarray(g[k], np.float64) if k != "betas" else tuple(np.asarray(b, np.float64)
-                                                                                       for b in g[k]))
-                           for k in _traced_hyper(opt) if k in g} for g in opt.param_groups]}
+        hyper_keys = _traced_hyper(opt)
+        return {"state": {i: _concrete(opt._opt_state[id(g)][1]) for i, g in enumerate(opt.param_groups)
+                          if id(g) in opt._opt_state},
+                "hyper": [{k: (_f64(g[k]) if k != "betas" else tuple(_f64(b) for b in g[k]))
+                           for k in hyper_keys if k in g} for g in opt.param_groups]}
 
     def snapshot(self):
         return ([(x._st.value, x._st.version, x._grad, x.__dict__.get("_vcache")) for x in self.tensors],
@@ -181,11 +183,34 @@ class _State:
         self.gen._count += plan["draws"]
 
 
+def _concrete(tree):
+    if type(tree) is tuple and all(type(v) is not _lazy.Lazy and type(v) is not tuple for v in tree):
+        return tree
+    return jax.tree_util.tree_map(lambda v: _lazy.value_of(v) if type(v) is _lazy.Lazy else v, tree)
+
+
+def _f64(v):
+    """A hyper-parameter as a float64 program input: python numbers as cached device scalars (no
+    host-to-device conversion per call)."""
+    if type(v) is float or type(v) is int:
+        return creation_const(float(v), _F64)
+    return np.asarray(v, np.float64)
+
+
+_F64 = np.dtype(np.float64)
+
+
 def _traced_hyper(opt):
     """Hyper-parameters fed to the program as inputs: funcgrad's own optimizers only. A user's
     step() does python arithmetic with them (``alpha=-group['lr']``), so there they stay numbers
     and are part of the guards instead (a changed value recompiles, never a stale constant)."""
-    return () if opt._user_step else _TRACED_HYPER
+    r = _hyper_by_class.get(type(opt))
+    if r is None:
+        r = _hyper_by_class[type(opt)] = () if opt._user_step else _TRACED_HYPER
+    return r
+
+
+_hyper_by_class: dict = {}
 
 
 def _static(v):
@@ -263,27 +288,46 @@ def _discover(fn, args, kwargs):
 def _roots(fn, args, kwargs):
     """Identities of what the function reaches directly (closure, named globals, default arguments,
     a partial's arguments, non-tensor arguments)."""
-    ids = []
+    return _roots_fn(fn)(args, kwargs)
+
+
+def _roots_fn(fn):
+    """``_roots`` for one function, with what cannot change (a partial's arguments, a bound method's
+    object, the code's global names) looked up once: a compiled call only reads the live parts."""
+    fixed = []
     while isinstance(fn, functools.partial):
-        ids.extend(id(a) for a in fn.args)
-        ids.extend(id(a) for a in fn.keywords.values())
+        fixed.extend(id(a) for a in fn.args)
+        fixed.extend(id(a) for a in fn.keywords.values())
         fn = fn.func
     f = fn.__func__ if isinstance(fn, types.MethodType) else fn
-    ids.append(id(getattr(fn, "__self__", None)))
-    ids.extend(id(a) for a in getattr(f, "__defaults__", None) or ())
-    ids.extend(id(a) for a in (getattr(f, "__kwdefaults__", None) or {}).values())
-    for cell in getattr(f, "__closure__", None) or ():
-        try:
-            ids.append(id(cell.cell_contents))
-        except ValueError:
-            pass
+    fixed.append(id(getattr(fn, "__self__", None)))
     code = getattr(f, "__code__", None)
-    if code is not None:
-        g = f.__globals__
-        ids.extend(id(g.get(n)) for n in code.co_names)
-    ids.extend(id(a) for a in args if not isinstance(a, Tensor))
-    ids.extend(id(a) for a in kwargs.values() if not isinstance(a, Tensor))
-    return tuple(ids)
+    names = code.co_names if code is not None else ()
+    gget = f.__globals__.get if code is not None else None
+
+    def roots(args, kwargs):
+        ids = list(fixed)
+        d = getattr(f, "__defaults__", None)
+        if d:
+            ids.extend([id(a) for a in d])
+        kd = getattr(f, "__kwdefaults__", None)
+        if kd:
+            ids.extend([id(a) for a in kd.values()])
+        for cell in getattr(f, "__closure__", None) or ():
+            try:
+                ids.append(id(cell.cell_contents))
+            except ValueError:
+                pass
+        if names:
+            ids.extend([id(gget(n)) for n in names])
+        for a in args:
+            if type(a) is not Tensor and not isinstance(a, Tensor):
+                ids.append(id(a))
+        if kwargs:
+            ids.extend(id(a) for a in kwargs.values() if not isinstance(a, Tensor))
+        return tuple(ids)
+
+    return roots
 
 
 def _names(code):
@@ -302,6 +346,9 @@ def _user_code(obj):
 
 
 def _arg_spec(args, kwargs):
+    if not kwargs and all(type(a) is Tensor for a in args):
+        return tuple([(a._shape, a._dtype, a._rg, a._st.device) for a in args])
+
     def spec(a):
         if isinstance(a, Tensor):
             return ("T", a._shape, a._dtype.name, a._rg, str(a.device))
@@ -319,6 +366,18 @@ def _arg_spec(args, kwargs):
 
 def _split_args(args, kwargs):
     """Tensor leaves of the arguments (traced) and a function rebuilding the arguments from arrays."""
+    if not kwargs and all(type(a) is Tensor for a in args):
+        meta = [(a._rg, a._st.device) for a in args]
+
+        def rebuild_plain(traced):
+            new = []
+            for a, (rg, dev) in zip(traced, meta):
+                t = Tensor._make(a, dev)
+                t._rg = rg
+                new.append(t)
+            return tuple(new), {}
+
+        return [a._array() for a in args], rebuild_plain
     leaves, treedef = jax.tree_util.tree_flatten((args, kwargs), is_leaf=lambda x: isinstance(x, Tensor))
     idx = [i for i, x in enumerate(leaves) if isinstance(x, Tensor)]
     arrays = [leaves[i]._array() for i in idx]
@@ -358,11 +417,14 @@ class CompiledFunction:
         self._cache = {}
         self._eager = False
         self._discovered = None
+        self._roots = None
         self.stats = {"traces": 0, "calls": 0, "eager_calls": 0}
 
     def _state(self, args, kwargs):
         """The discovered state, reused while the objects the function reaches are the same."""
-        roots = _roots(self.fn, args, kwargs)
+        if self._roots is None:
+            self._roots = _roots_fn(self.fn)
+        roots = self._roots(args, kwargs)
         cached = self._discovered
         if cached is not None and cached[0] == roots and cached[1].fingerprint() == cached[1]._fp:
             return cached[1]
@@ -411,6 +473,8 @@ class CompiledFunction:
         program, plan = entry
         out, new_state = program(arg_arrays, state.read())
         state.write_back(new_state, plan)
+        if isinstance(out, jax.Array):
+            return Tensor._make(out)
         return jax.tree_util.tree_map(lambda a: Tensor._make(a) if isinstance(a, jax.Array) else a, out)
 
     def _trace(self, state, arg_arrays, rebuild):

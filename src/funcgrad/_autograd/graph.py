@@ -5,6 +5,8 @@ import itertools
 import re
 import weakref
 
+from jax.core import Tracer as _Tracer
+
 from .. import _lazy
 from .anomaly_mode import anomaly_hint
 
@@ -129,9 +131,8 @@ AccumulateGrad.__module__ = "builtins"
 class OpNode(Node):
     """The backward of one registry op: gradients come from ``jax.vjp`` of the op's forward."""
 
-    __slots__ = ("op", "params", "vals", "_saved", "_out", "_pos")
-    _freed = False
-    _needed = False
+    # every field is a slot set by the registry's node constructor: no per-node __dict__
+    __slots__ = ("op", "params", "vals", "_saved", "_out", "_pos", "_freed", "_needed", "_avals", "_dropped")
 
     def _check_saved(self):
         """Version checks of what torch's formula saved. Returns the values to differentiate at:
@@ -140,6 +141,12 @@ class OpNode(Node):
             raise RuntimeError(FREED_MSG)
         vals = self.vals
         for st, version, meta, k in self._saved:
+            if type(st) is weakref.ref:  # a saved result: gone means nothing can have modified it
+                st = st()
+                if st is None:
+                    continue
+                if meta[3] is None:
+                    meta = meta[:3] + (self, meta[4])
             if st.version == version:
                 if k >= 0 and st.value is not vals[k]:
                     vals = vals[:k] + (st.value,) + vals[k + 1:]
@@ -175,6 +182,56 @@ class OpNode(Node):
 
     def _zeros_vals(self):
         return tuple(_lazy.record(_ZEROS, (s, d), (), s, d) for s, d in self._avals)
+
+
+class Dropped:
+    """Stands in ``OpNode.vals`` for an input whose value the op's derivative does not read (torch
+    does not save it): the graph keeps only its shape and dtype, so the value can be freed (and a
+    pending one is never materialised); the vjp runs on zeros there."""
+
+    __slots__ = ("shape", "dtype")
+
+    def __init__(self, shape, dtype):
+        self.shape = shape
+        self.dtype = dtype
+
+
+_dropped_cache: dict = {}
+
+
+def dropped(v):
+    """The (shared) ``Dropped`` of a value's shape and dtype."""
+    key = _lazy._aval(v)
+    d = _dropped_cache.get(key)
+    if d is None:
+        if len(_dropped_cache) > 4096:
+            _dropped_cache.clear()
+        d = _dropped_cache[key] = Dropped(*key)
+    return d
+
+
+_zeros_cache: dict = {}
+
+
+def undrop(vals):
+    """``vals`` with zeros where a value was dropped: one recorded zeros per shape and dtype, reused
+    while it stays usable (pending on the current tape, or computed and not a JAX tracer)."""
+    out = []
+    for v in vals:
+        if type(v) is Dropped:
+            key = (v.shape, v.dtype)
+            z = _zeros_cache.get(key)
+            if z is None or (z.value is None and z.gen != _lazy._tape.gen) or (
+                    z.value is not None and isinstance(z.value, _Tracer)):
+                if len(_zeros_cache) > 256:
+                    _zeros_cache.clear()
+                z = _lazy.record(_ZEROS, key, (), v.shape, v.dtype)
+                if type(z) is not _lazy.Lazy:  # lazy recording off: computed at once
+                    z = _lazy.wrap(z)
+                _zeros_cache[key] = z
+            v = z
+        out.append(v)
+    return tuple(out)
 
 
 def _zeros_impl(params, *_):

@@ -24,6 +24,7 @@ import functools
 import inspect
 import re
 import warnings
+from weakref import ref as _weakref
 
 import jax
 import jax.numpy as jnp
@@ -33,7 +34,7 @@ from .. import _autocast, _dtypes, _lazy
 from .._autograd import forward_ad as _fwd
 from .._autograd import grad_mode as _gm
 from .._autograd.anomaly_mode import _state as _anomaly, capture_trace
-from .._autograd.graph import _edge, _format_desc, _saved_desc, _seq, node_class  # noqa: F401 - also used from here
+from .._autograd.graph import Dropped, _edge, _format_desc, _saved_desc, _seq, dropped, node_class  # noqa: F401 - also used from here
 from .._device import _CPU
 from ..tensor import Tensor
 
@@ -92,11 +93,16 @@ class OpDef:
                 raise RuntimeError(freed_msg)
             if w == "result":
                 for st, _, meta, k in node._saved:
-                    if k == -1 and meta[3] is node:
-                        t = Tensor._make(st.value, st.device)
+                    if k == -1 and (meta[3] is node or meta[3] is None):
+                        st = st() if type(st) is _weakref else st
+                        # held weakly: once its tensors are gone, recomputed from the saved inputs
+                        value = st.value if st is not None else _lazy.record(self.prim, node.params, list(node.vals))
+                        t = Tensor._make(value, meta[2])
                         t.grad_fn, t._rg = node, True
                         return t
                 break
+            if type(node.vals[w]) is Dropped:
+                return None  # torch did not save it either (its gradient formula does not read it)
             e = node._pos.index(w) if w in node._pos else -1
             fn, nr = node.next_functions[e] if e >= 0 else (None, 0)
             if fn is not None and hasattr(fn, "variable"):
@@ -616,6 +622,23 @@ def const(v, np_dtype):
     return a
 
 
+_const_lazy: dict = {}
+
+
+def _const_lazy_new(v, np_dtype):
+    """``const(v)`` wrapped in a computed Lazy (its shape and dtype read without touching the
+    jax.Array); cached like ``const`` (not while tracing: a trace's numbers are numpy scalars)."""
+    c = _lazy.wrap(const(v, np_dtype))
+    if not _lazy._state.tracing:
+        if len(_const_lazy) > 4096:
+            _const_lazy.clear()
+        try:
+            _const_lazy[(type(v), v, np_dtype)] = c
+        except TypeError:
+            pass
+    return c
+
+
 _promote_cache: dict = {}
 
 
@@ -644,12 +667,16 @@ def _scalar_like(v, inputs):
     return sd
 
 
+_DIFF = frozenset(d for d in _dtypes._ALL if d.is_floating_point or d.is_complex)
+
+
 def dispatch(op, inputs, params, node_name=None):
     """Run (record) ``op`` on ``inputs`` (Tensors, python scalars or None) and build its graph node."""
+    if _lazy._deferred and _mode.grad:
+        _lazy.flush()  # a new forward: the last backward's program runs first (see _lazy.defer)
     if _ac.live is not None:
         inputs = _autocast_inputs(op.name, inputs, _ac.live, params)
     vals = []
-    grad = _mode.grad
     needs_grad = False
     cast = None
     if op.promote:
@@ -665,14 +692,14 @@ def dispatch(op, inputs, params, node_name=None):
         params = (cast.np,) + params
     dev = None
     for i, x in enumerate(inputs):
-        if isinstance(x, Tensor):
-            vals.append(x._value())
+        if type(x) is Tensor or isinstance(x, Tensor):
+            vals.append(x._st.value if x._view is None else x._value())
             d = x._st.device
             if dev is None:
                 dev = d
             elif d is not dev and d != dev and x._shape:
                 _check_device([t for t in inputs if isinstance(t, Tensor)])
-            if grad and x._rg:
+            if x._rg:
                 needs_grad = True
         elif x is None or x is ABSENT:
             continue
@@ -683,7 +710,11 @@ def dispatch(op, inputs, params, node_name=None):
             elif not isinstance(v, (bool, int, float, complex, np.generic)):
                 raise _arg_error(op, inputs, i, v)
             else:
-                vals.append(const(v, (cast or _scalar_like(v, inputs)).np))
+                npd = (cast or _scalar_like(v, inputs)).np
+                c = _const_lazy.get((type(v), v, npd)) if not _lazy._state.tracing else None
+                if c is None:
+                    c = _const_lazy_new(v, npd)
+                vals.append(c)
     try:
         lz = _lazy.record(op.prim, params, vals)
     except (TypeError, ValueError) as e:
@@ -705,7 +736,7 @@ def dispatch(op, inputs, params, node_name=None):
         out._view = (src._view or ()) + ((op.prim, params),)
         out._vcache = (src._st.version, lz)
         out._base = src._base if src._base is not None else src
-    if needs_grad and not op.nondiff_out and (out._dtype.is_floating_point or out._dtype.is_complex):
+    if needs_grad and _mode.grad and not op.nondiff_out and out._dtype in _DIFF:
         _attach_node(op, node_name or (op.node if isinstance(op.node, str) else op.node(params)),
                      inputs, vals, params, out)
     if _fwd._state.level >= 0 and not op.nondiff_out:
@@ -908,40 +939,74 @@ def _attach_node(op, name, inputs, vals, params, out):
     want = None
     saves = op.saves
     nondiff = op.nondiff
+    drop_ok = op.view or op.name in _DROPS
+    fmask = 0  # float tensor inputs whose values may be left out of the graph (see below)
     for x in inputs:
         if x is None:
             continue
         if x is ABSENT:
-            edges.append((None, 0))
+            edges.append(_NO_EDGE)
             pos.append(-1)
             continue
         if type(x) is Const or k in nondiff:
             k += 1
             continue
-        if isinstance(x, Tensor) and x._rg:
-            edges.append(_edge(x))
-            if saves is not None:
-                s = saves.get(k, ())
-                if s:
-                    want = set(s) if want is None else want.union(s)
+        if type(x) is Tensor or isinstance(x, Tensor):
+            if drop_ok and x._dtype in _DIFF:
+                fmask |= 1 << k
+            if x._rg:
+                fn = x.grad_fn
+                edges.append((fn, x._output_nr) if fn is not None else (x._accumulate_node(), 0))
+                if saves is not None:
+                    s = saves.get(k)
+                    if s:
+                        want = s if want is None else tuple(set(want).union(s))
+                    elif s is None:
+                        drop_ok = False
+            else:
+                edges.append(_NO_EDGE)
         else:
-            edges.append((None, 0))
+            edges.append(_NO_EDGE)
         pos.append(k)
         k += 1
     node.next_functions = tuple(edges)
     node._seq = next(_seq)
-    node._pos = tuple(pos)
+    pos = tuple(pos)
+    if len(_interned) > 50_000:
+        _interned.clear()
+    node._pos = _interned.setdefault(pos, pos)
     node.op = op
     node.params = params
-    node.vals = tuple(vals)
-    node._out = (out._shape, out._dtype)
+    node._dropped = False
+    if drop_ok and fmask:
+        # torch saves only what the derivative reads: the other inputs' values are not kept alive by
+        # the graph (nor materialised when pending), only their shapes. Only float tensors' values:
+        # numbers and Consts (clamp's bounds) are parameters torch keeps, integer and bool tensors
+        # are indices and masks the formula reads; and only ops whose ``saves`` were audited
+        keep = _keep_mask.get(want)
+        if keep is None:
+            keep = _keep_mask[want] = -1 if want is not None and "result" in want else \
+                sum(1 << w for w in (want or ()))
+        fmask &= ~keep
+    else:
+        fmask = 0
+    if fmask:
+        node.vals = tuple([dropped(v) if fmask >> j & 1 else v for j, v in enumerate(vals)])
+        node._dropped = True
+    else:
+        node.vals = tuple(vals)
+    o = (out._shape, out._dtype)
+    node._out = _interned.setdefault(o, o)
     saved = ()
     if want:
         tensors = [x for x in inputs if x is not None and x is not ABSENT]
         saved = []
         for w in want:
             if w == "result":
-                saved.append((out._st, out._st.version, (out._dtype, out._shape, out._st.device, node, 0), -1))
+                # a weak reference: the result's value is not kept alive by its own graph (when every
+                # tensor on that storage is gone nothing can modify it), and no node <-> saved cycle
+                saved.append((_weakref(out._st), out._st.version, (out._dtype, out._shape, out._st.device, None, 0),
+                              -1))
             elif isinstance(tensors[w], Tensor):
                 t = tensors[w]
                 if t._inference:
@@ -954,14 +1019,22 @@ def _attach_node(op, name, inputs, vals, params, out):
                               w if t._view is None else -1))
         saved = tuple(saved)
     node._saved = saved
-    if want or op.saves is None:
-        node._needed = True
+    node._needed = bool(want) or saves is None
+    node._freed = False
     if _anomaly.enabled:
         node._anomaly_trace = capture_trace()
     out.grad_fn = node
     out._rg = True
 
 
+_NO_EDGE = (None, 0)
+# Ops whose ``saves`` were checked to list every value their gradients read (a declaration made
+# for version checks may list less: native_group_norm's omits the weight its input grad reads);
+# other ops keep all input values, as before.
+_keep_mask: dict = {}
+_DROPS = frozenset({"add", "sub", "mul", "div", "mm", "bmm", "addmm", "sum", "mean"})
+# small tuples many nodes share (input positions, output shape and dtype): one object each
+_interned: dict = {}
 _node_classes: dict = {}
 
 

@@ -12,7 +12,7 @@ import warnings
 from .. import _lazy
 from .._autograd import grad_mode
 from .._autograd.anomaly_mode import _state as _anomaly, warn_forward_trace
-from .._autograd.graph import _ZEROS, AccumulateGrad, OpNode, _edge
+from .._autograd.graph import _ZEROS, AccumulateGrad, OpNode, _edge, undrop
 from .._ops.creation import _copy_op, ones_like, zeros, zeros_like
 from .._ops.pointwise import add as _add
 from .._ops.registry import OPS, dispatch, methods, vjp_op
@@ -63,6 +63,8 @@ def _op_backward(node, grads, create_graph):
     g = grads[0]
     if vals is None:
         vals = node._zeros_vals()
+    elif node._dropped:
+        vals = undrop(vals)
     n = len(vals)
     params = (("params", node.params),)
     out = []
@@ -84,19 +86,27 @@ def _op_backward(node, grads, create_graph):
     if g is None:
         g = _lazy.record(_ZEROS, (node._out[0], node._out[1].np), (), node._out[0], node._out[1].np)
     record = _lazy.record
-    aval = _lazy._aval
     args = None
+    op = node.op
+    pos = node._pos
     for e, (nxt, nr) in enumerate(node.next_functions):
         if nxt is None:
             out.append(None)
             continue
-        i = node._pos[e]
+        i = pos[e]
         if args is None:
             args = list(vals)
             args.append(g)
-        shape, dtype = aval(vals[i])
-        out.append(record(vjp_op(node.op, i, n).prim, params, args, shape, dtype))
+        v = vals[i]
+        prim = _vjp_prims.get((op, i, n))
+        if prim is None:
+            prim = _vjp_prims[(op, i, n)] = vjp_op(op, i, n).prim
+        out.append(record(prim, params, args, v.shape, v.dtype if type(v) is _Lazy else _lazy._aval(v)[1]))
     return out
+
+
+_Lazy = _lazy.Lazy
+_vjp_prims: dict = {}
 
 
 def _formula_inputs(op, i, n):
@@ -244,10 +254,12 @@ def run_backward(roots, retain_graph, create_graph, inputs=None, capture=False, 
                 raise RuntimeError(f"The differentiated Tensor at index {k} appears to not have been used in the "
                                    "graph. Set allow_unused=True if this is the desired behavior.")
         pending = [g._value() for g in captured if g is not None]
-    else:
-        pending = [t._value() for t in touched]
-    if not create_graph:
-        _lazy.materialize([p for p in pending if type(p) is _lazy.Lazy])
+        if not create_graph:
+            _lazy.materialize([p for p in pending if type(p) is _lazy.Lazy])
+    elif not create_graph and touched:
+        # .backward(): the gradients stay pending until observed, the next op, or an optimizer step,
+        # which records its update after them so the whole training step is one XLA program
+        _lazy.defer()
     return captured
 
 
@@ -270,7 +282,10 @@ def _run_callbacks():
 
 def _run_node(node, buffers, acc_deps, V, create_graph, want, captured, capture, touched, executed):
     grads = buffers.pop(node, None) or [None] * node._num_outputs()
-    if want is None and not node._special and type(node) in _plain and not _anomaly.enabled:
+    plain = _plain_cache.get(type(node))
+    if plain is None:
+        plain = type(node) in _plain
+    if plain and want is None and not node._special and not _anomaly.enabled:
         # the common case: an op node without hooks, retained grads or captures
         outs = _op_backward(node, grads, create_graph) if grads[0] is not None else [None] * len(node.next_functions)
         executed.append(node)

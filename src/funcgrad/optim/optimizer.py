@@ -13,6 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from .. import _lazy
 from .._lazy import Lazy as _Lazy
 from .._lazy import wrap
 from ..autograd import grad_mode
@@ -263,8 +264,15 @@ class Optimizer:
         if closure is not None:
             with grad_mode.enable_grad():
                 loss = closure()
-        for group in self.param_groups:
-            self._step_group(group)
+        # the backward just run left its gradients pending (see autograd.engine): the updates are
+        # recorded after it and everything runs as one program when the step ends
+        deferred = _lazy.take_deferred()
+        try:
+            for group in self.param_groups:
+                self._step_group(group)
+        finally:
+            if deferred or _lazy.pending():
+                _lazy.flush()
         self._step_count += 1
         return loss
 
@@ -292,11 +300,16 @@ class Optimizer:
             entry = (key, self._adopt_state(params, state))
             self._opt_state[id(group)] = entry
         program = _jitted(type(self), statics)
-        new_params, new_state = program(tuple(p._array() for p in params), tuple(p.grad._array() for p in params),
-                                        entry[1], hyper)
+        if _lazy.is_lazy() and not _lazy._state.tracing:
+            new_params, new_state = _record_update(program, (tuple(p._value() for p in params),
+                                                             tuple(p.grad._value() for p in params), entry[1], hyper))
+        else:
+            new_params, new_state = program(tuple(p._array() for p in params),
+                                            tuple(p.grad._array() for p in params), _concrete(entry[1]), hyper)
+            new_params = [wrap(v) for v in new_params]
         with grad_mode.no_grad():
             for p, v in zip(params, new_params):
-                p._set_value(wrap(v))
+                p._set_value(v)
         self._expose_state(params, new_state)
         # watched for in-place edits (a version bump) before the next step
         watch = [(t._st, t._st.version) for p in params for t in self.state[p].values() if isinstance(t, Tensor)]
@@ -456,6 +469,46 @@ def _scalar(v):
     if isinstance(v, (tuple, list)):
         raise TypeError("tuple hyper-parameters are split by the optimizer before this point")
     return v
+
+
+def _concrete(tree):
+    """A pytree whose leaves may be pending Lazy values, with every leaf computed."""
+    return jax.tree_util.tree_map(lambda v: _lazy.value_of(v) if type(v) is _Lazy else v, tree)
+
+
+def _update_impl(params, *flat):
+    program, treedef = params
+    return tuple(jax.tree_util.tree_leaves(program(*jax.tree_util.tree_unflatten(treedef, flat))))
+
+
+def _getitem_impl(params, tup):
+    return tup[params]
+
+
+_UPDATE = _lazy.Prim("optimizer_update", _update_impl)
+_GETITEM = _lazy.Prim("getitem", _getitem_impl)
+_out_avals: dict = {}
+
+
+def _record_update(program, args):
+    """Record ``program(*args)`` (one optimizer update) on the lazy tape: one entry computing all
+    outputs and one entry per output, so it fuses with the pending backward into one program."""
+    flat, treedef = jax.tree_util.tree_flatten(args)
+    key = (program, treedef, tuple((tuple(v.shape), np.dtype(v.dtype)) for v in flat))
+    out = _out_avals.get(key)
+    if out is None:
+        shapes = jax.eval_shape(program, *jax.tree_util.tree_unflatten(
+            treedef, [jax.ShapeDtypeStruct(s, d) for s, d in key[2]]))
+        leaves, out_def = jax.tree_util.tree_flatten(shapes)
+        if len(_out_avals) > 1024:
+            _out_avals.clear()
+        out = _out_avals[key] = ([(tuple(x.shape), np.dtype(x.dtype)) for x in leaves], out_def)
+    avals, out_def = out
+    if len(_lazy._tape.entries) + len(avals) + 2 >= _lazy.MAX_TAPE:
+        _lazy.flush()  # the tuple entry and its getitems must land on one tape
+    tup = _lazy.record(_UPDATE, (program, treedef), flat, (), None)
+    leaves = [_lazy.record(_GETITEM, k, [tup], s, d) for k, (s, d) in enumerate(avals)]
+    return jax.tree_util.tree_unflatten(out_def, leaves)
 
 
 @functools.lru_cache(maxsize=None)
