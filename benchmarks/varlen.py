@@ -90,15 +90,9 @@ def run(lib, seqs, weights, steps_plan, mark=None, at=0, longest=False):
     return losses, times, [p.detach().numpy().copy() for p in model.parameters()]
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--steps", type=int, default=40)
-    ap.add_argument("--batch", type=int, default=8)
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--pad", choices=("fixed", "longest"), default="fixed")
-    args = ap.parse_args(argv)
-    steps = 5 if args.quick else args.steps
-
+def measure(steps, batch, longest=False):
+    """Run both libraries on the same ``2 * steps`` batches; returns per-step times, the funcgrad
+    stats snapshots (before, after the first ``steps``, at the end); asserts equal results."""
     import torch
 
     import funcgrad
@@ -124,8 +118,7 @@ def main(argv=None):
         return st
 
     seqs, weights = make_data(0)
-    steps_plan = plan(1, 2 * steps, args.batch, seqs)
-    longest = args.pad == "longest"
+    steps_plan = plan(1, 2 * steps, batch, seqs)
     t_losses, t_times, t_params = run(torch, seqs, weights, steps_plan, longest=longest)
     snaps = [stats()]
     f_losses, f_times, f_params = run(funcgrad, seqs, weights, steps_plan, lambda: snaps.append(stats()), steps,
@@ -134,6 +127,30 @@ def main(argv=None):
     np.testing.assert_allclose(f_losses, t_losses, rtol=2e-4, atol=1e-5)
     for a, b in zip(f_params, t_params):
         np.testing.assert_allclose(a, b, rtol=2e-4, atol=1e-5)
+    return t_times, f_times, snaps
+
+
+def suite_row(quick, device):
+    """The row of ``benchmarks/suite.py``: median seconds per step after the first (cold) steps,
+    torch eager and funcgrad eager (the loop has no compiled form: its shapes change every step)."""
+    if device != "cpu":
+        return None
+    steps = 5 if quick else 40
+    t_times, f_times, _ = measure(steps, 8)
+    return {"torch eager": float(np.median(t_times[steps:])), "torch.compile": None, "jax.jit": None,
+            "funcgrad eager": float(np.median(f_times[steps:])), "funcgrad compiled": None}
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--steps", type=int, default=40)
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--pad", choices=("fixed", "longest"), default="fixed")
+    args = ap.parse_args(argv)
+    steps = 5 if args.quick else args.steps
+    longest = args.pad == "longest"
+    t_times, f_times, snaps = measure(steps, args.batch, longest)
 
     def ms(ts, avg=np.median):
         return 1e3 * float(avg(ts))
