@@ -917,6 +917,21 @@ CASES.update({
     "inplace_mul_str_names_mul_": ("t = torch.ones(3)\nt.mul_('a')", "t"),
 })
 
+# a python number/None/str/list where only a Tensor goes: torch's parser TypeError, not python's AttributeError
+CASES.update({
+    "mm_int_operand": ("t = torch.ones(2, 2)\ntorch.mm(t, 3)", "t"),
+    "addmm_int_operand": ("t = torch.ones(2, 2)\ntorch.addmm(t, t, 5)", "t"),
+    "mv_int_operand": ("torch.mv(torch.ones(2, 2), 3)", "None"),
+    "outer_int_operand": ("torch.outer(torch.ones(2), 3)", "None"),
+    "outer_method_str": ("torch.ones(2).outer('a')", "None"),
+    "ger_2d": ("torch.ger(torch.ones(2, 2), torch.ones(2))", "None"),
+    "expand_as_int": ("torch.ones(2).expand_as(3)", "None"),
+    "view_as_none": ("torch.ones(2).view_as(None)", "None"),
+    "reshape_as_list": ("torch.ones(2).reshape_as([1])", "None"),
+    "bmm_list_operand": ("torch.bmm(torch.ones(1, 2, 2), [1])", "None"),
+})
+
+
 # deliberate differences: case -> why (the README's "Things to know" lists them)
 DIFFERENCES: dict = {}
 

@@ -34,7 +34,7 @@ from ._ops.creation import (Generator, arange, as_tensor, asarray, bernoulli, cl
                             randn_like, randperm, seed, set_rng_state, tensor, zeros, zeros_like)
 from ._ops.indexing import (cat, concat, concatenate, gather, hstack, index_select, masked_select, nonzero,  # noqa: E402
                             stack, tile, vstack)
-from ._ops.linalg import addmm, bmm, dot, einsum, matmul, mm, mv, outer  # noqa: E402
+from ._ops.linalg import addmm, bmm, dot, einsum, matmul, mm, mv  # noqa: E402
 from ._ops.pointwise import clamp, clip, float_power, pow, where  # noqa: E402,A004
 from ._ops.reduction import max, min  # noqa: E402,A004
 from ._ops.views import (broadcast_to, chunk, expand_as, split, swapaxes, swapdims, unbind)  # noqa: E402

@@ -163,12 +163,19 @@ def _mT(self):
     return views._mT(self)
 
 
+def _other_shape(name, other):
+    """``other``'s shape for the ``*_as`` methods; a non-tensor is torch's parser TypeError."""
+    if not isinstance(other, Tensor):
+        raise TypeError(f"{name}(): argument 'other' (position 1) must be Tensor, not {type(other).__name__}")
+    return other._shape
+
+
 def _view_as(self, other):
-    return views.view(self, other._shape)
+    return views.view(self, _other_shape("view_as", other))
 
 
 def _reshape_as(self, other):
-    return views.reshape(self, other._shape)
+    return views.reshape(self, _other_shape("reshape_as", other))
 
 
 def _clamp_(self, min=None, max=None):  # noqa: A002
@@ -180,7 +187,7 @@ def _pow_(self, exponent):
 
 
 def _expand_as(self, other):
-    return views.expand(self, other._shape)
+    return views.expand(self, _other_shape("expand_as", other))
 
 
 def _apply_(self, fn):
@@ -250,7 +257,7 @@ def install(Tensor):
         "T": property(views._T), "mT": property(_mT), "H": property(views._H), "mH": property(views._mH),
         "view_as": _view_as, "reshape_as": _reshape_as, "expand_as": _expand_as,
         "clamp": pointwise.clamp, "clip": pointwise.clamp, "clamp_": _clamp_,
-        "clip_": _clamp_, "matmul": linalg.matmul, "outer": linalg.outer,
+        "clip_": _clamp_, "matmul": linalg.matmul,
         "swapaxes": views.transpose, "swapdims": views.transpose, "nonzero": indexing.nonzero,
         "tile": indexing.tile, "index_put_": _index_put_, "negative": pointwise.neg, "absolute": pointwise.abs,
         "arcsin": pointwise.asin, "arccos": pointwise.acos, "arctan": pointwise.atan,

@@ -327,6 +327,7 @@ def outer(input, vec2):
     return input.unsqueeze(1) * vec2.unsqueeze(0)
 
 
+public(outer, method=True, aliases=("ger",))
 ger = outer
 
 

@@ -221,8 +221,10 @@ def _bad_call(opname, binder, args, kwargs, e, method_call=False):
     shift = 1 if method_call else 0
     if isinstance(e, AttributeError):
         names = _ARGNAMES.get(opname) or ()
+        m = _NOT_A_TENSOR.match(str(e))  # the python value the op tried to use as a tensor
         for i, v in enumerate(args):
-            if not isinstance(v, Tensor) and (i == 0 or v is None or isinstance(v, (list, str, dict))):
+            if not isinstance(v, Tensor) and (i == 0 or v is None or isinstance(v, (list, str, dict)) or
+                                              (m is not None and _type_name(v) == m.group(1))):
                 arg = names[i] if i < len(names) else "input"
                 raise TypeError(f"{opname}(): argument '{arg}' (position {i + 1 - shift}) must be Tensor, "
                                 f"not {_type_name(v)}") from None
@@ -257,7 +259,7 @@ def _expected(opname, pname):
     kind = _ARG_OVERRIDES.get(opname, {}).get(pname)
     if kind is not None:
         return kind
-    if pname == "dims" or (pname == "dim" and opname in _INT_LIST_DIM):
+    if pname in ("dims", "shifts") or (pname == "dim" and opname in _INT_LIST_DIM):
         return "tuple of ints"
     if pname in _INT_ARGS:
         return "int"
@@ -331,8 +333,41 @@ def _check_args(opname, fn, args, kwargs, method_call):
 _MASK_FIRST = frozenset(("masked_fill", "masked_scatter"))
 
 
+# parameters that take only a Tensor in torch's signatures: a python value there that made the op
+# fail (``mm(t, 3)``: "'int' object has no attribute ...") is torch's "must be Tensor" TypeError
+_TENSOR_ONLY = frozenset(("input", "mat1", "mat2", "vec", "vec1", "vec2", "batch1", "batch2", "tensor",
+                          "tensor1", "tensor2", "self"))
+_NOT_A_TENSOR = re.compile(r"^'(\w+)' object (has no attribute|is not subscriptable|is not iterable)")
+
+
+def _non_tensor_operand(pname, f, args, kwargs, e, method_call):
+    m = _NOT_A_TENSOR.match(str(e))
+    sig = _SIGS.get(f)
+    if m is None:
+        return
+    if sig is None:
+        try:
+            sig = _SIGS[f] = inspect.signature(f)
+        except (TypeError, ValueError):
+            return
+    try:
+        bound = sig.bind(*args, **kwargs)
+    except TypeError:
+        return
+    for i, (name, v) in enumerate(bound.arguments.items()):
+        if isinstance(v, Tensor) or _type_name(v) != m.group(1):
+            continue
+        if name in _TENSOR_ONLY or (name in ("other", "target", "weight") and isinstance(v, (str, list, tuple))):
+            where = "" if name in kwargs or i >= len(args) else f" (position {i + 1 - (1 if method_call else 0)})"
+            if method_call and i == 0:
+                return
+            raise TypeError(f"{pname}(): argument '{name}'{where} must be Tensor, not {_type_name(v)}") from None
+
+
 def _public_error(pname, f, args, kwargs, e, method_call):
     _check_args(pname, f, args, kwargs, method_call)
+    if isinstance(e, (AttributeError, TypeError)):
+        _non_tensor_operand(pname, f, args, kwargs, e, method_call)
     if isinstance(e, ValueError) and "broadcast" in str(e):
         err = broadcast_error([x._shape for x in args if isinstance(x, Tensor)])
         if err is not None:
