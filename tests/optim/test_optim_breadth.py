@@ -2,6 +2,7 @@
 every scheduler for 30 steps, under torch and funcgrad from the same start; torch-written optimizer
 state loaded and continued; hooks, repr, swa_utils, LBFGS strong Wolfe. (Longer trajectories of the
 older optimizers: test_optimizers_vs_torch.py.)"""
+import os
 import io
 import sys
 
@@ -205,9 +206,13 @@ def test_hooks_repr_names_and_zero_grad_like_torch():
     np.testing.assert_allclose(gw, rw, rtol=1e-6)
 
 
-@pytest.mark.parametrize("dtype", ["float64", "float32"])
+_LONG = bool(os.environ.get("FUNCGRAD_LONG"))  # every combination only in long runs (~45 s each here)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"] if _LONG else ["float64"])
 @pytest.mark.parametrize("kw", [dict(lr=1, max_iter=10), dict(lr=0.8, max_iter=7, history_size=3),
-                                dict(lr=1, max_iter=20, max_eval=12)])
+                                dict(lr=1, max_iter=20, max_eval=12)] if _LONG else
+                         [dict(lr=0.8, max_iter=7, history_size=3)])
 def test_lbfgs_strong_wolfe_iterates_match_torch(kw, dtype):
     def run(lib):
         rng = np.random.default_rng(3)

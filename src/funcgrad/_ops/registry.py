@@ -538,6 +538,9 @@ def public(fn=None, *, name=None, method=False, function=True, inplace=False, na
 
             return wrapper
 
+        if isinstance(f, type):  # a published class (linalg.LinAlgError) stays the class itself
+            _publish(pname, f, method, function, inplace, namespace, aliases)
+            return f
         g = make(False)
         # pickled by reference to where it is published (the package's own calls use ``f``)
         ns = namespace if isinstance(namespace, str) else (namespace[0] if namespace else "torch")
@@ -664,7 +667,8 @@ def _const_lazy_new(v, np_dtype):
     """``const(v)`` wrapped in a computed Lazy (its shape and dtype read without touching the
     jax.Array); cached like ``const`` (not while tracing: a trace's numbers are numpy scalars)."""
     c = _lazy.wrap(const(v, np_dtype))
-    if not _lazy._state.tracing:
+    # a float zero is never cached here: -0.0 == 0.0 (and hashes alike), so either would find the other
+    if not _lazy._state.tracing and (v or isinstance(v, (int, np.integer))):
         if len(_const_lazy) > 4096:
             _const_lazy.clear()
         try:

@@ -288,6 +288,8 @@ def _run_node(node, buffers, acc_deps, V, create_graph, want, captured, capture,
     if plain and want is None and not node._special and not _anomaly.enabled:
         # the common case: an op node without hooks, retained grads or captures
         outs = _op_backward(node, grads, create_graph) if grads[0] is not None else [None] * len(node.next_functions)
+        if type(node).__name__ == "NotImplemented":
+            _lazy.flush()  # its derivative raises while traced: raise it here, in backward(), as torch does
         executed.append(node)
         _propagate(node, outs, buffers, acc_deps, V, create_graph, want, captured, capture, touched, executed)
         return

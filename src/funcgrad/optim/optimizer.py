@@ -504,10 +504,11 @@ def _record_update(program, args):
             _out_avals.clear()
         out = _out_avals[key] = ([(tuple(x.shape), np.dtype(x.dtype)) for x in leaves], out_def)
     avals, out_def = out
-    if len(_lazy._tape.entries) + len(avals) + 2 >= _lazy.MAX_TAPE:
-        _lazy.flush()  # the tuple entry and its getitems must land on one tape
-    tup = _lazy.record(_UPDATE, (program, treedef), flat, (), None)
-    leaves = [_lazy.record(_GETITEM, k, [tup], s, d) for k, (s, d) in enumerate(avals)]
+    with _lazy._lock:  # the tuple entry and its getitems must land on one tape (another thread may flush)
+        if len(_lazy._tape.entries) + len(avals) + 2 >= _lazy.MAX_TAPE:
+            _lazy.flush()
+        tup = _lazy.record(_UPDATE, (program, treedef), flat, (), None)
+        leaves = [_lazy.record(_GETITEM, k, [tup], s, d) for k, (s, d) in enumerate(avals)]
     return jax.tree_util.tree_unflatten(out_def, leaves)
 
 
