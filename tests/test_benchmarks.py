@@ -15,6 +15,9 @@ def test_suite_quick_runs_and_writes_a_table(tmp_path):
     names = [name for name, _, _ in rows]
     assert len(rows) >= 8 and "| workload |" in text and "Peak RSS" in text and "## Memory" in text
     assert any("GPT" in n for n in names) and any("LSTM" in n for n in names)
-    for _, _, r in rows:
+    for name, _, r in rows:
         assert all(v is None or v > 0 for v in r.values())
+        if "variable-length" in name:  # eager only: its shapes change every step (no compiled form)
+            assert r["funcgrad eager"] and r["torch eager"]
+            continue
         assert r["funcgrad eager"] and r["funcgrad compiled"] and r["jax.jit"]
