@@ -1,6 +1,7 @@
 """Tiered lazy execution (``funcgrad/_lazy.py``): op-by-op and fused runs give torch's numbers
 (inf, NaN, -0.0 included), a shape-varying loop compiles a bounded number of programs, and an
 interrupted flush leaves its values pending. torch is the oracle."""
+import collections
 import os
 import sys
 
@@ -87,8 +88,10 @@ def _varlen_step(lib, data, lengths, starts, w):
 
 @pytest.fixture
 def fresh(monkeypatch):
-    """The executor as a new process has it: no recent flushes."""
-    monkeypatch.setattr(_lazy, "_recent", __import__("collections").deque([False] * 8, maxlen=8))
+    """The executor as a new process has it: no recent flushes, no segments."""
+    monkeypatch.setattr(_lazy, "_recent", collections.deque([False] * 8, maxlen=8))
+    monkeypatch.setattr(_lazy, "_cuts", collections.deque(maxlen=4))
+    monkeypatch.setattr(_lazy, "_prev", None)
 
 
 def test_shape_varying_loop_compiles_a_bounded_number_of_programs(fresh):
@@ -107,11 +110,12 @@ def test_shape_varying_loop_compiles_a_bounded_number_of_programs(fresh):
         if lib is fg:
             end = _lazy.stats()
     np.testing.assert_allclose(out[fg], out[torch], rtol=1e-5)
-    # 4 lengths: slices and pads have one kernel per length (starts are kernel arguments), the
-    # model part one per op; no program per step
-    assert mid["programs"] - start["programs"] <= 6
+    # the first steps fused whole; then the part after the pads (the same every step) one segment
+    # program, each slice with its pad one per length (4 lengths; starts are program arguments)
+    # and a few per-op kernels; no program per step
+    assert mid["programs"] + mid["segments"] - start["programs"] - start["segments"] <= 10, (start, mid)
     assert end["xla_compiles"] - mid["xla_compiles"] <= 2, (mid, end)
-    assert end["op_runs"] - mid["op_runs"] >= 10
+    assert end["split_runs"] - mid["split_runs"] >= 10, (mid, end)
 
 
 def test_fixed_shape_loop_is_fused_once(fresh):
@@ -127,6 +131,90 @@ def test_fixed_shape_loop_is_fused_once(fresh):
     assert after["programs"] - before["programs"] <= 1
     assert after["kernels"] == before["kernels"]
     assert after["fused_runs"] - before["fused_runs"] == 6
+
+
+def _edge_step(lib, data, rows, w, hook=None):
+    """Per-sample slices of ``data`` padded (with -0.0) to 6 rows and stacked: new shapes every
+    step. The rest is the same every step, made of op pairs XLA rewrites across when fused without
+    barriers (log(exp(z)), sqrt(z * z), exp(a) * exp(b), log(sqrt(z))), with inf, NaN and -0.0."""
+    xs = [data[i:i + L] for i, L in rows]
+    if hook is not None:
+        xs[0] = hook(xs[0])
+    x = lib.stack([lib.nn.functional.pad(s, (0, 0, 0, 6 - s.shape[0]), value=-0.0) for s in xs])
+    z = x * w
+    y = z.exp().log() + (z * z).sqrt() + z.exp() * (-z).exp() + z.sqrt().log() * -0.0
+    y.sum().backward()
+    g, w.grad = w.grad, None
+    return y.detach(), g
+
+
+def _edge_data():
+    rng = np.random.default_rng(3)
+    data = rng.standard_normal((40, 3)).astype(np.float32)
+    data[::5, 0] = EDGE[:8]
+    data[1::10, 1] = [100.0, -100.0, 0.0, -0.0]
+    data[2::10, 2] = [-0.0, 90.0, -90.0, float("nan")]
+    plans = [[(int(rng.integers(0, 34)), int(rng.integers(1, 7))) for _ in range(4)] for _ in range(12)]
+    return data, plans, np.array([1.0, -0.5, 2.0], np.float32)
+
+
+def _edge_run(lib, data_np, plans, w_np):
+    w, data = lib.tensor(w_np, requires_grad=True), lib.tensor(data_np)
+    return [t.numpy() for rows in plans for t in _edge_step(lib, data, rows, w)]
+
+
+def test_churning_tape_runs_its_recurring_part_as_one_program(fresh, monkeypatch):
+    data, plans, w = _edge_data()
+    expected = _edge_run(torch, data, plans, w)
+    monkeypatch.setattr(_lazy, "CHURN", 0)  # structures churn from the start: a new one is not fused whole
+    before = _lazy.stats()
+    got = _edge_run(fg, data, plans, w)
+    after = _lazy.stats()
+    monkeypatch.setattr(_lazy, "_tier", "ops")
+    ops = _edge_run(fg, data, plans, w)
+    for f, o, t in zip(got, ops, expected):
+        same(fg.tensor(f), torch.tensor(t))
+        same(fg.tensor(f), torch.tensor(o))  # segments give the op-by-op numbers (inf, NaN, signs; to an ulp)
+    # the first step is fused whole (its kernels are new), the second runs op by op (the first
+    # step's tape differs: no gradient existed yet); from the third on, the part after the pads
+    # (forward and backward) is one program found by matching the third tape's tail with the
+    # second's, compiled once; each slice with its pad one program per length
+    assert after["split_runs"] - before["split_runs"] >= len(plans) - 2, (before, after)
+    assert after["op_runs"] - before["op_runs"] <= 1, (before, after)
+    assert after["programs"] - before["programs"] <= 2, (before, after)
+    # the suffix; a slice and its pad per length (6), and per length of the slices starting at 0
+    assert after["segments"] - before["segments"] <= 1 + 2 * 6, (before, after)
+
+
+def test_failed_split_flush_names_the_failure(fresh, monkeypatch):
+    data_np, plans, w_np = _edge_data()
+    monkeypatch.setattr(_lazy, "CHURN", 0)
+    w, data = fg.tensor(w_np, requires_grad=True), fg.tensor(data_np)
+    for rows in plans[:4]:
+        _edge_step(fg, data, rows, w)[0].numpy()
+    armed = []
+
+    def impl(params, x):
+        if armed:
+            raise _Timeout("segment ran over 60s")
+        return x * 1
+
+    boom = _lazy.Prim("boom_segment_test", impl)
+    hook = lambda s: fg.Tensor._make(_lazy.record(boom, (), [s._value()]))  # noqa: E731
+    before = _lazy.stats()
+    y, g = _edge_step(fg, data, plans[4], w, hook)
+    armed.append(1)
+    with pytest.raises(_Timeout):
+        _lazy.flush()
+    assert _lazy.stats()["split_runs"] == before["split_runs"] + 1  # it ran as segments
+    for use in (lambda: y.tolist(), lambda: g + 1):
+        with pytest.raises(RuntimeError, match="the flush computing it failed .*segment ran over 60s"):
+            use()
+    armed.clear()
+    y, g = _edge_step(fg, data, plans[5], w)
+    yt, gt = _edge_step(torch, torch.tensor(data_np), plans[5], torch.tensor(w_np, requires_grad=True))
+    same(y, yt)
+    same(g, gt)
 
 
 def test_hot_structure_run_op_by_op_is_then_fused(monkeypatch):

@@ -130,7 +130,8 @@ _recent = collections.deque([False] * 8, maxlen=8)
 CHURN = 3
 # Tests force a tier: "fused" or "ops" (None: decide as above).
 _tier = None
-_stats = {"programs": 0, "kernels": 0, "flushes": 0, "fused_runs": 0, "op_runs": 0, "eval_shape": 0,
+_stats = {"programs": 0, "segments": 0, "kernels": 0, "flushes": 0, "fused_runs": 0, "op_runs": 0, "split_runs": 0,
+          "eval_shape": 0,
           "xla_compiles": 0, "compile_seconds": 0.0}
 
 
@@ -410,7 +411,16 @@ def _run(tape):
 
 
 def _run_new(key, nodes, entries, inputs, outs):
-    """A structure without a fused program: run it op by op, or fuse it (see the module docstring)."""
+    """A structure without a fused program: run it op by op, fuse it, or split it into segments
+    (see the module docstring)."""
+    heat = _heat.get(key, 0) + 1
+    churn = sum(_recent)
+    if _cuts and _tier is None and heat < HOT and churn >= CHURN:
+        results = _run_split(nodes, entries, inputs, outs, False)
+        if results is not None:
+            _recent.append(True)
+            _remember_heat(key, heat)
+            return results
     n = len(entries)
     need = [False] * n
     for i in outs:
@@ -437,9 +447,7 @@ def _run_new(key, nodes, entries, inputs, outs):
         live += 1
         if k not in kernels and k not in seen:
             novel += 1
-    heat = _heat.get(key, 0) + 1
     if live > 1:
-        churn = sum(_recent)
         _recent.append(True)
     if _tier is not None:
         fuse = _tier == "fused" and live > 1
@@ -447,23 +455,27 @@ def _run_new(key, nodes, entries, inputs, outs):
         fuse = live > 1 and (heat >= HOT or churn < CHURN or 4 * novel > live)
     if fuse:
         _heat.pop(key, None)
-        if len(seen) > 200_000:
-            seen.clear()
-        for k in keys:
-            if k is not None:
-                seen[k] = True
-        fn = _program_cache[key] = jax.jit(_program(entries, outs))
-        _stats["programs"] += 1
+        _prev_put(entries, nodes, inputs, outs)
+        _mark_seen(keys)
+        fn = _compile(key, entries, outs, "programs")
         _stats["fused_runs"] += 1
-        if len(_program_cache) > MAX_PROGRAMS:
-            _program_cache.popitem(last=False)
         return fn(*inputs)
     if live > 1:
-        if len(_heat) > 100_000:
-            _heat.clear()
-        _heat[key] = heat
+        _remember_heat(key, heat)
+        if _tier is None:
+            results = _run_split(nodes, entries, inputs, outs, True)
+            _prev_put(entries, nodes, inputs, outs)
+            if results is not None:
+                return results
     _stats["op_runs"] += 1
-    # op by op; a value is dropped after its last use unless it is returned
+    return _run_ops(entries, keys, inputs, outs)
+
+
+def _run_ops(entries, keys, inputs, outs, vals=None):
+    """Entries ``i`` with ``keys[i]`` set, each through its kernel; a value is dropped after its
+    last use unless it is returned. ``vals`` holds the values of entries computed before (codes
+    into it are read there)."""
+    n = len(entries)
     last = [-1] * n
     for i in range(n):
         if keys[i] is not None:
@@ -472,7 +484,9 @@ def _run_new(key, nodes, entries, inputs, outs):
                     last[c] = i
     for i in outs:
         last[i] = n
-    vals = [None] * n
+    if vals is None:
+        vals = [None] * n
+    kernels = _kernels
     for i in range(n):
         k = keys[i]
         if k is None:
@@ -483,9 +497,273 @@ def _run_new(key, nodes, entries, inputs, outs):
             fn = _kernel(k)
         vals[i] = fn(*[vals[c] if c >= 0 else inputs[-1 - c] for c in codes])
         for c in codes:
-            if c >= 0 and last[c] == i:
+            if c >= 0 and last[c] == i and keys[c] is not None:
                 vals[c] = None
     return [vals[i] for i in outs]
+
+
+def _remember_heat(key, heat):
+    if len(_heat) > 10_000:
+        _heat.clear()
+    _heat[key] = heat
+
+
+def _mark_seen(keys):
+    if len(_seen) > 200_000:
+        _seen.clear()
+    for k in keys:
+        if k is not None:
+            _seen[k] = True
+
+
+def _compile(key, entries, outs, counter):
+    fn = _program_cache[key] = jax.jit(_program(entries, outs))
+    _stats[counter] += 1
+    if len(_program_cache) > MAX_PROGRAMS:
+        _program_cache.popitem(last=False)
+    return fn
+
+
+# Segments. A churning tape (a new structure each flush) whose tail recurs -- a training step fed
+# with batches built from variable-length slices: the slicing and padding change every step, the
+# model's forward, backward and update after the padded batch do not -- runs that tail (the
+# *suffix*: every entry from a cut on, the values it reads from before the cut as its inputs) as
+# one cached program keyed by its own structure, like a whole tape, and the entries before the cut
+# (the *prefix*) by connected components: each one (a slice and its pad) a cached program of its
+# own once it recurs or when its kernels are new, a single entry its kernel. A suffix is found by
+# matching a tape's tail against the previous new structure's (``_prev``); its length is
+# remembered (``_cuts``), and later tapes try the remembered lengths first.
+_cuts: "collections.deque" = collections.deque(maxlen=4)
+_prev = None  # (entries, entry avals, input avals) of the last structure run without its own program
+# A suffix shorter than this (entries) is not worth a program of its own.
+MIN_SEGMENT = 4
+
+
+def _prev_put(entries, nodes, inputs, outs):
+    global _prev
+    _prev = (entries, [(nd.shape, nd.dtype) for nd in nodes], [(a.shape, a.dtype) for a in inputs], outs)
+
+
+def _part(entries, idx, inputs, nodes, outs):
+    """The entries at ``idx`` (ascending) as a tape of their own: (key, sub-entries, ext) where
+    ``ext`` lists the codes (an entry outside ``idx`` or a tape input) its inputs are read from and
+    ``outs`` the positions (in ``idx``) it returns."""
+    pos = {i: j for j, i in enumerate(idx)}
+    slot = {}
+    ext = []
+    sub = []
+    avals = []
+    for i in idx:
+        prim, params, codes = entries[i]
+        new = []
+        for c in codes:
+            j = pos.get(c) if c >= 0 else None
+            if j is None:
+                j = slot.get(c)
+                if j is None:
+                    j = slot[c] = len(ext)
+                    ext.append(c)
+                    if c >= 0:
+                        nd = nodes[c]
+                        avals.append((nd.shape, nd.dtype))
+                    else:
+                        a = inputs[-1 - c]
+                        avals.append((a.shape, a.dtype))
+                j = -1 - j
+            new.append(j)
+        sub.append((prim, params, tuple(new)))
+    return (tuple(sub), tuple(avals), outs), sub, ext
+
+
+def _suffix(entries, cut, inputs, nodes, outs):
+    """``_part`` of ``entries[cut:]``: codes rebased by ``cut`` (no position dict needed)."""
+    slot = {}
+    ext = []
+    sub = []
+    avals = []
+    for prim, params, codes in itertools.islice(entries, cut, None):
+        new = []
+        for c in codes:
+            if c >= cut:
+                new.append(c - cut)
+                continue
+            j = slot.get(c)
+            if j is None:
+                j = slot[c] = len(ext)
+                ext.append(c)
+                if c >= 0:
+                    nd = nodes[c]
+                    avals.append((nd.shape, nd.dtype))
+                else:
+                    a = inputs[-1 - c]
+                    avals.append((a.shape, a.dtype))
+            new.append(-1 - j)
+        sub.append((prim, params, tuple(new)))
+    souts = tuple([i - cut for i in outs if i >= cut])
+    return (tuple(sub), tuple(avals), souts), sub, ext
+
+
+def _common_tail(entries, nodes, inputs, prev):
+    """How many trailing entries of this tape repeat the previous structure's (same primitives,
+    parameters and input shapes; the values they read from before the cut only by shape)."""
+    pentries, pavals, pin, _ = prev
+    n, m = len(entries), len(pentries)
+    bound = min(n, m) - 1  # a suffix leaves at least one entry before it
+    j = 0
+    while j < bound:
+        prim, params, codes = entries[n - 1 - j]
+        pprim, pparams, pcodes = pentries[m - 1 - j]
+        if prim is not pprim or len(codes) != len(pcodes) or params != pparams:
+            break
+        ok = True
+        for c, d in zip(codes, pcodes):
+            if c >= 0:
+                nd = nodes[c]
+                a = (nd.shape, nd.dtype)
+            else:
+                x = inputs[-1 - c]
+                a = (x.shape, x.dtype)
+            if a != (pavals[d] if d >= 0 else pin[-1 - d]):
+                ok = False
+                break
+            if c >= 0 and d >= 0 and n - c == m - d:
+                continue  # the same entry counted from the end: inside the suffix or before it in both
+            # read from before the cut in one of them at least: the cut must come after both
+            lim = min(n - c if c >= 0 else n, m - d if d >= 0 else m) - 1
+            if lim < bound:
+                bound = lim
+        if not ok:
+            break
+        j += 1
+    return min(j, bound)
+
+
+def _run_split(nodes, entries, inputs, outs, discover):
+    """Run the tape as a cached suffix program plus its prefix (see ``_cuts``); None when no
+    remembered cut fits (and, with ``discover``, when its tail does not repeat the previous
+    structure's)."""
+    n = len(entries)
+    found = None
+    for s in _cuts:
+        cut = n - s
+        if cut <= 0:
+            continue
+        skey, sub, ext = _suffix(entries, cut, inputs, nodes, outs)
+        fn = _program_cache.get(skey)
+        if fn is not None:
+            _program_cache.move_to_end(skey)
+            found = s
+            break
+    if found is None:
+        if not discover or _prev is None:
+            return None
+        s = _common_tail(entries, nodes, inputs, _prev)
+        if s < MIN_SEGMENT:
+            return None
+        cut = n - s
+        skey, sub, ext = _suffix(entries, cut, inputs, nodes, outs)
+        pentries, pavals, pin, pouts = _prev
+        pn = len(pentries)
+        pnodes = [Lazy(sh, dt, 0, 0) for sh, dt in pavals]
+        pinputs = [jax.ShapeDtypeStruct(sh, dt) for sh, dt in pin]
+        if _suffix(pentries, pn - s, pinputs, pnodes, pouts)[0] != skey:
+            return None  # read its inputs in another pattern, or returned other values
+        fn = _compile(skey, sub, skey[2], "segments")
+        try:
+            _cuts.remove(s)
+        except ValueError:
+            pass
+    else:
+        _cuts.remove(found)
+    _cuts.appendleft(s)
+    _stats["split_runs"] += 1
+    # the prefix: what the suffix reads and what is returned, by connected components
+    need = [False] * cut
+    for c in ext:
+        if c >= 0:
+            need[c] = True
+    for i in outs:
+        if i < cut:
+            need[i] = True
+    parent = list(range(cut))
+
+    def root(i):
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i in range(cut - 1, -1, -1):
+        if not need[i]:
+            continue
+        for c in entries[i][2]:
+            if c >= 0:
+                need[c] = True
+                a, b = root(i), root(c)
+                if a != b:
+                    parent[max(a, b)] = min(a, b)
+    groups = {}
+    for i in range(cut):
+        if need[i]:
+            groups.setdefault(root(i), []).append(i)
+    returned = set(outs)
+    returned.update(c for c in ext if c >= 0)
+    vals = [None] * cut
+    for idx in groups.values():
+        _run_part(entries, idx, inputs, nodes, vals, returned)
+    results = fn(*[vals[c] if c >= 0 else inputs[-1 - c] for c in ext])
+    out = []
+    k = 0
+    for i in outs:
+        if i < cut:
+            out.append(vals[i])
+        else:
+            out.append(results[k])
+            k += 1
+    return out
+
+
+def _run_part(entries, idx, inputs, nodes, vals, returned):
+    """A connected component of a prefix: its cached program, a new one when it recurs (``HOT``)
+    or its kernels are new, else its entries op by op. Fills ``vals`` at the returned entries."""
+    if len(idx) == 1:
+        i = idx[0]
+        prim, params, codes = entries[i]
+        args = [vals[c] if c >= 0 else inputs[-1 - c] for c in codes]
+        k = (prim, params, tuple([(a.shape, a.dtype) for a in args]))
+        fn = _kernels.get(k)
+        if fn is None:
+            fn = _kernel(k)
+        vals[i] = fn(*args)
+        return
+    pouts = tuple([j for j, i in enumerate(idx) if i in returned])
+    pkey, sub, ext = _part(entries, idx, inputs, nodes, pouts)
+    fn = _program_cache.get(pkey)
+    if fn is None:
+        keys = []
+        novel = 0
+        for prim, params, codes in sub:
+            k = (prim, params, tuple([pkey[1][-1 - c] if c < 0 else (nodes[idx[c]].shape, nodes[idx[c]].dtype)
+                                      for c in codes]))
+            keys.append(k)
+            if k not in _kernels:  # a kernel to compile: compile the component instead
+                novel += 1
+        heat = _heat.get(pkey, 0) + 1
+        if heat >= HOT or 4 * novel > len(sub):
+            _heat.pop(pkey, None)
+            _mark_seen(keys)
+            fn = _compile(pkey, sub, pouts, "segments")
+        else:
+            _remember_heat(pkey, heat)
+            res = _run_ops(sub, keys, [vals[c] if c >= 0 else inputs[-1 - c] for c in ext], pouts)
+            for j, r in zip(pouts, res):
+                vals[idx[j]] = r
+            return
+    else:
+        _program_cache.move_to_end(pkey)
+    res = fn(*[vals[c] if c >= 0 else inputs[-1 - c] for c in ext])
+    for j, r in zip(pouts, res):
+        vals[idx[j]] = r
 
 
 def _kernel(key):
