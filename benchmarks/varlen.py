@@ -7,7 +7,7 @@ the batch's longest sample instead (``pad_sequence``: the model's shapes vary to
 Runs torch eager and funcgrad eager in the same process on the same data and prints ms/step for
 each (cold: the first ``--steps`` steps, compiles included; warm: the next ``--steps`` steps, on
 the same distribution of lengths), their ratio, and how many XLA programs funcgrad compiled
-(``funcgrad._lazy.stats()``: fused programs, per-op kernels, every XLA compile).
+(``funcgrad._lazy.stats()``: fused programs, segment programs, per-op kernels, every XLA compile).
 
     python benchmarks/varlen.py [--steps 40] [--batch 8] [--quick]
 """
@@ -111,8 +111,8 @@ def measure(steps, batch, longest=False):
 
     def stats():
         st = dict(getattr(_lazy, "stats", _lazy.cache_info)())
-        st.setdefault("kernels", 0)
-        st.setdefault("op_runs", 0)
+        for k in ("kernels", "op_runs", "segments", "split_runs"):
+            st.setdefault(k, 0)
         st.setdefault("fused_runs", st["flushes"] - st["op_runs"])
         st["xla_compiles"], st["compile_seconds"] = compiles
         return st
@@ -164,9 +164,10 @@ def main(argv=None):
     print(f"{'next %d steps (median ms/step)' % steps:34s}{warm_t:12.2f}{warm_f:16.2f}{warm_f / warm_t:7.2f}x")
     for name, a, b in (("first %d steps" % steps, snaps[0], snaps[1]), ("next %d steps" % steps, snaps[1], snaps[2])):
         print(f"funcgrad, {name}: {b['xla_compiles'] - a['xla_compiles']} XLA programs compiled "
-              f"({b['programs'] - a['programs']} fused, {b['kernels'] - a['kernels']} per-op kernels, "
-              f"{b['compile_seconds'] - a['compile_seconds']:.1f} s); flushes run op by op "
-              f"{b['op_runs'] - a['op_runs']}, fused {b['fused_runs'] - a['fused_runs']}")
+              f"({b['programs'] - a['programs']} fused, {b['segments'] - a['segments']} segments, "
+              f"{b['kernels'] - a['kernels']} per-op kernels, {b['compile_seconds'] - a['compile_seconds']:.1f} s); "
+              f"flushes run op by op {b['op_runs'] - a['op_runs']}, fused {b['fused_runs'] - a['fused_runs']}, "
+              f"in segments {b['split_runs'] - a['split_runs']}")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import warnings
 
+import jax
+
 from .. import _lazy
 from .._autograd import grad_mode
 from .._autograd.anomaly_mode import _state as _anomaly, warn_forward_trace
@@ -434,6 +436,23 @@ def _as_tuple(x):
     return (x,)
 
 
+_seeds: dict = {}
+
+
+def _seed(out):
+    """``ones_like(out)`` for a scalar output: its (immutable) array is made once per dtype and device."""
+    key = (out.dtype, out.device, out.shape)
+    a = _seeds.get(key)
+    if a is None:
+        with grad_mode.no_grad():
+            t = ones_like(out)
+        a = _lazy.value_of(t._st.value)
+        if isinstance(a, jax.core.Tracer):
+            return t
+        _seeds[key] = a
+    return Tensor._make(a, out.device)
+
+
 def _make_grads(outputs, grad_outputs, create_graph):
     roots = []
     for i, (out, g) in enumerate(zip(outputs, grad_outputs)):
@@ -446,8 +465,7 @@ def _make_grads(outputs, grad_outputs, create_graph):
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
             if not out.dtype.is_floating_point:
                 raise RuntimeError(f"grad can be implicitly created only for real scalar outputs but got {out.dtype}")
-            with grad_mode.no_grad():
-                g = ones_like(out)
+            g = _seed(out)
         else:
             if not isinstance(g, Tensor):
                 raise TypeError(f"gradients can be either Tensors or None, but got {type(g).__name__}")
