@@ -18,8 +18,15 @@ last flushes were new ones) while their kernels do not (at most a quarter never 
 shape-varying loop, whose kernels recur while the whole tape never does, and it runs op by op.
 A structure that has run op by op ``HOT`` times is then fused, as tracing JITs compile a hot loop.
 A tape with one live entry always runs as its kernel.
-So a fixed-shape loop compiles once, and a shape-polymorphic loop compiles one kernel per new
-op shape, never one program per step. Both tiers give the same numbers: edges where XLA's
+
+- **in segments**: a churning structure whose tail recurs (a training step on batches built from
+  variable-length slices: the slicing and padding differ every step, the model's forward,
+  backward and update after the padded batch do not) runs that tail as one cached program keyed by
+  its own structure, with the values it reads from before the cut as inputs, and the entries
+  before the cut by connected components (a slice and its pad: one cached program per length,
+  the start an input), see ``_cuts``.
+So a fixed-shape loop compiles once, and a shape-polymorphic loop compiles one kernel (or
+component) per new op shape and its fixed part once, never one program per step. Both tiers give the same numbers: edges where XLA's
 algebraic simplifier would rewrite across two ops (``log(exp(x)) -> x``, ``exp(a)*exp(b) ->
 exp(a+b)``, ``sqrt(x*x) -> |x|``) carry an optimisation barrier in fused programs. Every pending
 value still referenced from outside the tape is returned, so no work is ever recomputed; values
