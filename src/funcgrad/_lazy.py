@@ -544,6 +544,8 @@ _cuts: "collections.deque" = collections.deque(maxlen=4)
 _prev = None  # (entries, entry avals, input avals) of the last structure run without its own program
 # A suffix shorter than this (entries) is not worth a program of its own.
 MIN_SEGMENT = 4
+# A new prefix component with at most this many entries is compiled whole when its kernels are new.
+SMALL_PART = 8
 
 
 def _prev_put(entries, nodes, inputs, outs):
@@ -732,7 +734,9 @@ def _run_split(nodes, entries, inputs, outs, discover):
 
 def _run_part(entries, idx, inputs, nodes, vals, returned):
     """A connected component of a prefix: its cached program, a new one when it recurs (``HOT``)
-    or its kernels are new, else its entries op by op. Fills ``vals`` at the returned entries."""
+    or when it is small and its kernels are new (one compile for a slice and its pad rather than
+    two), else its entries op by op (a large new component: a model whose shapes vary, whose
+    kernels recur while it does not). Fills ``vals`` at the returned entries."""
     if len(idx) == 1:
         i = idx[0]
         prim, params, codes = entries[i]
@@ -756,7 +760,7 @@ def _run_part(entries, idx, inputs, nodes, vals, returned):
             if k not in _kernels:  # a kernel to compile: compile the component instead
                 novel += 1
         heat = _heat.get(pkey, 0) + 1
-        if heat >= HOT or 4 * novel > len(sub):
+        if heat >= HOT or (len(sub) <= SMALL_PART and 4 * novel > len(sub)):
             _heat.pop(pkey, None)
             _mark_seen(keys)
             fn = _compile(pkey, sub, pouts, "segments")
