@@ -978,7 +978,7 @@ def _attach_node(op, name, inputs, vals, params, out):
     want = None
     saves = op.saves
     nondiff = op.nondiff
-    drop_ok = op.view or op.name in _DROPS
+    drop_ok = saves is not None and op.name not in _KEEP_ALL
     fmask = 0  # float tensor inputs whose values may be left out of the graph (see below)
     for x in inputs:
         if x is None:
@@ -1021,7 +1021,8 @@ def _attach_node(op, name, inputs, vals, params, out):
         # torch saves only what the derivative reads: the other inputs' values are not kept alive by
         # the graph (nor materialised when pending), only their shapes. Only float tensors' values:
         # numbers and Consts (clamp's bounds) are parameters torch keeps, integer and bool tensors
-        # are indices and masks the formula reads; and only ops whose ``saves`` were audited
+        # are indices and masks the formula reads (tests/autograd/test_saves_coverage.py checks that
+        # every op's ``saves`` lists what its vjp reads)
         keep = _keep_mask.get(want)
         if keep is None:
             keep = _keep_mask[want] = -1 if want is not None and "result" in want else \
@@ -1046,7 +1047,7 @@ def _attach_node(op, name, inputs, vals, params, out):
                 # tensor on that storage is gone nothing can modify it), and no node <-> saved cycle
                 saved.append((_weakref(out._st), out._st.version, (out._dtype, out._shape, out._st.device, None, 0),
                               -1))
-            elif isinstance(tensors[w], Tensor):
+            elif w < len(tensors) and isinstance(tensors[w], Tensor):  # an optional input may be absent
                 t = tensors[w]
                 if t._inference:
                     raise RuntimeError(
@@ -1067,11 +1068,12 @@ def _attach_node(op, name, inputs, vals, params, out):
 
 
 _NO_EDGE = (None, 0)
-# Ops whose ``saves`` were checked to list every value their gradients read (a declaration made
-# for version checks may list less: native_group_norm's omits the weight its input grad reads);
-# other ops keep all input values, as before.
+# Nodes keep only the float inputs their op's ``saves`` names (what torch's formula saves;
+# tests/autograd/test_saves_coverage.py checks it covers what each vjp reads). Ops without ``saves``
+# and these, whose vjp reads a value torch's decomposition does not save (so it must not be
+# version-checked), keep every input value.
 _keep_mask: dict = {}
-_DROPS = frozenset({"add", "sub", "mul", "div", "mm", "bmm", "addmm", "sum", "mean"})
+_KEEP_ALL = frozenset({"quantile_"})  # its vjp reads q; torch saves ranks derived from q, not q
 # small tuples many nodes share (input positions, output shape and dtype): one object each
 _interned: dict = {}
 _node_classes: dict = {}
