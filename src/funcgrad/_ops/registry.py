@@ -980,6 +980,7 @@ def _attach_node(op, name, inputs, vals, params, out):
     nondiff = op.nondiff
     drop_ok = saves is not None and op.name not in _KEEP_ALL
     fmask = 0  # float tensor inputs whose values may be left out of the graph (see below)
+    shared = 0  # python-number inputs
     for x in inputs:
         if x is None:
             continue
@@ -1006,6 +1007,10 @@ def _attach_node(op, name, inputs, vals, params, out):
                 edges.append(_NO_EDGE)
         else:
             edges.append(_NO_EDGE)
+            if type(x) in _NUMBER_TYPES:
+                c = vals[k]
+                if type(c) is _lazy.Lazy and _const_lazy.get((type(x), x, c.dtype)) is c:
+                    shared |= 1 << k  # its value is dispatch's cached constant, shared by every node
         pos.append(k)
         k += 1
     node.next_functions = tuple(edges)
@@ -1015,7 +1020,10 @@ def _attach_node(op, name, inputs, vals, params, out):
         _interned.clear()
     node._pos = _interned.setdefault(pos, pos)
     node.op = op
-    node.params = params
+    p = _interned.get(params)  # one tuple per distinct params, not one per node (promote prepends the dtype)
+    if p is None:
+        p = _interned[params] = params
+    node.params = p
     node._dropped = False
     if drop_ok and fmask:
         # torch saves only what the derivative reads: the other inputs' values are not kept alive by
@@ -1031,7 +1039,10 @@ def _attach_node(op, name, inputs, vals, params, out):
     else:
         fmask = 0
     if fmask:
-        node.vals = tuple([dropped(v) if fmask >> j & 1 else v for j, v in enumerate(vals)])
+        vals = tuple([dropped(v) if fmask >> j & 1 else v for j, v in enumerate(vals)])
+        if fmask | shared == (1 << len(vals)) - 1:  # only Dropped and cached number constants: one shared tuple
+            vals = _interned.setdefault(vals, vals)
+        node.vals = vals
         node._dropped = True
     else:
         node.vals = tuple(vals)
@@ -1045,8 +1056,8 @@ def _attach_node(op, name, inputs, vals, params, out):
             if w == "result":
                 # a weak reference: the result's value is not kept alive by its own graph (when every
                 # tensor on that storage is gone nothing can modify it), and no node <-> saved cycle
-                saved.append((_weakref(out._st), out._st.version, (out._dtype, out._shape, out._st.device, None, 0),
-                              -1))
+                meta = (out._dtype, out._shape, out._st.device, None, 0)
+                saved.append((_weakref(out._st), out._st.version, _interned.setdefault(meta, meta), -1))
             elif w < len(tensors) and isinstance(tensors[w], Tensor):  # an optional input may be absent
                 t = tensors[w]
                 if t._inference:
@@ -1073,6 +1084,7 @@ _NO_EDGE = (None, 0)
 # and these, whose vjp reads a value torch's decomposition does not save (so it must not be
 # version-checked), keep every input value.
 _keep_mask: dict = {}
+_NUMBER_TYPES = frozenset({int, float, bool, complex})
 _KEEP_ALL = frozenset({"quantile_"})  # its vjp reads q; torch saves ranks derived from q, not q
 # small tuples many nodes share (input positions, output shape and dtype): one object each
 _interned: dict = {}
