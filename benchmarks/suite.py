@@ -8,6 +8,7 @@ peak RSS of the training loops (one process per system) and RSS over many steps.
 
     python benchmarks/suite.py            # full (under 5 minutes on a 2-core CPU)
     python benchmarks/suite.py --quick    # a few iterations: proves it runs (CI)
+    python benchmarks/suite.py --memory   # only the memory rows (own processes); rewrites only ## Memory
     python benchmarks/suite.py --device cuda   # or FUNCGRAD_BENCH_DEVICE=cuda: JAX's GPU
 """
 from __future__ import annotations
@@ -658,6 +659,8 @@ def _peak_rss_child(workload, system, steps, device, quick):
     if quick:
         GPT.update(d=32, seq=16, batch=4)
     lib = _child_lib(system)
+    if system == "torch" and os.getloadavg()[0] > (os.cpu_count() or 1):
+        lib.set_num_threads(1)  # as the timed rows: its threads spin on an oversubscribed machine
     print("IMPORT_RSS_KIB", _rss_now() // 1024, flush=True)
     step = _rss_workload(lib, workload, device)
     for _ in range(steps):
@@ -754,8 +757,9 @@ def run_memory(quick, device):
     n_graphs = 50 if quick else 500
     marks = rss_over_steps(200 if quick else 10000, device, quick)
     graph = kept_graph_bytes(n_graphs, device)
-    n_peak = 10 if quick else 300
-    peaks = {w: (n_peak, peak_rss(code, n_peak, device, quick)) for w, code in _RSS_CHILD.items()
+    # the peak is reached within the first steps (each step's graph is freed by the next)
+    n_peak = {"mlp": 10 if quick else 300, "gpt": 30}
+    peaks = {w: (n_peak[code], peak_rss(code, n_peak[code], device, quick)) for w, code in _RSS_CHILD.items()
              if not quick or code == "mlp"}
     return memory_section(graph, peaks, marks, n_graphs), time.time() - t0
 
