@@ -9,12 +9,14 @@ sys.path.insert(0, os.path.dirname(__file__))
 # subprocess a test starts (``python -m funcgrad``, the notebooks, the distributed launchers inherit the
 # environment): the same XLA programs (the op kernels, optimizer updates, the programs' training steps)
 # are otherwise compiled again in each process. A fresh directory per run, removed at its end, so no run
-# reads what an earlier one wrote; JAX_COMPILATION_CACHE_DIR set by the caller is used as given.
+# reads what an earlier one wrote; JAX_COMPILATION_CACHE_DIR set by the caller is used as given, and
+# FUNCGRAD_TEST_JAX_CACHE=0 turns the cache off.
 _CACHE = {"made": None}
 
 
 def pytest_configure(config):
-    if hasattr(config, "workerinput") or os.environ.get("JAX_COMPILATION_CACHE_DIR"):
+    if (hasattr(config, "workerinput") or os.environ.get("JAX_COMPILATION_CACHE_DIR")
+            or os.environ.get("FUNCGRAD_TEST_JAX_CACHE") == "0"):
         return  # an xdist worker inherits the controller's directory; a caller's own is kept
     _CACHE["made"] = tempfile.mkdtemp(prefix="funcgrad-test-jax-cache-")
     os.environ.update(JAX_COMPILATION_CACHE_DIR=_CACHE["made"], JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
