@@ -2,6 +2,7 @@ import os
 import shutil
 import sys
 import tempfile
+import warnings
 
 sys.path.insert(0, os.path.dirname(__file__))
 
@@ -27,6 +28,11 @@ def pytest_configure(config):
         jax.config.update("jax_compilation_cache_dir", _CACHE["made"])
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
         jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
+
+
+# Two processes may compile the same program at once: one can read the entry the other is still writing;
+# JAX then warns and compiles it again (the cache is a speed-up only).
+warnings.filterwarnings("ignore", message="Error (reading|writing) persistent compilation cache entry")
 
 
 def pytest_unconfigure(config):
