@@ -16,7 +16,7 @@ def _shrink(suite, monkeypatch):
     monkeypatch.setattr(suite, "GPT", dict(suite.GPT))
     monkeypatch.setattr(suite, "LSTM", dict(suite.LSTM))
     real = {n: getattr(suite, n) for n in ("chain", "mlp_step", "cnn_step", "gpt_step", "lstm_step", "hvp",
-                                           "rss_over_steps", "kept_graph_bytes")}
+                                           "rss_over_steps", "kept_graph_bytes", "peak_rss")}
 
     def gpt_step(reps, warm, dev):
         suite.GPT.update(d=16, heads=2, seq=8, batch=2)
@@ -37,8 +37,9 @@ def _shrink(suite, monkeypatch):
         "gpt_step": gpt_step,
         "lstm_step": lstm_step,
         "hvp": lambda reps, warm, dev: real["hvp"](1, 1, dev),
-        "rss_over_steps": lambda steps, dev: real["rss_over_steps"](20, dev),
+        "rss_over_steps": lambda steps, dev, quick=False: real["rss_over_steps"](20, dev, quick),
         "kept_graph_bytes": lambda n, dev: real["kept_graph_bytes"](5, dev),
+        "peak_rss": lambda w, steps, dev, quick=False: real["peak_rss"](w, min(steps, 3), dev, quick),
     }
     for name, fn in patched.items():
         monkeypatch.setattr(suite, name, fn)
