@@ -87,6 +87,8 @@ class _State:
             "g": [None if x._grad is None else x._grad._array() for x in self.tensors],
             "o": [self._opt_read(o) for o in self.optimizers],
             "rng": np.asarray(self.gen._count, np.uint32),
+            # an input, not a constant: manual_seed between calls changes it
+            "key": self.gen._key,
         }
         return vals
 
@@ -103,10 +105,10 @@ class _State:
                 [(dict(o._opt_state), collections.defaultdict(dict, {p: dict(s) for p, s in o.state.items()}),
                   [{k: g[k] for k in _traced_hyper(o) if k in g} for g in o.param_groups], o._step_count)
                  for o in self.optimizers],
-                self.gen._count)
+                (self.gen._count, self.gen._key))
 
     def restore(self, snap):
-        ts, os_, count = snap
+        ts, os_, (count, key) = snap
         for x, (value, version, grad, vcache) in zip(self.tensors, ts):
             x._st.value, x._st.version, x._grad = value, version, grad
             if vcache is not None:
@@ -115,7 +117,7 @@ class _State:
             o._opt_state, o.state, o._step_count = opt_state, state, step_count
             for g, h in zip(o.param_groups, hyper):
                 g.update(h)
-        self.gen._count = count
+        self.gen._count, self.gen._key = count, key
 
     def install(self, vals):
         """Put (traced) values into the live objects."""
@@ -136,6 +138,7 @@ class _State:
                 for k, v in ov["hyper"][i].items():
                     g[k] = v
         self.gen._count = vals["rng"]
+        self.gen._key = vals["key"]
 
     def collect(self):
         """The current values (after the step), in ``read``'s layout."""
@@ -146,6 +149,7 @@ class _State:
             "g": [None if x._grad is None else x._grad._array() for x in self.tensors],
             "o": [self._opt_read_traced(o) for o in self.optimizers],
             "rng": self.gen._count,
+            "key": self.gen._key,
         }
         return out
 
@@ -210,8 +214,7 @@ _get_training = operator.attrgetter("training")
 _SCALARS = (int, float, bool, str, type(None))
 
 
-def _struct_version(m):
-    return m.__dict__.get("_struct_version", 0)
+_struct_version = operator.attrgetter("_struct_version")
 
 
 def _plain_group(g):
@@ -241,7 +244,7 @@ class _Fast:
     """What the last call left behind, to check the next call against (see ``CompiledFunction._arm``)."""
 
     __slots__ = ("entry", "state", "spec", "roots", "grad", "inputs", "meta", "grads", "gtensors", "gvals",
-                 "modules", "training", "versions", "groups", "snaps", "opts", "user_fp", "count")
+                 "modules", "training", "versions", "groups", "snaps", "opts", "user_fp", "count", "key")
 
 
 def _traced_hyper(opt):
@@ -450,6 +453,13 @@ def _user_file(path):
     return not os.path.abspath(path).startswith(here) and "site-packages" not in path and "<frozen" not in path
 
 
+def _structure(state):
+    """What adds or removes state behind the discovered objects: a module's attributes assigned
+    (a new parameter, buffer or submodule), an optimizer's parameter groups edited."""
+    return (list(map(_struct_version, state.modules)),
+            [[id(p) for g in o.param_groups for p in g["params"]] + [len(o.param_groups)] for o in state.optimizers])
+
+
 class CompiledFunction:
     """A compiled step: ``__call__`` runs the cached program for the current guards.
 
@@ -479,11 +489,11 @@ class CompiledFunction:
         roots = self._roots(args, kwargs)
         cached = self._discovered
         if cached is not None and cached[0] == roots and cached[1].fingerprint() == cached[1]._fp and \
-                list(map(_struct_version, cached[1].modules)) == cached[2]:
+                cached[2] == _structure(cached[1]):
             return cached[1]
         state = _discover(self.fn, args, kwargs)
         state._fp = state.fingerprint()
-        self._discovered = (roots, state, list(map(_struct_version, state.modules)))
+        self._discovered = (roots, state, _structure(state))
         return state
 
     def _give_up(self, why):
@@ -596,7 +606,7 @@ class CompiledFunction:
             f.opts.append((o, pgs, list(pgs), [list(g["params"]) for g in pgs], o._opt_state, gids,
                            list(map(o._opt_state.get, gids))))
         f.user_fp = any(o._user_step for o in state.optimizers)
-        f.count = state.gen._count
+        f.count, f.key = state.gen._count, state.gen._key
         self._fast = f
 
     def _rearm(self, f, full):
@@ -620,7 +630,8 @@ class CompiledFunction:
 
     def _unchanged(self, f, args, kwargs):
         """Whether the state and guards are exactly what the last call left (see ``_arm``)."""
-        if grad_mode.is_grad_enabled() is not f.grad or f.state.gen._count != f.count:
+        gen = f.state.gen
+        if grad_mode.is_grad_enabled() is not f.grad or gen._count != f.count or gen._key is not f.key:
             return False
         if _arg_spec(args, kwargs) != f.spec or self._roots(args, kwargs) != f.roots:
             return False

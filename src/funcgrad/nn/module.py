@@ -52,6 +52,7 @@ class Module:
 
     training: bool
     _version = 1
+    _struct_version = 0  # bumped by attribute assignments (funcgrad.compile re-discovers its state)
 
     call_super_init = False
     dump_patches = False
