@@ -36,7 +36,9 @@ from ._ops.registry import OpDef, dispatch
 from .autograd import grad_mode
 from .nn.module import Module
 from .optim.optimizer import Optimizer
-from .tensor import Tensor
+from ._device import _CPU
+from ._dtypes import _FROM_NP as _NP2DT
+from .tensor import Storage, Tensor
 
 __all__ = ["compile", "CompiledFunction", "GraphBreak", "OptimizedModule"]
 
@@ -212,6 +214,14 @@ _get_value = operator.attrgetter("_st.value")
 _get_grad = operator.attrgetter("_grad")
 _get_training = operator.attrgetter("training")
 _SCALARS = (int, float, bool, str, type(None))
+_get_spec = operator.attrgetter("_shape", "_dtype", "_rg", "_st.device")  # _arg_spec's, per plain Tensor
+_array_of = Tensor._array
+_new_tensor = object.__new__
+_gm_mode = grad_mode._mode
+
+
+def _is_tensor(a):
+    return type(a) is Tensor
 
 
 _struct_version = operator.attrgetter("_struct_version")
@@ -244,7 +254,7 @@ class _Fast:
     """What the last call left behind, to check the next call against (see ``CompiledFunction._arm``)."""
 
     __slots__ = ("entry", "state", "spec", "roots", "grad", "inputs", "meta", "grads", "gtensors", "gvals",
-                 "modules", "training", "versions", "groups", "snaps", "opts", "user_fp", "count", "key")
+                 "modules", "training", "versions", "groups", "snaps", "opts", "user_fp", "count", "key", "plain")
 
 
 def _traced_hyper(opt):
@@ -521,11 +531,7 @@ class CompiledFunction:
             if self._unchanged(f, args, kwargs):
                 self.stats["calls"] += 1
                 self.stats["fast_calls"] += 1
-                if not kwargs and all(type(a) is Tensor for a in args):
-                    flat = [a._array() for a in args]
-                else:
-                    flat = _split_args(args, kwargs)[0]
-                n_args = len(flat)
+                flat = list(map(_array_of, args)) if f.plain else _split_args(args, kwargs)[0]
                 flat += f.inputs
                 entry = f.entry
                 res = entry.call(*flat)
@@ -533,8 +539,16 @@ class CompiledFunction:
                 out, new = jax.tree_util.tree_unflatten(entry.out_tree, full)
                 f.state.write_back(new, entry.plan)
                 self._rearm(f, full)
-                if entry.single:
-                    return Tensor._make(out)
+                single = entry.single
+                if single is not None:  # one tensor out, its shape and dtype known: no lookups
+                    node = _lazy.Lazy(single[0], single[1], -1, -1)
+                    node.value = out
+                    t = _new_tensor(Tensor)
+                    t._st = Storage(node, _CPU)
+                    t._shape, t._dtype, t._rg, t.grad_fn = single[0], single[2], False, None
+                    if _gm_mode.inference:
+                        t._inference = True
+                    return t
                 return _tensors_of(out)
             self._fast = None
         if self._eager:
@@ -572,7 +586,7 @@ class CompiledFunction:
         out, new = jax.tree_util.tree_unflatten(entry.out_tree, full)
         state.write_back(new, entry.plan)
         self._arm(entry, state, flat, n_args, full, spec, roots)
-        if entry.single:
+        if entry.single is not None:
             return Tensor._make(out)
         return _tensors_of(out)
 
@@ -585,6 +599,8 @@ class CompiledFunction:
         ts = state.tensors
         f = _Fast()
         f.entry, f.state, f.spec, f.roots, f.grad = entry, state, spec, roots, grad_mode.is_grad_enabled()
+        # all arguments plain Tensors (``_arg_spec``'s tuple of per-argument tuples)
+        f.plain = type(spec) is tuple and len(spec) == n_args and all(len(a) == 4 for a in spec)
         prev = flat[n_args:]
         f.inputs = [full[m] if m >= 0 else prev[j] for j, m in enumerate(smap)]
         f.meta = list(map(_get_meta, ts))
@@ -633,7 +649,13 @@ class CompiledFunction:
         gen = f.state.gen
         if grad_mode.is_grad_enabled() is not f.grad or gen._count != f.count or gen._key is not f.key:
             return False
-        if _arg_spec(args, kwargs) != f.spec or self._roots(args, kwargs) != f.roots:
+        if f.plain:
+            if kwargs or len(args) != len(f.spec) or not all(map(_is_tensor, args)) or \
+                    tuple(map(_get_spec, args)) != f.spec:
+                return False
+        elif _arg_spec(args, kwargs) != f.spec:
+            return False
+        if self._roots(args, kwargs) != f.roots:
             return False
         ts = f.state.tensors
         if list(map(_get_meta, ts)) != f.meta or not all(map(_is, map(_get_grad, ts), f.grads)) or \
@@ -763,7 +785,10 @@ class CompiledFunction:
             state_map.append(-1 if m is None else m)
         if out_paths:  # outputs with no input (a gradient the step created): the next call has other guards
             state_map = None
-        single = isinstance(out_shape[0], jax.ShapeDtypeStruct)
+        o = out_shape[0]
+        single = None
+        if isinstance(o, jax.ShapeDtypeStruct):
+            single = (tuple(o.shape), np.dtype(o.dtype), _NP2DT[np.dtype(o.dtype)])
         return _Entry(compiled, plan, out_tree, pairs, state_map, single)
 
 
