@@ -243,11 +243,11 @@ class _Entry:
     after the call (-1: unchanged), so the next call's inputs need no read of the state; None
     where the step changes the state's structure (the next call has other guards)."""
 
-    __slots__ = ("call", "plan", "out_tree", "pairs", "state_map", "single")
+    __slots__ = ("call", "plan", "out_tree", "pairs", "state_map", "single", "readonly")
 
-    def __init__(self, call, plan, out_tree, pairs, state_map, single):
+    def __init__(self, call, plan, out_tree, pairs, state_map, single, readonly):
         self.call, self.plan, self.out_tree, self.pairs = call, plan, out_tree, pairs
-        self.state_map, self.single = state_map, single
+        self.state_map, self.single, self.readonly = state_map, single, readonly
 
 
 class _Fast:
@@ -535,11 +535,15 @@ class CompiledFunction:
                 flat += f.inputs
                 entry = f.entry
                 res = entry.call(*flat)
-                full = [res[j] if j >= 0 else flat[i] for j, i in entry.pairs]
-                out, new = jax.tree_util.tree_unflatten(entry.out_tree, full)
-                f.state.write_back(new, entry.plan)
-                self._rearm(f, full)
                 single = entry.single
+                if entry.readonly and single is not None:  # writes no state: nothing to store or re-check
+                    j, i = entry.pairs[0]
+                    out = res[j] if j >= 0 else flat[i]
+                else:
+                    full = [res[j] if j >= 0 else flat[i] for j, i in entry.pairs]
+                    out, new = jax.tree_util.tree_unflatten(entry.out_tree, full)
+                    f.state.write_back(new, entry.plan)
+                    self._rearm(f, full)
                 if single is not None:  # one tensor out, its shape and dtype known: no lookups
                     node = _lazy.Lazy(single[0], single[1], -1, -1)
                     node.value = out
@@ -789,7 +793,12 @@ class CompiledFunction:
         single = None
         if isinstance(o, jax.ShapeDtypeStruct):
             single = (tuple(o.shape), np.dtype(o.dtype), _NP2DT[np.dtype(o.dtype)])
-        return _Entry(compiled, plan, out_tree, pairs, state_map, single)
+        # a step that writes no state (every state output is its input, no version bump, no draw, no
+        # optimizer step): a call leaves the state exactly as it found it
+        n_user = len(jax.tree_util.tree_leaves(out_shape[0]))
+        readonly = state_map is not None and all(j < 0 for j, _ in pairs[n_user:]) and \
+            not any(plan["versions"]) and not plan["draws"] and not plan["opt_steps"] and not plan["hyper_changed"]
+        return _Entry(compiled, plan, out_tree, pairs, state_map, single, readonly)
 
 
 def _tensors_of(out):
