@@ -88,7 +88,9 @@ class _State:
             "t": [x._array() for x in self.tensors],
             "g": [None if x._grad is None else x._grad._array() for x in self.tensors],
             "o": [self._opt_read(o) for o in self.optimizers],
-            "rng": np.asarray(self.gen._count, np.uint32),
+            # on the device: the fast path feeds it again while the counter does not move (a host
+            # array would be copied to the device on every call)
+            "rng": jax.device_put(np.asarray(self.gen._count, np.uint32)),
             # an input, not a constant: manual_seed between calls changes it
             "key": self.gen._key,
         }
