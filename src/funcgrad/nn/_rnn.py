@@ -411,6 +411,24 @@ def unpack_sequence(packed_sequences):
     return unpad_sequence(padded, lengths, batch_first=True)
 
 
+_FILLED: dict = {}
+
+
+def _filled(shape, value, dtype, device):
+    """A constant the layer uses internally (zero initial states, full lengths): its array is made
+    once per shape, not put on the device again every step."""
+    key = (shape, value, dtype, device)
+    a = _FILLED.get(key)
+    if a is None:
+        a = _ops.creation.full(shape, value, dtype=dtype, device=device)._array()
+        if isinstance(a, jax.core.Tracer):
+            return Tensor._make(a, device)
+        if len(_FILLED) > 256:
+            _FILLED.clear()
+        _FILLED[key] = a
+    return Tensor._make(a, device)
+
+
 class RNNBase(Module):
     _gate_mult = {"LSTM": 4, "GRU": 3, "RNN_TANH": 1, "RNN_RELU": 1}
 
@@ -513,13 +531,13 @@ class RNNBase(Module):
             raise RuntimeError(f"input.size(-1) must be equal to input_size. Expected {self.input_size}, got "
                                f"{x._shape[2]}")
         if lengths is None:
-            lengths = _ops.creation.full((B,), T, dtype=_dtypes.int64)
+            lengths = _filled((B,), T, _dtypes.int64, x.device)
         is_lstm = self.mode == "LSTM"
         shape = (self.num_layers * nd, B, self.proj_size or self.hidden_size)
         cell_shape = (self.num_layers * nd, B, self.hidden_size)
         if hx is None:
-            h0 = _ops.creation.zeros(shape, dtype=x.dtype, device=x.device)
-            c0 = _ops.creation.zeros(cell_shape, dtype=x.dtype, device=x.device) if is_lstm else None
+            h0 = _filled(shape, 0, x.dtype, x.device)
+            c0 = _filled(cell_shape, 0, x.dtype, x.device) if is_lstm else None
         else:
             h0, c0 = ((hx[0], hx[1]) if is_lstm else (hx, None))  # indexed as torch does (a tensor hx too)
             if is_batched and not packed:
@@ -544,7 +562,7 @@ class RNNBase(Module):
                 raise RuntimeError(f"Expected hidden{'[0]' if is_lstm else ''} size {shape}, got {list(h0._shape)}")
             if c0 is not None and tuple(c0._shape) != cell_shape:
                 raise RuntimeError(f"Expected hidden[1] size {cell_shape}, got {list(c0._shape)}")
-        zeros_c = _ops.creation.zeros((B, self.hidden_size), dtype=x.dtype, device=x.device)
+        zeros_c = None if is_lstm else _filled((B, self.hidden_size), 0, x.dtype, x.device)
         hs, cs = [], []
         layer_in = x
         for layer in range(self.num_layers):
