@@ -1,6 +1,5 @@
 """The whole-step fast paths against torch: RNN layers' backward from their saved forward loop (one
-reverse loop for every input gradient), tiled max pooling's one-hot derivative, and loss targets
-read without flushing the pending step."""
+reverse loop for every input gradient), tiled max pooling's one-hot derivative."""
 import numpy as np
 import pytest
 import torch

@@ -14,7 +14,7 @@ from .._ops.pointwise import _leaky_relu, sigmoid, tanh  # noqa: F401 - re-expor
 from .._ops.pointwise import relu as _relu
 from .._ops.reduction import _log_softmax, _softmax, _softmax_dim, log_softmax, softmax  # noqa: F401 - re-exported
 from .._ops.registry import ABSENT, Const, autocast_op, defop, dispatch, upcast_half
-from .._lazy import Lazy, concrete
+from .._lazy import concrete
 from ..autograd import grad_mode
 from ._spatial import *  # noqa: F401,F403 - convolution, pooling, padding, resampling
 from ._spatial import __all__ as _spatial_all
@@ -361,7 +361,7 @@ def _nll_fwd(x, t, *w, reduction, ignore_index, has_w):
 
 @defop(_nll_fwd, node="NllLossBackward0", saves={0: (1,)}, method=False, function=False, name="nll_loss")
 def _nll(input, target, weight, reduction, ignore_index):
-    ins = (input, Const(_index_array(target))) + ((Const(weight._array()),) if weight is not None else ())
+    ins = (input, Const(target._array())) + ((Const(weight._array()),) if weight is not None else ())
     return ins, (("reduction", reduction), ("ignore_index", int(ignore_index)), ("has_w", weight is not None)), \
         "NllLoss2DBackward0" if input.dim() == 4 else "NllLossBackward0"
 
@@ -385,26 +385,11 @@ def _check_targets(input, target):
     return n_cls
 
 
-def _index_array(t):
-    """The array of an index tensor (targets): a view (``y.reshape(-1)``) of a computed tensor is
-    applied here, op by op, so reading it does not run the pending work (that would cut the training
-    step's program in two)."""
-    if t._view is not None:
-        v = t._st.value
-        if type(v) is Lazy:
-            v = v.value
-        if v is not None:
-            for prim, params in t._view:
-                v = prim.impl(params, v)
-            return v
-    return t._array()
-
-
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
     """Negative log-likelihood of class indices ``target`` under log-probabilities ``input``."""
     reduction = _reduction(reduction, size_average, reduce)
     n_cls = _check_targets(input, target)
-    t = concrete(_index_array(target))
+    t = concrete(target._array())
     bad = t[(t != ignore_index) & ((t < 0) | (t >= n_cls))] if t is not None else ()
     if len(bad):
         raise IndexError(f"Target {int(bad.flat[0])} is out of bounds.")
