@@ -307,8 +307,9 @@ def _misfit(fn, opname, args, kwargs, method_call):
         kind = _expected(opname, pname)
         if kind is None or _fits(kind, v):
             continue
-        if v is None and (kind != "int" or sig.parameters[pname].default is None):
-            continue
+        default = sig.parameters[pname].default
+        if v is None and default is not inspect.Parameter.empty and (kind != "int" or default is None):
+            continue  # None where the signature has a default (torch's optional arguments)
         if pname in kwargs or i >= npos:
             where = ""
         else:
@@ -978,8 +979,9 @@ def _attach_node(op, name, inputs, vals, params, out):
     want = None
     saves = op.saves
     nondiff = op.nondiff
-    drop_ok = op.view or op.name in _DROPS
+    drop_ok = saves is not None and op.name not in _KEEP_ALL
     fmask = 0  # float tensor inputs whose values may be left out of the graph (see below)
+    shared = 0  # python-number inputs
     for x in inputs:
         if x is None:
             continue
@@ -1006,6 +1008,10 @@ def _attach_node(op, name, inputs, vals, params, out):
                 edges.append(_NO_EDGE)
         else:
             edges.append(_NO_EDGE)
+            if type(x) in _NUMBER_TYPES:
+                c = vals[k]
+                if type(c) is _lazy.Lazy and _const_lazy.get((type(x), x, c.dtype)) is c:
+                    shared |= 1 << k  # its value is dispatch's cached constant, shared by every node
         pos.append(k)
         k += 1
     node.next_functions = tuple(edges)
@@ -1015,13 +1021,17 @@ def _attach_node(op, name, inputs, vals, params, out):
         _interned.clear()
     node._pos = _interned.setdefault(pos, pos)
     node.op = op
-    node.params = params
+    p = _interned.get(params)  # one tuple per distinct params, not one per node (promote prepends the dtype)
+    if p is None:
+        p = _interned[params] = params
+    node.params = p
     node._dropped = False
     if drop_ok and fmask:
         # torch saves only what the derivative reads: the other inputs' values are not kept alive by
         # the graph (nor materialised when pending), only their shapes. Only float tensors' values:
         # numbers and Consts (clamp's bounds) are parameters torch keeps, integer and bool tensors
-        # are indices and masks the formula reads; and only ops whose ``saves`` were audited
+        # are indices and masks the formula reads (tests/autograd/test_saves_coverage.py checks that
+        # every op's ``saves`` lists what its vjp reads)
         keep = _keep_mask.get(want)
         if keep is None:
             keep = _keep_mask[want] = -1 if want is not None and "result" in want else \
@@ -1030,7 +1040,10 @@ def _attach_node(op, name, inputs, vals, params, out):
     else:
         fmask = 0
     if fmask:
-        node.vals = tuple([dropped(v) if fmask >> j & 1 else v for j, v in enumerate(vals)])
+        vals = tuple([dropped(v) if fmask >> j & 1 else v for j, v in enumerate(vals)])
+        if fmask | shared == (1 << len(vals)) - 1:  # only Dropped and cached number constants: one shared tuple
+            vals = _interned.setdefault(vals, vals)
+        node.vals = vals
         node._dropped = True
     else:
         node.vals = tuple(vals)
@@ -1044,9 +1057,9 @@ def _attach_node(op, name, inputs, vals, params, out):
             if w == "result":
                 # a weak reference: the result's value is not kept alive by its own graph (when every
                 # tensor on that storage is gone nothing can modify it), and no node <-> saved cycle
-                saved.append((_weakref(out._st), out._st.version, (out._dtype, out._shape, out._st.device, None, 0),
-                              -1))
-            elif isinstance(tensors[w], Tensor):
+                meta = (out._dtype, out._shape, out._st.device, None, 0)
+                saved.append((_weakref(out._st), out._st.version, _interned.setdefault(meta, meta), -1))
+            elif w < len(tensors) and isinstance(tensors[w], Tensor):  # an optional input may be absent
                 t = tensors[w]
                 if t._inference:
                     raise RuntimeError(
@@ -1067,11 +1080,13 @@ def _attach_node(op, name, inputs, vals, params, out):
 
 
 _NO_EDGE = (None, 0)
-# Ops whose ``saves`` were checked to list every value their gradients read (a declaration made
-# for version checks may list less: native_group_norm's omits the weight its input grad reads);
-# other ops keep all input values, as before.
+# Nodes keep only the float inputs their op's ``saves`` names (what torch's formula saves;
+# tests/autograd/test_saves_coverage.py checks it covers what each vjp reads). Ops without ``saves``
+# and these, whose vjp reads a value torch's decomposition does not save (so it must not be
+# version-checked), keep every input value.
 _keep_mask: dict = {}
-_DROPS = frozenset({"add", "sub", "mul", "div", "mm", "bmm", "addmm", "sum", "mean"})
+_NUMBER_TYPES = frozenset({int, float, bool, complex})
+_KEEP_ALL = frozenset({"quantile_"})  # its vjp reads q; torch saves ranks derived from q, not q
 # small tuples many nodes share (input positions, output shape and dtype): one object each
 _interned: dict = {}
 _node_classes: dict = {}
