@@ -237,8 +237,11 @@ def run_backward(roots, retain_graph, create_graph, inputs=None, capture=False, 
     grad_mode._mode.grad = create_graph
     done = False
     try:
-        for node in order:
-            _run_node(node, buffers, acc_deps, V, create_graph, want, captured, capture, touched, executed)
+        if create_graph or want is not None or _anomaly.enabled:
+            for node in order:
+                _run_node(node, buffers, acc_deps, V, create_graph, want, captured, capture, touched, executed)
+        else:
+            _walk(order, buffers, acc_deps, V, touched, executed)
         done = True
     finally:
         grad_mode._mode.grad = prev_grad
@@ -278,6 +281,79 @@ def _run_callbacks():
             _callbacks.pop(0)()
     finally:
         _callbacks.clear()
+
+
+def _walk(order, buffers, acc_deps, V, touched, executed):
+    """``_run_node`` over ``order`` for a plain ``backward()`` (no create_graph, captures or anomaly
+    mode): plain op nodes without hooks run inline here (their vjps recorded, their gradients
+    summed into the buffers), every other node takes ``_run_node``."""
+    record = _lazy.record
+    plain_cache = _plain_cache
+    vjp_prims = _vjp_prims
+    pop = buffers.pop
+    get = buffers.get
+    add = _add_raw
+    append = executed.append
+    for node in order:
+        tp = type(node)
+        plain = plain_cache.get(tp)
+        if plain is None:
+            plain = tp in _plain
+        if not plain or node._special:
+            _run_node(node, buffers, acc_deps, V, False, None, None, False, touched, executed)
+            continue
+        grads = pop(node, None)
+        g = grads[0] if grads is not None else None
+        nf = node.next_functions
+        if g is None:
+            outs = None
+        else:
+            vals = node._check_saved() if node._freed or node._saved else node.vals
+            if vals is None:
+                vals = node._zeros_vals()
+            elif node._dropped:
+                vals = undrop(vals)
+            n = len(vals)
+            params = (("params", node.params),)
+            op = node.op
+            pos = node._pos
+            args = None
+            outs = []
+            for nxt, nr in nf:
+                if nxt is None:
+                    outs.append(None)
+                    continue
+                i = pos[len(outs)]
+                if args is None:
+                    args = list(vals)
+                    args.append(g)
+                v = vals[i]
+                key = (op, i, n)
+                prim = vjp_prims.get(key)
+                if prim is None:
+                    prim = vjp_prims[key] = vjp_op(op, i, n).prim
+                outs.append(record(prim, params, args, v.shape, v.dtype if type(v) is _Lazy else _lazy._aval(v)[1]))
+            if tp.__name__ == "NotImplemented":
+                _lazy.flush()  # its derivative raises while traced: raise it here, in backward(), as torch does
+        append(node)
+        k = 0
+        for nxt, nr in nf:
+            if nxt is None:
+                k += 1
+                continue
+            if outs is not None:
+                gi = outs[k]
+                if gi is not None:
+                    buf = get(nxt)
+                    if buf is None:
+                        buf = buffers[nxt] = [None] * nxt._num_outputs()
+                    buf[nr] = gi if buf[nr] is None else add(buf[nr], gi)
+            k += 1
+            if type(nxt) is AccumulateGrad:
+                d = acc_deps[nxt] - 1
+                acc_deps[nxt] = d
+                if d == 0:
+                    _run_node(nxt, buffers, acc_deps, V, False, None, None, False, touched, executed)
 
 
 def _run_node(node, buffers, acc_deps, V, create_graph, want, captured, capture, touched, executed):
