@@ -34,7 +34,7 @@ from .. import _autocast, _dtypes, _lazy
 from .._autograd import forward_ad as _fwd
 from .._autograd import grad_mode as _gm
 from .._autograd.anomaly_mode import _state as _anomaly, capture_trace
-from .._autograd.graph import Dropped, _edge, _format_desc, _saved_desc, _seq, dropped, node_class  # noqa: F401 - also used from here
+from .._autograd.graph import Dropped, _dropped_cache, _edge, _format_desc, _saved_desc, _seq, dropped, node_class  # noqa: F401 - also used from here
 from .._device import _CPU
 from ..tensor import Storage, Tensor
 
@@ -786,7 +786,11 @@ def dispatch(op, inputs, params, node_name=None):
     if type(lz) is not Lazy:
         lz = _lazy.wrap(lz)
     out = _new_tensor(Tensor)
-    out._st = Storage(lz, dev or _CPU)
+    out._st = st = _new_tensor(Storage)  # Storage(lz, dev or _CPU), inlined
+    st.value = lz
+    st.version = 0
+    st.device = dev or _CPU
+    st.last_fn = None
     out._shape = lz.shape
     out._dtype = dt = _NP2DT[lz.dtype]
     out._rg = False
@@ -1042,7 +1046,12 @@ def _attach_planned(plan, op, inputs, vals, params, out):
     if fmask:
         # torch saves only what the derivative reads: the other inputs' values are not kept alive by
         # the graph (nor materialised when pending), only their shapes (see ``_plan``)
-        node.vals = tuple([dropped(v) if fmask >> j & 1 else v for j, v in enumerate(vals)])
+        vals = list(vals)
+        for j in fmask:
+            v = vals[j]
+            d = _dropped_cache.get((v.shape, v.dtype)) if type(v) is Lazy else None
+            vals[j] = d if d is not None else dropped(v)
+        node.vals = tuple(vals)
         node._dropped = True
     else:
         node.vals = tuple(vals)
@@ -1145,6 +1154,7 @@ def _plan(sig, op, name):
             c = sig[2 + j]
             if c >= 0:  # a tensor (a number saves nothing)
                 saved_plan.append((j, w if not c & 4 else -1))
+    fmask = tuple(j for j in range(k) if fmask >> j & 1)  # the value positions to drop
     plan = (cls, pos, tuple(edge_idx), fmask, tuple(saved_plan), bool(want) or saves is None)
     if len(_plans) > 20_000:
         _plans.clear()

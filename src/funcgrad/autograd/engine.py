@@ -250,7 +250,12 @@ def run_backward(roots, retain_graph, create_graph, inputs=None, capture=False, 
     _run_callbacks()
     if not retain_graph:
         for node in executed:
-            node._release()
+            if _plain_cache.get(type(node)) and node._needed:  # OpNode._release, inlined for plain nodes
+                if node.vals is not None:
+                    node._freed = True
+                    node.vals = None
+            else:
+                node._release()
     if capture:
         for k, g in enumerate(captured):
             if g is None and not allow_unused:
