@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import warnings
 
+from jax.core import Tracer as _Tracer
+
 from .. import _lazy
 from .._autograd import grad_mode
 from .._autograd.anomaly_mode import _state as _anomaly, warn_forward_trace
@@ -515,6 +517,26 @@ def _as_tuple(x):
     return (x,)
 
 
+_ones_cache: dict = {}
+
+
+def _ones_for(out):
+    """``ones_like(out)`` for the implicit gradient of a scalar: one device array per (shape, dtype,
+    device), shared (arrays are immutable; an in-place edit of the tensor replaces its value)."""
+    key = (out._shape, out._dtype, out._st.device)
+    a = _ones_cache.get(key)
+    if a is None or _lazy._state.tracing:
+        with grad_mode.no_grad():
+            g = ones_like(out)
+        a = g._st.value
+        if _lazy._state.tracing or type(a) is not _Lazy or a.value is None or isinstance(a.value, _Tracer):
+            return g
+        if len(_ones_cache) > 64:
+            _ones_cache.clear()
+        _ones_cache[key] = a
+    return Tensor._make(a, out._st.device)
+
+
 def _make_grads(outputs, grad_outputs, create_graph):
     roots = []
     for i, (out, g) in enumerate(zip(outputs, grad_outputs)):
@@ -527,8 +549,7 @@ def _make_grads(outputs, grad_outputs, create_graph):
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
             if not out.dtype.is_floating_point:
                 raise RuntimeError(f"grad can be implicitly created only for real scalar outputs but got {out.dtype}")
-            with grad_mode.no_grad():
-                g = ones_like(out)
+            g = _ones_for(out)
         else:
             if not isinstance(g, Tensor):
                 raise TypeError(f"gradients can be either Tensors or None, but got {type(g).__name__}")
