@@ -731,7 +731,7 @@ def dispatch(op, inputs, params, node_name=None):
         params = (cast.np,) + params
     dev = None
     sig = [op]  # the inputs' kinds, for the node's layout (``_attach_node``)
-    for i, x in enumerate(inputs):
+    for x in inputs:
         if type(x) is Tensor or isinstance(x, Tensor):
             st = x._st
             if x._view is None:
@@ -761,7 +761,7 @@ def dispatch(op, inputs, params, node_name=None):
             if isinstance(v, (np.ndarray, jax.Array)):
                 vals.append(v)
             elif not isinstance(v, (bool, int, float, complex, np.generic)):
-                raise _arg_error(op, inputs, i, v)
+                raise _arg_error(op, inputs, next(i for i, y in enumerate(inputs) if y is x), v)
             else:
                 npd = (cast or _scalar_like(v, inputs)).np
                 c = _const_lazy.get((type(v), v, npd)) if not _lazy._state.tracing else None

@@ -7,7 +7,9 @@ non-leaf or an ``autograd.grad`` output is materialised together, so a whole bac
 """
 from __future__ import annotations
 
+import operator
 import warnings
+from weakref import ref as _weakref
 
 from jax.core import Tracer as _Tracer
 
@@ -172,8 +174,7 @@ _plain_cache: dict = {}
 _plain = _PlainTypes()
 
 
-def _seq_key(n):
-    return n._seq
+_seq_key = operator.attrgetter("_seq")
 
 
 def run_backward(roots, retain_graph, create_graph, inputs=None, capture=False, allow_unused=False):
@@ -315,7 +316,18 @@ def _walk(order, buffers, acc_deps, V, touched, executed):
         if g is None:
             outs = None
         else:
-            vals = node._check_saved() if node._freed or node._saved else node.vals
+            vals = node.vals
+            if node._freed:
+                vals = node._check_saved()  # raises torch's error
+            else:
+                for st, version, _, k in node._saved:  # the common case of ``_check_saved``, inlined
+                    if type(st) is _weakref:
+                        st = st()
+                        if st is None:
+                            continue
+                    if st.version != version or (k >= 0 and st.value is not vals[k]):
+                        vals = node._check_saved()
+                        break
             if vals is None:
                 vals = node._zeros_vals()
             elif node._dropped:
