@@ -157,8 +157,10 @@ def defop(forward, *, node, saves=None, promote=False, view=False, inplace=False
                     inputs, params, nname = bound
                 else:
                     (inputs, params), nname = bound, None
-                if params and any(type(kv[1]) is Tensor or isinstance(kv[1], Tensor) for kv in params):
-                    params = _scalar_params(op, params)
+                for kv in params:
+                    if isinstance(kv[1], Tensor):
+                        params = _scalar_params(op, params)
+                        break
                 try:
                     res = dispatch(op, inputs, params, nname)
                 except (TypeError, RuntimeError) as e:

@@ -257,7 +257,7 @@ def run_backward(roots, retain_graph, create_graph, inputs=None, capture=False, 
                 if node.vals is not None:
                     node._freed = True
                     node.vals = None
-            else:
+            elif type(node) is not AccumulateGrad:
                 node._release()
     if capture:
         for k, g in enumerate(captured):
