@@ -210,6 +210,8 @@ CASES.update({
     "unflatten_bad": ("torch.ones(6).unflatten(0, (4, 2))", "None"),
     "roll_mismatched": ("torch.ones(3, 3).roll((1, 2), (0,))", "None"),
     "roll_dim_out_of_range": ("torch.ones(3).roll(1, 2)", "None"),
+    "roll_shifts_none": ("torch.roll(torch.ones(3), None)", "None"),
+    "roll_shifts_none_method": ("torch.ones(3).roll(None)", "None"),
     "flip_repeated_dim": ("torch.ones(3, 3).flip(0, 0)", "None"),
     "repeat_fewer_dims": ("torch.ones(2, 3).repeat(2)", "None"),
     "repeat_negative": ("torch.ones(2).repeat(-1)", "None"),

@@ -309,8 +309,9 @@ def _misfit(fn, opname, args, kwargs, method_call):
         kind = _expected(opname, pname)
         if kind is None or _fits(kind, v):
             continue
-        if v is None and (kind != "int" or sig.parameters[pname].default is None):
-            continue
+        default = sig.parameters[pname].default
+        if v is None and default is not inspect.Parameter.empty and (kind != "int" or default is None):
+            continue  # None where the signature has a default (torch's optional arguments)
         if pname in kwargs or i >= npos:
             where = ""
         else:
