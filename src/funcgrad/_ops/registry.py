@@ -761,7 +761,14 @@ def dispatch(op, inputs, params, node_name=None):
             else:
                 v = x
                 sig.append(-4)
-            if isinstance(v, (np.ndarray, jax.Array)):
+            tv = type(v)
+            if tv is float or tv is int or tv is bool:  # python numbers first: isinstance(v, jax.Array) is slow
+                npd = (cast or _scalar_like(v, inputs)).np
+                c = _const_lazy.get((tv, v, npd)) if not _lazy._state.tracing else None
+                if c is None:
+                    c = _const_lazy_new(v, npd)
+                vals.append(c)
+            elif isinstance(v, (np.ndarray, jax.Array)):
                 vals.append(v)
             elif not isinstance(v, (bool, int, float, complex, np.generic)):
                 raise _arg_error(op, inputs, next(i for i, y in enumerate(inputs) if y is x), v)
