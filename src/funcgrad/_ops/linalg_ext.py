@@ -386,26 +386,17 @@ def _chol_value(a, upper):
     return _chol_fwd(_chol_sym(a, upper), upper)
 
 
-@functools.partial(jax.custom_jvp, nondiff_argnums=(1,))
-def _chol_cj(a, upper):
-    return _chol_value(a, upper)
-
-
-@_chol_cj.defjvp
-def _chol_cj_jvp(upper, primals, tangents):
-    """torch's Cholesky derivative: ``dL = L Phi(L^{-1} sym(dA) L^{-H})`` (its backward is symmetrised)."""
-    return _chol_tangent(upper, primals, tangents, True)
-
-
-@functools.partial(jax.custom_jvp, nondiff_argnums=(1,))
-def _chol_cj_fw(a, upper):
-    return _chol_value(a, upper)
-
-
-@_chol_cj_fw.defjvp
-def _chol_cj_fw_jvp(upper, primals, tangents):
-    """torch's ``linalg_cholesky_jvp``: ``dL = L Phi(L^{-1} dA L^{-H})`` on all of ``dA`` (forward mode)."""
-    return _chol_tangent(upper, primals, tangents, False)
+def _torch_jvp_pair(value, tangent):
+    """Two ``jax.custom_jvp`` versions of ``value(a, flag)``: the first's derivative symmetrises ``dA``
+    (torch's backward formula, which reads one triangle for the value and returns a Hermitian
+    gradient: used by reverse mode), the second's reads all of ``dA`` (torch's forward-mode jvp
+    formula). ``tangent(flag, primals, tangents, sym)`` computes both."""
+    pair = []
+    for sym in (True, False):
+        f = jax.custom_jvp(value, nondiff_argnums=(1,))
+        f.defjvp(functools.partial(lambda sym, flag, primals, tangents: tangent(flag, primals, tangents, sym), sym))
+        pair.append(f)
+    return pair
 
 
 def _chol_tangent(upper, primals, tangents, sym):
@@ -418,6 +409,10 @@ def _chol_tangent(upper, primals, tangents, sym):
     phi = jnp.tril(t) - 0.5 * t * jnp.eye(t.shape[-1], dtype=t.dtype)
     dl = l @ phi
     return (_mH(l), _mH(dl)) if upper else (l, dl)
+
+
+# torch's Cholesky derivative ``dL = L Phi(L^{-1} dA L^{-H})`` (its backward symmetrises dA)
+_chol_cj, _chol_cj_fw = _torch_jvp_pair(_chol_value, _chol_tangent)
 
 
 @defop(_chol_cj, node="LinalgCholeskyExBackward0", saves={0: ("result",)}, method=False, function=False,
@@ -555,33 +550,14 @@ def cholesky_inverse(L, upper=False, *, out=None):
 
 
 # ------------------------------------------------------------------------------------ eigh / eig
-@functools.partial(jax.custom_jvp, nondiff_argnums=(1,))
-def _eigh_cj(a, lower):
+def _eigh_value(a, lower):
     v, w = lax.linalg.eigh(a, lower=lower, symmetrize_input=False)
     return w.astype(_real_dtype(_dtypes.as_dtype(a.dtype)).np), v
 
 
-@_eigh_cj.defjvp
-def _eigh_cj_jvp(lower, primals, tangents):
-    """torch's ``linalg_eig_backward`` (Hermitian case): the derivative on the Hermitian part of ``dA``
-    (torch reads one triangle for the value, its gradient is the full Hermitian matrix)."""
-    return _eigh_tangent(lower, primals, tangents, True)
-
-
-@functools.partial(jax.custom_jvp, nondiff_argnums=(1,))
-def _eigh_cj_fw(a, lower):
-    return _eigh_cj(a, lower)
-
-
-@_eigh_cj_fw.defjvp
-def _eigh_cj_fw_jvp(lower, primals, tangents):
-    """torch's ``linalg_eig_jvp`` (Hermitian case) reads all of ``dA`` (forward mode)."""
-    return _eigh_tangent(lower, primals, tangents, False)
-
-
 def _eigh_tangent(lower, primals, tangents, sym):
     (a,), (da,) = primals, tangents
-    w, v = _eigh_cj(a, lower)
+    w, v = _eigh_cj(a, lower)  # its own derivative again (double backward follows torch)
     if sym:
         da = (da + _mH(da)) / 2
     vdav = _mH(v) @ da @ v
@@ -591,6 +567,10 @@ def _eigh_tangent(lower, primals, tangents, sym):
     f = jnp.where(eye, 0, vdav / jnp.where(eye, 1, e).astype(v.dtype))
     dv = v @ f
     return (w, v), (dw, dv)
+
+
+# torch's ``linalg_eig_backward`` (Hermitian case) / ``linalg_eig_jvp`` (forward mode, all of dA)
+_eigh_cj, _eigh_cj_fw = _torch_jvp_pair(_eigh_value, _eigh_tangent)
 
 
 def _eigh_fwd(a, lower):
