@@ -8,6 +8,7 @@ peak RSS of the training loops (one process per system) and RSS over many steps.
 
     python benchmarks/suite.py            # full (under 5 minutes on a 2-core CPU)
     python benchmarks/suite.py --quick    # a few iterations: proves it runs (CI)
+    python benchmarks/suite.py --memory   # only the memory rows (own processes); rewrites only ## Memory
     python benchmarks/suite.py --device cuda   # or FUNCGRAD_BENCH_DEVICE=cuda: JAX's GPU
 """
 from __future__ import annotations
@@ -567,113 +568,218 @@ def _rss_now():
         return 0
 
 
-def kept_graph_bytes(n_graphs, device):
-    """Bytes one kept autograd graph costs: a 200-op scalar chain whose output (and so its graph and
-    saved values) is held, computed (funcgrad: flushed, as when its value is observed), no backward.
-    RSS growth over ``n_graphs`` graphs for torch and funcgrad, and funcgrad's Python-side bytes by
-    tracemalloc (torch's graph lives in C++, which tracemalloc cannot see)."""
+def _kept_graph_child(workload, system, n_graphs, device, quick):
+    """In this (fresh) process: the RSS growth per kept graph (and, for funcgrad, tracemalloc's
+    Python-side bytes) over ``n_graphs`` kept 200-op scalar chains."""
     import gc
     import tracemalloc
 
-    import torch
-
-    import funcgrad
-    from funcgrad import _lazy
-
     from chain import chain as build
 
-    res = {}
-    for name, lib in (("torch", torch), ("funcgrad", funcgrad)):
-        xs = [lib.tensor(np.float32(0.1 + i * 1e-3), requires_grad=True) for i in range(n_graphs + 1)]
-        warm = build(lib, xs.pop())  # one graph first: funcgrad's program compiled and cached
-        if lib is funcgrad:
-            _lazy.flush()
-        del warm
-        gc.collect()
-        if lib is funcgrad:
-            tracemalloc.start()
-            m0 = tracemalloc.get_traced_memory()[0]
-        r0 = _rss_now()
+    lib = _child_lib(system)
+    fg = system == "funcgrad"
+    flush = lib._lazy.flush if fg else (lambda: None)
+    dev = device if fg else "cpu"
+    xs = [lib.tensor(np.float32(0.1 + i * 1e-3), requires_grad=True, device=dev) for i in range(n_graphs + 1)]
+    warm = build(lib, xs.pop())  # one graph first: funcgrad's program compiled and cached
+    flush()
+    del warm
+    gc.collect()
+
+    def grow():
         kept = []
         for x in xs:
             kept.append(build(lib, x))
-            if lib is funcgrad:
-                _lazy.flush()
+            flush()  # computed, as when its value is observed
         gc.collect()
-        res[name] = (_rss_now() - r0) / n_graphs
-        if lib is funcgrad:
-            res["funcgrad tracemalloc"] = (tracemalloc.get_traced_memory()[0] - m0) / n_graphs
-            tracemalloc.stop()
-        del kept
-    return res
+        return kept
+
+    r0 = _rss_now()
+    kept = grow()
+    print("KEPT_BYTES", (_rss_now() - r0) / n_graphs, flush=True)
+    if fg:  # a second batch, traced (tracemalloc's own records would inflate the RSS above)
+        tracemalloc.start()
+        m0 = tracemalloc.get_traced_memory()[0]
+        kept2 = grow()
+        print("TRACEMALLOC_BYTES", (tracemalloc.get_traced_memory()[0] - m0) / n_graphs, flush=True)
+        tracemalloc.stop()
+        del kept2
+    del kept
+
+
+def kept_graph_bytes(n_graphs, device):
+    """Bytes one kept autograd graph costs: a 200-op scalar chain whose output (and so its graph and
+    saved values) is held, computed (funcgrad: flushed, as when its value is observed), no backward.
+    RSS growth over ``n_graphs`` graphs for torch and funcgrad, each in its own process, and
+    funcgrad's Python-side bytes by tracemalloc (torch's graph lives in C++, which tracemalloc cannot
+    see)."""
+    t = _run_child("--kept-child", "chain", "torch", n_graphs, device, False)
+    f = _run_child("--kept-child", "chain", "funcgrad", n_graphs, device, False)
+    return {"torch": t.get("KEPT_BYTES", 0), "funcgrad": f.get("KEPT_BYTES", 0),
+            "funcgrad tracemalloc": f.get("TRACEMALLOC_BYTES", 0)}
 
 
 _RSS_CHILD = {"seed MLP": "mlp", "small GPT": "gpt"}
 
 
-def _peak_rss_child(workload, system, steps, device):
-    """Run ``steps`` training steps of a workload in this (fresh) process; print the peak RSS."""
-    import torch
-
-    import funcgrad
-
-    lib = torch if system == "torch" else funcgrad
+def _rss_workload(lib, workload, device):
+    """(step function, device) of a memory workload: the seed MLP (SGD + momentum) or the small GPT
+    (AdamW + clip), built with ``lib`` (torch or funcgrad)."""
+    dev = "cpu" if lib.__name__ == "torch" else device
     if workload == "mlp":
         x, y, ws = _mlp_data((1000, 100, 10), 64, 0)
-        model = lib.nn.Sequential(lib.nn.Linear(1000, 100), lib.nn.ReLU(), lib.nn.Linear(100, 10))
+        model = lib.nn.Sequential(lib.nn.Linear(1000, 100), lib.nn.ReLU(), lib.nn.Linear(100, 10)).to(dev)
         opt = lib.optim.SGD(model.parameters(), lr=1e-5, momentum=0.9)
-        step = _train_step(lib, model, opt, lib.tensor(x), lib.tensor(y), lib.nn.MSELoss(reduction="sum"))
+        return _train_step(lib, model, opt, lib.tensor(x, device=dev), lib.tensor(y, device=dev),
+                           lib.nn.MSELoss(reduction="sum"))
+    V, T, B = GPT["vocab"], GPT["seq"], GPT["batch"]
+    rng = np.random.default_rng(0)
+    lib.manual_seed(0)
+    model = gpt_model(lib).to(dev)
+    opt = lib.optim.AdamW(model.parameters(), lr=3e-4)
+    xs = lib.tensor(rng.integers(0, V, (B, T)), device=dev)
+    ys = lib.tensor(rng.integers(0, V, (B, T)), device=dev)
+    return _train_step(lib, model, opt, xs, ys,
+                       lambda lg, t: lib.nn.functional.cross_entropy(lg.reshape(-1, V), t.reshape(-1)), clip=1.0)
+
+
+def _child_lib(system):
+    # only the measured system's library is imported in its process (torch's own libraries would
+    # otherwise count in funcgrad's RSS, and JAX's in torch's)
+    if system == "torch":
+        import torch as lib
     else:
-        V, T, B = GPT["vocab"], GPT["seq"], GPT["batch"]
-        rng = np.random.default_rng(0)
-        model = gpt_model(lib)
-        opt = lib.optim.AdamW(model.parameters(), lr=3e-4)
-        xs, ys = lib.tensor(rng.integers(0, V, (B, T))), lib.tensor(rng.integers(0, V, (B, T)))
-        step = _train_step(lib, model, opt, xs, ys,
-                           lambda lg, t: lib.nn.functional.cross_entropy(lg.reshape(-1, V), t.reshape(-1)), clip=1.0)
+        import funcgrad as lib
+    return lib
+
+
+def _peak_rss_child(workload, system, steps, device, quick):
+    """Run ``steps`` training steps of a workload in this (fresh) process; print the RSS after the
+    imports and the setup, and the peak RSS (KiB)."""
+    if quick:
+        GPT.update(d=32, seq=16, batch=4)
+    lib = _child_lib(system)
+    if system == "torch" and os.getloadavg()[0] > (os.cpu_count() or 1):
+        lib.set_num_threads(1)  # as the timed rows: its threads spin on an oversubscribed machine
+    print("IMPORT_RSS_KIB", _rss_now() // 1024, flush=True)
+    step = _rss_workload(lib, workload, device)
     for _ in range(steps):
         step().item()
-    print("PEAK_RSS_KIB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    print("PEAK_RSS_KIB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, flush=True)
 
 
-def peak_rss(workload, steps, device):
-    """Peak RSS (MiB) of a training loop, torch vs funcgrad eager, each in its own process."""
+def _steps_rss_child(workload, system, steps, device, quick):
+    """RSS (now and peak, KiB) every ``steps // 10`` training steps, in this (fresh) process."""
+    import gc
+
+    lib = _child_lib(system)
+    step = _rss_workload(lib, workload, device)
+    every = max(1, steps // 10)
+    for t in range(steps):
+        loss = step()
+        if (t + 1) % every == 0:
+            loss.item()
+            del loss
+            gc.collect()
+            print("RSS_AT", t + 1, _rss_now() // 1024, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, flush=True)
+
+
+def _run_child(kind, workload, system, steps, device, quick):
     import subprocess
 
+    cmd = [sys.executable, os.path.abspath(__file__), kind, workload, system, str(steps), device, str(int(quick))]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
     out = {}
-    for system in ("torch", "funcgrad"):
-        cmd = [sys.executable, os.path.abspath(__file__), "--rss-child", workload, system, str(steps), device]
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
-        line = [ln for ln in r.stdout.splitlines() if ln.startswith("PEAK_RSS_KIB")]
-        out[system] = int(line[-1].split()[1]) / 1024 if line else None
-        if not line:
-            print(f"  peak RSS child failed ({workload}, {system}): {r.stderr.strip().splitlines()[-1:]}", flush=True)
+    for ln in r.stdout.splitlines():
+        parts = ln.split()
+        if parts and parts[0] in ("IMPORT_RSS_KIB", "PEAK_RSS_KIB"):
+            out[parts[0]] = int(parts[1]) / 1024
+        elif parts and parts[0] in ("KEPT_BYTES", "TRACEMALLOC_BYTES"):
+            out[parts[0]] = float(parts[1])
+        elif parts and parts[0] == "RSS_AT":
+            out.setdefault("marks", {})[int(parts[1])] = (int(parts[2]) / 1024, int(parts[3]) / 1024)
+    if r.returncode:
+        print(f"  memory child failed ({kind} {workload} {system}): {r.stderr.strip().splitlines()[-1:]}", flush=True)
     return out
 
 
-def rss_over_steps(steps, device):
-    """Peak RSS growth of funcgrad eager training (seed MLP): graphs and residuals must be freed."""
-    import gc
+def peak_rss(workload, steps, device, quick=False):
+    """Peak RSS (MiB) of a training loop, torch vs funcgrad eager, each in its own process:
+    {system: {"PEAK_RSS_KIB": peak MiB, "IMPORT_RSS_KIB": MiB after the imports}}."""
+    return {system: _run_child("--rss-child", workload, system, steps, device, quick)
+            for system in ("torch", "funcgrad")}
 
-    import funcgrad
 
-    x, y, ws = _mlp_data((1000, 100, 10), 64, 0)
-    model = funcgrad.nn.Sequential(funcgrad.nn.Linear(1000, 100), funcgrad.nn.ReLU(), funcgrad.nn.Linear(100, 10))
-    model.to(device)
-    opt = funcgrad.optim.SGD(model.parameters(), lr=1e-5, momentum=0.9)
-    xs, ys = funcgrad.tensor(x, device=device), funcgrad.tensor(y, device=device)
-    loss_fn = funcgrad.nn.MSELoss(reduction="sum")
-    marks = {}
-    for t in range(steps):
-        opt.zero_grad()
-        loss = loss_fn(model(xs), ys)
-        loss.backward()
-        opt.step()
-        if t + 1 in (steps // 10, steps):
-            loss.item()
-            gc.collect()
-            marks[t + 1] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return marks
+def rss_over_steps(steps, device, quick=False):
+    """RSS of funcgrad eager training (seed MLP), in its own process, every ``steps // 10`` steps:
+    {step: (RSS MiB, peak RSS MiB)}; graphs and residuals must be freed, so it stays flat."""
+    return _run_child("--rss-steps", "mlp", "funcgrad", steps, device, quick).get("marks", {})
+
+
+def memory_section(graph, peaks, marks, n_graphs):
+    """The ``## Memory`` section of RESULTS.md (lines)."""
+    lines = ["## Memory", "",
+             "| measure | torch | funcgrad | funcgrad / torch |", "|---|---|---|---|"]
+    label = f"bytes per kept graph (200-op scalar chain, computed, RSS growth over {n_graphs} graphs, own process)"
+    if graph["torch"] > 0:
+        lines.append(f"| {label} | {graph['torch'] / 1e3:.0f} KB | {graph['funcgrad'] / 1e3:.0f} KB "
+                     f"| {graph['funcgrad'] / graph['torch']:.2f}x |")
+    else:
+        lines.append(f"| {label} | n/a | {graph['funcgrad'] / 1e3:.0f} KB | n/a |")
+    lines.append(f"| bytes per kept graph, Python side (tracemalloc) | n/a (C++) | "
+                 f"{graph['funcgrad tracemalloc'] / 1e3:.0f} KB | |")
+    for w, (steps, pk) in peaks.items():
+        t, f = pk.get("torch", {}), pk.get("funcgrad", {})
+        tp, fp = t.get("PEAK_RSS_KIB"), f.get("PEAK_RSS_KIB")
+        ti, fi = t.get("IMPORT_RSS_KIB"), f.get("IMPORT_RSS_KIB")
+        cell = lambda v: f"{v:.0f}" if v else "n/a"  # noqa: E731
+        ratio = lambda a, b: f"{a / b:.2f}x" if a and b else "n/a"  # noqa: E731
+        lines.append(f"| Peak RSS, {w} training loop ({steps} steps, own process), MiB | {cell(tp)} | {cell(fp)} "
+                     f"| {ratio(fp, tp)} |")
+        lines.append(f"| the same minus the RSS after importing the library, MiB | "
+                     f"{cell(tp - ti if tp and ti else None)} | {cell(fp - fi if fp and fi else None)} "
+                     f"| {ratio(fp - fi if fp and fi else None, tp - ti if tp and ti else None)} |")
+    if marks:
+        steps = sorted(marks)
+        lines += ["", f"RSS of funcgrad eager seed-MLP training (SGD + momentum) over {steps[-1]} steps, in its own "
+                  f"process, sampled every {steps[0]} steps (after `gc.collect()`):", "",
+                  "| step | " + " | ".join(str(k) for k in steps) + " |", "|---|" + "---|" * len(steps),
+                  "| RSS, MiB | " + " | ".join(f"{marks[k][0]:.0f}" for k in steps) + " |",
+                  "| peak RSS, MiB | " + " | ".join(f"{marks[k][1]:.0f}" for k in steps) + " |", "",
+                  f"From step {steps[0]} to step {steps[-1]}: RSS {marks[steps[-1]][0] - marks[steps[0]][0]:+.1f} MiB, "
+                  f"peak RSS {marks[steps[-1]][1] - marks[steps[0]][1]:+.1f} MiB."]
+    return lines
+
+
+def run_memory(quick, device):
+    """Every memory row: (section lines, seconds it took)."""
+    t0 = time.time()
+    n_graphs = 50 if quick else 500
+    marks = rss_over_steps(200 if quick else 10000, device, quick)
+    graph = kept_graph_bytes(n_graphs, device)
+    # the peak is reached within the first steps (each step's graph is freed by the next)
+    n_peak = {"mlp": 10 if quick else 300, "gpt": 30}
+    peaks = {w: (n_peak[code], peak_rss(code, n_peak[code], device, quick)) for w, code in _RSS_CHILD.items()
+             if not quick or code == "mlp"}
+    return memory_section(graph, peaks, marks, n_graphs), time.time() - t0
+
+
+def write_memory_only(path, lines, quick, seconds):
+    """Replace only the ``## Memory`` section of an existing RESULTS.md (``--memory``)."""
+    with open(path) as fh:
+        old = fh.read()
+    head = ["", f"Measured {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC by "
+            f"`python benchmarks/suite.py --memory{' --quick' if quick else ''}` in {seconds:.0f} s (load average "
+            f"{', '.join(f'{x:.1f}' for x in os.getloadavg())} at the end).", ""]
+    text = "\n".join(lines[:1] + head + lines[2:]) + "\n"
+    a = old.find("## Memory")
+    b = old.find(NOTES_MARKER)
+    if a < 0:
+        a = b if b >= 0 else len(old)
+    new = old[:a] + text + ("\n" + old[b:] if b >= 0 else "")
+    with open(path, "w") as fh:
+        fh.write(new)
+    print(text)
 
 
 NOTES_MARKER = "<!-- notes: kept when the suite rewrites this file -->"
@@ -697,14 +803,23 @@ def main(argv=None):
                     "(default: wall, or cpu when the load average exceeds the core count)")
     ap.add_argument("--torch-threads", type=int, default=0, help="torch.set_num_threads (default: torch's, or 1 "
                     "when the load average exceeds the core count)")
-    ap.add_argument("--rss-child", nargs=4, metavar=("WORKLOAD", "SYSTEM", "STEPS", "DEVICE"), help=argparse.SUPPRESS)
+    ap.add_argument("--memory", action="store_true", help="run only the memory rows and rewrite only the "
+                    "Memory section of --out")
+    for kind in ("--rss-child", "--rss-steps", "--kept-child"):
+        ap.add_argument(kind, nargs=5, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
-    if args.rss_child:
-        w, system, steps, device = args.rss_child
-        _peak_rss_child(w, system, int(steps), device)
-        return None
+    for kind, fn in ((args.rss_child, _peak_rss_child), (args.rss_steps, _steps_rss_child),
+                     (args.kept_child, _kept_graph_child)):
+        if kind:
+            w, system, steps, device, quick = kind
+            fn(w, system, int(steps), device, quick == "1")
+            return None
     q = args.quick
     dev = args.device
+    if args.memory:
+        lines, seconds = run_memory(q, dev)
+        write_memory_only(args.out, lines, q, seconds)
+        return lines
     import torch
 
     # torch's intra-op threads spin when the machine is oversubscribed (a shared 2-core box): then
@@ -747,10 +862,7 @@ def main(argv=None):
         lambda: lstm_step(3 if q else 30, 2 if q else 5, dev))
     run("variable-length batches (benchmarks/varlen.py)", "µs/batch", lambda: varlen_row(q, dev))
     run("Hessian-vector product, 300x300", "µs/call", lambda: hvp(3 if q else 50, 2 if q else 5, dev))
-    n_rss = 200 if q else 10000
-    marks = rss_over_steps(n_rss, dev)
-    graph = kept_graph_bytes(50 if q else 500, dev)
-    peaks = {} if q else {w: peak_rss(code, 300, dev) for w, code in _RSS_CHILD.items()}
+    mem_lines, _ = run_memory(q, dev)
 
     import jax
     import torch
@@ -782,19 +894,7 @@ def main(argv=None):
                      " | ".join(_ratio(r, a, b) for _, a, b in RATIOS) + " |")
     if FAILURES:
         lines += [""] + [f"- {w}: {sys_} failed: {why}" for w, sys_, why in FAILURES]
-    (a, ra), (b, rb) = sorted(marks.items())
-    lines += ["", "## Memory", "",
-              "| measure | torch | funcgrad | funcgrad / torch |", "|---|---|---|---|",
-              f"| bytes per kept graph (200-op scalar chain, RSS growth) | {graph['torch']:.0f} | {graph['funcgrad']:.0f} "
-              f"| {graph['funcgrad'] / graph['torch']:.2f}x |" if graph["torch"] > 0 else
-              f"| bytes per kept graph (200-op scalar chain, RSS growth) | n/a | {graph['funcgrad']:.0f} | n/a |",
-              f"| bytes per kept graph, Python side (tracemalloc) | n/a (C++) | {graph['funcgrad tracemalloc']:.0f} | |"]
-    for w, pk in peaks.items():
-        if pk.get("torch") and pk.get("funcgrad"):
-            lines.append(f"| peak RSS, {w} training loop (300 steps, own process), MiB | {pk['torch']:.0f} | "
-                         f"{pk['funcgrad']:.0f} | {pk['funcgrad'] / pk['torch']:.2f}x |")
-    lines += ["", f"Peak RSS, funcgrad eager seed-MLP training: {ra:.0f} MiB after {a} steps, {rb:.0f} MiB after {b} "
-              f"steps ({rb - ra:+.0f} MiB).", "", f"Suite ran in {time.time() - t_start:.0f} s."]
+    lines += [""] + mem_lines + ["", f"Suite ran in {time.time() - t_start:.0f} s."]
     text = "\n".join(lines) + "\n"
     print(text)
     if not q or args.out != os.path.join(HERE, "RESULTS.md"):

@@ -1038,7 +1038,7 @@ def _attach_node(op, name, inputs, vals, params, out):
 
 
 def _attach_planned(plan, op, inputs, vals, params, out):
-    cls, pos, edge_idx, fmask, saved_plan, needed = plan
+    cls, pos, edge_idx, fmask, saved_plan, needed, num_pos = plan
     node = cls.__new__(cls)
     edges = []
     for j in edge_idx:
@@ -1052,7 +1052,10 @@ def _attach_planned(plan, op, inputs, vals, params, out):
     node._seq = next(_seq)
     node._pos = pos
     node.op = op
-    node.params = params
+    p = _interned.get(params)  # one tuple per distinct params, not one per node (promote prepends the dtype)
+    if p is None:
+        p = _interned[params] = params
+    node.params = p
     if fmask:
         # torch saves only what the derivative reads: the other inputs' values are not kept alive by
         # the graph (nor materialised when pending), only their shapes (see ``_plan``)
@@ -1061,7 +1064,17 @@ def _attach_planned(plan, op, inputs, vals, params, out):
             v = vals[j]
             d = _dropped_cache.get((v.shape, v.dtype)) if type(v) is Lazy else None
             vals[j] = d if d is not None else dropped(v)
-        node.vals = tuple(vals)
+        vals = tuple(vals)
+        if len(fmask) + len(num_pos) == len(vals):
+            # only Dropped and python numbers: when every number is dispatch's cached constant, one shared tuple
+            for j, k in num_pos:
+                x = inputs[j]
+                c = vals[k]
+                if not (type(x) in _NUMBER_TYPES and type(c) is Lazy and _const_lazy.get((type(x), x, c.dtype)) is c):
+                    break
+            else:
+                vals = _interned.setdefault(vals, vals)
+        node.vals = vals
         node._dropped = True
     else:
         node.vals = tuple(vals)
@@ -1080,8 +1093,8 @@ def _attach_planned(plan, op, inputs, vals, params, out):
             if j < 0:
                 # a weak reference: the result's value is not kept alive by its own graph (when every
                 # tensor on that storage is gone nothing can modify it), and no node <-> saved cycle
-                saved.append((_weakref(out._st), out._st.version, (out._dtype, out._shape, out._st.device, None, 0),
-                              -1))
+                meta = (out._dtype, out._shape, out._st.device, None, 0)
+                saved.append((_weakref(out._st), out._st.version, _interned.setdefault(meta, meta), -1))
             else:
                 t = inputs[j]
                 if t._inference:
@@ -1113,9 +1126,10 @@ def _plan(sig, op, name):
     want = None
     saves = op.saves
     nondiff = op.nondiff
-    drop_ok = op.view or op.name in _DROPS
+    drop_ok = saves is not None and op.name not in _KEEP_ALL
     fmask = 0  # float tensor inputs whose values may be left out of the graph
     val_input = []  # input index of each value
+    num_pos = []  # (input index, value index) of the python numbers (see ``_attach_planned``)
     for j, c in enumerate(sig[2:]):
         if c == -1:
             continue
@@ -1143,14 +1157,14 @@ def _plan(sig, op, name):
                 edge_idx.append(-1)
         else:
             edge_idx.append(-1)
+            num_pos.append((j, k))
         pos.append(k)
         k += 1
     pos = tuple(pos)
     pos = _interned.setdefault(pos, pos)
     if drop_ok and fmask:
         # only float tensors' values: numbers and Consts (clamp's bounds) are parameters torch keeps,
-        # integer and bool tensors are indices and masks the formula reads; and only ops whose
-        # ``saves`` were audited
+        # integer and bool tensors are indices and masks the formula reads
         keep = -1 if want is not None and "result" in want else sum(1 << w for w in (want or ()))
         fmask &= ~keep
     else:
@@ -1159,13 +1173,13 @@ def _plan(sig, op, name):
     for w in (want or ()):
         if w == "result":
             saved_plan.append((-1, -1))
-        else:
+        elif w < len(val_input):  # an optional input may be absent
             j = val_input[w]
             c = sig[2 + j]
             if c >= 0:  # a tensor (a number saves nothing)
                 saved_plan.append((j, w if not c & 4 else -1))
     fmask = tuple(j for j in range(k) if fmask >> j & 1)  # the value positions to drop
-    plan = (cls, pos, tuple(edge_idx), fmask, tuple(saved_plan), bool(want) or saves is None)
+    plan = (cls, pos, tuple(edge_idx), fmask, tuple(saved_plan), bool(want) or saves is None, tuple(num_pos))
     if len(_plans) > 20_000:
         _plans.clear()
     _plans[sig] = plan
@@ -1176,10 +1190,12 @@ _plans: dict = {}
 
 
 _NO_EDGE = (None, 0)
-# Ops whose ``saves`` were checked to list every value their gradients read (a declaration made
-# for version checks may list less: native_group_norm's omits the weight its input grad reads);
-# other ops keep all input values, as before.
-_DROPS = frozenset({"add", "sub", "mul", "div", "mm", "bmm", "addmm", "sum", "mean"})
+# Nodes keep only the float inputs their op's ``saves`` names (what torch's formula saves;
+# tests/autograd/test_saves_coverage.py checks it covers what each vjp reads). Ops without ``saves``
+# and these, whose vjp reads a value torch's decomposition does not save (so it must not be
+# version-checked), keep every input value.
+_NUMBER_TYPES = frozenset({int, float, bool, complex})
+_KEEP_ALL = frozenset({"quantile_"})  # its vjp reads q; torch saves ranks derived from q, not q
 # small tuples many nodes share (input positions, output shape and dtype): one object each
 _interned: dict = {}
 _node_classes: dict = {}

@@ -149,7 +149,8 @@ def _bag_fwd(w, idx, seg, *psw, mode, nbags, keep, has_psw):
     return out
 
 
-@defop(_bag_fwd, node="EmbeddingBagBackward0", saves={0: (1,)}, method=False, function=False, name="embedding_bag")
+@defop(_bag_fwd, node="EmbeddingBagBackward0", saves={0: (1, 2, 3), 3: (0, 1, 2, 3)}, method=False, function=False,
+       name="embedding_bag")
 def _bag(weight, idx, seg, psw, mode, nbags, keep):
     return (weight, Const(idx), Const(seg), ABSENT if psw is None else psw), \
         (("mode", mode), ("nbags", int(nbags)), ("keep", keep), ("has_psw", psw is not None))

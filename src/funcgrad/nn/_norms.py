@@ -28,8 +28,8 @@ def _group_norm_fwd(x, *wb, groups, eps, has_w, has_b):
     return y.astype(x.dtype)  # torch keeps the input's type with float32 parameters
 
 
-@defop(upcast_half(_group_norm_fwd), node="NativeGroupNormBackward0", saves={0: (0,), 1: (0,), 2: ()}, method=False,
-       function=False, name="group_norm")
+@defop(upcast_half(_group_norm_fwd), node="NativeGroupNormBackward0", saves={0: (0, 1), 1: (0, 1), 2: (0, 1)},
+       method=False, function=False, name="group_norm")  # torch saves input and weight for all three
 def _group_norm(input, groups, weight, bias, eps):
     return (input, ABSENT if weight is None else weight, ABSENT if bias is None else bias), \
         (("groups", int(groups)), ("eps", float(eps)), ("has_w", weight is not None), ("has_b", bias is not None))
