@@ -320,12 +320,82 @@ def hvp(reps, warm, device):
     def t_hvp(a, b):
         return torch.autograd.functional.hvp(f(torch, tw), a, b)[1]
 
-    tc = torch_compiled("hvp", t_hvp, lambda c: c(tx_, tv).sum().item()) if device == "cpu" else None
-    return time_systems({"torch eager": (lambda: t_hvp(tx_, tv).sum().item()) if device == "cpu" else None,
-                         "torch.compile": (lambda: tc(tx_, tv).sum().item()) if tc else None,
-                         "funcgrad eager": lambda: fg_hvp_fn(fx, fv).sum().item(),
-                         "funcgrad compiled": lambda: fg_comp(fx, fv).sum().item(),
-                         "jax.jit": lambda: float(jh(xj, vj).sum())}, reps, warm)
+    # every system waits for its result the same way, a host copy of the 300 values (a ``.sum().item()``
+    # would add one more op per system: an eager funcgrad op there costs more than a jnp one)
+    tc = torch_compiled("hvp", t_hvp, lambda c: c(tx_, tv).numpy()) if device == "cpu" else None
+    return time_systems({"torch eager": (lambda: t_hvp(tx_, tv).numpy()) if device == "cpu" else None,
+                         "torch.compile": (lambda: tc(tx_, tv).numpy()) if tc else None,
+                         "funcgrad eager": lambda: fg_hvp_fn(fx, fv).numpy(),
+                         "funcgrad compiled": lambda: fg_comp(fx, fv).numpy(),
+                         "jax.jit": lambda: np.asarray(jh(xj, vj))}, reps, warm)
+
+
+def call_overhead(kind, reps, warm, device, inner=200):
+    """Per-call cost of a tiny compiled function against the same function under ``jax.jit``: their
+    difference is ``funcgrad.compile``'s own overhead (guards, state in and out). ``kind`` "x+1": no
+    state; "step": a Linear(4, 1) SGD step (parameters, gradients, momentum written back each call).
+    Nothing waits for the results (dispatch cost, as a training loop that does not sync each step)."""
+    import jax
+    import jax.numpy as jnp
+    import torch
+
+    import funcgrad
+
+    if kind == "x+1":
+        xf, xt, xj = funcgrad.ones(4, device=device), torch.ones(4), jnp.ones(4)
+
+        def f_fn(x):
+            return x + 1
+
+        f_comp = funcgrad.compile(f_fn)
+        j_fn = jax.jit(lambda x: x + 1)
+        calls = {"torch eager": lambda: xt + 1, "funcgrad eager": lambda: f_fn(xf),
+                 "funcgrad compiled": lambda: f_comp(xf), "jax.jit": lambda: j_fn(xj)}
+    else:
+        def torch_like(lib, dev):
+            lib.manual_seed(0)
+            model = lib.nn.Linear(4, 1).to(dev)
+            opt = lib.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+            xs, ys = lib.ones(8, 4).to(dev), lib.zeros(8, 1).to(dev)
+
+            def step():
+                opt.zero_grad()
+                loss = ((model(xs) - ys) ** 2).mean()
+                loss.backward()
+                opt.step()
+                return loss
+            return step
+
+        import optax
+
+        tx = optax.sgd(0.01, momentum=0.9)
+        xj, yj = jnp.ones((8, 4)), jnp.zeros((8, 1))
+        box = [(jnp.full((1, 4), 0.1), jnp.zeros(1))]
+        box.append(tx.init(box[0]))
+
+        @jax.jit
+        def jstep(p, s):
+            loss, g = jax.value_and_grad(lambda p: jnp.mean((xj @ p[0].T + p[1] - yj) ** 2))(p)
+            u, s = tx.update(g, s, p)
+            return optax.apply_updates(p, u), s, loss
+
+        def j_step():
+            box[0], box[1], loss = jstep(box[0], box[1])
+            return loss
+
+        calls = {"torch eager": torch_like(torch, "cpu") if device == "cpu" else None,
+                 "funcgrad eager": torch_like(funcgrad, device),
+                 "funcgrad compiled": funcgrad.compile(torch_like(funcgrad, device)), "jax.jit": j_step}
+
+    def looped(f):
+        def run():
+            for _ in range(inner):
+                f()
+        return run
+
+    res = time_systems({k: looped(f) if f is not None else None for k, f in calls.items()}, reps, warm)
+    funcgrad._lazy.flush()
+    return {k: (v / inner if v is not None else None) for k, v in res.items()}
 
 
 def _train_step(lib, model, opt, xs, ys, loss_fn, clip=None):
@@ -803,6 +873,8 @@ def main(argv=None):
                     "(default: wall, or cpu when the load average exceeds the core count)")
     ap.add_argument("--torch-threads", type=int, default=0, help="torch.set_num_threads (default: torch's, or 1 "
                     "when the load average exceeds the core count)")
+    ap.add_argument("--rows", help="only the rows whose name contains one of these comma-separated words "
+                    "(case-insensitive), no memory rows; RESULTS.md is then left alone unless --out is given")
     ap.add_argument("--memory", action="store_true", help="run only the memory rows and rewrite only the "
                     "Memory section of --out")
     for kind in ("--rss-child", "--rss-steps", "--kept-child"):
@@ -836,7 +908,11 @@ def main(argv=None):
     t_start = time.time()
     rows = []
 
+    only = [w.strip().lower() for w in args.rows.split(",")] if args.rows else None
+
     def run(name, unit, fn):
+        if only is not None and not any(w in name.lower() for w in only):
+            return
         t0 = time.time()
         r = fn()
         if r is None:
@@ -862,6 +938,16 @@ def main(argv=None):
         lambda: lstm_step(3 if q else 30, 2 if q else 5, dev))
     run("variable-length batches (benchmarks/varlen.py)", "µs/batch", lambda: varlen_row(q, dev))
     run("Hessian-vector product, 300x300", "µs/call", lambda: hvp(3 if q else 50, 2 if q else 5, dev))
+    run("compiled call overhead: x + 1 (no state)", "µs/call",
+        lambda: call_overhead("x+1", 3 if q else 30, 1 if q else 3, dev, 20 if q else 200))
+    run("compiled call overhead: Linear(4,1) SGD step", "µs/call",
+        lambda: call_overhead("step", 3 if q else 30, 1 if q else 3, dev, 10 if q else 50))
+    if only is not None:
+        for name, unit, r in rows:
+            print(f"{name}: " + "  ".join(f"{label} {_ratio(r, a, b)}" for label, a, b in RATIOS) +
+                  (f"  compiled - jax.jit {(r['funcgrad compiled'] - r['jax.jit']) * 1e6:.1f} µs"
+                   if r.get("funcgrad compiled") and r.get("jax.jit") else ""))
+        return rows
     mem_lines, _ = run_memory(q, dev)
 
     import jax

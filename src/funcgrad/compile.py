@@ -19,6 +19,7 @@ from __future__ import annotations
 import collections
 
 import functools
+import operator
 import sys
 import traceback
 import types
@@ -26,6 +27,7 @@ import warnings
 
 import jax
 import numpy as np
+from jax.extend import core as _jcore
 
 from . import _lazy
 from ._ops import creation
@@ -34,7 +36,9 @@ from ._ops.registry import OpDef, dispatch
 from .autograd import grad_mode
 from .nn.module import Module
 from .optim.optimizer import Optimizer
-from .tensor import Tensor
+from ._device import _CPU
+from ._dtypes import _FROM_NP as _NP2DT
+from .tensor import Storage, Tensor
 
 __all__ = ["compile", "CompiledFunction", "GraphBreak", "OptimizedModule"]
 
@@ -84,7 +88,11 @@ class _State:
             "t": [x._array() for x in self.tensors],
             "g": [None if x._grad is None else x._grad._array() for x in self.tensors],
             "o": [self._opt_read(o) for o in self.optimizers],
-            "rng": np.asarray(self.gen._count, np.uint32),
+            # on the device: the fast path feeds it again while the counter does not move (a host
+            # array would be copied to the device on every call)
+            "rng": jax.device_put(np.asarray(self.gen._count, np.uint32)),
+            # an input, not a constant: manual_seed between calls changes it
+            "key": self.gen._key,
         }
         return vals
 
@@ -101,10 +109,10 @@ class _State:
                 [(dict(o._opt_state), collections.defaultdict(dict, {p: dict(s) for p, s in o.state.items()}),
                   [{k: g[k] for k in _traced_hyper(o) if k in g} for g in o.param_groups], o._step_count)
                  for o in self.optimizers],
-                self.gen._count)
+                (self.gen._count, self.gen._key))
 
     def restore(self, snap):
-        ts, os_, count = snap
+        ts, os_, (count, key) = snap
         for x, (value, version, grad, vcache) in zip(self.tensors, ts):
             x._st.value, x._st.version, x._grad = value, version, grad
             if vcache is not None:
@@ -113,7 +121,7 @@ class _State:
             o._opt_state, o.state, o._step_count = opt_state, state, step_count
             for g, h in zip(o.param_groups, hyper):
                 g.update(h)
-        self.gen._count = count
+        self.gen._count, self.gen._key = count, key
 
     def install(self, vals):
         """Put (traced) values into the live objects."""
@@ -134,6 +142,7 @@ class _State:
                 for k, v in ov["hyper"][i].items():
                     g[k] = v
         self.gen._count = vals["rng"]
+        self.gen._key = vals["key"]
 
     def collect(self):
         """The current values (after the step), in ``read``'s layout."""
@@ -144,6 +153,7 @@ class _State:
             "g": [None if x._grad is None else x._grad._array() for x in self.tensors],
             "o": [self._opt_read_traced(o) for o in self.optimizers],
             "rng": self.gen._count,
+            "key": self.gen._key,
         }
         return out
 
@@ -198,6 +208,55 @@ def _f64(v):
 
 
 _F64 = np.dtype(np.float64)
+
+# the fast path's checks: C-level maps over the discovered state, no python loop per tensor
+_is = operator.is_
+_get_meta = operator.attrgetter("_st.value", "_rg", "_shape", "_view")
+_get_value = operator.attrgetter("_st.value")
+_get_grad = operator.attrgetter("_grad")
+_get_training = operator.attrgetter("training")
+_SCALARS = (int, float, bool, str, type(None))
+_get_spec = operator.attrgetter("_shape", "_dtype", "_rg", "_st.device")  # _arg_spec's, per plain Tensor
+_array_of = Tensor._array
+_new_tensor = object.__new__
+_gm_mode = grad_mode._mode
+
+
+def _is_tensor(a):
+    return type(a) is Tensor
+
+
+_struct_version = operator.attrgetter("_struct_version")
+
+
+def _plain_group(g):
+    """A parameter group whose entries (besides ``params``) compare by value without tensor ``==``."""
+    return all(k == "params" or type(v) in _SCALARS or (type(v) is tuple and all(type(b) in _SCALARS for b in v))
+               for k, v in g.items())
+
+
+class _Entry:
+    """A traced step as one flat jitted program: ``call(*input leaves) -> kept output leaves``.
+
+    Outputs that are an input passed through unchanged (a gradient the step did not touch, a
+    learning rate, an unused random counter) are not program outputs (each output costs a buffer
+    and an array object per call): ``pairs`` rebuilds the full output list from the kept outputs
+    and the inputs. ``state_map`` gives, per state input leaf, the output leaf holding its value
+    after the call (-1: unchanged), so the next call's inputs need no read of the state; None
+    where the step changes the state's structure (the next call has other guards)."""
+
+    __slots__ = ("call", "plan", "out_tree", "pairs", "state_map", "single", "readonly")
+
+    def __init__(self, call, plan, out_tree, pairs, state_map, single, readonly):
+        self.call, self.plan, self.out_tree, self.pairs = call, plan, out_tree, pairs
+        self.state_map, self.single, self.readonly = state_map, single, readonly
+
+
+class _Fast:
+    """What the last call left behind, to check the next call against (see ``CompiledFunction._arm``)."""
+
+    __slots__ = ("entry", "state", "spec", "roots", "grad", "inputs", "meta", "grads", "gtensors", "gvals",
+                 "modules", "training", "versions", "groups", "snaps", "opts", "user_fp", "count", "key", "plain")
 
 
 def _traced_hyper(opt):
@@ -406,8 +465,24 @@ def _user_file(path):
     return not os.path.abspath(path).startswith(here) and "site-packages" not in path and "<frozen" not in path
 
 
+def _structure(state):
+    """What adds or removes state behind the discovered objects: a module's attributes assigned
+    (a new parameter, buffer or submodule), an optimizer's parameter groups edited."""
+    return (list(map(_struct_version, state.modules)),
+            [[id(p) for g in o.param_groups for p in g["params"]] + [len(o.param_groups)] for o in state.optimizers])
+
+
 class CompiledFunction:
-    """A compiled step: ``__call__`` runs the cached program for the current guards."""
+    """A compiled step: ``__call__`` runs the cached program for the current guards.
+
+    Fast path: after a call, what it left behind is remembered (``_arm``): the state's values as
+    the program wrote them, ``requires_grad`` flags, ``.grad`` objects, ``train()`` flags, module
+    structure versions, parameter groups, optimizer states, the random counter, the next call's
+    program inputs. A call whose guards and state are all still those (checked by identity with
+    C-level maps, no python walk per tensor) feeds the remembered inputs straight to the program.
+    Anything else (a value edited in place, a tensor replaced, a learning rate changed by a
+    scheduler, a flag flipped, ``eval()``, an eager optimizer step) takes the full path: discover,
+    guard, read the state."""
 
     def __init__(self, fn, *, fullgraph=False, donate=False):
         functools.update_wrapper(self, fn)
@@ -417,20 +492,20 @@ class CompiledFunction:
         self._cache = {}
         self._eager = False
         self._discovered = None
-        self._roots = None
-        self.stats = {"traces": 0, "calls": 0, "eager_calls": 0}
+        self._roots = _roots_fn(fn)
+        self._fast = None
+        self.stats = {"traces": 0, "calls": 0, "eager_calls": 0, "fast_calls": 0}
 
     def _state(self, args, kwargs):
         """The discovered state, reused while the objects the function reaches are the same."""
-        if self._roots is None:
-            self._roots = _roots_fn(self.fn)
         roots = self._roots(args, kwargs)
         cached = self._discovered
-        if cached is not None and cached[0] == roots and cached[1].fingerprint() == cached[1]._fp:
+        if cached is not None and cached[0] == roots and cached[1].fingerprint() == cached[1]._fp and \
+                cached[2] == _structure(cached[1]):
             return cached[1]
         state = _discover(self.fn, args, kwargs)
         state._fp = state.fingerprint()
-        self._discovered = (roots, state)
+        self._discovered = (roots, state, _structure(state))
         return state
 
     def _give_up(self, why):
@@ -441,7 +516,8 @@ class CompiledFunction:
         self._eager = True
 
     def cache_info(self):
-        """Programs built (one per distinct guard set) and how calls were served."""
+        """Programs built (one per distinct guard set) and how calls were served (``fast_calls``: calls
+        whose state was unchanged since the last one, served without reading it)."""
         return dict(self.stats, programs=len(self._cache))
 
     def __get__(self, obj, objtype=None):
@@ -450,12 +526,44 @@ class CompiledFunction:
         return functools.partial(self.__call__, obj)
 
     def __call__(self, *args, **kwargs):
+        f = self._fast
+        if f is not None:
+            if _lazy.pending():
+                _lazy.flush()
+            if self._unchanged(f, args, kwargs):
+                self.stats["calls"] += 1
+                self.stats["fast_calls"] += 1
+                flat = list(map(_array_of, args)) if f.plain else _split_args(args, kwargs)[0]
+                flat += f.inputs
+                entry = f.entry
+                res = entry.call(*flat)
+                single = entry.single
+                if entry.readonly and single is not None:  # writes no state: nothing to store or re-check
+                    j, i = entry.pairs[0]
+                    out = res[j] if j >= 0 else flat[i]
+                else:
+                    full = [res[j] if j >= 0 else flat[i] for j, i in entry.pairs]
+                    out, new = jax.tree_util.tree_unflatten(entry.out_tree, full)
+                    f.state.write_back(new, entry.plan)
+                    self._rearm(f, full)
+                if single is not None:  # one tensor out, its shape and dtype known: no lookups
+                    node = _lazy.Lazy(single[0], single[1], -1, -1)
+                    node.value = out
+                    t = _new_tensor(Tensor)
+                    t._st = Storage(node, _CPU)
+                    t._shape, t._dtype, t._rg, t.grad_fn = single[0], single[2], False, None
+                    if _gm_mode.inference:
+                        t._inference = True
+                    return t
+                return _tensors_of(out)
+            self._fast = None
         if self._eager:
             self.stats["eager_calls"] += 1
             return self.fn(*args, **kwargs)
         _lazy.flush()
         state = self._state(args, kwargs)
-        key = (_arg_spec(args, kwargs), state.signature(), grad_mode.is_grad_enabled())
+        spec = _arg_spec(args, kwargs)
+        key = (spec, state.signature(), grad_mode.is_grad_enabled())
         entry = self._cache.get(key)
         arg_arrays, rebuild = _split_args(args, kwargs)
         if entry is None:
@@ -470,12 +578,111 @@ class CompiledFunction:
                 return self.fn(*args, **kwargs)
             self._cache[key] = entry
         self.stats["calls"] += 1
-        program, plan = entry
-        out, new_state = program(arg_arrays, state.read())
-        state.write_back(new_state, plan)
-        if isinstance(out, jax.Array):
+        if type(entry) is not _Entry:  # a distributed (SPMD) program: pytree in, pytree out
+            program, plan = entry
+            out, new_state = program(arg_arrays, state.read())
+            state.write_back(new_state, plan)
+            return _tensors_of(out)
+        flat = jax.tree_util.tree_leaves((arg_arrays, state.read()))
+        return self._run(entry, state, flat, len(arg_arrays), spec, self._roots(args, kwargs))
+
+    def _run(self, entry, state, flat, n_args, spec, roots):
+        res = entry.call(*flat)
+        full = [res[j] if j >= 0 else flat[i] for j, i in entry.pairs]
+        out, new = jax.tree_util.tree_unflatten(entry.out_tree, full)
+        state.write_back(new, entry.plan)
+        self._arm(entry, state, flat, n_args, full, spec, roots)
+        if entry.single is not None:
             return Tensor._make(out)
-        return jax.tree_util.tree_map(lambda a: Tensor._make(a) if isinstance(a, jax.Array) else a, out)
+        return _tensors_of(out)
+
+    def _arm(self, entry, state, flat, n_args, full, spec, roots):
+        """Remember what this call left (the next call's inputs and what to check them against)."""
+        smap = entry.state_map
+        if smap is None or self.donate:
+            self._fast = None
+            return
+        ts = state.tensors
+        f = _Fast()
+        f.entry, f.state, f.spec, f.roots, f.grad = entry, state, spec, roots, grad_mode.is_grad_enabled()
+        # all arguments plain Tensors (``_arg_spec``'s tuple of per-argument tuples)
+        f.plain = type(spec) is tuple and len(spec) == n_args and all(len(a) == 4 for a in spec)
+        prev = flat[n_args:]
+        f.inputs = [full[m] if m >= 0 else prev[j] for j, m in enumerate(smap)]
+        f.meta = list(map(_get_meta, ts))
+        f.grads = list(map(_get_grad, ts))
+        f.gtensors = [g for g in f.grads if g is not None]
+        f.gvals = list(map(_get_value, f.gtensors))
+        f.modules = state.modules
+        f.training = list(map(_get_training, state.modules))
+        f.versions = list(map(_struct_version, state.modules))
+        f.groups, f.snaps, f.opts = [], [], []
+        for o in state.optimizers:
+            pgs = o.param_groups
+            if type(pgs) is not list or not all(type(g) is dict and _plain_group(g) for g in pgs):
+                self._fast = None
+                return
+            f.groups.extend(pgs)
+            f.snaps.extend(map(dict, pgs))
+            gids = [id(g) for g in pgs]
+            f.opts.append((o, pgs, list(pgs), [list(g["params"]) for g in pgs], o._opt_state, gids,
+                           list(map(o._opt_state.get, gids))))
+        f.user_fp = any(o._user_step for o in state.optimizers)
+        f.count, f.key = state.gen._count, state.gen._key
+        self._fast = f
+
+    def _rearm(self, f, full):
+        """``_arm`` after a fast call: only what a call changes (values, gradients, optimizer states,
+        the random counter; parameter groups only where the step wrote a hyper-parameter)."""
+        old = f.inputs
+        f.inputs = [full[m] if m >= 0 else old[j] for j, m in enumerate(f.entry.state_map)]
+        ts = f.state.tensors
+        f.meta = list(map(_get_meta, ts))
+        grads = list(map(_get_grad, ts))
+        if not all(map(_is, grads, f.grads)):
+            f.grads = grads
+            f.gtensors = [g for g in grads if g is not None]
+        f.gvals = list(map(_get_value, f.gtensors))
+        if f.opts:
+            if f.entry.plan["hyper_changed"]:
+                f.snaps = list(map(dict, f.groups))
+            f.opts = [(o, pgs, groups, params, ost, gids, list(map(ost.get, gids)))
+                      for o, pgs, groups, params, ost, gids, _ in f.opts]
+        f.count = f.state.gen._count
+
+    def _unchanged(self, f, args, kwargs):
+        """Whether the state and guards are exactly what the last call left (see ``_arm``)."""
+        gen = f.state.gen
+        if grad_mode.is_grad_enabled() is not f.grad or gen._count != f.count or gen._key is not f.key:
+            return False
+        if f.plain:
+            if kwargs or len(args) != len(f.spec) or not all(map(_is_tensor, args)) or \
+                    tuple(map(_get_spec, args)) != f.spec:
+                return False
+        elif _arg_spec(args, kwargs) != f.spec:
+            return False
+        if self._roots(args, kwargs) != f.roots:
+            return False
+        ts = f.state.tensors
+        if list(map(_get_meta, ts)) != f.meta or not all(map(_is, map(_get_grad, ts), f.grads)) or \
+                list(map(_get_value, f.gtensors)) != f.gvals:
+            return False
+        if f.modules and (list(map(_get_training, f.modules)) != f.training or
+                          list(map(_struct_version, f.modules)) != f.versions):
+            return False
+        if f.groups and f.groups != f.snaps:
+            return False
+        for o, pgs, groups, params, ost, gids, entries in f.opts:
+            if o.param_groups is not pgs or len(pgs) != len(groups) or not all(map(_is, pgs, groups)) or \
+                    o._opt_state is not ost or not all(map(_is, map(ost.get, gids), entries)):
+                return False
+            for g, ps in zip(groups, params):
+                gp = g["params"]
+                if len(gp) != len(ps) or not all(map(_is, gp, ps)):
+                    return False
+        if f.user_fp and f.state.fingerprint() != f.state._fp:
+            return False
+        return True
 
     def _trace(self, state, arg_arrays, rebuild):
         fn = self.fn
@@ -517,17 +724,20 @@ class CompiledFunction:
                 _lazy.discard()
                 state.restore(snap)
 
-        donate = (1,) if self.donate else ()
-        # under an initialized process group (funcgrad.distributed), the step runs as every rank's own
-        # program with the rank axis bound, so its collectives (DDP's gradient all-reduce) are compiled in
-        program = jax.jit(pure, donate_argnums=donate) if _spmd_program is None else _spmd_program(pure)
+        state_vals = state.read()
         self.stats["traces"] += 1
         try:
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message="Some donated buffers were not usable")
-                # trace exactly once, ahead of time: the user's code runs against live python state, so
-                # a second trace by jit's call path could see different state (and prune other inputs)
-                compiled = program.lower(arg_arrays, state.read()).compile()
+                if _spmd_program is not None:
+                    # under an initialized process group (funcgrad.distributed), the step runs as every rank's
+                    # own program with the rank axis bound, so its collectives (DDP's all-reduce) are compiled in
+                    compiled = _spmd_program(pure).lower(arg_arrays, state_vals).compile()
+                    entry = (compiled, plan)
+                else:
+                    # trace exactly once (the user's code runs against live python state, so a second trace
+                    # could see different state), then compile the traced program with flat inputs/outputs
+                    entry = self._flat_program(pure, arg_arrays, state_vals, plan)
         except _TRACE_ERRORS as e:
             frame = _user_frame(e)
             where = f"{frame.filename}:{frame.lineno}: {frame.line}" if frame else "unknown location"
@@ -542,7 +752,61 @@ class CompiledFunction:
             return None
         if plan.get("escaped"):
             return "retry"
-        return compiled, plan
+        return entry
+
+    def _flat_program(self, pure, arg_arrays, state_vals, plan):
+        """``pure`` traced once to a jaxpr, compiled as a function of the flat input leaves returning
+        only the outputs that are not an input passed through (an ``_Entry``)."""
+        closed, out_shape = jax.make_jaxpr(pure, return_shape=True)(arg_arrays, state_vals)
+        flat_in = jax.tree_util.tree_leaves((arg_arrays, state_vals))
+        out_tree = jax.tree_util.tree_structure(out_shape)
+        jaxpr, consts = closed.jaxpr, closed.consts
+        in_pos = {v: i for i, v in enumerate(jaxpr.invars)}
+        pairs, keep = [], []
+        for v in jaxpr.outvars:
+            i = in_pos.get(v, -1) if not self.donate and isinstance(v, _jcore.Var) else -1
+            if i >= 0:
+                pairs.append((-1, i))
+            else:
+                pairs.append((len(keep), -1))
+                keep.append(v)
+        n_args = len(jax.tree_util.tree_leaves(arg_arrays))
+
+        def program(*flat):
+            env = jax.core.eval_jaxpr(jaxpr, consts, *flat)
+            return [env[k] for k, (j, _) in enumerate(pairs) if j >= 0]
+
+        donate = tuple(range(n_args, len(flat_in))) if self.donate else ()
+        compiled = jax.jit(program, donate_argnums=donate).lower(*flat_in).compile()
+        # per state input leaf, where its value is after the call
+        in_paths = [p for p, _ in jax.tree_util.tree_flatten_with_path(state_vals)[0]]
+        out_paths = {p[1:]: i for i, (p, _) in enumerate(jax.tree_util.tree_flatten_with_path(out_shape)[0])
+                     if p[0].idx == 1}
+        state_map = []
+        for p in in_paths:
+            m = out_paths.pop(p, None)
+            if m is None and p[0].key != "t":  # a gradient or optimizer state the step dropped
+                state_map = None
+                break
+            state_map.append(-1 if m is None else m)
+        if out_paths:  # outputs with no input (a gradient the step created): the next call has other guards
+            state_map = None
+        o = out_shape[0]
+        single = None
+        if isinstance(o, jax.ShapeDtypeStruct):
+            single = (tuple(o.shape), np.dtype(o.dtype), _NP2DT[np.dtype(o.dtype)])
+        # a step that writes no state (every state output is its input, no version bump, no draw, no
+        # optimizer step): a call leaves the state exactly as it found it
+        n_user = len(jax.tree_util.tree_leaves(out_shape[0]))
+        readonly = state_map is not None and all(j < 0 for j, _ in pairs[n_user:]) and \
+            not any(plan["versions"]) and not plan["draws"] and not plan["opt_steps"] and not plan["hyper_changed"]
+        return _Entry(compiled, plan, out_tree, pairs, state_map, single, readonly)
+
+
+def _tensors_of(out):
+    if isinstance(out, jax.Array):
+        return Tensor._make(out)
+    return jax.tree_util.tree_map(lambda a: Tensor._make(a) if isinstance(a, jax.Array) else a, out)
 
 
 def compile(fn=None, *, fullgraph=False, donate=False, mode=None, dynamic=None, backend=None):  # noqa: A001

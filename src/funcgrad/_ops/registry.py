@@ -1225,3 +1225,38 @@ def vjp_op(op, i, n_inputs):
         v = OpDef(f"{op.name}_vjp{i}", forward, None, None, False, False, False)
         op._vjps[key] = v
     return v
+
+
+# Ops whose backward computes the gradients of all its inputs in ONE vjp (``joint_vjp_op``), not one
+# vjp per input: for an op whose forward is a loop (an RNN layer's ``lax.scan``), per-input vjps are
+# separate backward loops that XLA cannot merge; its module adds the op here.
+JOINT_VJP: set = set()
+
+
+def joint_vjp_op(op, positions, n_inputs):
+    """The op computing the gradients of ``op``'s inputs at ``positions`` (a tuple) from
+    (inputs..., grad_output), as a tuple: one reverse pass for all of them."""
+    key = (positions, n_inputs)
+    v = op._vjps.get(key)
+    if v is None:
+        prim = op.prim
+
+        def forward(*args, params):
+            xs, g = list(args[:-1]), args[-1]
+
+            def f(*sel):
+                ys = list(xs)
+                for p, s in zip(positions, sel):
+                    ys[p] = s
+                return prim.impl(params, *ys)
+
+            primals = [xs[p] for p in positions]
+            if not (np.iscomplexobj(g) or any(np.iscomplexobj(x) for x in primals)):
+                return tuple(jax.vjp(f, *primals)[1](g))
+            # torch's complex gradients are the conjugate of JAX's cotangents (as in vjp_op)
+            rs = jax.vjp(f, *primals)[1](jax.numpy.conj(g))
+            return tuple(jax.numpy.conj(r) if np.iscomplexobj(r) else r for r in rs)
+
+        v = OpDef(f"{op.name}_vjp{'_'.join(map(str, positions))}", forward, None, None, False, False, False)
+        op._vjps[key] = v
+    return v

@@ -19,7 +19,7 @@ from .._autograd.anomaly_mode import _state as _anomaly, warn_forward_trace
 from .._autograd.graph import _ZEROS, AccumulateGrad, OpNode, _edge, undrop
 from .._ops.creation import _copy_op, ones_like, zeros, zeros_like
 from .._ops.pointwise import add as _add
-from .._ops.registry import OPS, dispatch, methods, vjp_op
+from .._ops.registry import JOINT_VJP, OPS, dispatch, joint_vjp_op, methods, vjp_op
 from ..tensor import Tensor
 
 __all__ = ["run_backward", "backward", "grad", "queue_callback"]
@@ -93,6 +93,8 @@ def _op_backward(node, grads, create_graph):
     args = None
     op = node.op
     pos = node._pos
+    if op in JOINT_VJP:
+        return _joint_backward(node, vals, g, params, n)
     for e, (nxt, nr) in enumerate(node.next_functions):
         if nxt is None:
             out.append(None)
@@ -111,6 +113,50 @@ def _op_backward(node, grads, create_graph):
 
 _Lazy = _lazy.Lazy
 _vjp_prims: dict = {}
+
+
+def _getitem_impl(params, tup):
+    return tup[params]
+
+
+_GETITEM = _lazy.Prim("getitem", _getitem_impl)
+
+
+def _joint_backward(node, vals, g, params, n):
+    """``_op_backward`` of an op in ``JOINT_VJP``: one vjp entry computing every needed input
+    gradient (a tuple) and one entry per gradient reading it. A node whose forward saved its
+    loop's intermediates (``node._res``, set by the op's module) reads them instead."""
+    edges = node.next_functions
+    positions = tuple([node._pos[e] for e, (nxt, _) in enumerate(edges) if nxt is not None])
+    op = node.op
+    res = node.__dict__.get("_res")
+    if res is not None:
+        # (prim, values) the forward left on the node: the gradients from what its forward loop
+        # saved, without running it again; ``prim(params, *values, *inputs, grad) -> tuple``
+        prim, args = res[0], list(res[1])
+        params = (("params", node.params), ("positions", positions))
+    else:
+        prim = _vjp_prims.get((op, positions, n))
+        if prim is None:
+            prim = _vjp_prims[(op, positions, n)] = joint_vjp_op(op, positions, n).prim
+        args = []
+    args.extend(vals)
+    args.append(g)
+    record = _lazy.record
+    out = []
+    with _lazy._lock:  # the tuple entry and its getitems land on one tape (another thread may flush)
+        if len(_lazy._tape.entries) + len(positions) + 2 >= _lazy.MAX_TAPE:
+            _lazy.flush()
+        tup = record(prim, params, args, (), None)
+        k = 0
+        for nxt, _ in edges:
+            if nxt is None:
+                out.append(None)
+                continue
+            v = vals[positions[k]]
+            out.append(record(_GETITEM, k, [tup], v.shape, v.dtype if type(v) is _Lazy else _lazy._aval(v)[1]))
+            k += 1
+    return out
 
 
 def _formula_inputs(op, i, n):

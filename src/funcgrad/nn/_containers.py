@@ -297,6 +297,21 @@ def _update_pairs(kind, items):
         yield m[0], m[1]
 
 
+def _param_lines(items, type_of):
+    """torch's extra_repr of ParameterList / ParameterDict: a line per entry; ``type_of`` is what each
+    names a tensor's type by (ParameterList: its dtype, ParameterDict: ``Tensor.type()``)."""
+    child_lines = []
+    for k, p in items:
+        if isinstance(p, Tensor):
+            size_str = "x".join(str(size) for size in p.size())
+            device_str = f" ({p.device})" if p.device.type == "cuda" else ""
+            kind = "Parameter" if isinstance(p, Parameter) else "Tensor"
+            child_lines.append(f"  ({k}): {kind} containing: [{type_of(p)} of size {size_str}{device_str}]")
+        else:
+            child_lines.append(f"  ({k}): Object of type: {type(p).__name__}")
+    return "\n".join(child_lines)
+
+
 class ParameterList(Module):
     def __init__(self, values: Iterable[Any] | None = None) -> None:
         super().__init__()
@@ -352,27 +367,7 @@ class ParameterList(Module):
             self.append(value)
         return self
     def extra_repr(self) -> str:
-        child_lines = []
-        for k, p in enumerate(self):
-            if isinstance(p, Tensor):
-                size_str = "x".join(str(size) for size in p.size())
-                if p.device.type == "cuda":
-                    device_str = f" ({p.device})"
-                else:
-                    device_str = ""
-                parastr = "{} containing: [{} of size {}{}]".format(
-                    "Parameter" if isinstance(p, Parameter) else "Tensor",
-                    p.dtype,
-                    size_str,
-                    device_str,
-                )
-                child_lines.append("  (" + str(k) + "): " + parastr)
-            else:
-                child_lines.append(
-                    "  (" + str(k) + "): Object of type: " + type(p).__name__
-                )
-        tmpstr = "\n".join(child_lines)
-        return tmpstr
+        return _param_lines(enumerate(self), lambda p: p.dtype)
     def __call__(self, *args, **kwargs):
         raise RuntimeError("ParameterList should not be called.")
 class ParameterDict(Module):
@@ -458,27 +453,7 @@ class ParameterDict(Module):
             for key, parameter in _update_pairs("ParameterDict", parameters):
                 self[key] = parameter
     def extra_repr(self) -> str:
-        child_lines = []
-        for k, p in self.items():
-            if isinstance(p, Tensor):
-                size_str = "x".join(str(size) for size in p.size())
-                if p.device.type == "cuda":
-                    device_str = f" ({p.device})"
-                else:
-                    device_str = ""
-                parastr = "{} containing: [{} of size {}{}]".format(
-                    "Parameter" if isinstance(p, Parameter) else "Tensor",
-                    p.type(),
-                    size_str,
-                    device_str,
-                )
-                child_lines.append("  (" + str(k) + "): " + parastr)
-            else:
-                child_lines.append(
-                    "  (" + str(k) + "): Object of type: " + type(p).__name__
-                )
-        tmpstr = "\n".join(child_lines)
-        return tmpstr
+        return _param_lines(self.items(), lambda p: p.type())
     def __call__(self, input):
         raise RuntimeError("ParameterDict should not be called.")
     def __or__(self, other: ParameterDict) -> ParameterDict:

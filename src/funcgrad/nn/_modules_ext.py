@@ -9,6 +9,7 @@ from .. import _ops
 from ..autograd import grad_mode
 from . import functional as F
 from . import init
+from ._forwarding import calls
 from .module import Module
 from .modules import NLLLoss, _BatchNorm, _Loss, _WeightedLoss
 from .parameter import Parameter
@@ -87,11 +88,7 @@ class CELU(Module):
         super().__init__()
         self.alpha, self.inplace = alpha, inplace
 
-    def forward(self, input):
-        return F.celu(input, self.alpha, self.inplace)
-
-    def extra_repr(self):
-        return f"alpha={self.alpha}{_istr(self.inplace)}"
+    forward, extra_repr = calls(F.celu, "alpha", "inplace", fmt="alpha={alpha}{_inplace}")
 
 
 class GLU(Module):
@@ -101,11 +98,7 @@ class GLU(Module):
         super().__init__()
         self.dim = dim
 
-    def forward(self, input):
-        return F.glu(input, self.dim)
-
-    def extra_repr(self):
-        return f"dim={self.dim}"
+    forward, extra_repr = calls(F.glu, "dim")
 
 
 class Hardshrink(Module):
@@ -113,11 +106,7 @@ class Hardshrink(Module):
         super().__init__()
         self.lambd = lambd
 
-    def forward(self, input):
-        return F.hardshrink(input, self.lambd)
-
-    def extra_repr(self):
-        return f"{self.lambd}"
+    forward, extra_repr = calls(F.hardshrink, "lambd", fmt="{lambd}")
 
 
 class Softshrink(Hardshrink):
@@ -161,11 +150,8 @@ class Threshold(Module):
         super().__init__()
         self.threshold, self.value, self.inplace = threshold, value, inplace
 
-    def forward(self, input):
-        return F.threshold(input, self.threshold, self.value, self.inplace)
-
-    def extra_repr(self):
-        return f"threshold={self.threshold}, value={self.value}{_istr(self.inplace)}"
+    forward, extra_repr = calls(F.threshold, "threshold", "value", "inplace",
+                                fmt="threshold={threshold}, value={value}{_inplace}")
 
 
 class PReLU(Module):

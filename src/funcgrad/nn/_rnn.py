@@ -9,13 +9,15 @@ output is zero, as torch's packed kernels leave them.
 from __future__ import annotations
 
 import collections
+import functools
 import math
 
 import jax
 import jax.numpy as jnp
 
-from .. import _dtypes, _ops
-from .._ops.registry import defop
+from .. import _dtypes, _lazy, _ops
+from .._autograd.graph import OpNode
+from .._ops.registry import JOINT_VJP, defop
 from ..tensor import Tensor
 from . import init
 from .module import Module
@@ -26,10 +28,9 @@ __all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell"
            "unpack_sequence"]
 
 
-def _gates(mode, gi, h, c, w_hh, b_hh, w_hr=None):
-    gh = h @ w_hh.T
-    if b_hh is not None:
-        gh = gh + b_hh
+def _post(mode, gi, gh, h, c, w_hr):
+    """One time step after its two matmuls: ``gi`` (input part), ``gh`` (``h @ w_hh.T + b_hh``)
+    and the state (h, c) give the new state. ATen's cell formulas."""
     if mode == "LSTM":
         i, f, g, o = jnp.split(gi + gh, 4, axis=-1)
         c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
@@ -46,29 +47,116 @@ def _gates(mode, gi, h, c, w_hh, b_hh, w_hr=None):
     return (jnp.tanh(pre) if mode == "RNN_TANH" else jax.nn.relu(pre)), c
 
 
-def _scan_layer(x, h0, c0, lengths, w_ih, w_hh, b_ih, b_hh, w_hr=None, *, mode, reverse, which):
-    """One direction of one layer over (T, B, I) input; ``which`` picks the output: the (T, B, H)
-    hidden sequence, or the final cell state (B, H) of an LSTM."""
-    T = x.shape[0]
-    gi = x @ w_ih.T
-    if b_ih is not None:
-        gi = gi + b_ih
-    steps = jnp.arange(T)
-    if reverse:
-        # each sequence reversed within its own length
-        idx = jnp.where(steps[:, None] < lengths[None, :], lengths[None, :] - 1 - steps[:, None], steps[:, None])
-        gi = jnp.take_along_axis(gi, idx[:, :, None], axis=0)
+def _hh(h, w_hh, b_hh):
+    gh = h @ w_hh.T
+    return gh if b_hh is None else gh + b_hh
+
+
+def _scan_fwd(mode, gi, h0, c0, lengths, w_hh, b_hh, w_hr, save):
+    """The loop over time: (T, B, H) outputs (zero past a sequence's length), the final cell state,
+    and with ``save`` what the backward loop reads: each step's ``gh`` and incoming state."""
+    steps = jnp.arange(gi.shape[0])
 
     def step(carry, inp):
         h, c = carry
         g, t = inp
-        h2, c2 = _gates(mode, g, h, c, w_hh, b_hh, w_hr)
+        gh = _hh(h, w_hh, b_hh)
+        h2, c2 = _post(mode, g, gh, h, c, w_hr)
         live = (t < lengths)[:, None]
         h2 = jnp.where(live, h2, h)
         c2 = jnp.where(live, c2, c)
-        return (h2, c2), jnp.where(live, h2, jnp.zeros_like(h2))
+        y = jnp.where(live, h2, jnp.zeros_like(h2))
+        if not save:
+            return (h2, c2), y
+        return (h2, c2), (y, gh, h, c if mode == "LSTM" else None)
 
-    (hT, cT), ys = jax.lax.scan(step, (h0, c0), (gi, steps))
+    (_, cT), out = jax.lax.scan(step, (h0, c0), (gi, steps))
+    return out, cT
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(0,))
+def _scan_core(mode, gi, h0, c0, lengths, w_hh, b_hh, w_hr):
+    """(outputs, final cell state) of the recurrence, ``gi`` = the input's matmul. Its own vjp: one
+    reverse loop holding only the elementwise cell and ``dgh @ w_hh``; the weight gradients are
+    one matmul over all steps after it (JAX's scan transpose accumulates them step by step)."""
+    return _scan_fwd(mode, gi, h0, c0, lengths, w_hh, b_hh, w_hr, False)
+
+
+def _scan_core_fwd(mode, gi, h0, c0, lengths, w_hh, b_hh, w_hr):
+    (ys, ghs, hs, cs), cT = _scan_fwd(mode, gi, h0, c0, lengths, w_hh, b_hh, w_hr, True)
+    return (ys, cT), (gi, ghs, hs, cs, c0, lengths, w_hh, b_hh, w_hr)
+
+
+def _scan_core_bwd(mode, res, cts):
+    gi, ghs, hs, cs, c0, lengths, w_hh, b_hh, w_hr = res
+    dys, dcT = cts
+    steps = jnp.arange(gi.shape[0])
+    lstm = mode == "LSTM"
+    c_dummy = jnp.zeros_like(c0)
+
+    def step(carry, inp):
+        dh, dc, dwhr = carry
+        g, gh, h, c, t, dy = inp
+        c = c if lstm else c_dummy
+        live = (t < lengths)[:, None]
+        zero_h, zero_c = jnp.zeros_like(dh), jnp.zeros_like(dc)
+        _, pull = jax.vjp(lambda g_, gh_, h_, c_, w_: _post(mode, g_, gh_, h_, c_, w_), g, gh, h, c, w_hr)
+        dg, dgh, dh_d, dc_d, dw = pull((jnp.where(live, dh + dy, zero_h), jnp.where(live, dc, zero_c)))
+        dh_prev = dh_d + dgh @ w_hh + jnp.where(live, zero_h, dh)
+        dc_prev = (dc_d + jnp.where(live, zero_c, dc)) if lstm else dc
+        if dwhr is not None:
+            dwhr = dwhr + dw
+        return (dh_prev, dc_prev, dwhr), (dg, dgh)
+
+    init = (jnp.zeros(hs.shape[1:], hs.dtype), dcT, None if w_hr is None else jnp.zeros_like(w_hr))
+    (dh0, dc0, dwhr), (dgi, dghs) = jax.lax.scan(step, init, (gi, ghs, hs, cs, steps, dys), reverse=True)
+    dw_hh = jnp.einsum("tbg,tbp->gp", dghs, hs)
+    db_hh = dghs.sum((0, 1)) if b_hh is not None else None
+    return dgi, dh0, dc0 if lstm else jnp.zeros_like(c0), None, dw_hh, db_hh, dwhr
+
+
+_scan_core.defvjp(_scan_core_fwd, _scan_core_bwd)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(0,))
+def _saved_core(mode, gi, h0, c0, lengths, w_hh, b_hh, w_hr, saved):
+    """``_scan_core`` whose forward loop already ran (``saved``: its outputs and intermediates, from
+    ``_res_prim``): the value is read from ``saved``, the vjp is the same reverse loop."""
+    return saved[0], saved[1]
+
+
+def _saved_core_fwd(mode, gi, h0, c0, lengths, w_hh, b_hh, w_hr, saved):
+    ys, cT, gi_s, ghs, hs, cs = saved
+    return (ys, cT), (gi_s, ghs, hs, cs, c0, lengths, w_hh, b_hh, w_hr)
+
+
+def _saved_core_bwd(mode, res, cts):
+    return _scan_core_bwd(mode, res, cts) + (None,)
+
+
+_saved_core.defvjp(_saved_core_fwd, _saved_core_bwd)
+
+
+def _scan_layer(x, h0, c0, lengths, w_ih, w_hh, b_ih, b_hh, w_hr=None, *, mode, reverse, which, core=True,
+                saved=None):
+    """One direction of one layer over (T, B, I) input; ``which`` picks the output: the (T, B, H)
+    hidden sequence, or the final cell state (B, H) of an LSTM. ``core=False``: the loop without
+    its own vjp (forward-mode AD differentiates that one)."""
+    T = x.shape[0]
+    gi = x @ w_ih.T
+    if b_ih is not None:
+        gi = gi + b_ih
+    if reverse:
+        # each sequence reversed within its own length
+        steps = jnp.arange(T)
+        idx = jnp.where(steps[:, None] < lengths[None, :], lengths[None, :] - 1 - steps[:, None], steps[:, None])
+        gi = jnp.take_along_axis(gi, idx[:, :, None], axis=0)
+    if saved is not None:
+        ys, cT = _saved_core(mode, gi, h0, c0, lengths, w_hh, b_hh, w_hr, saved)
+    elif core:
+        ys, cT = _scan_core(mode, gi, h0, c0, lengths, w_hh, b_hh, w_hr)
+    else:
+        ys, cT = _scan_fwd(mode, gi, h0, c0, lengths, w_hh, b_hh, w_hr, False)
     if which == "c":
         return cT
     if reverse:
@@ -76,24 +164,118 @@ def _scan_layer(x, h0, c0, lengths, w_ih, w_hh, b_ih, b_hh, w_hr=None, *, mode, 
     return ys
 
 
-def _layer_fwd(x, h0, c0, lengths, *wb, mode, reverse, which, has_bias, has_proj=False):
+def _layer_fwd(x, h0, c0, lengths, *wb, mode, reverse, which, has_bias, has_proj=False, core=True, saved=None):
     w_ih, w_hh = wb[0], wb[1]
     b_ih, b_hh = (wb[2], wb[3]) if has_bias else (None, None)
     w_hr = wb[-1] if has_proj else None
-    return _scan_layer(x, h0, c0, lengths, w_ih, w_hh, b_ih, b_hh, w_hr, mode=mode, reverse=reverse, which=which)
+    return _scan_layer(x, h0, c0, lengths, w_ih, w_hh, b_ih, b_hh, w_hr, mode=mode, reverse=reverse, which=which,
+                       core=core, saved=saved)
 
 
 @defop(_layer_fwd, node=lambda params: "MkldnnRnnLayerBackward0" if dict(params)["mode"] == "LSTM" else
-       "StackBackward0", method=False, function=False, nondiff=(3,))
+       "StackBackward0", method=False, function=False, nondiff=(3,),
+       jvp=functools.partial(_layer_fwd, core=False))
 def _rnn_layer(x, h0, c0, lengths, weights, mode, reverse, which, has_proj=False):
     return (x, h0, c0, lengths, *weights), (("mode", mode), ("reverse", reverse), ("which", which),
                                             ("has_bias", len(weights) - has_proj == 4), ("has_proj", has_proj))
+
+
+JOINT_VJP.add(_rnn_layer.op)  # the gradients of input, states and weights from one reverse scan
+
+
+def _res_impl(params, x, h0, c0, lengths, *wb):
+    """The forward loop once, keeping what the backward loop reads: (core outputs, final cell
+    state, input matmul, per-step ``gh``, incoming h [, incoming c])."""
+    p = dict(params)
+    w_ih, w_hh = wb[0], wb[1]
+    b_ih, b_hh = (wb[2], wb[3]) if p["has_bias"] else (None, None)
+    w_hr = wb[-1] if p.get("has_proj") else None
+    gi = x @ w_ih.T
+    if b_ih is not None:
+        gi = gi + b_ih
+    if p["reverse"]:
+        steps = jnp.arange(x.shape[0])
+        idx = jnp.where(steps[:, None] < lengths[None, :], lengths[None, :] - 1 - steps[:, None], steps[:, None])
+        gi = jnp.take_along_axis(gi, idx[:, :, None], axis=0)
+    (ys, ghs, hs, cs), cT = _scan_fwd(p["mode"], gi, h0, c0, lengths, w_hh, b_hh, w_hr, True)
+    return (ys, cT, gi, ghs, hs) + ((cs,) if cs is not None else ())
+
+
+def _res_bwd_impl(params, *args):
+    """The input gradients at ``positions`` of a layer op from what ``_res_impl`` saved."""
+    p = dict(params)
+    op_params, positions = p["params"], p["positions"]
+    k = 6 if dict(op_params)["mode"] == "LSTM" else 5
+    saved = tuple(args[:k]) + ((None,) if k == 5 else ())
+    xs, g = list(args[k:-1]), args[-1]
+
+    def f(*sel):
+        ys = list(xs)
+        for q, v in zip(positions, sel):
+            ys[q] = v
+        return _layer_fwd(*ys, saved=saved, **dict(op_params))
+
+    return tuple(jax.vjp(f, *[xs[q] for q in positions])[1](g))
+
+
+def _getitem_impl(params, tup):
+    return tup[params]
+
+
+_RES = _lazy.Prim("rnn_layer_saved", _res_impl)
+_RES_BWD = _lazy.Prim("rnn_layer_saved_vjp", _res_bwd_impl)
+_GETITEM = _lazy.Prim("getitem", _getitem_impl)
+
+
+def _run_layer(x, h0, c0, lengths, weights, mode, reverse, proj):
+    """One direction of one layer: (output sequence, final cell state or None). When a gradient
+    will be taken, its forward loop runs once keeping its intermediates, which both graph nodes
+    (output and cell state) read in backward: no second forward loop inside the backward program."""
+    out = _rnn_layer(x, h0, c0, lengths, weights, mode, reverse, "h", proj)
+    c = _rnn_layer(x, h0, c0, lengths, weights, mode, reverse, "c", proj) if mode == "LSTM" else None
+    node = out.grad_fn
+    if node is None or not _lazy.is_lazy() or type(node).__mro__[1] is not OpNode or node.vals is None:
+        return out, c
+    vals = list(node.vals)
+    n_saved = 6 if mode == "LSTM" else 5
+    B, T = x._shape[1], x._shape[0]
+    H = c0._shape[-1]
+    P = out._shape[-1]
+    G = node.vals[5].shape[0]  # w_hh: (gates * H, P)
+    dt = out._dtype.np
+    shapes = [(T, B, P), (B, H), (T, B, G), (T, B, G), (T, B, P), (T, B, H)][:n_saved]
+    with _lazy._lock:  # the tuple entry and its getitems land on one tape (another thread may flush)
+        if len(_lazy._tape.entries) + n_saved + 2 >= _lazy.MAX_TAPE:
+            _lazy.flush()
+        tup = _lazy.record(_RES, node.params, vals, (), None)
+        items = [_lazy.record(_GETITEM, k, [tup], shp, dt) for k, shp in enumerate(shapes)]
+    y = items[0]
+    if reverse:
+        y = _lazy.record(_UNREVERSE, (), [y, vals[3]], (T, B, P), dt)
+    out._st.value = y  # the same value, from the loop that keeps its intermediates
+    node._res = (_RES_BWD, tuple(items))
+    if c is not None and c.grad_fn is not None:
+        c._st.value = items[1]
+        c.grad_fn._res = (_RES_BWD, tuple(items))
+    return out, c
+
+
+def _unreverse_impl(params, ys, lengths):
+    T = ys.shape[0]
+    steps = jnp.arange(T)
+    idx = jnp.where(steps[:, None] < lengths[None, :], lengths[None, :] - 1 - steps[:, None], steps[:, None])
+    return jnp.take_along_axis(ys, idx[:, :, None], axis=0)
+
+
+_UNREVERSE = _lazy.Prim("rnn_unreverse", _unreverse_impl)
 
 
 def _last_hidden(out, lengths, reverse):
     """The final hidden state of each sequence: at its last valid step (first step when reversed)."""
     if reverse:
         return out[0]
+    if lengths is None:  # every sequence is full length: no index to read (a gather checks its bounds)
+        return out[-1]
     idx = (lengths - 1).clamp(min=0).view(1, -1, 1).expand(1, out._shape[1], out._shape[2])
     return out.gather(0, idx).squeeze(0)
 
@@ -229,6 +411,24 @@ def unpack_sequence(packed_sequences):
     return unpad_sequence(padded, lengths, batch_first=True)
 
 
+_FILLED: dict = {}
+
+
+def _filled(shape, value, dtype, device):
+    """A constant the layer uses internally (zero initial states, full lengths): its array is made
+    once per shape, not put on the device again every step."""
+    key = (shape, value, dtype, device)
+    a = _FILLED.get(key)
+    if a is None:
+        a = _ops.creation.full(shape, value, dtype=dtype, device=device)._array()
+        if isinstance(a, jax.core.Tracer):
+            return Tensor._make(a, device)
+        if len(_FILLED) > 256:
+            _FILLED.clear()
+        _FILLED[key] = a
+    return Tensor._make(a, device)
+
+
 class RNNBase(Module):
     _gate_mult = {"LSTM": 4, "GRU": 3, "RNN_TANH": 1, "RNN_RELU": 1}
 
@@ -331,13 +531,13 @@ class RNNBase(Module):
             raise RuntimeError(f"input.size(-1) must be equal to input_size. Expected {self.input_size}, got "
                                f"{x._shape[2]}")
         if lengths is None:
-            lengths = _ops.creation.full((B,), T, dtype=_dtypes.int64)
+            lengths = _filled((B,), T, _dtypes.int64, x.device)
         is_lstm = self.mode == "LSTM"
         shape = (self.num_layers * nd, B, self.proj_size or self.hidden_size)
         cell_shape = (self.num_layers * nd, B, self.hidden_size)
         if hx is None:
-            h0 = _ops.creation.zeros(shape, dtype=x.dtype, device=x.device)
-            c0 = _ops.creation.zeros(cell_shape, dtype=x.dtype, device=x.device) if is_lstm else None
+            h0 = _filled(shape, 0, x.dtype, x.device)
+            c0 = _filled(cell_shape, 0, x.dtype, x.device) if is_lstm else None
         else:
             h0, c0 = ((hx[0], hx[1]) if is_lstm else (hx, None))  # indexed as torch does (a tensor hx too)
             if is_batched and not packed:
@@ -362,7 +562,7 @@ class RNNBase(Module):
                 raise RuntimeError(f"Expected hidden{'[0]' if is_lstm else ''} size {shape}, got {list(h0._shape)}")
             if c0 is not None and tuple(c0._shape) != cell_shape:
                 raise RuntimeError(f"Expected hidden[1] size {cell_shape}, got {list(c0._shape)}")
-        zeros_c = _ops.creation.zeros((B, self.hidden_size), dtype=x.dtype, device=x.device)
+        zeros_c = None if is_lstm else _filled((B, self.hidden_size), 0, x.dtype, x.device)
         hs, cs = [], []
         layer_in = x
         for layer in range(self.num_layers):
@@ -373,11 +573,11 @@ class RNNBase(Module):
                 h_init = h0[k]
                 c_init = c0[k] if is_lstm else zeros_c
                 proj = self.proj_size > 0
-                out = _rnn_layer(layer_in, h_init, c_init, lengths, weights, self.mode, d == 1, "h", proj)
+                out, c_last = _run_layer(layer_in, h_init, c_init, lengths, weights, self.mode, d == 1, proj)
                 outs.append(out)
-                hs.append(_last_hidden(out, lengths, d == 1))
+                hs.append(_last_hidden(out, lengths if packed else None, d == 1))
                 if is_lstm:
-                    cs.append(_rnn_layer(layer_in, h_init, c_init, lengths, weights, self.mode, d == 1, "c", proj))
+                    cs.append(c_last)
             layer_in = outs[0] if nd == 1 else _ops.indexing.cat(outs, 2)
             if self.dropout and self.training and layer < self.num_layers - 1:
                 layer_in = F.dropout(layer_in, self.dropout, True)

@@ -319,7 +319,48 @@ def _pool_pads(shape, kernel, stride, padding, dilation, out):
                                  for n, k, s, p, d, o in zip(shape[lead:], kernel, stride, padding, dilation, out)]
 
 
+def _tiles(x, kernel, out):
+    """(..., o1, o2, .., k1 * k2 * ..): the non-overlapping windows of ``x`` (stride = kernel, no
+    padding or dilation; what does not fill a window is cropped), each flattened row-major."""
+    nd = len(kernel)
+    lead = x.ndim - nd
+    x = x[(Ellipsis,) + tuple(slice(0, o * k) for o, k in zip(out, kernel))]
+    x = x.reshape(x.shape[:lead] + tuple(d for o, k in zip(out, kernel) for d in (o, k)))
+    perm = tuple(range(lead)) + tuple(lead + 2 * i for i in range(nd)) + tuple(lead + 2 * i + 1 for i in range(nd))
+    return x.transpose(perm).reshape(x.shape[:lead] + tuple(out) + (math.prod(kernel),))
+
+
+def _tile_pick(w):
+    """The window position torch's max pooling picks: the first maximum, or the last NaN."""
+    i = jnp.argmax(w, -1)
+    if jnp.issubdtype(w.dtype, jnp.floating):
+        nan = jnp.isnan(w)
+        i = jnp.where(nan.any(-1), w.shape[-1] - 1 - jnp.argmax(nan[..., ::-1], -1), i)
+    return i
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(1, 2))
+def _max_pool_tiled(x, kernel, out):
+    """Max pooling over non-overlapping windows by a reshape. Its derivative routes through a
+    one-hot of the picked position (elementwise, both ways): XLA's transpose of ``reduce_window``
+    (select-and-scatter) is several times slower on CPU."""
+    w = _tiles(x, kernel, out)
+    return jnp.take_along_axis(w, _tile_pick(w)[..., None], -1)[..., 0]
+
+
+@_max_pool_tiled.defjvp
+def _max_pool_tiled_jvp(kernel, out, primals, tangents):
+    w = _tiles(primals[0], kernel, out)
+    i = _tile_pick(w)
+    hot = jnp.arange(w.shape[-1]) == i[..., None]
+    t = _tiles(tangents[0], kernel, out)
+    return jnp.take_along_axis(w, i[..., None], -1)[..., 0], jnp.sum(jnp.where(hot, t, jnp.zeros((), t.dtype)), -1)
+
+
 def _max_pool_fwd(x, kernel, stride, padding, dilation, out):
+    if tuple(stride) == tuple(kernel) and not any(padding) and all(d == 1 for d in dilation) and \
+            all(o * k <= n for o, k, n in zip(out, kernel, x.shape[x.ndim - len(kernel):])) and x.size:
+        return _max_pool_tiled(x, tuple(kernel), tuple(out))
     lead = x.ndim - len(kernel)
     low = np.asarray(_lowest(x.dtype), x.dtype)  # a concrete identity: lax picks its differentiable max window
     xp = lax.pad(x, low, _pool_pads(x.shape, kernel, stride, padding, dilation, out))

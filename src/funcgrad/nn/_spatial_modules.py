@@ -7,6 +7,7 @@ import math
 from .. import _ops
 from . import _spatial as F
 from . import init
+from ._forwarding import calls
 from .module import Module
 from .parameter import Parameter
 
@@ -453,11 +454,7 @@ class PixelShuffle(Module):
         super().__init__()
         self.upscale_factor = upscale_factor
 
-    def forward(self, input):
-        return F.pixel_shuffle(input, self.upscale_factor)
-
-    def extra_repr(self):
-        return f"upscale_factor={self.upscale_factor}"
+    forward, extra_repr = calls(F.pixel_shuffle, "upscale_factor")
 
 
 class PixelUnshuffle(Module):
@@ -465,11 +462,7 @@ class PixelUnshuffle(Module):
         super().__init__()
         self.downscale_factor = downscale_factor
 
-    def forward(self, input):
-        return F.pixel_unshuffle(input, self.downscale_factor)
-
-    def extra_repr(self):
-        return f"downscale_factor={self.downscale_factor}"
+    forward, extra_repr = calls(F.pixel_unshuffle, "downscale_factor")
 
 
 class ChannelShuffle(Module):
@@ -477,11 +470,7 @@ class ChannelShuffle(Module):
         super().__init__()
         self.groups = groups
 
-    def forward(self, input):
-        return F.channel_shuffle(input, self.groups)
-
-    def extra_repr(self):
-        return f"groups={self.groups}"
+    forward, extra_repr = calls(F.channel_shuffle, "groups")
 
 
 class Fold(Module):
@@ -490,12 +479,7 @@ class Fold(Module):
         self.output_size, self.kernel_size = output_size, kernel_size
         self.dilation, self.padding, self.stride = dilation, padding, stride
 
-    def forward(self, input):
-        return F.fold(input, self.output_size, self.kernel_size, self.dilation, self.padding, self.stride)
-
-    def extra_repr(self):
-        return (f"output_size={self.output_size}, kernel_size={self.kernel_size}, dilation={self.dilation}, "
-                f"padding={self.padding}, stride={self.stride}")
+    forward, extra_repr = calls(F.fold, "output_size", "kernel_size", "dilation", "padding", "stride")
 
 
 class Unfold(Module):
@@ -503,12 +487,7 @@ class Unfold(Module):
         super().__init__()
         self.kernel_size, self.dilation, self.padding, self.stride = kernel_size, dilation, padding, stride
 
-    def forward(self, input):
-        return F.unfold(input, self.kernel_size, self.dilation, self.padding, self.stride)
-
-    def extra_repr(self):
-        return (f"kernel_size={self.kernel_size}, dilation={self.dilation}, padding={self.padding}, "
-                f"stride={self.stride}")
+    forward, extra_repr = calls(F.unfold, "kernel_size", "dilation", "padding", "stride")
 
 
 # -- padding ------------------------------------------------------------------------------------------

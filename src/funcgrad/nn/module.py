@@ -52,6 +52,7 @@ class Module:
 
     training: bool
     _version = 1
+    _struct_version = 0  # bumped by attribute assignments (funcgrad.compile re-discovers its state)
 
     call_super_init = False
     dump_patches = False
@@ -185,7 +186,9 @@ class Module:
 
     # -- registration -----------------------------------------------------------------------------------
     def __setattr__(self, name, value):
-        params = self.__dict__.get("_parameters")
+        d = self.__dict__  # a structural edit: compiled steps re-discover their state
+        d["_struct_version"] = d.get("_struct_version", 0) + 1
+        params = d.get("_parameters")
         if isinstance(value, Parameter):
             if params is None:
                 raise AttributeError("cannot assign parameters before Module.__init__() call")
@@ -237,6 +240,8 @@ class Module:
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
     def __delattr__(self, name):
+        d = self.__dict__  # a structural edit: compiled steps re-discover their state
+        d["_struct_version"] = d.get("_struct_version", 0) + 1
         for store in (self._parameters, self._buffers, self._modules):
             if name in store:
                 del store[name]
@@ -244,6 +249,8 @@ class Module:
         object.__delattr__(self, name)
 
     def register_parameter(self, name, param):
+        d = self.__dict__  # a structural edit: compiled steps re-discover their state
+        d["_struct_version"] = d.get("_struct_version", 0) + 1
         if "_parameters" not in self.__dict__:
             raise AttributeError("cannot assign parameter before Module.__init__() call")
         if not isinstance(name, str):
@@ -262,6 +269,8 @@ class Module:
         self._parameters[name] = param
 
     def register_buffer(self, name, tensor, persistent=True):
+        d = self.__dict__  # a structural edit: compiled steps re-discover their state
+        d["_struct_version"] = d.get("_struct_version", 0) + 1
         if "_buffers" not in self.__dict__:
             raise AttributeError("cannot assign buffer before Module.__init__() call")
         if "." in name:

@@ -10,6 +10,7 @@ from ..autograd import grad_mode
 from . import functional as F
 from . import init
 from ._containers import ModuleDict, ModuleList, ParameterList, Sequential
+from ._forwarding import calls
 from .module import Module
 from .parameter import Parameter
 from ._spatial_modules import *  # noqa: F401,F403 - convolution, pooling, padding, resampling layers
@@ -89,11 +90,7 @@ class GELU(Module):
         super().__init__()
         self.approximate = approximate
 
-    def forward(self, input):
-        return F.gelu(input, self.approximate)
-
-    def extra_repr(self):
-        return f"approximate='{self.approximate}'"
+    forward, extra_repr = calls(F.gelu, "approximate", fmt="approximate='{approximate}'")
 
 
 class LeakyReLU(Module):
@@ -101,11 +98,8 @@ class LeakyReLU(Module):
         super().__init__()
         self.negative_slope, self.inplace = negative_slope, inplace
 
-    def forward(self, input):
-        return F.leaky_relu(input, self.negative_slope, self.inplace)
-
-    def extra_repr(self):
-        return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
+    forward, extra_repr = calls(F.leaky_relu, "negative_slope", "inplace",
+                                fmt="negative_slope={negative_slope}{_inplace}")
 
 
 class ELU(Module):
@@ -113,11 +107,7 @@ class ELU(Module):
         super().__init__()
         self.alpha, self.inplace = alpha, inplace
 
-    def forward(self, input):
-        return F.elu(input, self.alpha, self.inplace)
-
-    def extra_repr(self):
-        return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
+    forward, extra_repr = calls(F.elu, "alpha", "inplace", fmt="alpha={alpha}{_inplace}")
 
 
 class Softplus(Module):
@@ -125,11 +115,7 @@ class Softplus(Module):
         super().__init__()
         self.beta, self.threshold = beta, threshold
 
-    def forward(self, input):
-        return F.softplus(input, self.beta, self.threshold)
-
-    def extra_repr(self):
-        return f"beta={self.beta}, threshold={self.threshold}"
+    forward, extra_repr = calls(F.softplus, "beta", "threshold")
 
 
 class Hardtanh(Module):
@@ -137,11 +123,8 @@ class Hardtanh(Module):
         super().__init__()
         self.min_val, self.max_val, self.inplace = min_val, max_val, inplace
 
-    def forward(self, input):
-        return F.hardtanh(input, self.min_val, self.max_val, self.inplace)
-
-    def extra_repr(self):
-        return f"min_val={self.min_val}, max_val={self.max_val}" + (", inplace=True" if self.inplace else "")
+    forward, extra_repr = calls(F.hardtanh, "min_val", "max_val", "inplace",
+                                fmt="min_val={min_val}, max_val={max_val}{_inplace}")
 
 
 class Softmax(Module):
@@ -149,11 +132,7 @@ class Softmax(Module):
         super().__init__()
         self.dim = dim
 
-    def forward(self, input):
-        return F.softmax(input, self.dim)
-
-    def extra_repr(self):
-        return f"dim={self.dim}"
+    forward, extra_repr = calls(F.softmax, "dim")
 
 
 class LogSoftmax(Softmax):

@@ -34,3 +34,30 @@ def reference(torch, steps):
         opt.step()
         losses.append(loss.item())
     return losses, {k: v.detach().numpy() for k, v in model.state_dict().items()}
+
+
+def train_on_rank(torch, dist, model, steps, mode):
+    """SGD (momentum) of ``model`` (a DDP or fully_shard wrapper) on this rank's block of the global batch,
+    eagerly or with the step compiled by torch.compile (``mode`` "compiled"): the loss averaged over the
+    ranks per step, the optimizer, the step function and the rank's batch."""
+    r, w = dist.get_rank(), dist.get_world_size()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    x, y = data()
+    n = x.shape[0] // w
+    xb, yb = torch.tensor(x[r * n:(r + 1) * n]), torch.tensor(y[r * n:(r + 1) * n])
+
+    def step():
+        opt.zero_grad()
+        loss = torch.nn.functional.mse_loss(model(xb), yb)
+        loss.backward()
+        opt.step()
+        return loss.detach()
+
+    if mode == "compiled":
+        step = torch.compile(step, fullgraph=True)
+    losses = []
+    for _ in range(steps):
+        loss = step()
+        dist.all_reduce(loss, op=dist.ReduceOp.AVG)
+        losses.append(loss.item())
+    return losses, opt, step, (xb, yb)

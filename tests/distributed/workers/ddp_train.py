@@ -12,7 +12,7 @@ import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel as DDP
 
-from common import data, init_state, make_model
+from common import init_state, make_model, train_on_rank
 
 steps, modes = int(sys.argv[1]), sys.argv[2].split(",")
 dist.init_process_group("gloo", timeout=datetime.timedelta(seconds=60))
@@ -24,25 +24,7 @@ for mode in modes:
     # only rank 0 has the reference initialisation: DDP must broadcast it
     model.load_state_dict({k: torch.tensor(v) for k, v in init_state(seed=0 if r == 0 else 100 + r).items()})
     ddp = DDP(model)
-    opt = torch.optim.SGD(ddp.parameters(), lr=0.1, momentum=0.9)
-    x, y = data()
-    n = x.shape[0] // w
-    xb, yb = torch.tensor(x[r * n:(r + 1) * n]), torch.tensor(y[r * n:(r + 1) * n])
-
-    def step():
-        opt.zero_grad()
-        loss = torch.nn.functional.mse_loss(ddp(xb), yb)
-        loss.backward()
-        opt.step()
-        return loss.detach()
-
-    if mode == "compiled":
-        step = torch.compile(step, fullgraph=True)
-    losses = []
-    for _ in range(steps):
-        loss = step()
-        dist.all_reduce(loss, op=dist.ReduceOp.AVG)
-        losses.append(loss.item())
+    losses, opt, step, (xb, yb) = train_on_rank(torch, dist, ddp, steps, mode)
 
     # no_sync: gradients accumulate locally; the next synced backward averages the accumulated sum
     opt.zero_grad()

@@ -13,7 +13,7 @@ import torch
 import torch.distributed as dist
 from torch.distributed.fsdp import fully_shard
 
-from common import data, init_state, make_model
+from common import init_state, make_model, train_on_rank
 
 steps, modes = int(sys.argv[1]), sys.argv[2].split(",")
 dist.init_process_group("gloo", timeout=datetime.timedelta(seconds=60))
@@ -35,25 +35,7 @@ for mode in modes:
     full_bytes = nbytes(model.parameters())
     fully_shard(model[0])
     fully_shard(model)
-    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
-    x, y = data()
-    n = x.shape[0] // w
-    xb, yb = torch.tensor(x[r * n:(r + 1) * n]), torch.tensor(y[r * n:(r + 1) * n])
-
-    def step():
-        opt.zero_grad()
-        loss = torch.nn.functional.mse_loss(model(xb), yb)
-        loss.backward()
-        opt.step()
-        return loss.detach()
-
-    if mode == "compiled":
-        step = torch.compile(step, fullgraph=True)
-    losses = []
-    for _ in range(steps):
-        loss = step()
-        dist.all_reduce(loss, op=dist.ReduceOp.AVG)
-        losses.append(loss.item())
+    losses, opt, step, _ = train_on_rank(torch, dist, model, steps, mode)
     param_bytes = nbytes(model.parameters())
     opt_bytes = nbytes(t for s in opt.state.values() for t in s.values() if isinstance(t, torch.Tensor))
     sizes = [None] * w

@@ -1,0 +1,113 @@
+"""The whole-step fast paths against torch: RNN layers' backward from their saved forward loop (one
+reverse loop for every input gradient), tiled max pooling's one-hot derivative."""
+import numpy as np
+import pytest
+import torch
+
+import funcgrad
+
+RNG = np.random.default_rng(0)
+
+
+def _rnn_run(lib, mode, sd, x_np, kw, packed, loss_on):
+    m = getattr(lib.nn, mode)(4, 6, **kw)
+    m.load_state_dict({k: lib.tensor(v) for k, v in sd.items()})
+    x = lib.tensor(x_np, requires_grad=True)
+    if packed:
+        o, h = m(lib.nn.utils.rnn.pack_padded_sequence(x, [5, 3, 2], enforce_sorted=False))
+        o = lib.nn.utils.rnn.pad_packed_sequence(o)[0]
+    else:
+        o, h = m(x)
+    hs = h if isinstance(h, tuple) else (h,)
+    terms = {"out": (o * o).sum(), "h": (hs[0] * 1.5).sum(), "c": (hs[-1] * hs[-1]).sum()}
+    loss = sum(terms[k] for k in loss_on)
+    loss.backward()
+    return [o.detach().numpy(), *[t.detach().numpy() for t in hs], x.grad.numpy()] + \
+        [p.grad.numpy() if p.grad is not None else np.zeros(tuple(p.shape), np.float32) for p in m.parameters()]
+
+
+@pytest.mark.parametrize("mode,kw", [
+    ("LSTM", {}), ("LSTM", {"bidirectional": True, "num_layers": 2}), ("LSTM", {"proj_size": 3}),
+    ("LSTM", {"bias": False}), ("GRU", {"bidirectional": True}), ("RNN", {"nonlinearity": "relu"}),
+])
+@pytest.mark.parametrize("packed", [False, True])
+@pytest.mark.parametrize("loss_on", [("out", "h", "c"), ("c",)])
+def test_rnn_grads_match_torch(mode, kw, packed, loss_on):
+    torch.manual_seed(0)
+    sd = {k: v.numpy() for k, v in getattr(torch.nn, mode)(4, 6, **kw).state_dict().items()}
+    x = RNG.standard_normal((5, 3, 4)).astype(np.float32)
+    a = _rnn_run(torch, mode, sd, x, kw, packed, loss_on)
+    b = _rnn_run(funcgrad, mode, sd, x, kw, packed, loss_on)
+    for u, v in zip(a, b):
+        np.testing.assert_allclose(v, u, rtol=1e-4, atol=1e-5)
+
+
+def test_lstm_backward_reads_saved_loop():
+    m = funcgrad.nn.LSTM(4, 5)
+    o, (h, c) = m(funcgrad.randn(3, 2, 4))
+    assert type(o.grad_fn).__name__ == "MkldnnRnnLayerBackward0"
+    assert "_res" in o.grad_fn.__dict__  # backward reads the forward loop's intermediates
+
+
+def test_gru_double_backward_matches_torch():
+    torch.manual_seed(0)
+    sd = {k: v.numpy() for k, v in torch.nn.GRU(3, 4).state_dict().items()}
+    x_np = RNG.standard_normal((4, 2, 3)).astype(np.float32)
+    out = []
+    for lib in (torch, funcgrad):
+        m = lib.nn.GRU(3, 4)
+        m.load_state_dict({k: lib.tensor(v) for k, v in sd.items()})
+        x = lib.tensor(x_np, requires_grad=True)
+        o, _ = m(x)
+        (g,) = lib.autograd.grad((o * o).sum(), x, create_graph=True)
+        (g * g).sum().backward()
+        out.append(x.grad.numpy())
+    np.testing.assert_allclose(out[1], out[0], rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("shape,k", [((2, 3, 8, 8), 2), ((2, 3, 9, 7), 2), ((2, 3, 9, 7), (2, 3)),
+                                     ((2, 3, 4, 6, 6), 2)])
+def test_tiled_max_pool_ties_and_nan_match_torch(shape, k):
+    a = RNG.standard_normal(shape).astype(np.float32)
+    a[0, 0, :2] = 1.0  # ties inside windows: torch routes the gradient to the first maximum
+    a[0, 1, 0, 0] = np.nan
+    a[1, 0, 0, 0] = a[1, 0, 0, 1] = np.nan  # two NaNs in one window: torch picks the last
+    nd = len(shape) - 2
+    res, g = [], None
+    for lib in (torch, funcgrad):
+        x = lib.tensor(a, requires_grad=True)
+        y = getattr(lib.nn.functional, f"max_pool{nd}d")(x, k)
+        if g is None:
+            g = RNG.standard_normal(tuple(y.shape)).astype(np.float32)
+        y.backward(lib.tensor(g))
+        res.append((y.detach().numpy(), x.grad.numpy(), type(y.grad_fn).__name__))
+    np.testing.assert_array_equal(res[1][0], res[0][0])
+    np.testing.assert_array_equal(res[1][1], res[0][1])
+    assert res[1][2] == res[0][2]
+
+
+def test_tiled_max_pool_forward_ad_matches_torch():
+    a = RNG.standard_normal((1, 2, 4, 4)).astype(np.float32)
+    t = RNG.standard_normal((1, 2, 4, 4)).astype(np.float32)
+    out = []
+    for lib in (torch, funcgrad):
+        with lib.autograd.forward_ad.dual_level():
+            x = lib.autograd.forward_ad.make_dual(lib.tensor(a), lib.tensor(t))
+            out.append(lib.autograd.forward_ad.unpack_dual(lib.nn.functional.max_pool2d(x, 2)).tangent.numpy())
+    np.testing.assert_array_equal(out[1], out[0])
+
+
+def test_cross_entropy_view_target():
+    logits = RNG.standard_normal((2, 3, 5)).astype(np.float32)
+    y = RNG.integers(0, 5, (2, 3))
+    res = []
+    for lib in (torch, funcgrad):
+        x = lib.tensor(logits, requires_grad=True)
+        loss = lib.nn.functional.cross_entropy((x * 2).reshape(-1, 5), lib.tensor(y).reshape(-1))
+        loss.backward()
+        res.append((loss.item(), x.grad.numpy()))
+    assert abs(res[1][0] - res[0][0]) < 1e-5
+    np.testing.assert_allclose(res[1][1], res[0][1], rtol=1e-5, atol=1e-6)
+    bad = funcgrad.tensor(np.array([[0, 7, 1]])).reshape(-1)
+    with pytest.raises(IndexError, match="Target 7 is out of bounds."):
+        funcgrad.nn.functional.cross_entropy(funcgrad.randn(3, 5) * 2, bad)
