@@ -228,28 +228,43 @@ def record(prim, params, args, shape=None, dtype=None):
         tape = _tape
         gen = tape.gen
         codes = []
-        key = None if shape is not None else [prim, params]
-        for a in args:
-            if type(a) is Lazy:
-                if key is not None:
+        in_pos = tape.in_pos
+        if shape is not None:
+            for a in args:
+                if type(a) is Lazy:
+                    v = a.value
+                    if v is None:
+                        if a.gen == gen:
+                            codes.append(a.idx)
+                            continue
+                        _lost(a)
+                    a = v
+                j = in_pos.get(id(a))
+                if j is None:
+                    j = in_pos[id(a)] = len(tape.inputs)
+                    tape.inputs.append(a)
+                codes.append(-1 - j)
+        else:
+            key = [prim, params]
+            for a in args:
+                if type(a) is Lazy:
                     key.append(a.shape)
                     key.append(a.dtype)
-                v = a.value
-                if v is None:
-                    if a.gen == gen:
-                        codes.append(a.idx)
-                        continue
-                    _lost(a)
-                a = v
-            elif key is not None:
-                key.append(a.shape)
-                key.append(a.dtype)
-            j = tape.in_pos.get(id(a))
-            if j is None:
-                j = tape.in_pos[id(a)] = len(tape.inputs)
-                tape.inputs.append(a)
-            codes.append(-1 - j)
-        if key is not None:
+                    v = a.value
+                    if v is None:
+                        if a.gen == gen:
+                            codes.append(a.idx)
+                            continue
+                        _lost(a)
+                    a = v
+                else:
+                    key.append(a.shape)
+                    key.append(a.dtype)
+                j = in_pos.get(id(a))
+                if j is None:
+                    j = in_pos[id(a)] = len(tape.inputs)
+                    tape.inputs.append(a)
+                codes.append(-1 - j)
             key = tuple(key)
             sd = _shape_cache.get(key)
             if sd is None:
@@ -257,13 +272,21 @@ def record(prim, params, args, shape=None, dtype=None):
             shape, dtype = sd
         nodes = tape.nodes
         n = len(nodes)
-        node = Lazy(shape, dtype, gen, n)
+        node = _new(Lazy)  # Lazy(shape, dtype, gen, n) without the __init__ frame
+        node.shape = shape
+        node.dtype = dtype
+        node.value = None
+        node.gen = gen
+        node.idx = n
         nodes.append(node)
         tape.entries.append((prim, params, tuple(codes)))
     if n + 1 >= MAX_TAPE or not _state.lazy:
         flush()
         return node.value
     return node
+
+
+_new = object.__new__
 
 
 def wrap(array):

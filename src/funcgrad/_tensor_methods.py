@@ -85,6 +85,7 @@ def _new_factory(fn):
 
 
 _OPERAND = (int, float, complex, bool)
+_OPERAND_T = (Tensor, *_OPERAND)
 
 
 def _deref(st):
@@ -103,7 +104,9 @@ def _bin(fn, swap=False, name=None, python_level=False):
                 return NotImplemented
             raise TypeError(f"descriptor '{name}' for 'torch._C.TensorBase' objects doesn't apply to a "
                             f"'{type(self).__name__}' object")
-        if not isinstance(other, (Tensor, *_OPERAND)) and not _is_np_number(other):
+        to = type(other)
+        if to is not Tensor and to is not float and to is not int and not isinstance(other, _OPERAND_T) and \
+                not _is_np_number(other):
             return NotImplemented
         return fn(other, self) if swap else fn(self, other)
     return op

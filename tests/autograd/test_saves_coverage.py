@@ -42,10 +42,10 @@ def _reads(op, i, params, avals):
 
 def _capture(monkeypatch):
     nodes = {}
-    orig = R._attach_node
+    orig = R._attach_planned  # every graph node of a registry op is built here
 
-    def spy(op, name, inputs, vals, params, out):
-        orig(op, name, inputs, vals, params, out)
+    def spy(plan, op, inputs, vals, params, out):
+        orig(plan, op, inputs, vals, params, out)
         node = out.grad_fn
         if op.saves is None or op.name in R._KEEP_ALL:
             return
@@ -55,7 +55,7 @@ def _capture(monkeypatch):
                     for x in inputs if x is not None and x is not R.ABSENT)
         nodes.setdefault((op.name, params, avals, rg), (op, params, avals, rg, isf))
 
-    monkeypatch.setattr(R, "_attach_node", spy)
+    monkeypatch.setattr(R, "_attach_planned", spy)
     return nodes
 
 

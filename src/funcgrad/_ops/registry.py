@@ -34,9 +34,9 @@ from .. import _autocast, _dtypes, _lazy
 from .._autograd import forward_ad as _fwd
 from .._autograd import grad_mode as _gm
 from .._autograd.anomaly_mode import _state as _anomaly, capture_trace
-from .._autograd.graph import Dropped, _edge, _format_desc, _saved_desc, _seq, dropped, node_class  # noqa: F401 - also used from here
+from .._autograd.graph import Dropped, _dropped_cache, _edge, _format_desc, _saved_desc, _seq, dropped, node_class  # noqa: F401 - also used from here
 from .._device import _CPU
-from ..tensor import Tensor
+from ..tensor import Storage, Tensor
 
 __all__ = ["OpDef", "defop", "public", "dispatch", "OPS", "vjp_op", "autocast_op"]
 
@@ -157,8 +157,10 @@ def defop(forward, *, node, saves=None, promote=False, view=False, inplace=False
                     inputs, params, nname = bound
                 else:
                     (inputs, params), nname = bound, None
-                if params and any(type(kv[1]) is Tensor or isinstance(kv[1], Tensor) for kv in params):
-                    params = _scalar_params(op, params)
+                for kv in params:
+                    if isinstance(kv[1], Tensor):
+                        params = _scalar_params(op, params)
+                        break
                 try:
                     res = dispatch(op, inputs, params, nname)
                 except (TypeError, RuntimeError) as e:
@@ -731,24 +733,45 @@ def dispatch(op, inputs, params, node_name=None):
             cast = _promote(inputs, op.promote)
         params = (cast.np,) + params
     dev = None
-    for i, x in enumerate(inputs):
+    sig = [op]  # the inputs' kinds, for the node's layout (``_attach_node``)
+    for x in inputs:
         if type(x) is Tensor or isinstance(x, Tensor):
-            vals.append(x._st.value if x._view is None else x._value())
-            d = x._st.device
+            st = x._st
+            if x._view is None:
+                vals.append(st.value)
+                sig.append(x._rg + 2 * (x._dtype in _DIFF))
+            else:
+                vals.append(x._value())
+                sig.append(x._rg + 2 * (x._dtype in _DIFF) + 4)
+            d = st.device
             if dev is None:
                 dev = d
             elif d is not dev and d != dev and x._shape:
                 _check_device([t for t in inputs if isinstance(t, Tensor)])
             if x._rg:
                 needs_grad = True
-        elif x is None or x is ABSENT:
-            continue
+        elif x is None:
+            sig.append(-1)
+        elif x is ABSENT:
+            sig.append(-2)
         else:
-            v = x.v if type(x) is Const else x
-            if isinstance(v, (np.ndarray, jax.Array)):
+            if type(x) is Const:
+                v = x.v
+                sig.append(-3)
+            else:
+                v = x
+                sig.append(-4)
+            tv = type(v)
+            if tv is float or tv is int or tv is bool:  # python numbers first: isinstance(v, jax.Array) is slow
+                npd = (cast or _scalar_like(v, inputs)).np
+                c = _const_lazy.get((tv, v, npd)) if not _lazy._state.tracing else None
+                if c is None:
+                    c = _const_lazy_new(v, npd)
+                vals.append(c)
+            elif isinstance(v, (np.ndarray, jax.Array)):
                 vals.append(v)
             elif not isinstance(v, (bool, int, float, complex, np.generic)):
-                raise _arg_error(op, inputs, i, v)
+                raise _arg_error(op, inputs, next(i for i, y in enumerate(inputs) if y is x), v)
             else:
                 npd = (cast or _scalar_like(v, inputs)).np
                 c = _const_lazy.get((type(v), v, npd)) if not _lazy._state.tracing else None
@@ -769,19 +792,43 @@ def dispatch(op, inputs, params, node_name=None):
             if err is not None:
                 raise err from None
         raise RuntimeError(f"{op.name}: {e}") from None
-    out = Tensor._make(lz, dev or _CPU)
+    # Tensor._make, inlined
+    if type(lz) is not Lazy:
+        lz = _lazy.wrap(lz)
+    out = _new_tensor(Tensor)
+    out._st = st = _new_tensor(Storage)  # Storage(lz, dev or _CPU), inlined
+    st.value = lz
+    st.version = 0
+    st.device = dev or _CPU
+    st.last_fn = None
+    out._shape = lz.shape
+    out._dtype = dt = _NP2DT[lz.dtype]
+    out._rg = False
+    out.grad_fn = None
+    if _mode.inference:
+        out._inference = True
     if op.view:
         src = inputs[0]
         out._st = src._st
         out._view = (src._view or ()) + ((op.prim, params),)
         out._vcache = (src._st.version, lz)
         out._base = src._base if src._base is not None else src
-    if needs_grad and _mode.grad and not op.nondiff_out and out._dtype in _DIFF:
-        _attach_node(op, node_name or (op.node if isinstance(op.node, str) else op.node(params)),
-                     inputs, vals, params, out)
+    if needs_grad and _mode.grad and not op.nondiff_out and dt in _DIFF:
+        name = node_name or (op.node if type(op.node) is str else op.node(params))
+        sig.insert(1, name)
+        sig = tuple(sig)
+        plan = _plans.get(sig)
+        if plan is None:
+            plan = _plan(sig, op, name)
+        _attach_planned(plan, op, inputs, vals, params, out)
     if _fwd._state.level >= 0 and not op.nondiff_out:
         _forward_tangent(op, inputs, vals, params, out)
     return out
+
+
+_new_tensor = object.__new__
+Lazy = _lazy.Lazy
+_NP2DT = _dtypes._FROM_NP
 
 
 # -- autocast: torch's per-op policy (``_autocast`` holds the tables), applied here and only here -----
@@ -969,109 +1016,97 @@ def jvp_op(op, positions, n_inputs):
 
 
 def _attach_node(op, name, inputs, vals, params, out):
-    cls = _node_classes.get(name)
-    if cls is None:
-        cls = _node_classes[name] = node_class(name)
+    # what the node's layout depends on (which inputs are tensors that require grad, their dtype
+    # kinds, views...) is one small key; the layout itself is planned once per key (``_plan``)
+    sig = [op, name]
+    for x in inputs:
+        if type(x) is Tensor or isinstance(x, Tensor):
+            sig.append(x._rg + 2 * (x._dtype in _DIFF) + (4 if x._view is not None else 0))
+        elif x is None:
+            sig.append(-1)
+        elif x is ABSENT:
+            sig.append(-2)
+        elif type(x) is Const:
+            sig.append(-3)
+        else:
+            sig.append(-4)
+    sig = tuple(sig)
+    plan = _plans.get(sig)
+    if plan is None:
+        plan = _plan(sig, op, name)
+    _attach_planned(plan, op, inputs, vals, params, out)
+
+
+def _attach_planned(plan, op, inputs, vals, params, out):
+    cls, pos, edge_idx, fmask, saved_plan, needed, num_pos = plan
     node = cls.__new__(cls)
     edges = []
-    pos = []
-    k = 0
-    want = None
-    saves = op.saves
-    nondiff = op.nondiff
-    drop_ok = saves is not None and op.name not in _KEEP_ALL
-    fmask = 0  # float tensor inputs whose values may be left out of the graph (see below)
-    shared = 0  # python-number inputs
-    for x in inputs:
-        if x is None:
-            continue
-        if x is ABSENT:
+    for j in edge_idx:
+        if j < 0:
             edges.append(_NO_EDGE)
-            pos.append(-1)
-            continue
-        if type(x) is Const or k in nondiff:
-            k += 1
-            continue
-        if type(x) is Tensor or isinstance(x, Tensor):
-            if drop_ok and x._dtype in _DIFF:
-                fmask |= 1 << k
-            if x._rg:
-                fn = x.grad_fn
-                edges.append((fn, x._output_nr) if fn is not None else (x._accumulate_node(), 0))
-                if saves is not None:
-                    s = saves.get(k)
-                    if s:
-                        want = s if want is None else tuple(set(want).union(s))
-                    elif s is None:
-                        drop_ok = False
-            else:
-                edges.append(_NO_EDGE)
         else:
-            edges.append(_NO_EDGE)
-            if type(x) in _NUMBER_TYPES:
-                c = vals[k]
-                if type(c) is _lazy.Lazy and _const_lazy.get((type(x), x, c.dtype)) is c:
-                    shared |= 1 << k  # its value is dispatch's cached constant, shared by every node
-        pos.append(k)
-        k += 1
+            x = inputs[j]
+            fn = x.grad_fn
+            edges.append((fn, x._output_nr) if fn is not None else (x._accumulate_node(), 0))
     node.next_functions = tuple(edges)
     node._seq = next(_seq)
-    pos = tuple(pos)
-    if len(_interned) > 50_000:
-        _interned.clear()
-    node._pos = _interned.setdefault(pos, pos)
+    node._pos = pos
     node.op = op
     p = _interned.get(params)  # one tuple per distinct params, not one per node (promote prepends the dtype)
     if p is None:
         p = _interned[params] = params
     node.params = p
-    node._dropped = False
-    if drop_ok and fmask:
-        # torch saves only what the derivative reads: the other inputs' values are not kept alive by
-        # the graph (nor materialised when pending), only their shapes. Only float tensors' values:
-        # numbers and Consts (clamp's bounds) are parameters torch keeps, integer and bool tensors
-        # are indices and masks the formula reads (tests/autograd/test_saves_coverage.py checks that
-        # every op's ``saves`` lists what its vjp reads)
-        keep = _keep_mask.get(want)
-        if keep is None:
-            keep = _keep_mask[want] = -1 if want is not None and "result" in want else \
-                sum(1 << w for w in (want or ()))
-        fmask &= ~keep
-    else:
-        fmask = 0
     if fmask:
-        vals = tuple([dropped(v) if fmask >> j & 1 else v for j, v in enumerate(vals)])
-        if fmask | shared == (1 << len(vals)) - 1:  # only Dropped and cached number constants: one shared tuple
-            vals = _interned.setdefault(vals, vals)
+        # torch saves only what the derivative reads: the other inputs' values are not kept alive by
+        # the graph (nor materialised when pending), only their shapes (see ``_plan``)
+        vals = list(vals)
+        for j in fmask:
+            v = vals[j]
+            d = _dropped_cache.get((v.shape, v.dtype)) if type(v) is Lazy else None
+            vals[j] = d if d is not None else dropped(v)
+        vals = tuple(vals)
+        if len(fmask) + len(num_pos) == len(vals):
+            # only Dropped and python numbers: when every number is dispatch's cached constant, one shared tuple
+            for j, k in num_pos:
+                x = inputs[j]
+                c = vals[k]
+                if not (type(x) in _NUMBER_TYPES and type(c) is Lazy and _const_lazy.get((type(x), x, c.dtype)) is c):
+                    break
+            else:
+                vals = _interned.setdefault(vals, vals)
         node.vals = vals
         node._dropped = True
     else:
         node.vals = tuple(vals)
+        node._dropped = False
     o = (out._shape, out._dtype)
-    node._out = _interned.setdefault(o, o)
+    o2 = _interned.get(o)
+    if o2 is None:
+        if len(_interned) > 50_000:
+            _interned.clear()
+        o2 = _interned[o] = o
+    node._out = o2
     saved = ()
-    if want:
-        tensors = [x for x in inputs if x is not None and x is not ABSENT]
+    if saved_plan:
         saved = []
-        for w in want:
-            if w == "result":
+        for j, w in saved_plan:
+            if j < 0:
                 # a weak reference: the result's value is not kept alive by its own graph (when every
                 # tensor on that storage is gone nothing can modify it), and no node <-> saved cycle
                 meta = (out._dtype, out._shape, out._st.device, None, 0)
                 saved.append((_weakref(out._st), out._st.version, _interned.setdefault(meta, meta), -1))
-            elif w < len(tensors) and isinstance(tensors[w], Tensor):  # an optional input may be absent
-                t = tensors[w]
+            else:
+                t = inputs[j]
                 if t._inference:
                     raise RuntimeError(
                         "Inference tensors cannot be saved for backward. Please do not use Tensors created in "
                         "inference mode in computation tracked by autograd. To work around this, you can make a "
                         "clone to get a normal tensor and use it in autograd, or use `torch.no_grad()` instead of "
                         "`torch.inference_mode()`.")
-                saved.append((t._st, t._st.version, (t._dtype, t._shape, t._st.device, t.grad_fn, t._output_nr),
-                              w if t._view is None else -1))
+                saved.append((t._st, t._st.version, (t._dtype, t._shape, t._st.device, t.grad_fn, t._output_nr), w))
         saved = tuple(saved)
     node._saved = saved
-    node._needed = bool(want) or saves is None
+    node._needed = needed
     node._freed = False
     if _anomaly.enabled:
         node._anomaly_trace = capture_trace()
@@ -1079,12 +1114,86 @@ def _attach_node(op, name, inputs, vals, params, out):
     out._rg = True
 
 
+def _plan(sig, op, name):
+    """The layout of ``op``'s node for inputs of signature ``sig`` (see ``_attach_node``): node class,
+    input positions of the edges, which input values to drop, what to save for version checks."""
+    cls = _node_classes.get(name)
+    if cls is None:
+        cls = _node_classes[name] = node_class(name)
+    edge_idx = []
+    pos = []
+    k = 0
+    want = None
+    saves = op.saves
+    nondiff = op.nondiff
+    drop_ok = saves is not None and op.name not in _KEEP_ALL
+    fmask = 0  # float tensor inputs whose values may be left out of the graph
+    val_input = []  # input index of each value
+    num_pos = []  # (input index, value index) of the python numbers (see ``_attach_planned``)
+    for j, c in enumerate(sig[2:]):
+        if c == -1:
+            continue
+        if c == -2:
+            edge_idx.append(-1)
+            pos.append(-1)
+            continue
+        if c == -3 or k in nondiff:
+            val_input.append(j)
+            k += 1
+            continue
+        val_input.append(j)
+        if c >= 0:
+            if drop_ok and c & 2:
+                fmask |= 1 << k
+            if c & 1:
+                edge_idx.append(j)
+                if saves is not None:
+                    s = saves.get(k)
+                    if s:
+                        want = s if want is None else tuple(set(want).union(s))
+                    elif s is None:
+                        drop_ok = False
+            else:
+                edge_idx.append(-1)
+        else:
+            edge_idx.append(-1)
+            num_pos.append((j, k))
+        pos.append(k)
+        k += 1
+    pos = tuple(pos)
+    pos = _interned.setdefault(pos, pos)
+    if drop_ok and fmask:
+        # only float tensors' values: numbers and Consts (clamp's bounds) are parameters torch keeps,
+        # integer and bool tensors are indices and masks the formula reads
+        keep = -1 if want is not None and "result" in want else sum(1 << w for w in (want or ()))
+        fmask &= ~keep
+    else:
+        fmask = 0
+    saved_plan = []
+    for w in (want or ()):
+        if w == "result":
+            saved_plan.append((-1, -1))
+        elif w < len(val_input):  # an optional input may be absent
+            j = val_input[w]
+            c = sig[2 + j]
+            if c >= 0:  # a tensor (a number saves nothing)
+                saved_plan.append((j, w if not c & 4 else -1))
+    fmask = tuple(j for j in range(k) if fmask >> j & 1)  # the value positions to drop
+    plan = (cls, pos, tuple(edge_idx), fmask, tuple(saved_plan), bool(want) or saves is None, tuple(num_pos))
+    if len(_plans) > 20_000:
+        _plans.clear()
+    _plans[sig] = plan
+    return plan
+
+
+_plans: dict = {}
+
+
 _NO_EDGE = (None, 0)
 # Nodes keep only the float inputs their op's ``saves`` names (what torch's formula saves;
 # tests/autograd/test_saves_coverage.py checks it covers what each vjp reads). Ops without ``saves``
 # and these, whose vjp reads a value torch's decomposition does not save (so it must not be
 # version-checked), keep every input value.
-_keep_mask: dict = {}
 _NUMBER_TYPES = frozenset({int, float, bool, complex})
 _KEEP_ALL = frozenset({"quantile_"})  # its vjp reads q; torch saves ranks derived from q, not q
 # small tuples many nodes share (input positions, output shape and dtype): one object each

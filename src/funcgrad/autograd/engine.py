@@ -7,9 +7,11 @@ non-leaf or an ``autograd.grad`` output is materialised together, so a whole bac
 """
 from __future__ import annotations
 
+import operator
 import warnings
+from weakref import ref as _weakref
 
-import jax
+from jax.core import Tracer as _Tracer
 
 from .. import _lazy
 from .._autograd import grad_mode
@@ -218,8 +220,7 @@ _plain_cache: dict = {}
 _plain = _PlainTypes()
 
 
-def _seq_key(n):
-    return n._seq
+_seq_key = operator.attrgetter("_seq")
 
 
 def run_backward(roots, retain_graph, create_graph, inputs=None, capture=False, allow_unused=False):
@@ -285,8 +286,11 @@ def run_backward(roots, retain_graph, create_graph, inputs=None, capture=False, 
     grad_mode._mode.grad = create_graph
     done = False
     try:
-        for node in order:
-            _run_node(node, buffers, acc_deps, V, create_graph, want, captured, capture, touched, executed)
+        if create_graph or want is not None or _anomaly.enabled:
+            for node in order:
+                _run_node(node, buffers, acc_deps, V, create_graph, want, captured, capture, touched, executed)
+        else:
+            _walk(order, buffers, acc_deps, V, touched, executed)
         done = True
     finally:
         grad_mode._mode.grad = prev_grad
@@ -295,7 +299,12 @@ def run_backward(roots, retain_graph, create_graph, inputs=None, capture=False, 
     _run_callbacks()
     if not retain_graph:
         for node in executed:
-            node._release()
+            if _plain_cache.get(type(node)) and node._needed:  # OpNode._release, inlined for plain nodes
+                if node.vals is not None:
+                    node._freed = True
+                    node.vals = None
+            elif type(node) is not AccumulateGrad:
+                node._release()
     if capture:
         for k, g in enumerate(captured):
             if g is None and not allow_unused:
@@ -326,6 +335,90 @@ def _run_callbacks():
             _callbacks.pop(0)()
     finally:
         _callbacks.clear()
+
+
+def _walk(order, buffers, acc_deps, V, touched, executed):
+    """``_run_node`` over ``order`` for a plain ``backward()`` (no create_graph, captures or anomaly
+    mode): plain op nodes without hooks run inline here (their vjps recorded, their gradients
+    summed into the buffers), every other node takes ``_run_node``."""
+    record = _lazy.record
+    plain_cache = _plain_cache
+    vjp_prims = _vjp_prims
+    pop = buffers.pop
+    get = buffers.get
+    add = _add_raw
+    append = executed.append
+    for node in order:
+        tp = type(node)
+        plain = plain_cache.get(tp)
+        if plain is None:
+            plain = tp in _plain
+        if not plain or node._special:
+            _run_node(node, buffers, acc_deps, V, False, None, None, False, touched, executed)
+            continue
+        grads = pop(node, None)
+        g = grads[0] if grads is not None else None
+        nf = node.next_functions
+        if g is None:
+            outs = None
+        else:
+            vals = node.vals
+            if node._freed:
+                vals = node._check_saved()  # raises torch's error
+            else:
+                for st, version, _, k in node._saved:  # the common case of ``_check_saved``, inlined
+                    if type(st) is _weakref:
+                        st = st()
+                        if st is None:
+                            continue
+                    if st.version != version or (k >= 0 and st.value is not vals[k]):
+                        vals = node._check_saved()
+                        break
+            if vals is None:
+                vals = node._zeros_vals()
+            elif node._dropped:
+                vals = undrop(vals)
+            n = len(vals)
+            params = (("params", node.params),)
+            op = node.op
+            pos = node._pos
+            args = None
+            outs = []
+            for nxt, nr in nf:
+                if nxt is None:
+                    outs.append(None)
+                    continue
+                i = pos[len(outs)]
+                if args is None:
+                    args = list(vals)
+                    args.append(g)
+                v = vals[i]
+                key = (op, i, n)
+                prim = vjp_prims.get(key)
+                if prim is None:
+                    prim = vjp_prims[key] = vjp_op(op, i, n).prim
+                outs.append(record(prim, params, args, v.shape, v.dtype if type(v) is _Lazy else _lazy._aval(v)[1]))
+            if tp.__name__ == "NotImplemented":
+                _lazy.flush()  # its derivative raises while traced: raise it here, in backward(), as torch does
+        append(node)
+        k = 0
+        for nxt, nr in nf:
+            if nxt is None:
+                k += 1
+                continue
+            if outs is not None:
+                gi = outs[k]
+                if gi is not None:
+                    buf = get(nxt)
+                    if buf is None:
+                        buf = buffers[nxt] = [None] * nxt._num_outputs()
+                    buf[nr] = gi if buf[nr] is None else add(buf[nr], gi)
+            k += 1
+            if type(nxt) is AccumulateGrad:
+                d = acc_deps[nxt] - 1
+                acc_deps[nxt] = d
+                if d == 0:
+                    _run_node(nxt, buffers, acc_deps, V, False, None, None, False, touched, executed)
 
 
 def _run_node(node, buffers, acc_deps, V, create_graph, want, captured, capture, touched, executed):
@@ -482,21 +575,24 @@ def _as_tuple(x):
     return (x,)
 
 
-_seeds: dict = {}
+_ones_cache: dict = {}
 
 
-def _seed(out):
-    """``ones_like(out)`` for a scalar output: its (immutable) array is made once per dtype and device."""
-    key = (out.dtype, out.device, out.shape)
-    a = _seeds.get(key)
-    if a is None:
+def _ones_for(out):
+    """``ones_like(out)`` for the implicit gradient of a scalar: one device array per (shape, dtype,
+    device), shared (arrays are immutable; an in-place edit of the tensor replaces its value)."""
+    key = (out._shape, out._dtype, out._st.device)
+    a = _ones_cache.get(key)
+    if a is None or _lazy._state.tracing:
         with grad_mode.no_grad():
-            t = ones_like(out)
-        a = _lazy.value_of(t._st.value)
-        if isinstance(a, jax.core.Tracer):
-            return t
-        _seeds[key] = a
-    return Tensor._make(a, out.device)
+            g = ones_like(out)
+        a = g._st.value
+        if _lazy._state.tracing or type(a) is not _Lazy or a.value is None or isinstance(a.value, _Tracer):
+            return g
+        if len(_ones_cache) > 64:
+            _ones_cache.clear()
+        _ones_cache[key] = a
+    return Tensor._make(a, out._st.device)
 
 
 def _make_grads(outputs, grad_outputs, create_graph):
@@ -511,7 +607,7 @@ def _make_grads(outputs, grad_outputs, create_graph):
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
             if not out.dtype.is_floating_point:
                 raise RuntimeError(f"grad can be implicitly created only for real scalar outputs but got {out.dtype}")
-            g = _seed(out)
+            g = _ones_for(out)
         else:
             if not isinstance(g, Tensor):
                 raise TypeError(f"gradients can be either Tensors or None, but got {type(g).__name__}")
