@@ -111,3 +111,20 @@ def test_cross_entropy_view_target():
     bad = funcgrad.tensor(np.array([[0, 7, 1]])).reshape(-1)
     with pytest.raises(IndexError, match="Target 7 is out of bounds."):
         funcgrad.nn.functional.cross_entropy(funcgrad.randn(3, 5) * 2, bad)
+
+
+@pytest.mark.parametrize("mode", ["LSTM", "GRU"])
+def test_plain_backward_takes_the_joint_reverse_loop(mode, monkeypatch):
+    """A plain ``loss.backward()`` (the engine's inline walk) runs an RNN layer's input gradients
+    as one joint entry, as the general path does; its gradients equal torch's."""
+    from funcgrad.autograd import engine
+    calls = []
+    orig = engine._joint_backward
+    monkeypatch.setattr(engine, "_joint_backward", lambda *a: calls.append(1) or orig(*a))
+    sd = {k: v.detach().numpy() for k, v in getattr(torch.nn, mode)(4, 6).state_dict().items()}
+    x = RNG.standard_normal((5, 3, 4)).astype(np.float32)
+    got = _rnn_run(funcgrad, mode, sd, x, {}, False, ("out",))
+    want = _rnn_run(torch, mode, sd, x, {}, False, ("out",))
+    assert calls, "the RNN layer's backward did not take its joint reverse loop"
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)

@@ -383,8 +383,8 @@ def _walk(order, buffers, acc_deps, V, touched, executed):
             op = node.op
             pos = node._pos
             args = None
-            outs = []
-            for nxt, nr in nf:
+            outs = _joint_backward(node, vals, g, params, n) if op in JOINT_VJP else []
+            for nxt, nr in (() if op in JOINT_VJP else nf):
                 if nxt is None:
                     outs.append(None)
                     continue
