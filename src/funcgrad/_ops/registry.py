@@ -1195,7 +1195,9 @@ _NO_EDGE = (None, 0)
 # and these, whose vjp reads a value torch's decomposition does not save (so it must not be
 # version-checked), keep every input value.
 _NUMBER_TYPES = frozenset({int, float, bool, complex})
-_KEEP_ALL = frozenset({"quantile_"})  # its vjp reads q; torch saves ranks derived from q, not q
+# quantile_: its vjp reads q; torch saves ranks derived from q, not q. embedding_bag: mode="max"'s
+# vjp reads the weight (torch saves the forward's max indices, not the weight)
+_KEEP_ALL = frozenset({"quantile_", "embedding_bag"})
 # small tuples many nodes share (input positions, output shape and dtype): one object each
 _interned: dict = {}
 _node_classes: dict = {}

@@ -467,7 +467,7 @@ def _bce_fwd(x, y, *w, reduction, has_w):
     return _reduce(loss, reduction)
 
 
-@defop(_bce_fwd, node="BinaryCrossEntropyBackward0", saves={0: (0, 1), 1: (0, 1)}, promote=(0, 1), method=False,
+@defop(_bce_fwd, node="BinaryCrossEntropyBackward0", saves={0: (0, 1, 2), 1: (0, 1, 2)}, promote=(0, 1), method=False,
        function=False, name="binary_cross_entropy")
 def _bce(input, target, weight, reduction):
     return (input, target) + ((weight,) if weight is not None else ()), \
@@ -501,7 +501,7 @@ def _bce_logits_fwd(x, y, *rest, reduction, has_weight, has_pos):
     return _reduce(loss, reduction)
 
 
-@defop(_bce_logits_fwd, node="BinaryCrossEntropyWithLogitsBackward0", saves={0: (0, 1), 1: (0, 1)},
+@defop(_bce_logits_fwd, node="BinaryCrossEntropyWithLogitsBackward0", saves={0: (0, 1, 2, 3), 1: (0, 1, 2, 3)},
        promote=True, method=False, function=False)
 def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None, reduction="mean",
                                      pos_weight=None):
