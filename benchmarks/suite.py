@@ -638,6 +638,19 @@ def _rss_now():
         return 0
 
 
+def _peak_kib():
+    """This process's own peak RSS in KiB: /proc's VmHWM (``ru_maxrss`` would report the parent's
+    peak, which a child started by fork + exec inherits), ``ru_maxrss`` where /proc is missing."""
+    try:
+        with open("/proc/self/status") as fh:
+            for ln in fh:
+                if ln.startswith("VmHWM:"):
+                    return int(ln.split()[1])
+    except (OSError, ValueError):
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 def _kept_graph_child(workload, system, n_graphs, device, quick):
     """In this (fresh) process: the RSS growth per kept graph (and, for funcgrad, tracemalloc's
     Python-side bytes) over ``n_graphs`` kept 200-op scalar chains."""
@@ -735,7 +748,7 @@ def _peak_rss_child(workload, system, steps, device, quick):
     step = _rss_workload(lib, workload, device)
     for _ in range(steps):
         step().item()
-    print("PEAK_RSS_KIB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, flush=True)
+    print("PEAK_RSS_KIB", _peak_kib(), flush=True)
 
 
 def _steps_rss_child(workload, system, steps, device, quick):
@@ -751,7 +764,7 @@ def _steps_rss_child(workload, system, steps, device, quick):
             loss.item()
             del loss
             gc.collect()
-            print("RSS_AT", t + 1, _rss_now() // 1024, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, flush=True)
+            print("RSS_AT", t + 1, _rss_now() // 1024, _peak_kib(), flush=True)
 
 
 def _run_child(kind, workload, system, steps, device, quick):
