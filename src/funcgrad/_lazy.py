@@ -590,21 +590,25 @@ def _part(entries, idx, inputs, nodes, outs):
         new = []
         for c in codes:
             j = pos.get(c) if c >= 0 else None
-            if j is None:
-                j = slot.get(c)
-                if j is None:
-                    j = slot[c] = len(ext)
-                    ext.append(c)
-                    if c >= 0:
-                        nd = nodes[c]
-                        avals.append((nd.shape, nd.dtype))
-                    else:
-                        a = inputs[-1 - c]
-                        avals.append((a.shape, a.dtype))
-                j = -1 - j
-            new.append(j)
+            new.append(_external(c, slot, ext, avals, nodes, inputs) if j is None else j)
         sub.append((prim, params, tuple(new)))
     return (tuple(sub), tuple(avals), outs), sub, ext
+
+
+def _external(c, slot, ext, avals, nodes, inputs):
+    """The segment's input slot (as a negative code) for value ``c`` from outside it (an earlier
+    node or a tape input), added with its shape and dtype on first use."""
+    j = slot.get(c)
+    if j is None:
+        j = slot[c] = len(ext)
+        ext.append(c)
+        if c >= 0:
+            nd = nodes[c]
+            avals.append((nd.shape, nd.dtype))
+        else:
+            a = inputs[-1 - c]
+            avals.append((a.shape, a.dtype))
+    return -1 - j
 
 
 def _suffix(entries, cut, inputs, nodes, outs):
@@ -616,20 +620,7 @@ def _suffix(entries, cut, inputs, nodes, outs):
     for prim, params, codes in itertools.islice(entries, cut, None):
         new = []
         for c in codes:
-            if c >= cut:
-                new.append(c - cut)
-                continue
-            j = slot.get(c)
-            if j is None:
-                j = slot[c] = len(ext)
-                ext.append(c)
-                if c >= 0:
-                    nd = nodes[c]
-                    avals.append((nd.shape, nd.dtype))
-                else:
-                    a = inputs[-1 - c]
-                    avals.append((a.shape, a.dtype))
-            new.append(-1 - j)
+            new.append(c - cut if c >= cut else _external(c, slot, ext, avals, nodes, inputs))
         sub.append((prim, params, tuple(new)))
     souts = tuple([i - cut for i in outs if i >= cut])
     return (tuple(sub), tuple(avals), souts), sub, ext
