@@ -98,7 +98,18 @@ def _bin(fn, swap=False, name=None, python_level=False):
     # ``t == None`` is False, ``t < None`` a TypeError. ``Tensor.__radd__(2, t)`` is torch's
     # descriptor TypeError (its python-level dunders, ``__rsub__``/``__rpow__``/``__rmod__``...,
     # answer NotImplemented instead)
-    def op(self, other):
+    fast = getattr(fn, "_fast", None) if not swap else None
+    if fast is not None:
+        def op(self, other):
+            # the op's fast path first (plain float tensors and python floats), else as below
+            r = fast(self, other) if type(self) is Tensor else None
+            if r is not None:
+                return r
+            return slow(self, other)
+    else:
+        op = None
+
+    def slow(self, other):
         if not isinstance(self, Tensor):
             if python_level:
                 return NotImplemented
@@ -109,7 +120,7 @@ def _bin(fn, swap=False, name=None, python_level=False):
                 not _is_np_number(other):
             return NotImplemented
         return fn(other, self) if swap else fn(self, other)
-    return op
+    return op or slow
 
 
 def _dunders(table):

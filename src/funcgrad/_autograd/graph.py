@@ -54,7 +54,7 @@ class Node:
     with ``(None, 0)`` for inputs that do not require grad.
     """
 
-    __slots__ = ("next_functions", "_seq", "__dict__", "__weakref__")
+    __slots__ = ("_seq", "__dict__", "__weakref__")
 
     # Rarely set state: class defaults, shadowed in the instance __dict__ once set.
     _hooks = None
@@ -119,8 +119,10 @@ class AccumulateGrad(Node):
 
     __slots__ = ("variable", "_post_acc_hooks")
 
+    next_functions = ()
+
     def __init__(self, variable):
-        super().__init__(())
+        self._seq = next(_seq)
         self.variable = variable
         self._post_acc_hooks = None
 
@@ -128,11 +130,43 @@ class AccumulateGrad(Node):
 AccumulateGrad.__module__ = "builtins"
 
 
+class NodePlan:
+    """What every node of one op with one layout of inputs shares (planned once by the registry):
+    the op, the input position of each edge, whether the derivative reads saved values."""
+
+    __slots__ = ("op", "pos", "needed")
+
+    def __init__(self, op, pos, needed):
+        self.op = op
+        self.pos = pos
+        self.needed = needed
+
+
 class OpNode(Node):
-    """The backward of one registry op: gradients come from ``jax.vjp`` of the op's forward."""
+    """The backward of one registry op: gradients come from ``jax.vjp`` of the op's forward.
+
+    Edges are kept flat (``_next = (node0, nr0, node1, nr1, ...)``); ``next_functions`` builds
+    torch's tuple of pairs when asked (a new tuple each time, as torch's is)."""
 
     # every field is a slot set by the registry's node constructor: no per-node __dict__
-    __slots__ = ("op", "params", "vals", "_saved", "_out", "_pos", "_freed", "_needed", "_avals", "_dropped")
+    __slots__ = ("_next", "_p", "params", "vals", "_saved", "_out", "_freed", "_dropped")
+
+    @property
+    def next_functions(self):
+        e = self._next
+        return tuple([(e[i], e[i + 1]) for i in range(0, len(e), 2)])
+
+    @property
+    def op(self):
+        return self._p.op
+
+    @property
+    def _pos(self):
+        return self._p.pos
+
+    @property
+    def _needed(self):
+        return self._p.needed
 
     def _check_saved(self):
         """Version checks of what torch's formula saved. Returns the values to differentiate at:
@@ -174,14 +208,13 @@ class OpNode(Node):
         vals = self.vals
         if self._freed or vals is None:
             return
-        if self._needed:
+        if self._p.needed:
             self._freed = True
-        else:
-            self._avals = [_lazy._aval(v) for v in vals]
-        self.vals = None
-
-    def _zeros_vals(self):
-        return tuple(_lazy.record(_ZEROS, (s, d), (), s, d) for s, d in self._avals)
+            self.vals = None
+        elif not self._dropped or any(type(v) is not Dropped for v in vals):
+            # the formula reads no value: keep only shapes and dtypes (the vjp runs on zeros)
+            self.vals = tuple([dropped(v) for v in vals])
+            self._dropped = True
 
 
 class Dropped:

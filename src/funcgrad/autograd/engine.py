@@ -65,9 +65,7 @@ def _op_backward(node, grads, create_graph):
     """
     vals = node._check_saved() if node._freed or node._saved else node.vals
     g = grads[0]
-    if vals is None:
-        vals = node._zeros_vals()
-    elif node._dropped:
+    if node._dropped:
         vals = undrop(vals)
     n = len(vals)
     params = (("params", node.params),)
@@ -267,7 +265,11 @@ def run_backward(roots, retain_graph, create_graph, inputs=None, capture=False, 
         if type(n) is AccumulateGrad:
             continue
         order.append(n)
-        for nxt, _ in n.next_functions:
+        tp = type(n)
+        plain = _plain_cache.get(tp)
+        if plain is None:
+            plain = tp in _plain
+        for nxt in (n._next[::2] if plain else [f for f, _ in n.next_functions]):
             if nxt is None:
                 continue
             if type(nxt) is AccumulateGrad:
@@ -299,7 +301,7 @@ def run_backward(roots, retain_graph, create_graph, inputs=None, capture=False, 
     _run_callbacks()
     if not retain_graph:
         for node in executed:
-            if _plain_cache.get(type(node)) and node._needed:  # OpNode._release, inlined for plain nodes
+            if _plain_cache.get(type(node)) and node._p.needed:  # OpNode._release, inlined for plain nodes
                 if node.vals is not None:
                     node._freed = True
                     node.vals = None
@@ -358,7 +360,7 @@ def _walk(order, buffers, acc_deps, V, touched, executed):
             continue
         grads = pop(node, None)
         g = grads[0] if grads is not None else None
-        nf = node.next_functions
+        nf = node._next
         if g is None:
             outs = None
         else:
@@ -374,46 +376,47 @@ def _walk(order, buffers, acc_deps, V, touched, executed):
                     if st.version != version or (k >= 0 and st.value is not vals[k]):
                         vals = node._check_saved()
                         break
-            if vals is None:
-                vals = node._zeros_vals()
-            elif node._dropped:
+            if node._dropped:
                 vals = undrop(vals)
             n = len(vals)
             params = (("params", node.params),)
-            op = node.op
-            pos = node._pos
-            args = None
-            outs = _joint_backward(node, vals, g, params, n) if op in JOINT_VJP else []
-            for nxt, nr in (() if op in JOINT_VJP else nf):
-                if nxt is None:
-                    outs.append(None)
-                    continue
-                i = pos[len(outs)]
-                if args is None:
-                    args = list(vals)
-                    args.append(g)
-                v = vals[i]
-                key = (op, i, n)
-                prim = vjp_prims.get(key)
-                if prim is None:
-                    prim = vjp_prims[key] = vjp_op(op, i, n).prim
-                outs.append(record(prim, params, args, v.shape, v.dtype if type(v) is _Lazy else _lazy._aval(v)[1]))
+            p = node._p
+            op = p.op
+            if op in JOINT_VJP:
+                outs = _joint_backward(node, vals, g, params, n)
+            else:
+                pos = p.pos
+                args = None
+                outs = []
+                for e in range(0, len(nf), 2):
+                    if nf[e] is None:
+                        outs.append(None)
+                        continue
+                    i = pos[e >> 1]
+                    if args is None:
+                        args = list(vals)
+                        args.append(g)
+                    v = vals[i]
+                    key = (op, i, n)
+                    prim = vjp_prims.get(key)
+                    if prim is None:
+                        prim = vjp_prims[key] = vjp_op(op, i, n).prim
+                    outs.append(record(prim, params, args, v.shape, v.dtype if type(v) is _Lazy else _lazy._aval(v)[1]))
             if tp.__name__ == "NotImplemented":
                 _lazy.flush()  # its derivative raises while traced: raise it here, in backward(), as torch does
         append(node)
-        k = 0
-        for nxt, nr in nf:
+        for e in range(0, len(nf), 2):
+            nxt = nf[e]
             if nxt is None:
-                k += 1
                 continue
             if outs is not None:
-                gi = outs[k]
+                gi = outs[e >> 1]
                 if gi is not None:
+                    nr = nf[e + 1]
                     buf = get(nxt)
                     if buf is None:
                         buf = buffers[nxt] = [None] * nxt._num_outputs()
                     buf[nr] = gi if buf[nr] is None else add(buf[nr], gi)
-            k += 1
             if type(nxt) is AccumulateGrad:
                 d = acc_deps[nxt] - 1
                 acc_deps[nxt] = d
