@@ -98,16 +98,7 @@ def _bin(fn, swap=False, name=None, python_level=False):
     # ``t == None`` is False, ``t < None`` a TypeError. ``Tensor.__radd__(2, t)`` is torch's
     # descriptor TypeError (its python-level dunders, ``__rsub__``/``__rpow__``/``__rmod__``...,
     # answer NotImplemented instead)
-    fast = getattr(fn, "_fast", None) if not swap else None
-    if fast is not None:
-        def op(self, other):
-            # the op's fast path first (plain float tensors and python floats), else as below
-            r = fast(self, other) if type(self) is Tensor else None
-            if r is not None:
-                return r
-            return slow(self, other)
-    else:
-        op = None
+    bind_fast = getattr(fn, "_bind_fast", None) if not swap else None
 
     def slow(self, other):
         if not isinstance(self, Tensor):
@@ -120,7 +111,8 @@ def _bin(fn, swap=False, name=None, python_level=False):
                 not _is_np_number(other):
             return NotImplemented
         return fn(other, self) if swap else fn(self, other)
-    return op or slow
+    # the op's fast path first (plain float tensors and python floats), else ``slow``
+    return bind_fast(slow) if bind_fast is not None else slow
 
 
 def _dunders(table):

@@ -134,12 +134,13 @@ class NodePlan:
     """What every node of one op with one layout of inputs shares (planned once by the registry):
     the op, the input position of each edge, whether the derivative reads saved values."""
 
-    __slots__ = ("op", "pos", "needed")
+    __slots__ = ("op", "pos", "needed", "vjps")
 
     def __init__(self, op, pos, needed):
         self.op = op
         self.pos = pos
         self.needed = needed
+        self.vjps = None  # the engine's vjp primitive per edge, filled when first needed
 
 
 class OpNode(Node):
@@ -211,8 +212,15 @@ class OpNode(Node):
         if self._p.needed:
             self._freed = True
             self.vals = None
-        elif not self._dropped or any(type(v) is not Dropped for v in vals):
-            # the formula reads no value: keep only shapes and dtypes (the vjp runs on zeros)
+        else:
+            # the formula reads no value: keep only shapes and dtypes (the vjp runs on zeros); a
+            # node holding nothing but those and 0-d constants has nothing to free
+            if self._dropped:
+                for v in vals:
+                    if type(v) is not Dropped and v.shape:
+                        break
+                else:
+                    return
             self.vals = tuple([dropped(v) for v in vals])
             self._dropped = True
 
@@ -222,11 +230,12 @@ class Dropped:
     does not save it): the graph keeps only its shape and dtype, so the value can be freed (and a
     pending one is never materialised); the vjp runs on zeros there."""
 
-    __slots__ = ("shape", "dtype")
+    __slots__ = ("shape", "dtype", "zeros")
 
     def __init__(self, shape, dtype):
         self.shape = shape
         self.dtype = dtype
+        self.zeros = None  # the last recorded zeros of this shape and dtype (see ``undrop``)
 
 
 _dropped_cache: dict = {}
@@ -243,25 +252,20 @@ def dropped(v):
     return d
 
 
-_zeros_cache: dict = {}
-
-
 def undrop(vals):
-    """``vals`` with zeros where a value was dropped: one recorded zeros per shape and dtype, reused
-    while it stays usable (pending on the current tape, or computed and not a JAX tracer)."""
+    """``vals`` with zeros where a value was dropped: one recorded zeros per ``Dropped`` (one per
+    shape and dtype), reused while it stays usable (pending on the current tape, or computed and
+    not a JAX tracer)."""
     out = []
     for v in vals:
         if type(v) is Dropped:
-            key = (v.shape, v.dtype)
-            z = _zeros_cache.get(key)
+            z = v.zeros
             if z is None or (z.value is None and z.gen != _lazy._tape.gen) or (
                     z.value is not None and isinstance(z.value, _Tracer)):
-                if len(_zeros_cache) > 256:
-                    _zeros_cache.clear()
-                z = _lazy.record(_ZEROS, key, (), v.shape, v.dtype)
+                z = _lazy.record(_ZEROS, (v.shape, v.dtype), (), v.shape, v.dtype)
                 if type(z) is not _lazy.Lazy:  # lazy recording off: computed at once
                     z = _lazy.wrap(z)
-                _zeros_cache[key] = z
+                v.zeros = z
             v = z
         out.append(v)
     return tuple(out)

@@ -145,17 +145,13 @@ def defop(forward, *, node, saves=None, promote=False, view=False, inplace=False
         except (TypeError, ValueError):
             pass
 
-        fast_fn = _fast_path(op, binder) if fast else None
+        bind_fast = _fast_path(op, binder) if fast else None
 
         def make(method_call):
             # one closure for the function, one for the method: torch counts argument positions
             # from the method's first argument, so the method knows it was called as one
             @functools.wraps(binder)
             def fn(*args, **kwargs):
-                if fast_fn is not None and not kwargs:
-                    r = fast_fn(*args)
-                    if r is not None:
-                        return r
                 out = kwargs.pop("out", None) if kwargs else None
                 try:
                     bound = binder(*args, **kwargs)
@@ -185,8 +181,13 @@ def defop(forward, *, node, saves=None, promote=False, view=False, inplace=False
                     return _write_out(opname, inputs, res, out)
                 return res
 
+            if bind_fast is not None:
+                # calls on plain float tensors and python floats take the op's fast path
+                general = fn
+                fn = functools.wraps(binder)(bind_fast(general))
+                fn._general = general
             fn.op = op
-            fn._fast = fast_fn
+            fn._bind_fast = bind_fast
             fn.__qualname__ = fn.__name__ = opname
             return fn
 
@@ -784,88 +785,154 @@ def _fast_path(op, binder):
         p = _plans.get(sig)
         if p is None:
             p = _plan(sig, op, r[8])
-        fmask = p[3]
+        cls, nplan, edge_idx, fmask, saved_plan, _ = p
         dsel = tuple([dropped(x._st.value) if j in fmask else None for j, x in enumerate(args)])
         shared = all(d is not None or type(x) is float for d, x in zip(dsel, args))
-        e = r[7][rgbits] = (p, dsel, shared)
+        edge1 = edge_idx[0] if len(edge_idx) == 1 and edge_idx[0] >= 0 else -1
+        e = r[7][rgbits] = (cls, nplan, edge1, edge_idx, dsel, shared, bool(fmask), saved_plan)
         return e
 
-    def fast(a=None, b=_NOARG, *rest):
-        if rest or lstate.tracing or not lstate.lazy or _ac.live is not None or fwd.level >= 0 or \
-                _mode.inference or _anomaly.enabled:
-            return None
-        if type(a) is not Tensor or a._view is not None:
-            return None
-        grad = _mode.grad
-        if _lazy._deferred and grad:
-            _lazy.flush()  # a new forward: the last backward's program runs first (see _lazy.defer)
-        st = a._st
-        dev = st.device
-        if b is _NOARG:
-            key = (a._dtype, a._shape)
-            args = (a,)
-            vals = [st.value]
-            rgbits = a._rg
-        else:
-            tb = type(b)
-            if tb is float:
-                key = (a._dtype, a._shape, float)
-                args = (a, b)
-                vals = None
+    def bind(fallback):
+        # one fast function per caller: ``fallback`` (the general function, or the Tensor dunder's
+        # general form) answers every call the fast path does not take, with the same arguments
+
+        def fast(a=_NOARG, b=_NOARG, *rest, **kwargs):
+            if rest or kwargs or type(a) is not Tensor or a._view is not None or lstate.tracing or \
+                    not lstate.lazy or _ac.live is not None or fwd.level >= 0 or _mode.inference or _anomaly.enabled:
+                return fallback(*_args(a, b, rest), **kwargs)
+            grad = _mode.grad
+            if _lazy._deferred and grad:
+                _lazy.flush()  # a new forward: the last backward's program runs first (see _lazy.defer)
+            st = a._st
+            dev = st.device
+            if b is _NOARG:
+                key = (a._dtype, a._shape)
+                args = (a,)
+                vals = [st.value]
                 rgbits = a._rg
-            elif tb is Tensor and b._view is None and b._st.device is dev:
-                key = (a._dtype, a._shape, b._dtype, b._shape)
-                args = (a, b)
-                vals = [st.value, b._st.value]
-                rgbits = a._rg + 2 * b._rg
             else:
-                return None
-        r = routes.get(key)
-        if not r:
-            if r is False:
-                return None
-            r = learn(args, key)
-            if r is None:
-                return None
-        params, shape, npdt, dt, cnp, pin, attach, plans, _ = r
-        cached = False
-        if vals is None:
-            c = _const_lazy.get((float, b, cnp))
-            if c is None:
-                c = _const_lazy_new(b, cnp)
-            else:
-                cached = True
-            vals = [st.value, c]
-        lz = record(prim, params, vals, shape, npdt)
-        if type(lz) is not Lazy:
-            lz = _lazy.wrap(lz)
-        out = _new_tensor(Tensor)
-        out._st = ost = _new_tensor(Storage)
-        ost.value = lz
-        ost.version = 0
-        ost.device = dev
-        ost.last_fn = None
-        out._shape = shape
-        out._dtype = dt
-        out._rg = False
-        out.grad_fn = None
-        if rgbits and grad and attach:
+                tb = type(b)
+                if tb is float:
+                    key = (a._dtype, a._shape, float)
+                    args = (a, b)
+                    vals = None
+                    rgbits = a._rg
+                elif tb is Tensor and b._view is None and b._st.device is dev:
+                    key = (a._dtype, a._shape, b._dtype, b._shape)
+                    args = (a, b)
+                    vals = [st.value, b._st.value]
+                    rgbits = a._rg + 2 * b._rg
+                else:
+                    return fallback(a, b)
+            r = routes.get(key)
+            if not r:
+                if r is None:
+                    r = learn(args, key)
+                if not r:
+                    return fallback(*args)
+            params, shape, npdt, dt, cnp, pin, attach, plans, _ = r
+            cached = False
+            if vals is None:
+                c = _const_lazy.get((float, b, cnp))
+                if c is None:
+                    c = _const_lazy_new(b, cnp)
+                else:
+                    cached = True
+                vals = [st.value, c]
+            lz = record(prim, params, vals, shape, npdt)
+            if type(lz) is not Lazy:
+                lz = _lazy.wrap(lz)
+            out = _new_tensor(Tensor)
+            out._st = ost = _new_tensor(Storage)
+            ost.value = lz
+            ost.version = 0
+            ost.device = dev
+            ost.last_fn = None
+            out._shape = shape
+            out._dtype = dt
+            out._rg = False
+            out.grad_fn = None
+            if not (rgbits and grad and attach):
+                return out
+            # the node (``_attach_planned`` for this layout, inlined)
             e = plans[rgbits]
             if e is None:
                 e = plan_of(r, args, rgbits)
-            p, dsel, shared = e
+            cls, nplan, edge1, edge_idx, dsel, shared, dropped_, saved_plan = e
+            node = _new_tensor(cls)
+            if edge1 >= 0:
+                x = args[edge1]
+                fn = x.grad_fn
+                node._next = (fn, x._output_nr) if fn is not None else (x._accumulate_node(), 0)
+            else:
+                edges = []
+                for j in edge_idx:
+                    if j < 0:
+                        edges.append(None)
+                        edges.append(0)
+                    else:
+                        x = args[j]
+                        fn = x.grad_fn
+                        if fn is not None:
+                            edges.append(fn)
+                            edges.append(x._output_nr)
+                        else:
+                            edges.append(x._accumulate_node())
+                            edges.append(0)
+                node._next = tuple(edges)
+            node._seq = next(_seq)
+            node._p = nplan
+            node.params, node._out, rmeta = pin
             if len(vals) == 1:
                 d = dsel[0]
                 dv = (d,) if d is not None else (vals[0],)
             else:
                 d, d1 = dsel
                 dv = (d if d is not None else vals[0], d1 if d1 is not None else vals[1])
-            if shared and (cached or b is _NOARG or type(b) is Tensor):
+            if shared and (cached or type(b) is not float):
                 dv = _interned.setdefault(dv, dv)
-            _attach_planned(p, op, args, vals, params, out, pin, dv)
-        return out
+            node.vals = dv
+            node._dropped = dropped_
+            if saved_plan:
+                saved = []
+                for j, w in saved_plan:
+                    if j < 0:
+                        # weakly held, as in ``_attach_planned``
+                        if rmeta[2] is not dev:
+                            rmeta = (dt, shape, dev, None, 0)
+                            rmeta = _interned.setdefault(rmeta, rmeta)
+                        saved.append((_weakref(ost), 0, rmeta, -1))
+                    else:
+                        t = args[j]
+                        if t._inference:
+                            raise RuntimeError(_INFERENCE_SAVED)
+                        tst = t._st
+                        saved.append((tst, tst.version, (t._dtype, t._shape, tst.device, t.grad_fn, t._output_nr), w))
+                node._saved = tuple(saved)
+            else:
+                node._saved = ()
+            node._freed = False
+            out.grad_fn = node
+            out._rg = True
+            return out
 
-    return fast
+        return fast
+
+    return bind
+
+
+def _args(a, b, rest):
+    if a is _NOARG:
+        return rest
+    if b is _NOARG:
+        return (a,) + rest
+    return (a, b) + rest
+
+
+_INFERENCE_SAVED = (
+    "Inference tensors cannot be saved for backward. Please do not use Tensors created in inference mode in "
+    "computation tracked by autograd. To work around this, you can make a clone to get a normal tensor and use "
+    "it in autograd, or use `torch.no_grad()` instead of `torch.inference_mode()`.")
 
 
 _NOARG = object()
@@ -1279,11 +1346,7 @@ def _attach_planned(plan, op, inputs, vals, params, out, pin=None, dvals=None):
             else:
                 t = inputs[j]
                 if t._inference:
-                    raise RuntimeError(
-                        "Inference tensors cannot be saved for backward. Please do not use Tensors created in "
-                        "inference mode in computation tracked by autograd. To work around this, you can make a "
-                        "clone to get a normal tensor and use it in autograd, or use `torch.no_grad()` instead of "
-                        "`torch.inference_mode()`.")
+                    raise RuntimeError(_INFERENCE_SAVED)
                 saved.append((t._st, t._st.version, (t._dtype, t._shape, t._st.device, t.grad_fn, t._output_nr), w))
         saved = tuple(saved)
     node._saved = saved

@@ -345,7 +345,7 @@ def _walk(order, buffers, acc_deps, V, touched, executed):
     summed into the buffers), every other node takes ``_run_node``."""
     record = _lazy.record
     plain_cache = _plain_cache
-    vjp_prims = _vjp_prims
+    wrapped = _wrapped_params
     pop = buffers.pop
     get = buffers.get
     add = _add_raw
@@ -379,29 +379,29 @@ def _walk(order, buffers, acc_deps, V, touched, executed):
             if node._dropped:
                 vals = undrop(vals)
             n = len(vals)
-            params = (("params", node.params),)
+            pp = node.params
+            params = wrapped.get(id(pp))
+            if params is None or params[0][1] is not pp:
+                params = _wrap_params(pp)
             p = node._p
             op = p.op
             if op in JOINT_VJP:
                 outs = _joint_backward(node, vals, g, params, n)
             else:
                 pos = p.pos
-                args = None
+                vjps = p.vjps
+                if vjps is None or len(vjps) != n:
+                    vjps = p.vjps = _node_vjps(op, pos, n)
+                args = list(vals)
+                args.append(g)
                 outs = []
                 for e in range(0, len(nf), 2):
                     if nf[e] is None:
                         outs.append(None)
                         continue
                     i = pos[e >> 1]
-                    if args is None:
-                        args = list(vals)
-                        args.append(g)
                     v = vals[i]
-                    key = (op, i, n)
-                    prim = vjp_prims.get(key)
-                    if prim is None:
-                        prim = vjp_prims[key] = vjp_op(op, i, n).prim
-                    outs.append(record(prim, params, args, v.shape, v.dtype if type(v) is _Lazy else _lazy._aval(v)[1]))
+                    outs.append(record(vjps[i], params, args, v.shape, v.dtype if type(v) is _Lazy else _lazy._aval(v)[1]))
             if tp.__name__ == "NotImplemented":
                 _lazy.flush()  # its derivative raises while traced: raise it here, in backward(), as torch does
         append(node)
@@ -422,6 +422,30 @@ def _walk(order, buffers, acc_deps, V, touched, executed):
                 acc_deps[nxt] = d
                 if d == 0:
                     _run_node(nxt, buffers, acc_deps, V, False, None, None, False, touched, executed)
+
+
+_wrapped_params: dict = {}
+
+
+def _wrap_params(p):
+    """``(("params", p),)``, the vjp ops' parameters for a node's params ``p`` (one per interned ``p``)."""
+    if len(_wrapped_params) > 4096:
+        _wrapped_params.clear()
+    w = _wrapped_params[id(p)] = (("params", p),)
+    return w
+
+
+def _node_vjps(op, pos, n):
+    """The vjp primitive of each input position of ``op`` with ``n`` input values (None where no edge)."""
+    out = [None] * n
+    for i in pos:
+        if i >= 0:
+            key = (op, i, n)
+            prim = _vjp_prims.get(key)
+            if prim is None:
+                prim = _vjp_prims[key] = vjp_op(op, i, n).prim
+            out[i] = prim
+    return out
 
 
 def _run_node(node, buffers, acc_deps, V, create_graph, want, captured, capture, touched, executed):
