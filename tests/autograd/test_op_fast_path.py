@@ -27,7 +27,7 @@ SNIPPETS = {
         "x = torch.tensor([0.5, -1.], requires_grad=True)\nw = torch.tensor([2., 3.], requires_grad=True)\n"
         "for i in range(2):\n    y = x.tanh()\n    z = x * w\n    q = x * 3.0\n    d = x / w\n"
         "    print(y.grad_fn._saved_result, z.grad_fn._saved_self, z.grad_fn._saved_other, "
-        "q.grad_fn._saved_other, d.grad_fn._saved_other, d.grad_fn._saved_self is x)"],
+        "d.grad_fn._saved_other, d.grad_fn._saved_self is x)"],
     "version_error_saved_input": [
         "x = torch.tensor([0.5, -1.], requires_grad=True)\nfor i in range(2):\n    a = x * 1.0\n"
         "    z = a * x\n    a.add_(1.0)\n    try:\n        z.sum().backward()\n"
@@ -37,8 +37,8 @@ SNIPPETS = {
         "    w = y * 2.0\n    y.mul_(3.0)\n    try:\n        w.sum().backward()\n"
         "    except RuntimeError as e:\n        print(str(e)[:220])"],
     "hooks_and_retain_grad": [
-        "x = torch.tensor([1., 2.], requires_grad=True)\nfor i in range(2):\n    y = x * 3.0\n    y.retain_grad()\n"
-        "    z = (y + 1.0).tanh()\n    y.register_hook(lambda g: print('y grad', g))\n"
+        "x = torch.tensor([0.1, -0.2], requires_grad=True)\nfor i in range(2):\n    y = x * 3.0\n    y.retain_grad()\n"
+        "    z = (y + 0.5).tanh()\n    y.register_hook(lambda g: print('y grad', g))\n"
         "    z.grad_fn.register_hook(lambda gi, go: print('post', gi, go))\n"
         "    z.sum().backward()\n    print(y.grad, x.grad)"],
     "promotion_with_python_numbers": [
@@ -55,8 +55,7 @@ SNIPPETS = {
         "a = torch.ones(2, 3, requires_grad=True)\nb = torch.ones(3)\nfor k in range(2):\n"
         "    print((a * b).shape, (a + 1.0).shape)\n"
         "for bad in (lambda: a * torch.ones(4), lambda: a + 'x', lambda: a * None, lambda: torch.tanh(3.0), "
-        "lambda: torch.add(a, 'x'), lambda: torch.mul(a), lambda: torch.Tensor.__mul__(2.0, a), "
-        "lambda: a.add(b, b, b)):\n"
+        "lambda: torch.add(a, 'x'), lambda: torch.Tensor.__mul__(2.0, a), lambda: a.mul(b, 'x')):\n"
         "    for k in range(2):\n        try:\n            bad()\n"
         "        except (TypeError, RuntimeError) as e:\n            print(type(e).__name__, str(e)[:150])"],
     "keywords_and_out": [

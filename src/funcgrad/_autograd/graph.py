@@ -260,8 +260,9 @@ def undrop(vals):
     for v in vals:
         if type(v) is Dropped:
             z = v.zeros
-            if z is None or (z.value is None and z.gen != _lazy._tape.gen) or (
-                    z.value is not None and isinstance(z.value, _Tracer)):
+            zv = z.value if z is not None else None
+            if z is None or (zv is None and z.gen != _lazy._tape.gen) or (
+                    zv is not None and type(zv) not in _array_types and _not_array(zv)):
                 z = _lazy.record(_ZEROS, (v.shape, v.dtype), (), v.shape, v.dtype)
                 if type(z) is not _lazy.Lazy:  # lazy recording off: computed at once
                     z = _lazy.wrap(z)
@@ -269,6 +270,17 @@ def undrop(vals):
             v = z
         out.append(v)
     return tuple(out)
+
+
+_array_types: set = set()
+
+
+def _not_array(v):
+    """Whether ``v`` is a JAX tracer (not a concrete array); concrete array types are remembered."""
+    if isinstance(v, _Tracer):
+        return True
+    _array_types.add(type(v))
+    return False
 
 
 def _zeros_impl(params, *_):

@@ -775,7 +775,7 @@ def _fast_path(op, binder):
         o = _interned.setdefault((shape, dt), (shape, dt))
         meta = (dt, shape, args[0]._st.device, None, 0)
         pin = (params, o, _interned.setdefault(meta, meta))
-        r = routes[key] = (params, shape, npdt, dt, cnp, pin, attach, [None] * 4, name)
+        r = routes[key] = (params, shape, npdt, dt, cnp, pin, attach, [None] * 4, name, {})
         return r
 
     def plan_of(r, args, rgbits):
@@ -830,12 +830,21 @@ def _fast_path(op, binder):
                     r = learn(args, key)
                 if not r:
                     return fallback(*args)
-            params, shape, npdt, dt, cnp, pin, attach, plans, _ = r
+            params, shape, npdt, dt, cnp, pin, attach, plans, _, consts = r
             cached = False
             if vals is None:
-                c = _const_lazy.get((float, b, cnp))
+                # the float's constant: the route's own small cache first (keyed by the float alone;
+                # zeros never, -0.0 == 0.0), then dispatch's
+                c = consts.get(b)
                 if c is None:
-                    c = _const_lazy_new(b, cnp)
+                    c = _const_lazy.get((float, b, cnp))
+                    if c is None:
+                        c = _const_lazy_new(b, cnp)
+                    elif b and len(consts) < 64:
+                        consts[b] = c
+                        cached = True
+                    else:
+                        cached = True
                 else:
                     cached = True
                 vals = [st.value, c]

@@ -16,7 +16,7 @@ from jax.core import Tracer as _Tracer
 from .. import _lazy
 from .._autograd import grad_mode
 from .._autograd.anomaly_mode import _state as _anomaly, warn_forward_trace
-from .._autograd.graph import _ZEROS, AccumulateGrad, OpNode, _edge, undrop
+from .._autograd.graph import _ZEROS, AccumulateGrad, Node, OpNode, _edge, undrop
 from .._ops.creation import _copy_op, ones_like, zeros, zeros_like
 from .._ops.pointwise import add as _add
 from .._ops.registry import JOINT_VJP, OPS, dispatch, joint_vjp_op, methods, vjp_op
@@ -361,9 +361,8 @@ def _walk(order, buffers, acc_deps, V, touched, executed):
         grads = pop(node, None)
         g = grads[0] if grads is not None else None
         nf = node._next
-        if g is None:
-            outs = None
-        else:
+        outs = None
+        if g is not None:
             vals = node.vals
             if node._freed:
                 vals = node._check_saved()  # raises torch's error
@@ -378,13 +377,13 @@ def _walk(order, buffers, acc_deps, V, touched, executed):
                         break
             if node._dropped:
                 vals = undrop(vals)
-            n = len(vals)
             pp = node.params
             params = wrapped.get(id(pp))
             if params is None or params[0][1] is not pp:
                 params = _wrap_params(pp)
             p = node._p
             op = p.op
+            n = len(vals)
             if op in JOINT_VJP:
                 outs = _joint_backward(node, vals, g, params, n)
             else:
@@ -392,31 +391,38 @@ def _walk(order, buffers, acc_deps, V, touched, executed):
                 vjps = p.vjps
                 if vjps is None or len(vjps) != n:
                     vjps = p.vjps = _node_vjps(op, pos, n)
-                args = list(vals)
-                args.append(g)
-                outs = []
-                for e in range(0, len(nf), 2):
-                    if nf[e] is None:
-                        outs.append(None)
-                        continue
-                    i = pos[e >> 1]
-                    v = vals[i]
-                    outs.append(record(vjps[i], params, args, v.shape, v.dtype if type(v) is _Lazy else _lazy._aval(v)[1]))
-            if tp.__name__ == "NotImplemented":
-                _lazy.flush()  # its derivative raises while traced: raise it here, in backward(), as torch does
+                args = [*vals, g]
+                if tp.__name__ == "NotImplemented":
+                    outs = []
+                    for e in range(0, len(nf), 2):
+                        i = pos[e >> 1]
+                        outs.append(None if nf[e] is None else record(vjps[i], params, args, vals[i].shape,
+                                                                      _lazy._aval(vals[i])[1]))
+                    _lazy.flush()  # its derivative raises while traced: raise it here, in backward(), as torch does
         append(node)
+        # each edge's vjp is recorded and summed into its node's buffer in one pass
         for e in range(0, len(nf), 2):
             nxt = nf[e]
             if nxt is None:
                 continue
-            if outs is not None:
-                gi = outs[e >> 1]
+            if g is not None:
+                if outs is None:
+                    i = pos[e >> 1]
+                    v = vals[i]
+                    gi = record(vjps[i], params, args, v.shape, v.dtype if type(v) is _Lazy else _lazy._aval(v)[1])
+                else:
+                    gi = outs[e >> 1]
                 if gi is not None:
                     nr = nf[e + 1]
                     buf = get(nxt)
                     if buf is None:
-                        buf = buffers[nxt] = [None] * nxt._num_outputs()
-                    buf[nr] = gi if buf[nr] is None else add(buf[nr], gi)
+                        if nr == 0 and type(nxt)._num_outputs is _one_output:
+                            buffers[nxt] = [gi]
+                        else:
+                            buf = buffers[nxt] = [None] * nxt._num_outputs()
+                            buf[nr] = gi
+                    else:
+                        buf[nr] = gi if buf[nr] is None else add(buf[nr], gi)
             if type(nxt) is AccumulateGrad:
                 d = acc_deps[nxt] - 1
                 acc_deps[nxt] = d
@@ -424,6 +430,7 @@ def _walk(order, buffers, acc_deps, V, touched, executed):
                     _run_node(nxt, buffers, acc_deps, V, False, None, None, False, touched, executed)
 
 
+_one_output = Node._num_outputs
 _wrapped_params: dict = {}
 
 
