@@ -14,7 +14,7 @@ SNIPPETS = {
         "for i in range(2):\n"
         "    outs = [a + b, a - b, a * b, a / b, a + 1.5, a - 2.5, a * 0.5, a / 4.0, torch.add(a, b), "
         "torch.mul(a, 2.0), a.tanh(), torch.exp(a), torch.sigmoid(b), a.neg(), torch.sqrt(b), b.add(a), "
-        "a.div(b), a.sub(1.0)]\n"
+        "a.div(b), a.sub(1.0), a * 2, a + 1, a / 2, a - 0, 3 * a]\n"
         "    for o in outs:\n        print(o.grad_fn.name(), [(type(n).__name__ if n is not None else None, k) "
         "for n, k in o.grad_fn.next_functions])\n"
         "sum(o.sum() for o in outs).backward()\na.grad, b.grad"],

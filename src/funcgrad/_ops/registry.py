@@ -759,7 +759,7 @@ def _fast_path(op, binder):
         cast = _promote(inputs, op.promote) if op.promote else None
         params = (cast.np,) if cast is not None else ()
         cnp = None
-        if len(args) == 2 and type(args[1]) is float:
+        if len(args) == 2 and type(args[1]) in _PY_SCALARS:
             cnp = (cast or _scalar_like(args[1], inputs)).np
         vals = [x._st.value if isinstance(x, Tensor) else _const_lazy_new(x, cnp) for x in inputs]
         try:
@@ -781,13 +781,13 @@ def _fast_path(op, binder):
     def plan_of(r, args, rgbits):
         # the node's layout, and which of its values it drops: (plan, Dropped or None per value,
         # whether a node's values can be one shared tuple when its float is a cached constant)
-        sig = (op, r[8]) + tuple([x._rg + 2 * (x._dtype in _DIFF) if type(x) is not float else -4 for x in args])
+        sig = (op, r[8]) + tuple([x._rg + 2 * (x._dtype in _DIFF) if type(x) not in _PY_SCALARS else -4 for x in args])
         p = _plans.get(sig)
         if p is None:
             p = _plan(sig, op, r[8])
         cls, nplan, edge_idx, fmask, saved_plan, _ = p
         dsel = tuple([dropped(x._st.value) if j in fmask else None for j, x in enumerate(args)])
-        shared = all(d is not None or type(x) is float for d, x in zip(dsel, args))
+        shared = all(d is not None or type(x) in _PY_SCALARS for d, x in zip(dsel, args))
         edge1 = edge_idx[0] if len(edge_idx) == 1 and edge_idx[0] >= 0 else -1
         e = r[7][rgbits] = (cls, nplan, edge1, edge_idx, dsel, shared, bool(fmask), saved_plan)
         return e
@@ -812,8 +812,8 @@ def _fast_path(op, binder):
                 rgbits = a._rg
             else:
                 tb = type(b)
-                if tb is float:
-                    key = (a._dtype, a._shape, float)
+                if tb is float or tb is int:
+                    key = (a._dtype, a._shape, tb)
                     args = (a, b)
                     vals = None
                     rgbits = a._rg
@@ -837,7 +837,7 @@ def _fast_path(op, binder):
                 # zeros never, -0.0 == 0.0), then dispatch's
                 c = consts.get(b)
                 if c is None:
-                    c = _const_lazy.get((float, b, cnp))
+                    c = _const_lazy.get((tb, b, cnp))
                     if c is None:
                         c = _const_lazy_new(b, cnp)
                     elif b and len(consts) < 64:
@@ -898,7 +898,7 @@ def _fast_path(op, binder):
             else:
                 d, d1 = dsel
                 dv = (d if d is not None else vals[0], d1 if d1 is not None else vals[1])
-            if shared and (cached or type(b) is not float):
+            if shared and (cached or type(b) not in _PY_SCALARS):
                 dv = _interned.setdefault(dv, dv)
             node.vals = dv
             node._dropped = dropped_
@@ -945,6 +945,7 @@ _INFERENCE_SAVED = (
 
 
 _NOARG = object()
+_PY_SCALARS = (float, int)
 
 
 def dispatch(op, inputs, params, node_name=None):
