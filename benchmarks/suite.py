@@ -538,7 +538,7 @@ def gpt_step(reps, warm, device):
             b = f"blocks.{i}."
             q, k, v = jnp.split(lin(ln(x, b + "ln1"), b + "qkv"), 3, axis=2)
             q, k, v = (t.reshape(B, T, H, D // H).transpose(0, 2, 1, 3) for t in (q, k, v))
-            att = jnp.where(mask, q @ k.transpose(0, 1, 3, 2) / np.sqrt(D // H), -jnp.inf)
+            att = jnp.where(mask, q @ k.transpose(0, 1, 3, 2) / float(np.sqrt(D // H)), -jnp.inf)
             y = jax.nn.softmax(att, -1) @ v
             x = x + lin(y.transpose(0, 2, 1, 3).reshape(B, T, D), b + "proj")
             x = x + lin(jax.nn.gelu(lin(ln(x, b + "ln2"), b + "fc"), approximate=False), b + "out")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import math
 import warnings
 
@@ -22,10 +23,8 @@ __all__ = ["scaled_dot_product_attention", "multi_head_attention_forward", "Mult
            "Transformer"]
 
 
-def _sdpa_fwd(q, k, v, *mask, scale, is_causal, groups):
-    if groups > 1:
-        k = jnp.repeat(k, groups, axis=-3)
-        v = jnp.repeat(v, groups, axis=-3)
+def _sdpa_probs(q, k, mask, scale, is_causal):
+    """softmax(q k^T * scale, masked) over the last dim."""
     s = jnp.matmul(q, jnp.swapaxes(k, -1, -2)) * jnp.asarray(scale, q.dtype)
     L, S = q.shape[-2], k.shape[-2]
     if is_causal:
@@ -33,13 +32,56 @@ def _sdpa_fwd(q, k, v, *mask, scale, is_causal, groups):
     if mask:
         m = mask[0]
         s = jnp.where(m, s, -jnp.inf) if m.dtype == jnp.bool_ else s + m.astype(s.dtype)
-    # torch's CPU kernel gives zeros (not NaN) for a row that attends to nothing
     mx = jnp.max(s, axis=-1, keepdims=True)
+    if not mask:  # every row keeps an entry (the causal mask keeps column 0)
+        e = jnp.exp(s - mx)
+        return e / jnp.sum(e, axis=-1, keepdims=True)
+    # torch's CPU kernel gives zeros (not NaN) for a row that attends to nothing
     mx = jnp.where(jnp.isfinite(mx), mx, 0)
-    e = jnp.exp(s - jax.lax.stop_gradient(mx))
+    e = jnp.exp(s - mx)
     den = jnp.sum(e, axis=-1, keepdims=True)
-    p = e / jnp.where(den == 0, 1, den)
-    return jnp.matmul(p, v)
+    return e / jnp.where(den == 0, 1, den)
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(0, 1))
+def _attention(scale, is_causal, q, k, v, *mask):
+    return jnp.matmul(_sdpa_probs(q, k, mask, scale, is_causal), v)
+
+
+@functools.partial(_attention.defjvp, symbolic_zeros=True)
+def _attention_jvp(scale, is_causal, primals, tangents):
+    # flash attention's derivative (what torch's backward computes): with P the probabilities,
+    # dS = (dq k^T + q dk^T) * scale (+ d mask), dP = P * (dS - rowsum(P * dS)), d out = dP v + P dv.
+    # Linear in the tangents, so JAX transposes it to the flash backward (no vjp of the max/exp/divide)
+    q, k, v, *mask = primals
+    dq, dk, dv, *dmask = tangents
+    p = _sdpa_probs(q, k, mask, scale, is_causal)
+    out = jnp.matmul(p, v)
+    zero = jax.custom_derivatives.SymbolicZero
+    ds = None
+    if type(dq) is not zero:
+        ds = jnp.matmul(dq, jnp.swapaxes(k, -1, -2)) * jnp.asarray(scale, q.dtype)
+    if type(dk) is not zero:
+        t = jnp.matmul(q, jnp.swapaxes(dk, -1, -2)) * jnp.asarray(scale, q.dtype)
+        ds = t if ds is None else ds + t
+    if dmask and type(dmask[0]) is not zero and mask[0].dtype != jnp.bool_:
+        t = jnp.broadcast_to(dmask[0].astype(p.dtype), p.shape)
+        ds = t if ds is None else ds + t
+    dout = None
+    if ds is not None:
+        pds = p * ds
+        dout = jnp.matmul(pds - p * jnp.sum(pds, axis=-1, keepdims=True), v)
+    if type(dv) is not zero:
+        t = jnp.matmul(p, dv)
+        dout = t if dout is None else dout + t
+    return out, jnp.zeros_like(out) if dout is None else dout
+
+
+def _sdpa_fwd(q, k, v, *mask, scale, is_causal, groups):
+    if groups > 1:
+        k = jnp.repeat(k, groups, axis=-3)
+        v = jnp.repeat(v, groups, axis=-3)
+    return _attention(scale, is_causal, q, k, v, *mask)
 
 
 @defop(_sdpa_fwd, node="ScaledDotProductFlashAttentionForCpuBackward0", promote=(0, 1, 2), method=False,

@@ -2,6 +2,7 @@
 built the way torch builds it (so ``grad_fn`` names and ``next_functions`` match torch's)."""
 from __future__ import annotations
 
+import functools
 import warnings
 
 import jax
@@ -102,8 +103,27 @@ def _act(name, fwd, node, doc):
     return defop(fwd, node=node, saves={0: (0,)}, method=False, function=False, name="nn_" + name)(binder)
 
 
+_SQRT1_2 = 0.7071067811865476  # torch's kAlpha (M_SQRT1_2)
+_INV_SQRT_2PI = 0.3989422804014327  # torch's kBeta (M_2_SQRTPI * M_SQRT1_2 * 0.5)
+
+
+@jax.custom_jvp
+def _gelu_erf(x):
+    # torch's formula (x * 0.5 * (1 + erf(x / sqrt 2))), not jax.nn.gelu's erfc: one erf, no exp, cheaper
+    # on CPU; the derivative is torch's GeluBackward formula, cdf + x * pdf
+    return x * 0.5 * (1 + jax.lax.erf(x * _SQRT1_2))
+
+
+@_gelu_erf.defjvp
+def _gelu_erf_jvp(primals, tangents):
+    (x,), (tx,) = primals, tangents
+    cdf = 0.5 * (1 + jax.lax.erf(x * _SQRT1_2))
+    pdf = jnp.exp(x * x * -0.5) * _INV_SQRT_2PI
+    return x * cdf, (cdf + x * pdf) * tx
+
+
 _gelu = {
-    "none": _act("gelu", lambda x: jax.nn.gelu(x, approximate=False), "GeluBackward0", "GELU (exact, erf)."),
+    "none": _act("gelu", upcast_half(_gelu_erf), "GeluBackward0", "GELU (exact, erf)."),
     "tanh": _act("gelu_tanh", lambda x: jax.nn.gelu(x, approximate=True), "GeluBackward0", "GELU, tanh approximation."),
 }
 _silu = _act("silu", jax.nn.silu, "SiluBackward0", "x * sigmoid(x).")
@@ -173,16 +193,54 @@ def dropout(input, p=0.5, training=True, inplace=False):
 
 
 # -- normalisation --------------------------------------------------------------------------------------
-def _layer_norm_fwd(x, *wb, axes, eps, has_w, has_b):
-    wb = list(wb)
+def _normalized(x, axes, eps):
     mean = jnp.mean(x, axis=axes, keepdims=True)
     var = jnp.mean(jnp.square(x - mean), axis=axes, keepdims=True)
-    y = (x - mean) * jax.lax.rsqrt(var + eps)
+    rstd = jax.lax.rsqrt(var + eps)
+    return (x - mean) * rstd, rstd
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(0, 1, 2))
+def _layer_norm_core(axes, eps, has_w, x, *wb):
+    y = _normalized(x, axes, eps)[0]
+    wb = list(wb)
     if has_w:
         y = y * wb.pop(0)
-    if has_b:
+    if wb:
         y = y + wb.pop(0)
     return y.astype(x.dtype)  # torch keeps the input's type with float32 weights (autocast on CPU)
+
+
+@functools.partial(_layer_norm_core.defjvp, symbolic_zeros=True)
+def _layer_norm_jvp(axes, eps, has_w, primals, tangents):
+    # torch's NativeLayerNormBackward formula, written as the (linear) tangent map JAX transposes:
+    # d xhat = rstd * (dx - mean(dx) - xhat * mean(dx * xhat)); dy = d xhat * w + xhat * dw + db.
+    # Its transpose is torch's backward, fewer passes than the vjp of the mean/var/rsqrt forward
+    x, *wb = primals
+    dx, *dwb = tangents
+    zero = jax.custom_derivatives.SymbolicZero
+    xhat, rstd = _normalized(x, axes, eps)
+    w = wb[0] if has_w else None
+    y = xhat * w if has_w else xhat
+    if len(wb) > has_w:
+        y = y + wb[-1]
+    dy = None
+    if type(dx) is not zero:
+        dy = rstd * (dx - jnp.mean(dx, axis=axes, keepdims=True)
+                     - xhat * jnp.mean(dx * xhat, axis=axes, keepdims=True))
+        if has_w:
+            dy = dy * w
+    if has_w and type(dwb[0]) is not zero:
+        t = xhat * dwb[0]
+        dy = t if dy is None else dy + t
+    if len(wb) > has_w and type(dwb[-1]) is not zero:
+        dy = jnp.broadcast_to(dwb[-1], y.shape) if dy is None else dy + dwb[-1]
+    out = y.astype(x.dtype)
+    return out, jnp.zeros_like(out) if dy is None else dy.astype(x.dtype)
+
+
+def _layer_norm_fwd(x, *wb, axes, eps, has_w, has_b):
+    return _layer_norm_core(axes, eps, has_w, x, *wb)
 
 
 @defop(upcast_half(_layer_norm_fwd), node="NativeLayerNormBackward0", method=False, function=False, name="layer_norm")
