@@ -113,6 +113,29 @@ def test_cross_entropy_view_target():
         funcgrad.nn.functional.cross_entropy(funcgrad.randn(3, 5) * 2, bad)
 
 
+
+def test_reshaped_targets_do_not_flush_the_forward():
+    """``cross_entropy(logits, y.reshape(-1))`` and ``embedding(idx.reshape(...))`` read their
+    computed index data without running the pending forward (it fuses with the backward);
+    an out-of-range index still raises torch's error, also through a reshape."""
+    from funcgrad import _lazy
+    emb = funcgrad.nn.Embedding(5, 4)
+    idx = funcgrad.tensor(np.array([[0, 4], [1, 2]]))
+    y = funcgrad.tensor(np.array([[1, 0], [3, 2]]))
+    h = emb(idx.reshape(4)) * 2
+    before = _lazy.stats()["flushes"]
+    loss = funcgrad.nn.functional.cross_entropy(h, y.reshape(-1))
+    after = _lazy.stats()["flushes"]
+    assert after == before
+    w = torch.tensor(emb.weight.detach().numpy())
+    t = torch.nn.functional.cross_entropy(torch.nn.functional.embedding(torch.tensor([0, 4, 1, 2]), w) * 2,
+                                          torch.tensor([1, 0, 3, 2]))
+    assert abs(loss.item() - t.item()) < 1e-5
+    with pytest.raises(IndexError, match="index out of range in self"):
+        emb(funcgrad.tensor(np.array([[0, 5]])).reshape(2))
+    with pytest.raises(IndexError, match="Target 4 is out of bounds."):
+        funcgrad.nn.functional.cross_entropy(funcgrad.randn(2, 4), funcgrad.tensor(np.array([[0, 4]])).reshape(-1))
+
 @pytest.mark.parametrize("mode", ["LSTM", "GRU"])
 def test_plain_backward_takes_the_joint_reverse_loop(mode, monkeypatch):
     """A plain ``loss.backward()`` (the engine's inline walk) runs an RNN layer's input gradients
