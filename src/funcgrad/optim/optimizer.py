@@ -310,9 +310,8 @@ class Optimizer:
         with grad_mode.no_grad():
             for p, v in zip(params, new_params):
                 p._set_value(v)
-        self._expose_state(params, new_state)
-        # watched for in-place edits (a version bump) before the next step
-        watch = [(t._st, t._st.version) for p in params for t in self.state[p].values() if isinstance(t, Tensor)]
+        # the state tensors are watched for in-place edits (a version bump) before the next step
+        watch = self._expose_state(params, new_state)
         self._opt_state[id(group)] = (key, new_state, watch)
 
     def _hyper_values(self, group):
@@ -350,19 +349,33 @@ class Optimizer:
         return fill(state)
 
     def _expose_state(self, params, opt_state):
-        """torch's ``optimizer.state[p]`` tensors, updated in place (no copies, no waiting)."""
-        names = self._state_names(opt_state)
+        """torch's ``optimizer.state[p]`` tensors, updated in place (no copies, no waiting); returns
+        each one's (storage, version)."""
+        n = len(params)
+        per = []
+        for name, value in self._state_names(opt_state).items():
+            if not isinstance(value, (tuple, list)):
+                # a per-group value (the step count): every parameter's tensor shows the same one,
+                # cast once per group rather than once per parameter
+                value = (_float32_step(value) if name == "step" else value,) * n
+            per.append((name, value))
+        watch = []
+        state = self.state
         for i, p in enumerate(params):
-            st = self.state.setdefault(p, {})
-            for name, value in names.items():
-                v = value[i] if isinstance(value, (tuple, list)) else value
-                if name == "step":
-                    v = _float32_step(v)
+            st = state.get(p)
+            if st is None:
+                st = state[p] = {}
+            for name, value in per:
+                v = value[i]
                 t = st.get(name)
                 if isinstance(t, Tensor) and t._shape == tuple(v.shape):
                     t._st.value = v if type(v) is _Lazy else wrap(v)
                 else:
-                    st[name] = Tensor._make(v, p.device)
+                    t = st[name] = Tensor._make(v, p.device)
+            for t in st.values():
+                if isinstance(t, Tensor):
+                    watch.append((t._st, t._st.version))
+        return watch
 
     # -- state_dict ---------------------------------------------------------------------------------
     def state_dict(self):
