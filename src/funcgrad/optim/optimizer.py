@@ -16,6 +16,8 @@ import optax
 from .. import _lazy
 from .._lazy import Lazy as _Lazy
 from .._lazy import wrap
+from .._ops.creation import _to_copy
+from .._ops.registry import const
 from ..autograd import grad_mode
 from ..autograd.graph import RemovableHandle
 from ..tensor import Tensor
@@ -459,17 +461,12 @@ def _cast_state(p, key, v):
 
 def _float32_step(step):
     """torch keeps ``step`` as a float32 tensor; ours is float64 in the optax state: cast lazily."""
-    from .._lazy import record
-    from .._ops.creation import _to_copy
-
-    return record(_to_copy.op.prim, (("dtype", np.dtype(np.float32)),), [step], (), np.dtype(np.float32))
+    return _lazy.record(_to_copy.op.prim, (("dtype", np.dtype(np.float32)),), [step], (), np.dtype(np.float32))
 
 
 def _hyper_array(v):
     """A hyper-parameter as a float64 program input (a traced value inside funcgrad.compile); python
     numbers become cached device scalars, so an unchanged learning rate costs no transfer per step."""
-    from .._ops.registry import const
-
     v = _scalar(v)
     if isinstance(v, jax.Array):
         return v.astype(jnp.float64)
