@@ -113,6 +113,29 @@ def test_cross_entropy_view_target():
         funcgrad.nn.functional.cross_entropy(funcgrad.randn(3, 5) * 2, bad)
 
 
+
+def test_reshaped_targets_do_not_flush_the_forward():
+    """``cross_entropy(logits, y.reshape(-1))`` and ``embedding(idx.reshape(...))`` read their
+    computed index data without running the pending forward (it fuses with the backward);
+    an out-of-range index still raises torch's error, also through a reshape."""
+    from funcgrad import _lazy
+    emb = funcgrad.nn.Embedding(5, 4)
+    idx = funcgrad.tensor(np.array([[0, 4], [1, 2]]))
+    y = funcgrad.tensor(np.array([[1, 0], [3, 2]]))
+    h = emb(idx.reshape(4)) * 2
+    before = _lazy.stats()["flushes"]
+    loss = funcgrad.nn.functional.cross_entropy(h, y.reshape(-1))
+    after = _lazy.stats()["flushes"]
+    assert after == before
+    w = torch.tensor(emb.weight.detach().numpy())
+    t = torch.nn.functional.cross_entropy(torch.nn.functional.embedding(torch.tensor([0, 4, 1, 2]), w) * 2,
+                                          torch.tensor([1, 0, 3, 2]))
+    assert abs(loss.item() - t.item()) < 1e-5
+    with pytest.raises(IndexError, match="index out of range in self"):
+        emb(funcgrad.tensor(np.array([[0, 5]])).reshape(2))
+    with pytest.raises(IndexError, match="Target 4 is out of bounds."):
+        funcgrad.nn.functional.cross_entropy(funcgrad.randn(2, 4), funcgrad.tensor(np.array([[0, 4]])).reshape(-1))
+
 @pytest.mark.parametrize("mode", ["LSTM", "GRU"])
 def test_plain_backward_takes_the_joint_reverse_loop(mode, monkeypatch):
     """A plain ``loss.backward()`` (the engine's inline walk) runs an RNN layer's input gradients
@@ -128,3 +151,23 @@ def test_plain_backward_takes_the_joint_reverse_loop(mode, monkeypatch):
     assert calls, "the RNN layer's backward did not take its joint reverse loop"
     for a, b in zip(got, want):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("max_norm,norm_type", [(0.5, 2.0), (100.0, 2.0), (0.3, float("inf")), (0.7, 1.0), (0.2, 3.0)])
+def test_fused_clip_grad_norm_matches_torch(max_norm, norm_type):
+    """``clip_grad_norm_`` (one tape entry for every gradient): total, clipped gradients, one version
+    bump per gradient and a plain result tensor, as torch's."""
+    ws = [RNG.standard_normal(s).astype(np.float32) for s in [(3, 4), (4,), (2, 2, 2)]]
+    out = []
+    for lib in (torch, funcgrad):
+        ps = [lib.tensor(w, requires_grad=True) for w in ws]
+        sum((p * p * p).sum() for p in ps).backward()
+        v0 = [p.grad._version for p in ps]
+        tot = lib.nn.utils.clip_grad_norm_(ps, max_norm, norm_type)
+        out.append((tot.item(), [p.grad.numpy().copy() for p in ps], [p.grad._version - v for p, v in zip(ps, v0)],
+                    str(tot.dtype), tot.requires_grad, tot.grad_fn))
+    (t_tot, t_g, *t_rest), (f_tot, f_g, *f_rest) = out
+    assert abs(t_tot - f_tot) <= 1e-5 * abs(t_tot)
+    for a, b in zip(t_g, f_g):
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-7)
+    assert t_rest == f_rest

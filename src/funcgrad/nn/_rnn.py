@@ -535,9 +535,8 @@ class RNNBase(Module):
         is_lstm = self.mode == "LSTM"
         shape = (self.num_layers * nd, B, self.proj_size or self.hidden_size)
         cell_shape = (self.num_layers * nd, B, self.hidden_size)
-        if hx is None:
-            h0 = _filled(shape, 0, x.dtype, x.device)
-            c0 = _filled(cell_shape, 0, x.dtype, x.device) if is_lstm else None
+        if hx is None:  # zero states, one per layer and direction (no (layers, B, H) tensor to index)
+            h0 = c0 = None
         else:
             h0, c0 = ((hx[0], hx[1]) if is_lstm else (hx, None))  # indexed as torch does (a tensor hx too)
             if is_batched and not packed:
@@ -570,8 +569,12 @@ class RNNBase(Module):
             for d in range(nd):
                 k = layer * nd + d
                 weights = [getattr(self, n) for n in self._all_weights[k]]
-                h_init = h0[k]
-                c_init = c0[k] if is_lstm else zeros_c
+                if h0 is None:
+                    h_init = _filled(shape[1:], 0, x.dtype, x.device)
+                    c_init = _filled(cell_shape[1:], 0, x.dtype, x.device) if is_lstm else zeros_c
+                else:
+                    h_init = h0[k]
+                    c_init = c0[k] if is_lstm else zeros_c
                 proj = self.proj_size > 0
                 out, c_last = _run_layer(layer_in, h_init, c_init, lengths, weights, self.mode, d == 1, proj)
                 outs.append(out)

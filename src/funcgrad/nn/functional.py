@@ -10,12 +10,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import _dtypes
-from .._ops import creation, linalg, pointwise
+from .._ops import creation, linalg, pointwise, views
 from .._ops.pointwise import _leaky_relu, sigmoid, tanh  # noqa: F401 - re-exported
 from .._ops.pointwise import relu as _relu
 from .._ops.reduction import _log_softmax, _softmax, _softmax_dim, log_softmax, softmax  # noqa: F401 - re-exported
 from .._ops.registry import ABSENT, Const, autocast_op, defop, dispatch, upcast_half
-from .._lazy import concrete
+from .._lazy import Lazy, concrete
 from ..autograd import grad_mode
 from ._spatial import *  # noqa: F401,F403 - convolution, pooling, padding, resampling
 from ._spatial import __all__ as _spatial_all
@@ -63,8 +63,6 @@ def _same_shape(input, target, name):
 @autocast_op("linear")
 def linear(input, weight, bias=None):
     """``input @ weight.T + bias``, built as torch builds it (addmm for 2-D input, node names as torch's)."""
-    from .._ops import views
-
     if input.dim() == 0 or weight.dim() == 0:
         raise RuntimeError(f"both arguments to linear need to be at least 1D, but they are {input.dim()}D and "
                            f"{weight.dim()}D")
@@ -335,6 +333,55 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     return out
 
 
+_reshaped: dict = {}
+_VIEW_PRIM = views.view.op.prim
+
+
+def _index_array(t):
+    """The concrete array of an index tensor (class targets), without flushing the tape when it is
+    a reshape of computed data (``y.reshape(-1)`` of a language model's targets): the pending
+    forward then fuses with its backward and update instead of running as a program of its own."""
+    chain = t._view
+    if chain is not None:
+        base = t._st.value
+        if type(base) is Lazy:
+            base = base.value
+        if base is not None and all(prim is _VIEW_PRIM for prim, _ in chain):
+            if isinstance(base, jax.core.Tracer):
+                return jnp.reshape(base, t._shape)
+            key = (id(base), t._shape)
+            hit = _reshaped.get(key)
+            if hit is not None and hit[0] is base:
+                return hit[1]
+            if len(_reshaped) > 16:
+                _reshaped.clear()
+            out = jnp.reshape(base, t._shape)
+            _reshaped[key] = (base, out)
+            return out
+    return t._array()
+
+
+_in_bounds: dict = {}
+
+
+def _check_bounds(arr, n_cls, ignore_index):
+    """torch's ``Target k is out of bounds.``; an array found in range is remembered (by identity)
+    so a training loop's fixed targets are read once, not every step."""
+    key = (id(arr), n_cls, ignore_index)
+    hit = _in_bounds.get(key)
+    if hit is not None and hit is arr:
+        return
+    t = concrete(arr)
+    if t is None:
+        return
+    bad = t[(t != ignore_index) & ((t < 0) | (t >= n_cls))]
+    if len(bad):
+        raise IndexError(f"Target {int(bad.flat[0])} is out of bounds.")
+    if len(_in_bounds) > 16:
+        _in_bounds.clear()
+    _in_bounds[key] = arr
+
+
 def _embedding_fwd(w, idx, padding_idx):
     out = jnp.take(w, idx, axis=0)
     if padding_idx is not None:
@@ -360,11 +407,17 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
             raise AssertionError("Padding_idx must be within num_embeddings")
         if padding_idx < 0:
             padding_idx += weight._shape[0]
-    idx = input._array()
+    idx = _index_array(input)
     n = weight._shape[0]
-    host = concrete(idx)
-    if host is not None and host.size and (host.max() >= n or host.min() < 0):
-        raise IndexError("index out of range in self")
+    key = (id(idx), n, None)
+    if _in_bounds.get(key) is not idx:
+        host = concrete(idx)
+        if host is not None and host.size and (host.max() >= n or host.min() < 0):
+            raise IndexError("index out of range in self")
+        if host is not None:
+            if len(_in_bounds) > 16:
+                _in_bounds.clear()
+            _in_bounds[key] = idx
     if padding_idx is not None and padding_idx < 0:
         padding_idx += n
     return _embedding(weight, idx, padding_idx)
@@ -419,7 +472,7 @@ def _nll_fwd(x, t, *w, reduction, ignore_index, has_w):
 
 @defop(_nll_fwd, node="NllLossBackward0", saves={0: (1,)}, method=False, function=False, name="nll_loss")
 def _nll(input, target, weight, reduction, ignore_index):
-    ins = (input, Const(target._array())) + ((Const(weight._array()),) if weight is not None else ())
+    ins = (input, Const(_index_array(target))) + ((Const(weight._array()),) if weight is not None else ())
     return ins, (("reduction", reduction), ("ignore_index", int(ignore_index)), ("has_w", weight is not None)), \
         "NllLoss2DBackward0" if input.dim() == 4 else "NllLossBackward0"
 
@@ -447,10 +500,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     """Negative log-likelihood of class indices ``target`` under log-probabilities ``input``."""
     reduction = _reduction(reduction, size_average, reduce)
     n_cls = _check_targets(input, target)
-    t = concrete(target._array())
-    bad = t[(t != ignore_index) & ((t < 0) | (t >= n_cls))] if t is not None else ()
-    if len(bad):
-        raise IndexError(f"Target {int(bad.flat[0])} is out of bounds.")
+    _check_bounds(_index_array(target), n_cls, ignore_index)
     if input.dim() == 3 or input.dim() > 4:
         # torch folds the spatial dims into (N, C, 1, -1) and calls nll_loss2d
         n, c = input._shape[0], input._shape[1]

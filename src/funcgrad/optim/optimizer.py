@@ -16,6 +16,8 @@ import optax
 from .. import _lazy
 from .._lazy import Lazy as _Lazy
 from .._lazy import wrap
+from .._ops.creation import _to_copy
+from .._ops.registry import const
 from ..autograd import grad_mode
 from ..autograd.graph import RemovableHandle
 from ..tensor import Tensor
@@ -310,9 +312,8 @@ class Optimizer:
         with grad_mode.no_grad():
             for p, v in zip(params, new_params):
                 p._set_value(v)
-        self._expose_state(params, new_state)
-        # watched for in-place edits (a version bump) before the next step
-        watch = [(t._st, t._st.version) for p in params for t in self.state[p].values() if isinstance(t, Tensor)]
+        # the state tensors are watched for in-place edits (a version bump) before the next step
+        watch = self._expose_state(params, new_state)
         self._opt_state[id(group)] = (key, new_state, watch)
 
     def _hyper_values(self, group):
@@ -350,19 +351,33 @@ class Optimizer:
         return fill(state)
 
     def _expose_state(self, params, opt_state):
-        """torch's ``optimizer.state[p]`` tensors, updated in place (no copies, no waiting)."""
-        names = self._state_names(opt_state)
+        """torch's ``optimizer.state[p]`` tensors, updated in place (no copies, no waiting); returns
+        each one's (storage, version)."""
+        n = len(params)
+        per = []
+        for name, value in self._state_names(opt_state).items():
+            if not isinstance(value, (tuple, list)):
+                # a per-group value (the step count): every parameter's tensor shows the same one,
+                # cast once per group rather than once per parameter
+                value = (_float32_step(value) if name == "step" else value,) * n
+            per.append((name, value))
+        watch = []
+        state = self.state
         for i, p in enumerate(params):
-            st = self.state.setdefault(p, {})
-            for name, value in names.items():
-                v = value[i] if isinstance(value, (tuple, list)) else value
-                if name == "step":
-                    v = _float32_step(v)
+            st = state.get(p)
+            if st is None:
+                st = state[p] = {}
+            for name, value in per:
+                v = value[i]
                 t = st.get(name)
                 if isinstance(t, Tensor) and t._shape == tuple(v.shape):
                     t._st.value = v if type(v) is _Lazy else wrap(v)
                 else:
-                    st[name] = Tensor._make(v, p.device)
+                    t = st[name] = Tensor._make(v, p.device)
+            for t in st.values():
+                if isinstance(t, Tensor):
+                    watch.append((t._st, t._st.version))
+        return watch
 
     # -- state_dict ---------------------------------------------------------------------------------
     def state_dict(self):
@@ -446,17 +461,12 @@ def _cast_state(p, key, v):
 
 def _float32_step(step):
     """torch keeps ``step`` as a float32 tensor; ours is float64 in the optax state: cast lazily."""
-    from .._lazy import record
-    from .._ops.creation import _to_copy
-
-    return record(_to_copy.op.prim, (("dtype", np.dtype(np.float32)),), [step], (), np.dtype(np.float32))
+    return _lazy.record(_to_copy.op.prim, (("dtype", np.dtype(np.float32)),), [step], (), np.dtype(np.float32))
 
 
 def _hyper_array(v):
     """A hyper-parameter as a float64 program input (a traced value inside funcgrad.compile); python
     numbers become cached device scalars, so an unchanged learning rate costs no transfer per step."""
-    from .._ops.registry import const
-
     v = _scalar(v)
     if isinstance(v, jax.Array):
         return v.astype(jnp.float64)

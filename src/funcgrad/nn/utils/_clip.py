@@ -5,7 +5,12 @@ import functools
 import types
 import warnings
 
-from ... import _ops
+import jax.numpy as jnp
+import numpy as np
+
+from ... import _lazy, _ops
+from ..._ops.linalg_ext import _vnorm_value
+from ..._ops.registry import const
 from ...autograd import grad_mode
 from ...tensor import Tensor
 
@@ -63,9 +68,53 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
         if is_generator and len(parameters) == 0:
             warnings.warn("`parameters` is an empty generator, no gradient clipping will occur.", stacklevel=3)
     grads = [p.grad for p in parameters if p.grad is not None]
+    total = _fused_clip(grads, max_norm, norm_type) if not error_if_nonfinite else None
+    if total is not None:
+        return total
     total = get_total_norm(grads, norm_type, error_if_nonfinite, foreach)
     clip_grads_with_norm_(parameters, max_norm, total, foreach)
     return total
+
+
+def _clip_impl(params, max_norm, *grads):
+    # the same arithmetic as get_total_norm + clip_grads_with_norm_, op for op
+    ord = params
+    total = _vnorm_value(jnp.stack([_vnorm_value(g, ord, None, False) for g in grads]), ord, None, False)
+    coef = jnp.minimum(max_norm / (total + 1e-6), 1.0)
+    return (total,) + tuple(g * coef for g in grads)
+
+
+def _getitem_impl(params, tup):
+    return tup[params]
+
+
+_CLIP = _lazy.Prim("clip_grad_norm", _clip_impl)
+_GETITEM = _lazy.Prim("getitem", _getitem_impl)
+
+
+def _fused_clip(grads, max_norm, norm_type):
+    """``clip_grad_norm_`` as one tape entry (norms, total, scaled gradients) instead of two ops per
+    gradient: same values, the gradients written in place (a version bump each, as ``mul_``);
+    None where the general path is needed (mixed dtypes or devices, complex, eager or traced)."""
+    if not grads or not _lazy.is_lazy() or _lazy._state.tracing:
+        return None
+    dt, dev = grads[0]._dtype, grads[0]._st.device
+    if not dt.is_floating_point or any(g._dtype is not dt or g._st.device != dev or g._inference for g in grads):
+        return None
+    ord = float(norm_type)
+    if ord < 0 or any(g.numel() == 0 for g in grads):
+        return None  # the empty-tensor errors of vector_norm
+    npd = np.dtype(dt.np)
+    args = [const(float(max_norm), npd)] + [g._value() for g in grads]
+    with _lazy._lock:  # the tuple entry and its getitems must land on one tape (another thread may flush)
+        if len(_lazy._tape.entries) + len(grads) + 3 >= _lazy.MAX_TAPE:
+            _lazy.flush()
+        tup = _lazy.record(_CLIP, ord, args, (), None)
+        total = _lazy.record(_GETITEM, 0, [tup], (), npd)
+        new = [_lazy.record(_GETITEM, k + 1, [tup], g._shape, npd) for k, g in enumerate(grads)]
+    for g, v in zip(grads, new):
+        g._set_value(v)
+    return Tensor._make(total, dev)
 
 
 def clip_grad_norm(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False, foreach=None):
