@@ -352,11 +352,13 @@ class Optimizer:
     def _expose_state(self, params, opt_state):
         """torch's ``optimizer.state[p]`` tensors, updated in place (no copies, no waiting)."""
         names = self._state_names(opt_state)
+        if "step" in names and not isinstance(names["step"], (tuple, list)):
+            names = dict(names, step=_float32_step(names["step"]))  # one cast, shared by the parameters' step tensors
         for i, p in enumerate(params):
             st = self.state.setdefault(p, {})
             for name, value in names.items():
                 v = value[i] if isinstance(value, (tuple, list)) else value
-                if name == "step":
+                if name == "step" and isinstance(value, (tuple, list)):
                     v = _float32_step(v)
                 t = st.get(name)
                 if isinstance(t, Tensor) and t._shape == tuple(v.shape):
