@@ -220,9 +220,8 @@ _F64 = np.dtype(np.float64)
 
 # the fast path's checks: C-level maps over the discovered state, no python loop per tensor
 _is = operator.is_
-# per watched tensor, compared by identity: its storage, gradient object, view and flag (its shape
-# follows from its storage's value, also watched, and its view)
-_get_meta = operator.attrgetter("_st", "_grad", "_view", "_rg")
+_get_view = operator.attrgetter("_view")
+_get_rg = operator.attrgetter("_rg")
 _get_st = operator.attrgetter("_st")
 _get_stvalue = operator.attrgetter("value")  # of a Storage
 _get_opt = operator.attrgetter("param_groups", "_opt_state", "state")
@@ -246,23 +245,25 @@ _rep_version = itertools.repeat("version")
 
 
 _END = object()  # ends a variable-length part of ``_probe`` (a longer or shorter part is a mismatch)
-_ENDS = (_END,)
 
 
 def _probe(f):
-    """Everything the fast path checks by identity, as one iterator (compared with ``f.ref`` in one
-    C-level pass): per state tensor its storage, gradient object, view, flag and shape; the
-    gradients' storages; the optimizers' parameter groups, their parameters and ``optimizer.state``
-    entries; then what a call changes (kept at the end, ``f.k0`` on, to be re-read alone): every
-    storage's value and the optimizers' state entries."""
-    return _flat((_flat(map(_get_meta, f.watched)), map(_get_st, f.gtensors), _flat(map(_get_opt, f.optims)),
-                  _flat(f.pglists), _ENDS, _flat(map(_params_of, f.glist)), _ENDS,
-                  _flat(map(_dict_values, f.xst)), _ENDS, _flat(map(_dict_values, f.xdicts)), _ENDS,
-                  _tail(f)))
+    """Everything the fast path checks by identity, as one list (compared with ``f.ref`` in one
+    C-level pass; a list display of maps, the cheapest way to build it): per state tensor its
+    storage, gradient object, view and flag (its shape follows from its storage's value and its
+    view); the gradients' storages; the optimizers' parameter groups, their parameters and
+    ``optimizer.state`` entries; then what a call changes (from ``f.k0`` on, re-read alone by
+    ``_tail``): every storage's value and the optimizers' state entries."""
+    ts = f.watched
+    return [*map(_get_st, ts), *map(_get_grad, ts), *map(_get_view, ts), *map(_get_rg, ts),
+            *map(_get_st, f.gtensors), *_flat(map(_get_opt, f.optims)), *_flat(f.pglists), _END,
+            *_flat(map(_params_of, f.glist)), _END, *_flat(map(_dict_values, f.xst)), _END,
+            *_flat(map(_dict_values, f.xdicts)), _END,
+            *map(_get_stvalue, f.storages), *map(_dict_get, f.ost_rep, f.gids), _END]
 
 
 def _tail(f):
-    return _flat((map(_get_stvalue, f.storages), map(_dict_get, f.ost_rep, f.gids), _ENDS))
+    return [*map(_get_stvalue, f.storages), *map(_dict_get, f.ost_rep, f.gids), _END]
 
 
 def _out_tensor(array, single):
@@ -804,7 +805,7 @@ class CompiledFunction:
         f.xdicts = list(_flat(map(_dict_values, f.xst)))
         if not all(type(d) is dict for d in f.xdicts):
             return
-        f.ref = list(_probe(f))
+        f.ref = _probe(f)
         f.k0 = len(f.ref) - len(f.storages) - len(f.gids) - 1
         f.user_fp = any(o._user_step for o in opts)
         f.gen = state.gen
@@ -828,7 +829,8 @@ class CompiledFunction:
         if f.groups and f.groups != f.snaps:
             return False
         try:
-            if not all(map(_is, _probe(f), f.ref)):
+            probe = _probe(f)
+            if len(probe) != len(f.ref) or not all(map(_is, probe, f.ref)):
                 return False
         except (KeyError, TypeError, AttributeError):  # a parameter group or optimizer state edited oddly
             return False
