@@ -266,6 +266,17 @@ def _tail(f):
     return [*map(_get_stvalue, f.storages), *map(_dict_get, f.ost_rep, f.gids), _END]
 
 
+def _probe_tensors(f):
+    """``_probe`` for a function that reaches no optimizer."""
+    ts = f.watched
+    return [*map(_get_st, ts), *map(_get_grad, ts), *map(_get_view, ts), *map(_get_rg, ts),
+            *map(_get_st, f.gtensors), *map(_get_stvalue, f.storages)]
+
+
+def _tail_tensors(f):
+    return [*map(_get_stvalue, f.storages)]
+
+
 def _out_tensor(array, single):
     """The one tensor a call returns, its shape and dtype known from the trace: no lookups, its
     value the program's array itself."""
@@ -338,7 +349,7 @@ class _Fast:
                  "gtensors", "storages", "pglists", "mods", "groups", "snaps", "optims", "glist", "ost_rep", "gids",
                  "xst", "xdicts", "user_fp", "gen", "count",
                  "key", "plain", "dst", "dget", "vst", "vdv", "owrites", "osteps", "draws", "nget", "out_get",
-                 "generic")
+                 "generic", "probe", "tail", "out_pair")
 
 
 def _traced_hyper(opt):
@@ -690,6 +701,9 @@ class CompiledFunction:
             flat = _split_args(args, kwargs)[0] + f.inputs
         entry = f.entry
         res = entry.run(flat)
+        if entry.readonly and entry.single is not None:  # writes nothing: one array out
+            j, i = f.out_pair
+            return _out_tensor(res[j] if j >= 0 else flat[i], entry.single)
         if f.generic:  # a view written, a hyper-parameter the step sets: the general write-back
             return self._run_rest(entry, f.state, flat, res, f.spec, f.roots)
         comb = res + flat
@@ -706,7 +720,7 @@ class CompiledFunction:
                 f.gen._count += f.draws
             # what the next call checks against and feeds
             f.inputs = list(f.nget(comb))
-            f.ref[f.k0:] = _tail(f)
+            f.ref[f.k0:] = f.tail(f)
             f.count = f.gen._count
         if entry.single is not None:
             return _out_tensor(comb[f.out_get], entry.single)
@@ -745,7 +759,7 @@ class CompiledFunction:
         out_pos, new = jax.tree_util.tree_unflatten(entry.out_tree, list(range(len(pairs))))
         ins = jax.tree_util.tree_unflatten(entry.in_tree, list(range(n_args, len(flat))))
         if entry.single is not None:
-            f.out_get = cidx(out_pos)
+            f.out_get, f.out_pair = cidx(out_pos), pairs[out_pos]
         else:
             f.out_get = (jax.tree_util.tree_structure(out_pos),
                          _getter([cidx(p) for p in jax.tree_util.tree_leaves(out_pos)]))
@@ -805,8 +819,9 @@ class CompiledFunction:
         f.xdicts = list(_flat(map(_dict_values, f.xst)))
         if not all(type(d) is dict for d in f.xdicts):
             return
-        f.ref = _probe(f)
-        f.k0 = len(f.ref) - len(f.storages) - len(f.gids) - 1
+        f.probe, f.tail = (_probe, _tail) if opts else (_probe_tensors, _tail_tensors)
+        f.ref = f.probe(f)
+        f.k0 = len(f.ref) - len(f.tail(f))
         f.user_fp = any(o._user_step for o in opts)
         f.gen = state.gen
         f.count, f.key = state.gen._count, state.gen._key
@@ -829,7 +844,7 @@ class CompiledFunction:
         if f.groups and f.groups != f.snaps:
             return False
         try:
-            probe = _probe(f)
+            probe = f.probe(f)
             if len(probe) != len(f.ref) or not all(map(_is, probe, f.ref)):
                 return False
         except (KeyError, TypeError, AttributeError):  # a parameter group or optimizer state edited oddly
