@@ -98,3 +98,24 @@ def _next_loss(model, opt):
     loss.backward()
     opt.step()
     return float(loss)
+
+
+@pytest.mark.parametrize("opt_kind", ["sgd", "adam"])
+def test_optimizer_state_edited_in_place_between_calls(opt_kind):
+    """torch's next step reads ``optimizer.state`` tensors edited in place (eager funcgrad watches
+    their versions): so does the compiled step."""
+    name = "momentum_buffer" if opt_kind == "sgd" else "exp_avg"
+
+    def mutate(model, opt):
+        p = next(iter(model.parameters()))
+        with torch.no_grad() if isinstance(p, torch.Tensor) else fg.no_grad():
+            opt.state[p][name].mul_(0.5)
+
+    tl, tm, to, _ = _steps(torch, opt_kind, 6, False, mutate, at=(3,))
+    for compiled in (False, True):
+        losses, model, opt, step = _steps(fg, opt_kind, 6, compiled, mutate, at=(3,))
+        np.testing.assert_allclose(losses, tl, rtol=1e-5)
+        for s, t in zip(_state(model, opt), _state(tm, to)):
+            np.testing.assert_allclose(s[name][1], t[name][1], rtol=1e-5, atol=1e-7)
+        for a, b in zip(model.parameters(), tm.parameters()):
+            np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-5, atol=1e-7)

@@ -102,7 +102,7 @@ class _State:
     @staticmethod
     def _opt_read(opt):
         hyper_keys = _traced_hyper(opt)
-        return {"state": {i: _concrete(opt._opt_state[id(g)][1]) for i, g in enumerate(opt.param_groups)
+        return {"state": {i: _concrete(_group_state(opt, g)) for i, g in enumerate(opt.param_groups)
                           if id(g) in opt._opt_state},
                 "hyper": [{k: (_f64(g[k]) if k != "betas" else tuple(_f64(b) for b in g[k]))
                            for k in hyper_keys if k in g} for g in opt.param_groups]}
@@ -194,12 +194,24 @@ class _State:
             for i, g in enumerate(o.param_groups):
                 if i in ov["state"]:
                     params = [p for p in g["params"] if p.grad is not None] or g["params"]
-                    o._opt_state[id(g)] = (tuple(id(p) for p in params), ov["state"][i])
                     o._expose_state(params, ov["state"][i])
+                    # watched for in-place edits before the next step, as the eager step does
+                    watch = [(t._st, t._st.version) for p in params for t in o.state[p].values() if isinstance(t, Tensor)]
+                    o._opt_state[id(g)] = (tuple(id(p) for p in params), ov["state"][i], watch)
                 for k, v in ov["hyper"][i].items():
                     if (id(o), i, k) in plan["hyper_changed"]:
                         g[k] = tuple(float(b) for b in v) if k == "betas" else float(v)
             o._step_count += plan["opt_steps"]
+
+
+def _group_state(opt, g):
+    """A parameter group's optax state; where its ``optimizer.state`` tensors were edited in place
+    since the last step (a version moved), the state taken from them, as the eager step does."""
+    entry = opt._opt_state[id(g)]
+    if len(entry) > 2 and any(st.version != v for st, v in entry[2]):
+        key = set(entry[0])
+        return opt._adopt_state([p for p in g["params"] if id(p) in key], entry[1])
+    return entry[1]
 
 
 def _concrete(tree):
@@ -712,8 +724,8 @@ class CompiledFunction:
                 _consume(map(setattr, f.dst, _rep_value, f.dget(comb)))
             if f.vst:
                 _consume(map(setattr, f.vst, _rep_version, map(operator.add, map(_get_version, f.vst), f.vdv)))
-            for ost, gid, key, tdef, get in f.owrites:
-                ost[gid] = (key, tdef.unflatten(get(comb)))
+            for ost, gid, key, tdef, get, watch in f.owrites:
+                ost[gid] = (key, tdef.unflatten(get(comb)), watch)
             for o, n in f.osteps:
                 o._step_count += n
             if f.draws:
@@ -790,8 +802,10 @@ class CompiledFunction:
             for i, g in enumerate(o.param_groups):
                 if i in ov["state"]:
                     sub = ov["state"][i]
-                    f.owrites.append((o._opt_state, id(g), o._opt_state[id(g)][0], jax.tree_util.tree_structure(sub),
-                                      _getter([cidx(p) for p in jax.tree_util.tree_leaves(sub)])))
+                    e = o._opt_state[id(g)]
+                    f.owrites.append((o._opt_state, id(g), e[0], jax.tree_util.tree_structure(sub),
+                                      _getter([cidx(p) for p in jax.tree_util.tree_leaves(sub)]),
+                                      e[2] if len(e) > 2 else []))
         f.osteps = [(o, plan["opt_steps"]) for o in state.optimizers] if plan["opt_steps"] else []
         f.draws = plan["draws"]
         # optimizer.state tensors are written as state (``_discover``): all of them must be
