@@ -17,8 +17,10 @@ makes the call fall back to eager execution with a one-time warning, or, with
 from __future__ import annotations
 
 import collections
+import dis
 
 import functools
+import itertools
 import operator
 import sys
 import traceback
@@ -67,9 +69,10 @@ class _State:
         self.gen = creation.default_generator()
 
     def fingerprint(self):
-        """What can grow behind the discovered state's back: optimizer state created lazily."""
+        """What can grow behind the discovered state's back: optimizer state created lazily (for
+        funcgrad's own optimizers, the ``optimizer.state`` tensors themselves, which are state)."""
         return tuple((len(o.state), sum(len(v) for v in o.state.values() if isinstance(v, dict)))
-                     for o in self.optimizers if o._user_step)
+                     if o._user_step else tuple(map(id, _exposed(o))) for o in self.optimizers)
 
     def signature(self):
         t = tuple((x._shape, x._dtype, x._rg, None if x._grad is None else (x._grad._shape, x._grad._dtype))
@@ -99,7 +102,7 @@ class _State:
     @staticmethod
     def _opt_read(opt):
         hyper_keys = _traced_hyper(opt)
-        return {"state": {i: _concrete(opt._opt_state[id(g)][1]) for i, g in enumerate(opt.param_groups)
+        return {"state": {i: _concrete(_group_state(opt, g)) for i, g in enumerate(opt.param_groups)
                           if id(g) in opt._opt_state},
                 "hyper": [{k: (_f64(g[k]) if k != "betas" else tuple(_f64(b) for b in g[k]))
                            for k in hyper_keys if k in g} for g in opt.param_groups]}
@@ -167,30 +170,48 @@ class _State:
 
         Nothing here waits for the program: learning rates the step did not change are not read
         back, and the random counter advances by the number of draws seen while tracing."""
-        for x, v, g, dv in zip(self.tensors, vals["t"], vals["g"], plan["versions"]):
-            if v is not None:
-                x._st.value = _lazy.wrap(v)
-            if dv:
-                x._st.version += dv
-            if v is not None and x._view is not None:
-                x._vcache = (x._st.version, x._st.value)
+        for x, g in zip(self.tensors, vals["g"]):
             if g is None:
                 x._grad = None
             elif x._grad is not None and x._grad._shape == tuple(g.shape):
                 x._grad._st.value = _lazy.wrap(g)
             else:
                 x._grad = Tensor._make(g, x.device)
+        self._write_opts(vals, plan)
+        # after the optimizers: ``optimizer.state`` tensors that are state get the program's values
+        # (Adam's float32 ``step`` computed in the program, no cast left pending)
+        for x, v, dv in zip(self.tensors, vals["t"], plan["versions"]):
+            if v is not None:
+                x._st.value = _lazy.wrap(v)
+            if dv:
+                x._st.version += dv
+            if v is not None and x._view is not None:
+                x._vcache = (x._st.version, x._st.value)
+        self.gen._count += plan["draws"]
+
+    def _write_opts(self, vals, plan):
         for o, ov in zip(self.optimizers, vals["o"]):
             for i, g in enumerate(o.param_groups):
                 if i in ov["state"]:
                     params = [p for p in g["params"] if p.grad is not None] or g["params"]
-                    o._opt_state[id(g)] = (tuple(id(p) for p in params), ov["state"][i])
                     o._expose_state(params, ov["state"][i])
+                    # watched for in-place edits before the next step, as the eager step does
+                    watch = [(t._st, t._st.version) for p in params for t in o.state[p].values() if isinstance(t, Tensor)]
+                    o._opt_state[id(g)] = (tuple(id(p) for p in params), ov["state"][i], watch)
                 for k, v in ov["hyper"][i].items():
                     if (id(o), i, k) in plan["hyper_changed"]:
                         g[k] = tuple(float(b) for b in v) if k == "betas" else float(v)
             o._step_count += plan["opt_steps"]
-        self.gen._count += plan["draws"]
+
+
+def _group_state(opt, g):
+    """A parameter group's optax state; where its ``optimizer.state`` tensors were edited in place
+    since the last step (a version moved), the state taken from them, as the eager step does."""
+    entry = opt._opt_state[id(g)]
+    if len(entry) > 2 and any(st.version != v for st, v in entry[2]):
+        key = set(entry[0])
+        return opt._adopt_state([p for p in g["params"] if id(p) in key], entry[1])
+    return entry[1]
 
 
 def _concrete(tree):
@@ -211,19 +232,89 @@ _F64 = np.dtype(np.float64)
 
 # the fast path's checks: C-level maps over the discovered state, no python loop per tensor
 _is = operator.is_
-_get_meta = operator.attrgetter("_st.value", "_rg", "_shape", "_view")
+_get_view = operator.attrgetter("_view")
+_get_rg = operator.attrgetter("_rg")
+_get_st = operator.attrgetter("_st")
+_get_stvalue = operator.attrgetter("value")  # of a Storage
+_get_opt = operator.attrgetter("param_groups", "_opt_state", "state")
 _get_value = operator.attrgetter("_st.value")
 _get_grad = operator.attrgetter("_grad")
-_get_training = operator.attrgetter("training")
+_get_mod = operator.attrgetter("training", "_struct_version")
+_get_version = operator.attrgetter("version")
+_params_of = operator.itemgetter("params")
+_flat = itertools.chain.from_iterable
+_consume = collections.deque(maxlen=0).extend
 _SCALARS = (int, float, bool, str, type(None))
 _get_spec = operator.attrgetter("_shape", "_dtype", "_rg", "_st.device")  # _arg_spec's, per plain Tensor
 _array_of = Tensor._array
-_new_tensor = object.__new__
+_new = object.__new__
 _gm_mode = grad_mode._mode
+_dict_get = dict.get
+_dict_keys = dict.keys
+_dict_values = dict.values
+_rep_value = itertools.repeat("value")
+_rep_version = itertools.repeat("version")
 
 
-def _is_tensor(a):
-    return type(a) is Tensor
+_END = object()  # ends a variable-length part of ``_probe`` (a longer or shorter part is a mismatch)
+
+
+def _probe(f):
+    """Everything the fast path checks by identity, as one list (compared with ``f.ref`` in one
+    C-level pass; a list display of maps, the cheapest way to build it): per state tensor its
+    storage, gradient object, view and flag (its shape follows from its storage's value and its
+    view); the gradients' storages; the optimizers' parameter groups, their parameters and
+    ``optimizer.state`` entries; then what a call changes (from ``f.k0`` on, re-read alone by
+    ``_tail``): every storage's value and the optimizers' state entries."""
+    ts = f.watched
+    return [*map(_get_st, ts), *map(_get_grad, ts), *map(_get_view, ts), *map(_get_rg, ts),
+            *map(_get_st, f.gtensors), *_flat(map(_get_opt, f.optims)), *_flat(f.pglists), _END,
+            *_flat(map(_params_of, f.glist)), _END, *_flat(map(_dict_values, f.xst)), _END,
+            *_flat(map(_dict_values, f.xdicts)), _END,
+            *map(_get_stvalue, f.storages), *map(_dict_get, f.ost_rep, f.gids), _END]
+
+
+def _tail(f):
+    return [*map(_get_stvalue, f.storages), *map(_dict_get, f.ost_rep, f.gids), _END]
+
+
+def _probe_tensors(f):
+    """``_probe`` for a function that reaches no optimizer."""
+    ts = f.watched
+    return [*map(_get_st, ts), *map(_get_grad, ts), *map(_get_view, ts), *map(_get_rg, ts),
+            *map(_get_st, f.gtensors), *map(_get_stvalue, f.storages)]
+
+
+def _tail_tensors(f):
+    return [*map(_get_stvalue, f.storages)]
+
+
+def _out_tensor(array, single):
+    """The one tensor a call returns, its shape and dtype known from the trace: no lookups, its
+    value the program's array itself."""
+    st = _new(Storage)
+    st.value, st.version, st.device, st.last_fn = array, 0, _CPU, None
+    t = _new(Tensor)
+    t._st = st
+    t._shape, t._dtype, t._rg, t.grad_fn = single[0], single[2], False, None
+    if _gm_mode.inference:
+        t._inference = True
+    return t
+
+
+def _getter(idx):
+    """``comb -> tuple(comb[i] for i in idx)`` as one C call (``itemgetter`` returns a bare item for one index)."""
+    idx = tuple(idx)
+    if len(idx) == 1:
+        i = idx[0]
+        return lambda c: (c[i],)
+    if not idx:
+        return lambda c: ()
+    return operator.itemgetter(*idx)
+
+
+def _same(a, b):
+    return len(a) == len(b) and all(map(_is, a, b))
 
 
 _struct_version = operator.attrgetter("_struct_version")
@@ -236,27 +327,41 @@ def _plain_group(g):
 
 
 class _Entry:
-    """A traced step as one flat jitted program: ``call(*input leaves) -> kept output leaves``.
+    """A traced step as one flat jitted program: ``call(*used input leaves) -> kept output leaves``.
 
     Outputs that are an input passed through unchanged (a gradient the step did not touch, a
     learning rate, an unused random counter) are not program outputs (each output costs a buffer
-    and an array object per call): ``pairs`` rebuilds the full output list from the kept outputs
-    and the inputs. ``state_map`` gives, per state input leaf, the output leaf holding its value
-    after the call (-1: unchanged), so the next call's inputs need no read of the state; None
-    where the step changes the state's structure (the next call has other guards)."""
+    and an array object per call), nor is a value twice: ``pairs`` rebuilds the full output list
+    from the kept outputs and the inputs. Inputs the program does not read are not passed
+    (``used``: flat inputs -> the program's). ``state_map`` gives, per state input leaf, the
+    output leaf holding its value after the call (-1: unchanged), so the next call's inputs need
+    no read of the state; None where the step changes the state's structure (the next call has
+    other guards)."""
 
-    __slots__ = ("call", "plan", "out_tree", "pairs", "state_map", "single", "readonly")
+    __slots__ = ("call", "plan", "out_tree", "pairs", "state_map", "single", "readonly", "used", "in_tree",
+                 "n_args")
 
-    def __init__(self, call, plan, out_tree, pairs, state_map, single, readonly):
+    def __init__(self, call, plan, out_tree, pairs, state_map, single, readonly, used, in_tree, n_args):
         self.call, self.plan, self.out_tree, self.pairs = call, plan, out_tree, pairs
         self.state_map, self.single, self.readonly = state_map, single, readonly
+        self.used, self.in_tree, self.n_args = used, in_tree, n_args
+
+    def run(self, flat):
+        used = self.used
+        return self.call(*(flat if used is None else used(flat)))
 
 
 class _Fast:
-    """What the last call left behind, to check the next call against (see ``CompiledFunction._arm``)."""
+    """What the last call left behind, to check the next call against, and the next call's
+    write-back as flat lists (see ``CompiledFunction._arm``). ``comb`` below is a call's kept
+    outputs followed by its flat inputs: every value a call leaves is ``comb[i]`` for an ``i``
+    known at arming."""
 
-    __slots__ = ("entry", "state", "spec", "roots", "grad", "inputs", "meta", "grads", "gtensors", "gvals",
-                 "modules", "training", "versions", "groups", "snaps", "opts", "user_fp", "count", "key", "plain")
+    __slots__ = ("entry", "state", "spec", "types", "roots", "grad", "inputs", "watched", "ref", "k0", "modules",
+                 "gtensors", "storages", "pglists", "mods", "groups", "snaps", "optims", "glist", "ost_rep", "gids",
+                 "xst", "xdicts", "user_fp", "gen", "count",
+                 "key", "plain", "dst", "dget", "vst", "vdv", "owrites", "osteps", "draws", "nget", "out_get",
+                 "generic", "probe", "tail", "out_pair")
 
 
 def _traced_hyper(opt):
@@ -280,7 +385,12 @@ def _static(v):
     return v
 
 
-def _discover(fn, args, kwargs):
+def _exposed(opt):
+    """The ``optimizer.state`` tensors of one of funcgrad's own optimizers."""
+    return [t for st in opt.state.values() if type(st) is dict for t in st.values() if isinstance(t, Tensor)]
+
+
+def _discover(fn, args, kwargs, opt_state=True):
     tensors, modules, optimizers = {}, {}, {}
     seen = set()
 
@@ -309,6 +419,9 @@ def _discover(fn, args, kwargs):
             if obj._user_step:  # funcgrad's own optimizers keep their state in the optax pytree
                 for st in obj.state.values():
                     walk(st, depth + 1)
+            elif opt_state:  # and show it as ``optimizer.state`` tensors: written by the program
+                for t in _exposed(obj):
+                    add_tensor(t)
         elif isinstance(obj, functools.partial):
             walk(obj.func, depth + 1)
             walk(obj.args, depth + 1)
@@ -345,9 +458,12 @@ def _discover(fn, args, kwargs):
 
 
 def _roots(fn, args, kwargs):
-    """Identities of what the function reaches directly (closure, named globals, default arguments,
-    a partial's arguments, non-tensor arguments)."""
+    """What the function reaches directly (closure, named globals, default arguments, a partial's
+    arguments, non-tensor arguments), compared by identity (``_same``)."""
     return _roots_fn(fn)(args, kwargs)
+
+
+_cell_contents = operator.attrgetter("cell_contents")
 
 
 def _roots_fn(fn):
@@ -355,38 +471,58 @@ def _roots_fn(fn):
     object, the code's global names) looked up once: a compiled call only reads the live parts."""
     fixed = []
     while isinstance(fn, functools.partial):
-        fixed.extend(id(a) for a in fn.args)
-        fixed.extend(id(a) for a in fn.keywords.values())
+        fixed.extend(fn.args)
+        fixed.extend(fn.keywords.values())
         fn = fn.func
     f = fn.__func__ if isinstance(fn, types.MethodType) else fn
-    fixed.append(id(getattr(fn, "__self__", None)))
+    fixed.append(getattr(fn, "__self__", None))
     code = getattr(f, "__code__", None)
-    names = code.co_names if code is not None else ()
+    names = tuple(sorted(_global_names(code))) if code is not None else ()
     gget = f.__globals__.get if code is not None else None
 
     def roots(args, kwargs):
-        ids = list(fixed)
-        d = getattr(f, "__defaults__", None)
-        if d:
-            ids.extend([id(a) for a in d])
+        # the defaults tuple is replaced, never edited: its identity stands for its items
+        ids = [*fixed, getattr(f, "__defaults__", None)]
         kd = getattr(f, "__kwdefaults__", None)
         if kd:
-            ids.extend([id(a) for a in kd.values()])
-        for cell in getattr(f, "__closure__", None) or ():
+            ids.extend(kd.values())
+        cells = getattr(f, "__closure__", None)
+        if cells:
             try:
-                ids.append(id(cell.cell_contents))
-            except ValueError:
-                pass
+                ids.extend(map(_cell_contents, cells))
+            except ValueError:  # an empty cell (a name assigned later)
+                ids.extend(c.cell_contents if _filled(c) else _EMPTY for c in cells)
         if names:
-            ids.extend([id(gget(n)) for n in names])
+            ids.extend(map(gget, names))
         for a in args:
             if type(a) is not Tensor and not isinstance(a, Tensor):
-                ids.append(id(a))
+                ids.append(a)
         if kwargs:
-            ids.extend(id(a) for a in kwargs.values() if not isinstance(a, Tensor))
-        return tuple(ids)
+            ids.extend(a for a in kwargs.values() if not isinstance(a, Tensor))
+        return ids
 
     return roots
+
+
+_EMPTY = object()
+
+
+def _filled(cell):
+    try:
+        cell.cell_contents
+    except ValueError:
+        return False
+    return True
+
+
+def _global_names(code):
+    """The names ``code`` (and the functions and comprehensions inside it) reads as globals."""
+    names = {i.argval for i in dis.get_instructions(code)
+             if i.opname in ("LOAD_GLOBAL", "LOAD_NAME", "STORE_GLOBAL", "DELETE_GLOBAL")}
+    for c in code.co_consts:
+        if isinstance(c, types.CodeType):
+            names |= _global_names(c)
+    return names
 
 
 def _names(code):
@@ -500,7 +636,7 @@ class CompiledFunction:
         """The discovered state, reused while the objects the function reaches are the same."""
         roots = self._roots(args, kwargs)
         cached = self._discovered
-        if cached is not None and cached[0] == roots and cached[1].fingerprint() == cached[1]._fp and \
+        if cached is not None and _same(cached[0], roots) and cached[1].fingerprint() == cached[1]._fp and \
                 cached[2] == _structure(cached[1]):
             return cached[1]
         state = _discover(self.fn, args, kwargs)
@@ -531,31 +667,7 @@ class CompiledFunction:
             if _lazy.pending():
                 _lazy.flush()
             if self._unchanged(f, args, kwargs):
-                self.stats["calls"] += 1
-                self.stats["fast_calls"] += 1
-                flat = list(map(_array_of, args)) if f.plain else _split_args(args, kwargs)[0]
-                flat += f.inputs
-                entry = f.entry
-                res = entry.call(*flat)
-                single = entry.single
-                if entry.readonly and single is not None:  # writes no state: nothing to store or re-check
-                    j, i = entry.pairs[0]
-                    out = res[j] if j >= 0 else flat[i]
-                else:
-                    full = [res[j] if j >= 0 else flat[i] for j, i in entry.pairs]
-                    out, new = jax.tree_util.tree_unflatten(entry.out_tree, full)
-                    f.state.write_back(new, entry.plan)
-                    self._rearm(f, full)
-                if single is not None:  # one tensor out, its shape and dtype known: no lookups
-                    node = _lazy.Lazy(single[0], single[1], -1, -1)
-                    node.value = out
-                    t = _new_tensor(Tensor)
-                    t._st = Storage(node, _CPU)
-                    t._shape, t._dtype, t._rg, t.grad_fn = single[0], single[2], False, None
-                    if _gm_mode.inference:
-                        t._inference = True
-                    return t
-                return _tensors_of(out)
+                return self._fast_call(f, args, kwargs)
             self._fast = None
         if self._eager:
             self.stats["eager_calls"] += 1
@@ -584,104 +696,176 @@ class CompiledFunction:
             state.write_back(new_state, plan)
             return _tensors_of(out)
         flat = jax.tree_util.tree_leaves((arg_arrays, state.read()))
-        return self._run(entry, state, flat, len(arg_arrays), spec, self._roots(args, kwargs))
+        return self._run(entry, state, flat, spec, self._roots(args, kwargs))
 
-    def _run(self, entry, state, flat, n_args, spec, roots):
-        res = entry.call(*flat)
+    def _run(self, entry, state, flat, spec, roots):
+        return self._run_rest(entry, state, flat, entry.run(flat), spec, roots)
+
+    def _fast_call(self, f, args, kwargs):
+        """A call whose state is what the last one left: its inputs are known, its results go
+        straight into the objects the last call wrote (flat lists, C-level loops)."""
+        stats = self.stats
+        stats["calls"] += 1
+        stats["fast_calls"] += 1
+        if f.plain:
+            flat = [*map(_array_of, args), *f.inputs]
+        else:
+            flat = _split_args(args, kwargs)[0] + f.inputs
+        entry = f.entry
+        res = entry.run(flat)
+        if entry.readonly and entry.single is not None:  # writes nothing: one array out
+            j, i = f.out_pair
+            return _out_tensor(res[j] if j >= 0 else flat[i], entry.single)
+        if f.generic:  # a view written, a hyper-parameter the step sets: the general write-back
+            return self._run_rest(entry, f.state, flat, res, f.spec, f.roots)
+        comb = res + flat
+        if not entry.readonly:
+            if f.dst:
+                _consume(map(setattr, f.dst, _rep_value, f.dget(comb)))
+            if f.vst:
+                _consume(map(setattr, f.vst, _rep_version, map(operator.add, map(_get_version, f.vst), f.vdv)))
+            for ost, gid, key, tdef, get, watch in f.owrites:
+                ost[gid] = (key, tdef.unflatten(get(comb)), watch)
+            for o, n in f.osteps:
+                o._step_count += n
+            if f.draws:
+                f.gen._count += f.draws
+            # what the next call checks against and feeds
+            f.inputs = list(f.nget(comb))
+            f.ref[f.k0:] = f.tail(f)
+            f.count = f.gen._count
+        if entry.single is not None:
+            return _out_tensor(comb[f.out_get], entry.single)
+        return _tensors_of(jax.tree_util.tree_unflatten(f.out_get[0], f.out_get[1](comb)))
+
+    def _run_rest(self, entry, state, flat, res, spec, roots):
         full = [res[j] if j >= 0 else flat[i] for j, i in entry.pairs]
         out, new = jax.tree_util.tree_unflatten(entry.out_tree, full)
         state.write_back(new, entry.plan)
-        self._arm(entry, state, flat, n_args, full, spec, roots)
+        self._arm(entry, state, flat, res, spec, roots)
         if entry.single is not None:
-            return Tensor._make(out)
+            return _out_tensor(out, entry.single)
         return _tensors_of(out)
 
-    def _arm(self, entry, state, flat, n_args, full, spec, roots):
-        """Remember what this call left (the next call's inputs and what to check them against)."""
+    def _arm(self, entry, state, flat, res, spec, roots):
+        """Remember what this call left (the next call's inputs and what to check them against) and
+        lay out the next call's write-back: per destination (a tensor's storage, an optimizer
+        state entry) the index of its new value in ``comb``."""
+        self._fast = None
         smap = entry.state_map
         if smap is None or self.donate:
-            self._fast = None
             return
         ts = state.tensors
+        n_args, n_res, pairs = entry.n_args, len(res), entry.pairs
         f = _Fast()
-        f.entry, f.state, f.spec, f.roots, f.grad = entry, state, spec, roots, grad_mode.is_grad_enabled()
+        f.entry, f.state, f.spec, f.roots, f.grad = entry, state, spec, roots, _gm_mode.grad
         # all arguments plain Tensors (``_arg_spec``'s tuple of per-argument tuples)
         f.plain = type(spec) is tuple and len(spec) == n_args and all(len(a) == 4 for a in spec)
-        prev = flat[n_args:]
-        f.inputs = [full[m] if m >= 0 else prev[j] for j, m in enumerate(smap)]
-        f.meta = list(map(_get_meta, ts))
-        f.grads = list(map(_get_grad, ts))
-        f.gtensors = [g for g in f.grads if g is not None]
-        f.gvals = list(map(_get_value, f.gtensors))
+        if f.plain:
+            f.spec, f.types = list(spec), [Tensor] * n_args
+
+        def cidx(pos):  # an output's index in ``comb`` (kept outputs, then the flat inputs)
+            j, i = pairs[pos]
+            return j if j >= 0 else n_res + i
+
+        out_pos, new = jax.tree_util.tree_unflatten(entry.out_tree, list(range(len(pairs))))
+        ins = jax.tree_util.tree_unflatten(entry.in_tree, list(range(n_args, len(flat))))
+        if entry.single is not None:
+            f.out_get, f.out_pair = cidx(out_pos), pairs[out_pos]
+        else:
+            f.out_get = (jax.tree_util.tree_structure(out_pos),
+                         _getter([cidx(p) for p in jax.tree_util.tree_leaves(out_pos)]))
+        f.inputs = [flat[n_args + j] if m < 0 else (res[pairs[m][0]] if pairs[m][0] >= 0 else flat[pairs[m][1]])
+                    for j, m in enumerate(smap)]
+        f.nget = _getter([cidx(m) if m >= 0 else n_res + n_args + j for j, m in enumerate(smap)])
+        plan = entry.plan
+        f.generic = bool(plan["hyper_changed"])
+        dst, dsrc = [], []
+        for i, x in enumerate(ts):
+            pos = new["t"][i]
+            if pos is not None:
+                if x._view is not None:
+                    f.generic = True
+                dst.append(x._st)
+                dsrc.append(cidx(pos))
+            pos = new["g"][i]
+            if pos is not None:
+                src, own = cidx(pos), ins["g"][i]
+                if own is None or src != n_res + own:
+                    dst.append(x._grad._st)
+                    dsrc.append(src)
+        f.dst, f.dget = dst, _getter(dsrc)
+        f.vst = [x._st for x, dv in zip(ts, plan["versions"]) if dv]
+        f.vdv = [dv for dv in plan["versions"] if dv]
+        f.owrites = []
+        for o, ov in zip(state.optimizers, new["o"]):
+            for i, g in enumerate(o.param_groups):
+                if i in ov["state"]:
+                    sub = ov["state"][i]
+                    e = o._opt_state[id(g)]
+                    f.owrites.append((o._opt_state, id(g), e[0], jax.tree_util.tree_structure(sub),
+                                      _getter([cidx(p) for p in jax.tree_util.tree_leaves(sub)]),
+                                      e[2] if len(e) > 2 else []))
+        f.osteps = [(o, plan["opt_steps"]) for o in state.optimizers] if plan["opt_steps"] else []
+        f.draws = plan["draws"]
+        # optimizer.state tensors are written as state (``_discover``): all of them must be
+        known = {id(x) for x in ts}
+        if any(id(t) not in known for o in state.optimizers if not o._user_step for t in _exposed(o)):
+            return
+        f.watched = list(ts)
+        f.gtensors = [x._grad for x in ts if x._grad is not None]
+        f.storages = list(map(_get_st, ts)) + list(map(_get_st, f.gtensors))
         f.modules = state.modules
-        f.training = list(map(_get_training, state.modules))
-        f.versions = list(map(_struct_version, state.modules))
-        f.groups, f.snaps, f.opts = [], [], []
-        for o in state.optimizers:
+        f.mods = list(map(_get_mod, state.modules))
+        opts = state.optimizers
+        for o in opts:
             pgs = o.param_groups
-            if type(pgs) is not list or not all(type(g) is dict and _plain_group(g) for g in pgs):
-                self._fast = None
+            if type(pgs) is not list or not all(type(g) is dict and _plain_group(g) for g in pgs) or \
+                    not isinstance(o.state, dict) or not isinstance(o._opt_state, dict):
                 return
-            f.groups.extend(pgs)
-            f.snaps.extend(map(dict, pgs))
-            gids = [id(g) for g in pgs]
-            f.opts.append((o, pgs, list(pgs), [list(g["params"]) for g in pgs], o._opt_state, gids,
-                           list(map(o._opt_state.get, gids))))
-        f.user_fp = any(o._user_step for o in state.optimizers)
+        f.optims = opts
+        f.pglists = [o.param_groups for o in opts]
+        f.glist = list(_flat(f.pglists))
+        f.groups, f.snaps = f.glist, list(map(dict, f.glist))
+        f.ost_rep = [o._opt_state for o in opts for _ in o.param_groups]
+        f.gids = [id(g) for o in opts for g in o.param_groups]
+        f.xst = [o.state for o in opts if not o._user_step]
+        f.xdicts = list(_flat(map(_dict_values, f.xst)))
+        if not all(type(d) is dict for d in f.xdicts):
+            return
+        f.probe, f.tail = (_probe, _tail) if opts else (_probe_tensors, _tail_tensors)
+        f.ref = f.probe(f)
+        f.k0 = len(f.ref) - len(f.tail(f))
+        f.user_fp = any(o._user_step for o in opts)
+        f.gen = state.gen
         f.count, f.key = state.gen._count, state.gen._key
         self._fast = f
 
-    def _rearm(self, f, full):
-        """``_arm`` after a fast call: only what a call changes (values, gradients, optimizer states,
-        the random counter; parameter groups only where the step wrote a hyper-parameter)."""
-        old = f.inputs
-        f.inputs = [full[m] if m >= 0 else old[j] for j, m in enumerate(f.entry.state_map)]
-        ts = f.state.tensors
-        f.meta = list(map(_get_meta, ts))
-        grads = list(map(_get_grad, ts))
-        if not all(map(_is, grads, f.grads)):
-            f.grads = grads
-            f.gtensors = [g for g in grads if g is not None]
-        f.gvals = list(map(_get_value, f.gtensors))
-        if f.opts:
-            if f.entry.plan["hyper_changed"]:
-                f.snaps = list(map(dict, f.groups))
-            f.opts = [(o, pgs, groups, params, ost, gids, list(map(ost.get, gids)))
-                      for o, pgs, groups, params, ost, gids, _ in f.opts]
-        f.count = f.state.gen._count
-
     def _unchanged(self, f, args, kwargs):
         """Whether the state and guards are exactly what the last call left (see ``_arm``)."""
-        gen = f.state.gen
-        if grad_mode.is_grad_enabled() is not f.grad or gen._count != f.count or gen._key is not f.key:
+        gen = f.gen
+        if _gm_mode.grad != f.grad or gen._count != f.count or gen._key is not f.key:
             return False
         if f.plain:
-            if kwargs or len(args) != len(f.spec) or not all(map(_is_tensor, args)) or \
-                    tuple(map(_get_spec, args)) != f.spec:
+            if kwargs or list(map(type, args)) != f.types or list(map(_get_spec, args)) != f.spec:
                 return False
         elif _arg_spec(args, kwargs) != f.spec:
             return False
-        if self._roots(args, kwargs) != f.roots:
+        if not _same(self._roots(args, kwargs), f.roots):
             return False
-        ts = f.state.tensors
-        if list(map(_get_meta, ts)) != f.meta or not all(map(_is, map(_get_grad, ts), f.grads)) or \
-                list(map(_get_value, f.gtensors)) != f.gvals:
-            return False
-        if f.modules and (list(map(_get_training, f.modules)) != f.training or
-                          list(map(_struct_version, f.modules)) != f.versions):
+        if f.modules and list(map(_get_mod, f.modules)) != f.mods:
             return False
         if f.groups and f.groups != f.snaps:
             return False
-        for o, pgs, groups, params, ost, gids, entries in f.opts:
-            if o.param_groups is not pgs or len(pgs) != len(groups) or not all(map(_is, pgs, groups)) or \
-                    o._opt_state is not ost or not all(map(_is, map(ost.get, gids), entries)):
+        try:
+            probe = f.probe(f)
+            if len(probe) != len(f.ref) or not all(map(_is, probe, f.ref)):
                 return False
-            for g, ps in zip(groups, params):
-                gp = g["params"]
-                if len(gp) != len(ps) or not all(map(_is, gp, ps)):
-                    return False
-        if f.user_fp and f.state.fingerprint() != f.state._fp:
+        except (KeyError, TypeError, AttributeError):  # a parameter group or optimizer state edited oddly
             return False
+        if f.optims:
+            if f.user_fp and f.state.fingerprint() != f.state._fp:
+                return False
         return True
 
     def _trace(self, state, arg_arrays, rebuild):
@@ -707,7 +891,7 @@ class CompiledFunction:
                 # lazily made state, a python attribute): not part of this program's state, so running it
                 # again would start them afresh. Such a call runs eagerly and the next one is traced anew.
                 known = {id(x._st) for x in state.tensors}
-                after = _discover(fn, a, k)
+                after = _discover(fn, a, k, opt_state=False)
                 plan["escaped"] = [x for x in after.tensors if id(x._st) not in known
                                    and not any(x is t for t in jax.tree_util.tree_leaves(
                                        (a, k), is_leaf=lambda t: isinstance(t, Tensor)))]
@@ -762,22 +946,40 @@ class CompiledFunction:
         out_tree = jax.tree_util.tree_structure(out_shape)
         jaxpr, consts = closed.jaxpr, closed.consts
         in_pos = {v: i for i, v in enumerate(jaxpr.invars)}
-        pairs, keep = [], []
+        pairs, keep, kept = [], [], {}
         for v in jaxpr.outvars:
             i = in_pos.get(v, -1) if not self.donate and isinstance(v, _jcore.Var) else -1
             if i >= 0:
                 pairs.append((-1, i))
+            elif isinstance(v, _jcore.Var) and v in kept:  # one value at several places: one output
+                pairs.append((kept[v], -1))
             else:
+                if isinstance(v, _jcore.Var):
+                    kept[v] = len(keep)
                 pairs.append((len(keep), -1))
                 keep.append(v)
         n_args = len(jax.tree_util.tree_leaves(arg_arrays))
+        # inputs the program reads (an unused random key, a state tensor only written): the others
+        # are not passed (each input costs the call a check)
+        read = {v for e in jaxpr.eqns for v in e.invars if isinstance(v, _jcore.Var)}
+        read.update(v for v in keep if isinstance(v, _jcore.Var))
+        used = [i for i, v in enumerate(jaxpr.invars) if v in read] if not self.donate else \
+            list(range(len(jaxpr.invars)))
+        n_in = len(jaxpr.invars)
 
-        def program(*flat):
-            env = jax.core.eval_jaxpr(jaxpr, consts, *flat)
-            return [env[k] for k, (j, _) in enumerate(pairs) if j >= 0]
+        def program(*vals):
+            full = [None] * n_in
+            for i, a in zip(used, vals):
+                full[i] = a
+            env = jax.core.eval_jaxpr(jaxpr, consts, *full)
+            out = [None] * len(keep)
+            for k, (j, _) in enumerate(pairs):
+                if j >= 0:
+                    out[j] = env[k]
+            return out
 
         donate = tuple(range(n_args, len(flat_in))) if self.donate else ()
-        compiled = jax.jit(program, donate_argnums=donate).lower(*flat_in).compile()
+        compiled = jax.jit(program, donate_argnums=donate).lower(*[flat_in[i] for i in used]).compile()
         # per state input leaf, where its value is after the call
         in_paths = [p for p, _ in jax.tree_util.tree_flatten_with_path(state_vals)[0]]
         out_paths = {p[1:]: i for i, (p, _) in enumerate(jax.tree_util.tree_flatten_with_path(out_shape)[0])
@@ -800,7 +1002,9 @@ class CompiledFunction:
         n_user = len(jax.tree_util.tree_leaves(out_shape[0]))
         readonly = state_map is not None and all(j < 0 for j, _ in pairs[n_user:]) and \
             not any(plan["versions"]) and not plan["draws"] and not plan["opt_steps"] and not plan["hyper_changed"]
-        return _Entry(compiled, plan, out_tree, pairs, state_map, single, readonly)
+        return _Entry(compiled, plan, out_tree, pairs, state_map, single, readonly,
+                      None if len(used) == len(flat_in) else _getter(used),
+                      jax.tree_util.tree_structure(state_vals), n_args)
 
 
 def _tensors_of(out):

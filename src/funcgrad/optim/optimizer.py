@@ -360,6 +360,8 @@ class Optimizer:
                 # a per-group value (the step count): every parameter's tensor shows the same one,
                 # cast once per group rather than once per parameter
                 value = (_float32_step(value) if name == "step" else value,) * n
+            elif name == "step":
+                value = tuple(_float32_step(v) for v in value)
             per.append((name, value))
         watch = []
         state = self.state
