@@ -218,6 +218,7 @@ def getitem(self, index):
             sp = max(sp, st)
             if single_slice or not (st == 0 and sp == size and step == 1):
                 out = views.slice_dim(out, dim, st, sp, step)
+                _lazy.note_slices()
             dim += 1
         else:
             out = views.select(out, dim, int(item))
