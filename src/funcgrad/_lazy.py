@@ -25,6 +25,11 @@ A tape with one live entry always runs as its kernel.
   its own structure, with the values it reads from before the cut as inputs, and the entries
   before the cut by connected components (a slice and its pad: one cached program per length,
   the start an input), see ``_cuts``.
+- **folded**: before any of these, a constant pad of a slice (``F.pad(seq[i:i + L], ...)`` to a
+  fixed size) is rewritten as one fixed-shape masked window with the start and the length as inputs,
+  and slices no entry reads leave the structure (computed only if observed: carried over onto the
+  next tape once), see ``_fold``: a loop over variable-length slices padded to one size has one
+  structure, one program, whatever the lengths.
 So a fixed-shape loop compiles once, and a shape-polymorphic loop compiles one kernel (or
 component) per new op shape and its fixed part once, never one program per step. Both tiers give the same numbers: edges where XLA's
 algebraic simplifier would rewrite across two ops (``log(exp(x)) -> x``, ``exp(a)*exp(b) ->
