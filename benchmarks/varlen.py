@@ -80,19 +80,22 @@ def trainer(lib, seqs, weights, longest=False):
 def run(lib, seqs, weights, steps_plan, mark=None, at=0, longest=False):
     """Train on every step of ``steps_plan``; ``mark()`` is called before step ``at``."""
     step, model = trainer(lib, seqs, weights, longest)
-    losses, times = [], []
+    losses, times, cpu = [], [], []
     for k, rows in enumerate(steps_plan):
         if k == at and mark is not None:
             mark()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         losses.append(step(rows))
         times.append(time.perf_counter() - t0)
-    return losses, times, [p.detach().numpy().copy() for p in model.parameters()]
+        cpu.append(time.process_time() - c0)
+    return losses, (times, cpu), [p.detach().numpy().copy() for p in model.parameters()]
 
 
-def measure(steps, batch, longest=False):
+def measure(steps, batch, longest=False, cpu=None):
     """Run both libraries on the same ``2 * steps`` batches; returns per-step times, the funcgrad
-    stats snapshots (before, after the first ``steps``, at the end); asserts equal results."""
+    stats snapshots (before, after the first ``steps``, at the end); asserts equal results.
+    ``cpu``, a list, receives the per-step process CPU times (torch's, funcgrad's): on a loaded
+    machine they are steadier than wall time."""
     import torch
 
     import funcgrad
@@ -127,7 +130,9 @@ def measure(steps, batch, longest=False):
     np.testing.assert_allclose(f_losses, t_losses, rtol=2e-4, atol=1e-5)
     for a, b in zip(f_params, t_params):
         np.testing.assert_allclose(a, b, rtol=2e-4, atol=1e-5)
-    return t_times, f_times, snaps
+    if cpu is not None:
+        cpu[:] = [t_times[1], f_times[1]]
+    return t_times[0], f_times[0], snaps
 
 
 def suite_row(quick, device):
@@ -150,7 +155,8 @@ def main(argv=None):
     args = ap.parse_args(argv)
     steps = 5 if args.quick else args.steps
     longest = args.pad == "longest"
-    t_times, f_times, snaps = measure(steps, args.batch, longest)
+    cpu = []
+    t_times, f_times, snaps = measure(steps, args.batch, longest, cpu)
 
     def ms(ts, avg=np.median):
         return 1e3 * float(avg(ts))
@@ -162,6 +168,8 @@ def main(argv=None):
     print(f"{'':34s}{'torch eager':>12s}{'funcgrad eager':>16s}{'ratio':>8s}")
     print(f"{'first %d steps (mean ms/step)' % steps:34s}{cold_t:12.2f}{cold_f:16.2f}{cold_f / cold_t:7.2f}x")
     print(f"{'next %d steps (median ms/step)' % steps:34s}{warm_t:12.2f}{warm_f:16.2f}{warm_f / warm_t:7.2f}x")
+    cpu_t, cpu_f = ms(cpu[0][steps:]), ms(cpu[1][steps:])
+    print(f"{'  same, process CPU ms/step':34s}{cpu_t:12.2f}{cpu_f:16.2f}{cpu_f / cpu_t:7.2f}x")
     for name, a, b in (("first %d steps" % steps, snaps[0], snaps[1]), ("next %d steps" % steps, snaps[1], snaps[2])):
         print(f"funcgrad, {name}: {b['xla_compiles'] - a['xla_compiles']} XLA programs compiled "
               f"({b['programs'] - a['programs']} fused, {b['segments'] - a['segments']} segments, "

@@ -25,6 +25,11 @@ A tape with one live entry always runs as its kernel.
   its own structure, with the values it reads from before the cut as inputs, and the entries
   before the cut by connected components (a slice and its pad: one cached program per length,
   the start an input), see ``_cuts``.
+- **folded**: before any of these, a constant pad of a slice (``F.pad(seq[i:i + L], ...)`` to a
+  fixed size) is rewritten as one fixed-shape masked window with the start and the length as inputs,
+  and slices no entry reads leave the structure (computed only if observed: carried over onto the
+  next tape once), see ``_fold``: a loop over variable-length slices padded to one size has one
+  structure, one program, whatever the lengths.
 So a fixed-shape loop compiles once, and a shape-polymorphic loop compiles one kernel (or
 component) per new op shape and its fixed part once, never one program per step. Both tiers give the same numbers: edges where XLA's
 algebraic simplifier would rewrite across two ops (``log(exp(x)) -> x``, ``exp(a)*exp(b) ->
@@ -84,7 +89,7 @@ class Lazy:
 
 
 class _Tape:
-    __slots__ = ("gen", "nodes", "entries", "inputs", "in_pos")
+    __slots__ = ("gen", "nodes", "entries", "inputs", "in_pos", "fold", "carried")
 
     def __init__(self, gen):
         self.gen = gen
@@ -92,6 +97,8 @@ class _Tape:
         self.entries = []  # (prim, params, arg codes): code >= 0 is an entry, < 0 an input
         self.inputs = []  # concrete arrays fed to the program
         self.in_pos = {}  # id(array) -> input index
+        self.fold = False  # holds entries _fold may rewrite (a slice: see note_slices)
+        self.carried = 0  # leading entries carried over from the previous flush (see _fold)
 
 
 class _State(threading.local):
@@ -197,18 +204,13 @@ def _infer_key(key, prim, params, args):
     return res
 
 
-_ints: dict = {}
-
-
 def _int_arg(v):
-    """A python int as a cached int64 numpy scalar (a lifted parameter): a jitted call takes it
-    directly, much cheaper than placing it on the device first."""
-    a = _ints.get(v)
-    if a is None:
-        if len(_ints) > 65536:
-            _ints.clear()
-        a = _ints[v] = np.asarray(v, np.int64)
-        a.flags.writeable = False
+    """A python int as an int64 numpy scalar (a lifted parameter): a jitted call takes it directly,
+    much cheaper than placing it on the device first. A new object each time: the tape dedupes its
+    inputs by identity, and two equal ints sharing one input would change the tape's structure
+    (its input slots) with their values."""
+    a = np.array(v, np.int64)
+    a.flags.writeable = False
     return a
 
 
@@ -328,11 +330,16 @@ def materialize(targets):
 
 
 def discard():
-    """Drop everything pending (used when a traced call is abandoned: its entries hold tracers)."""
+    """Drop everything pending (used when a traced call is abandoned: its entries hold tracers);
+    entries carried over from the last flush (concrete, held by the user) are kept."""
     global _tape, _deferred
     with _lock:
         _deferred = False
+        old = _tape
         _tape = _Tape(next(_gens))
+        for i in range(old.carried):
+            prim, params, codes = old.entries[i]
+            _carry(old.nodes[i], prim, params, [old.inputs[-1 - c] for c in codes])
 
 
 @contextlib.contextmanager
@@ -382,7 +389,8 @@ def take_deferred():
 
 
 def pending():
-    return bool(_tape.entries)
+    """Whether work is pending (entries carried over from the last flush do not count)."""
+    return len(_tape.entries) > _tape.carried
 
 
 def flush():
@@ -425,8 +433,14 @@ def _run(tape):
     entries = tape.entries
     if _state.tracing or any(isinstance(a, jax.core.Tracer) for a in inputs):
         # inside a trace (funcgrad.compile, a user's jax.jit): inline, nothing is compiled here
+        if tape.carried:
+            outs = _carried_now(tape, outs)
         results = _program(entries, outs, barriers=False)(*inputs)
     else:
+        if tape.fold:
+            outs = _fold(tape, outs)
+            if not outs:
+                return
         key = (tuple(entries), tuple([(a.shape, a.dtype) for a in inputs]), outs)
         fn = _program_cache.get(key)
         if fn is not None:
@@ -789,6 +803,128 @@ def _run_part(entries, idx, inputs, nodes, vals, returned):
     res = fn(*[vals[c] if c >= 0 else inputs[-1 - c] for c in ext])
     for j, r in zip(pouts, res):
         vals[idx[j]] = r
+
+
+# Folds. A loop that slices a sequence at a varying length and pads the slice to a fixed size
+# (``F.pad(seq[i:i + L], ...)``: the batches of a variable-length loop) would give its tape a new
+# structure for every length. At the flush, such a pad is rewritten to read the sequence itself,
+# with the slice's start and length as inputs (a fixed-shape masked window: ``_folds`` maps the
+# pad's primitive to its rule, registered where the op is defined), and a slice that no entry reads
+# any more leaves the structure (``_VOID``): it is computed only if its value is observed. Held by
+# the user, it is carried over onto the next tape as a pending entry (computed there if read,
+# dropped unread), once. So every step of such a loop has one structure: one cached program.
+_VOID = Prim("void", lambda params, *xs: None)
+_VOID_ENTRY = (_VOID, None, ())
+# pad prim -> rule(params, producer prim, producer params) -> (prim, params, ints) or None; the new
+# entry reads the producer's arguments then the ints (fresh inputs)
+_folds: dict = {}
+_voidable: set = set()  # slice prims: dropped from the structure when no entry reads them
+
+
+def note_slices():
+    """The tape holds a slice: its flush looks for pads of slices and slices nobody reads."""
+    _tape.fold = True
+
+
+def _fold(tape, outs):
+    """Rewrite pads of slices and drop (or carry over) slices no entry reads, in place; returns
+    the entries to compute and return (``outs`` less the slices carried over)."""
+    entries = tape.entries
+    inputs = tape.inputs
+    folds = _folds
+    void = _voidable
+    refs = {}  # slice entry -> entries reading it
+    folded = set()
+    for i, (prim, params, codes) in enumerate(entries):
+        for c in codes:
+            if c in refs:
+                refs[c] += 1
+        if prim in void:
+            refs[i] = 0
+            continue
+        rule = folds.get(prim)
+        if rule is None:
+            continue
+        c = codes[0]
+        if c < 0 or c not in refs:
+            continue
+        pprim, pparams, pcodes = entries[c]
+        r = rule(params, pprim, pparams)
+        if r is None:
+            continue
+        nprim, nparams, ints = r
+        new = list(pcodes)
+        for d in pcodes:
+            if d in refs:
+                refs[d] += 1
+        for v in ints:
+            new.append(-1 - len(inputs))
+            inputs.append(_int_arg(v))
+        refs[c] -= 1
+        folded.add(c)
+        entries[i] = (nprim, nparams, tuple(new))
+    dead = [c for c, k in refs.items() if k == 0]
+    if not dead:
+        return outs
+    held = set(outs)
+    new_tape = _tape
+    carry = []
+    for c in dead:
+        if c in held:
+            prim, params, codes = entries[c]
+            if c < tape.carried:
+                # carried over and still held: its own kernel, out of the structure
+                args = [inputs[-1 - d] for d in codes]
+                k = (prim, params, tuple([(a.shape, a.dtype) for a in args]))
+                fn = _kernels.get(k)
+                if fn is None:
+                    fn = _kernel(k)
+                tape.nodes[c].value = fn(*args)
+            else:
+                # carried over: a slice a pad read, of arrays (no pending value), onto an empty next tape
+                if c not in folded or len(new_tape.entries) != new_tape.carried or any(d >= 0 for d in codes):
+                    continue
+                _carry(tape.nodes[c], prim, params, [inputs[-1 - d] for d in codes])
+            carry.append(c)
+        entries[c] = _VOID_ENTRY
+    if carry:
+        carry = set(carry)
+        outs = tuple([i for i in outs if i not in carry])
+    return outs
+
+
+def _carry(node, prim, params, args):
+    """Put ``node`` (``prim(params, *args)``, args concrete) on the current tape as a pending entry."""
+    tape = _tape
+    in_pos = tape.in_pos
+    codes = []
+    for a in args:
+        j = in_pos.get(id(a))
+        if j is None:
+            j = in_pos[id(a)] = len(tape.inputs)
+            tape.inputs.append(a)
+        codes.append(-1 - j)
+    node.gen = tape.gen
+    node.idx = len(tape.nodes)
+    tape.nodes.append(node)
+    tape.entries.append((prim, params, tuple(codes)))
+    tape.carried += 1
+    tape.fold = True
+
+
+def _carried_now(tape, outs):
+    """In a traced flush: compute the carried-over entries still held, concretely (their values
+    must not be tracers); returns the other ``outs``."""
+    k = tape.carried
+    if not outs or outs[0] >= k:
+        return outs
+    with jax.ensure_compile_time_eval():
+        for i in outs:
+            if i >= k:
+                break
+            prim, params, codes = tape.entries[i]
+            tape.nodes[i].value = prim.impl(params, *[tape.inputs[-1 - c] for c in codes])
+    return tuple([i for i in outs if i >= k])
 
 
 def _kernel(key):

@@ -195,6 +195,15 @@ def _select_ints(self, index):
 
 def getitem(self, index):
     """``self[index]``: basic indices become a chain of view ops, as torch builds them."""
+    if type(index) is slice and self._shape:  # seq[i:j]: the common case, straight to its view op
+        a, b, k = index.start, index.stop, index.step
+        if (a is None or type(a) is int) and (b is None or type(b) is int) and (k is None or type(k) is int):
+            st, sp, step = index.indices(self._shape[0])
+            if step <= 0:
+                raise ValueError("step must be greater than zero")
+            out = views.slice_dim(self, 0, st, max(sp, st), step)
+            _lazy.note_slices()
+            return out
     single_slice = isinstance(index, slice)
     index = tuple(_as_int(i) for i in _normalize(index))
     if not all(_is_basic(i) for i in index):
@@ -218,6 +227,7 @@ def getitem(self, index):
             sp = max(sp, st)
             if single_slice or not (st == 0 and sp == size and step == 1):
                 out = views.slice_dim(out, dim, st, sp, step)
+                _lazy.note_slices()
             dim += 1
         else:
             out = views.select(out, dim, int(item))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 
+import math
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -392,9 +394,9 @@ def _slice(input, dim=0, start=None, end=None, step=1):
 
 
 # -- padding --------------------------------------------------------------------------------------------
-def _pad_fwd(x, pads, value):
+def _pad_fwd(x, pads, value, negzero=False):
     cfg = [(lo, hi, 0) for lo, hi in pads]
-    return jax.lax.pad(x, jnp.asarray(value, x.dtype), cfg)
+    return jax.lax.pad(x, jnp.asarray(-0.0 if negzero else value, x.dtype), cfg)
 
 
 @defop(_pad_fwd, node="ConstantPadNdBackward0", saves={})
@@ -420,6 +422,9 @@ def constant_pad_nd(input, pad, value=0):
         v = value
     else:
         v = int(value)
+    if type(v) is float and v == 0 and math.copysign(1.0, v) < 0:
+        # -0.0 == 0.0: as a parameter alone it would share 0.0's cached kernels and programs
+        return (input,), (("pads", tuple(pads)), ("value", v), ("negzero", True))
     return (input,), (("pads", tuple(pads)), ("value", v))
 
 

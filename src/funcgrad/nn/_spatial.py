@@ -13,6 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from .. import _lazy
 from .._lazy import concrete
 from .._ops.registry import ABSENT, defop, public, autocast_op
 from ..tensor import Tensor
@@ -924,6 +925,7 @@ def lp_pool3d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
 # -- padding --------------------------------------------------------------------------------------------
 # constant padding is the registry's constant_pad_nd (views family): one definition
 from .._ops.shape import constant_pad_nd  # noqa: E402
+from .._ops.views import _SLICE_AT, slice_dim as _slice_dim  # noqa: E402
 
 
 def _index_pad_fwd(x, tables):
@@ -954,6 +956,45 @@ def _pad_table(n, lo, hi, mode):
         else:
             t = np.clip(t, 0, n - 1)
     return tuple(int(v) for v in t)
+
+
+def _window_impl(params, x, start, length):
+    """``constant_pad_nd(x[start:start + length] along dim)`` to ``size`` with ``lo`` before: one
+    fixed-shape program for every start and length (a gather clipped into range, masked)."""
+    dim, size, lo, (kind, text) = params
+    pos = jnp.arange(size, dtype=jnp.int64) - lo
+    g = jnp.take(x, jnp.clip(start + pos, 0, x.shape[dim] - 1), axis=dim, mode="clip")
+    valid = ((pos >= 0) & (pos < length)).reshape((1,) * dim + (size,) + (1,) * (x.ndim - dim - 1))
+    value = text == "True" if kind is bool else kind(text)
+    return jnp.where(valid, g, jnp.asarray(value, x.dtype))
+
+
+_WINDOW = _lazy.Prim("pad_window", _window_impl)
+
+
+def _window_rule(params, pprim, pparams):
+    """A constant pad of a step-1 slice along one dim, by non-negative amounts along that dim only,
+    as ``_WINDOW`` (see ``_lazy._fold``): (prim, params, ints appended to the slice's arguments)."""
+    if pprim is _SLICE_AT:
+        dim, span, step = pparams
+        ints = (span,)
+    else:
+        (_, dim), (_, start), (_, stop), (_, step) = pparams
+        span = stop - start
+        ints = (start, span)
+    if step != 1 or span <= 0:
+        return None
+    p = dict(params)
+    pads, value = p["pads"], -0.0 if p.get("negzero") else p["value"]
+    lo, hi = pads[dim]
+    if lo < 0 or hi < 0 or any(p != (0, 0) for j, p in enumerate(pads) if j != dim):
+        return None
+    # the value as its type and text: -0.0 and nan stay apart from 0.0 and equal themselves in keys
+    return _WINDOW, (dim, lo + span + hi, lo, (type(value), repr(value))), ints
+
+
+_lazy._folds[constant_pad_nd.op.prim] = _window_rule
+_lazy._voidable.update((_SLICE_AT, _slice_dim.op.prim))
 
 
 _PAD_NAMES = {"reflect": "ReflectionPad{}DBackward0", "replicate": "ReplicationPad{}DBackward0",
