@@ -794,11 +794,17 @@ def _run_part(entries, idx, inputs, nodes, vals, returned):
 def _kernel(key):
     prim, params = key[0], key[1]
     impl = prim.impl
-    fn = jax.jit(lambda *xs: impl(params, *xs))
+    if any(d is None for _, d in key[2]):
+        # reads a tuple entry (one output of a joint vjp or an optimizer update): picking it out
+        # is python indexing, not worth an XLA compile per position
+        def fn(*xs):
+            return impl(params, *xs)
+    else:
+        fn = jax.jit(lambda *xs: impl(params, *xs))
+        _stats["kernels"] += 1
     if len(_kernels) > MAX_KERNELS:
         _kernels.clear()
     _kernels[key] = fn
-    _stats["kernels"] += 1
     return fn
 
 
