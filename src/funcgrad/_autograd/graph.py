@@ -5,6 +5,8 @@ import itertools
 import re
 import weakref
 
+import jax
+import numpy as np
 from jax.core import Tracer as _Tracer
 
 from .. import _lazy
@@ -214,32 +216,26 @@ _zeros_cache: dict = {}
 
 
 def undrop(vals):
-    """``vals`` with zeros where a value was dropped: one recorded zeros per shape and dtype and
-    tape. The cache names the entry by (tape generation, index), not by its placeholder: a held
-    placeholder would make the flush return the zeros, and a computed zeros reused by a later
-    backward would make its tape differ from the first backward's (one more program to compile);
-    a fused program folds the zeros into a constant. Lazy recording off: the array, reused."""
+    """``vals`` with zeros where a value was dropped: one zeros per shape and dtype, reused while it
+    stays usable (computed and not a JAX tracer, or pending on the current tape). Outside a trace it
+    is placed on the device at once (no program): recorded, it would join the first backward's
+    program only, whose structure then differs from every later backward's (one more compile)."""
     out = []
     for v in vals:
         if type(v) is Dropped:
             key = (v.shape, v.dtype)
-            c = _zeros_cache.get(key)
-            z = None
-            if type(c) is tuple:
-                with _lazy._lock:  # held by ``out`` once taken: a flush by another thread computes it
-                    tape = _lazy._tape
-                    if c[0] == tape.gen and c[1] < len(tape.nodes):
-                        z = tape.nodes[c[1]]
-            elif c is not None and not isinstance(c.value, _Tracer):
-                z = c
-            if z is None:
+            z = _zeros_cache.get(key)
+            if z is None or (z.value is None and z.gen != _lazy._tape.gen) or (
+                    z.value is not None and isinstance(z.value, _Tracer)):
                 if len(_zeros_cache) > 256:
                     _zeros_cache.clear()
-                z = _lazy.record(_ZEROS, key, (), v.shape, v.dtype)
-                if type(z) is not _lazy.Lazy:  # lazy recording off: computed at once
-                    z = _zeros_cache[key] = _lazy.wrap(z)
-                elif z.value is None:
-                    _zeros_cache[key] = (z.gen, z.idx)
+                if _lazy._state.tracing:
+                    z = _lazy.record(_ZEROS, key, (), v.shape, v.dtype)
+                else:
+                    z = jax.device_put(np.zeros(v.shape, v.dtype))
+                if type(z) is not _lazy.Lazy:  # placed (or lazy recording off: computed at once)
+                    z = _lazy.wrap(z)
+                _zeros_cache[key] = z
             v = z
         out.append(v)
     return tuple(out)
