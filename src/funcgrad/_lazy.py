@@ -126,7 +126,9 @@ _program_cache: "collections.OrderedDict" = collections.OrderedDict()
 MAX_PROGRAMS = 512
 # Per-op kernels: (prim, params, input avals) -> jitted function; shared by every tape.
 _kernels: dict = {}
-MAX_KERNELS = 20_000
+# An XLA kernel holds about 1.6 MiB (its executable and JAX's caches of it): past this many, the
+# oldest quarter (by first compile) is dropped, and compiled again if met again.
+MAX_KERNELS = 1024
 # Kernel keys met in earlier tapes (fused or not): a new tape made mostly of these runs op by op.
 _seen: dict = {}
 # Structure key -> how many times it ran op by op; at HOT it is fused.
@@ -829,8 +831,9 @@ def _kernel(key):
     else:
         fn = jax.jit(lambda *xs: impl(params, *xs))
         _stats["kernels"] += 1
-    if len(_kernels) > MAX_KERNELS:
-        _kernels.clear()
+    if len(_kernels) >= MAX_KERNELS:
+        for k in list(itertools.islice(_kernels, max(1, MAX_KERNELS // 4))):
+            del _kernels[k]
     _kernels[key] = fn
     return fn
 
