@@ -162,8 +162,11 @@ _trim = _malloc_trim()
 # XLA's compiler frees its working memory when a compile ends, but glibc keeps the freed pages
 # mapped (hundreds of MiB for a training step's program): after this many seconds of compiling they
 # are handed back to the system, so the next compile (and the process's peak RSS) starts lower.
-# A trim costs milliseconds; None turns it off.
-TRIM_AFTER = 0.25
+# A trim (milliseconds, and pages faulted in again by the next compile) follows a big compile
+# (TRIM_BIG seconds or more: a fused step) or this many seconds of small ones: a shape-varying loop
+# compiling many small kernels trims rarely. None turns it off.
+TRIM_AFTER = 2.0
+TRIM_BIG = 0.5
 _untrimmed = [0.0]
 
 
@@ -172,7 +175,7 @@ def _on_compile(event, duration, **kwargs):
         _stats["xla_compiles"] += 1
         _stats["compile_seconds"] += duration
         _untrimmed[0] += duration
-        if _trim is not None and TRIM_AFTER is not None and _untrimmed[0] >= TRIM_AFTER:
+        if _trim is not None and TRIM_AFTER is not None and (_untrimmed[0] >= TRIM_AFTER or duration >= TRIM_BIG):
             _untrimmed[0] = 0.0
             _trim(0)
 
