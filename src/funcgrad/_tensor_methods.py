@@ -98,7 +98,9 @@ def _bin(fn, swap=False, name=None, python_level=False):
     # ``t == None`` is False, ``t < None`` a TypeError. ``Tensor.__radd__(2, t)`` is torch's
     # descriptor TypeError (its python-level dunders, ``__rsub__``/``__rpow__``/``__rmod__``...,
     # answer NotImplemented instead)
-    def op(self, other):
+    bind_fast = getattr(fn, "_bind_fast", None) if not swap else None
+
+    def slow(self, other):
         if not isinstance(self, Tensor):
             if python_level:
                 return NotImplemented
@@ -109,7 +111,8 @@ def _bin(fn, swap=False, name=None, python_level=False):
                 not _is_np_number(other):
             return NotImplemented
         return fn(other, self) if swap else fn(self, other)
-    return op
+    # the op's fast path first (plain float tensors and python floats), else ``slow``
+    return bind_fast(slow) if bind_fast is not None else slow
 
 
 def _dunders(table):

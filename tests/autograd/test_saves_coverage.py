@@ -129,6 +129,28 @@ def test_group_norm_weight_is_saved():
             assert res[0] == res[1], (rg, mod, res)
 
 
+def test_group_norm_without_weight_saves_only_the_input():
+    """Without a weight torch saves only the input: a bias changed in place after the call is not an
+    error (a bias that requires grad is left out: torch 2.13's backward fails on it, 'tensor does not
+    have a device')."""
+    for mod in ("x", "b"):
+        res = []
+        for lib in (torch, funcgrad):
+            lib.manual_seed(0)
+            d = {"x": lib.randn(2, 4, 3, requires_grad=True), "b": lib.randn(4)}
+            y = lib.nn.functional.group_norm(d["x"], 2, None, d["b"])
+            with lib.no_grad():
+                d[mod].add_(1)
+            res.append(_backward_error(y))
+        assert res[0] == res[1], (mod, res)
+    x = funcgrad.randn(2, 4, 3, requires_grad=True)
+    b = funcgrad.randn(4)
+    funcgrad.nn.functional.group_norm(x, 2, None, b).pow(2).sum().backward()
+    xt = torch.tensor(x.detach().numpy(), requires_grad=True)
+    torch.nn.functional.group_norm(xt, 2, None, torch.tensor(b.numpy())).pow(2).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), xt.grad.numpy(), rtol=1e-5, atol=1e-6)
+
+
 def test_embedding_bag_per_sample_weights_saved():
     for rg in ("w", "p"):
         for mod in ("w", "p"):

@@ -56,7 +56,7 @@ class Node:
     with ``(None, 0)`` for inputs that do not require grad.
     """
 
-    __slots__ = ("next_functions", "_seq", "__dict__", "__weakref__")
+    __slots__ = ("_seq", "__dict__", "__weakref__")
 
     # Rarely set state: class defaults, shadowed in the instance __dict__ once set.
     _hooks = None
@@ -121,8 +121,10 @@ class AccumulateGrad(Node):
 
     __slots__ = ("variable", "_post_acc_hooks")
 
+    next_functions = ()
+
     def __init__(self, variable):
-        super().__init__(())
+        self._seq = next(_seq)
         self.variable = variable
         self._post_acc_hooks = None
 
@@ -130,11 +132,44 @@ class AccumulateGrad(Node):
 AccumulateGrad.__module__ = "builtins"
 
 
+class NodePlan:
+    """What every node of one op with one layout of inputs shares (planned once by the registry):
+    the op, the input position of each edge, whether the derivative reads saved values."""
+
+    __slots__ = ("op", "pos", "needed", "vjps")
+
+    def __init__(self, op, pos, needed):
+        self.op = op
+        self.pos = pos
+        self.needed = needed
+        self.vjps = None  # the engine's vjp primitive per edge, filled when first needed
+
+
 class OpNode(Node):
-    """The backward of one registry op: gradients come from ``jax.vjp`` of the op's forward."""
+    """The backward of one registry op: gradients come from ``jax.vjp`` of the op's forward.
+
+    Edges are kept flat (``_next = (node0, nr0, node1, nr1, ...)``); ``next_functions`` builds
+    torch's tuple of pairs when asked (a new tuple each time, as torch's is)."""
 
     # every field is a slot set by the registry's node constructor: no per-node __dict__
-    __slots__ = ("op", "params", "vals", "_saved", "_out", "_pos", "_freed", "_needed", "_avals", "_dropped")
+    __slots__ = ("_next", "_p", "params", "vals", "_saved", "_out", "_freed", "_dropped")
+
+    @property
+    def next_functions(self):
+        e = self._next
+        return tuple([(e[i], e[i + 1]) for i in range(0, len(e), 2)])
+
+    @property
+    def op(self):
+        return self._p.op
+
+    @property
+    def _pos(self):
+        return self._p.pos
+
+    @property
+    def _needed(self):
+        return self._p.needed
 
     def _check_saved(self):
         """Version checks of what torch's formula saved. Returns the values to differentiate at:
@@ -176,14 +211,20 @@ class OpNode(Node):
         vals = self.vals
         if self._freed or vals is None:
             return
-        if self._needed:
+        if self._p.needed:
             self._freed = True
+            self.vals = None
         else:
-            self._avals = [_lazy._aval(v) for v in vals]
-        self.vals = None
-
-    def _zeros_vals(self):
-        return tuple(_lazy.record(_ZEROS, (s, d), (), s, d) for s, d in self._avals)
+            # the formula reads no value: keep only shapes and dtypes (the vjp runs on zeros); a
+            # node holding nothing but those and 0-d constants has nothing to free
+            if self._dropped:
+                for v in vals:
+                    if type(v) is not Dropped and v.shape:
+                        break
+                else:
+                    return
+            self.vals = tuple([dropped(v) for v in vals])
+            self._dropped = True
 
 
 class Dropped:
@@ -191,11 +232,12 @@ class Dropped:
     does not save it): the graph keeps only its shape and dtype, so the value can be freed (and a
     pending one is never materialised); the vjp runs on zeros there."""
 
-    __slots__ = ("shape", "dtype")
+    __slots__ = ("shape", "dtype", "zeros")
 
     def __init__(self, shape, dtype):
         self.shape = shape
         self.dtype = dtype
+        self.zeros = None  # the last recorded zeros of this shape and dtype (see ``undrop``)
 
 
 _dropped_cache: dict = {}
@@ -212,33 +254,40 @@ def dropped(v):
     return d
 
 
-_zeros_cache: dict = {}
-
-
 def undrop(vals):
-    """``vals`` with zeros where a value was dropped: one zeros per shape and dtype, reused while it
-    stays usable (computed and not a JAX tracer, or pending on the current tape). Outside a trace it
-    is placed on the device at once (no program): recorded, it would join the first backward's
-    program only, whose structure then differs from every later backward's (one more compile)."""
+    """``vals`` with zeros where a value was dropped: one zeros per ``Dropped`` (one per shape and
+    dtype), reused while it stays usable (computed and not a JAX tracer, or pending on the current
+    tape). Outside a trace it is placed on the device at once (no program): recorded, it would join
+    the first backward's program only, whose structure then differs from every later backward's
+    (one more compile)."""
     out = []
     for v in vals:
         if type(v) is Dropped:
-            key = (v.shape, v.dtype)
-            z = _zeros_cache.get(key)
-            if z is None or (z.value is None and z.gen != _lazy._tape.gen) or (
-                    z.value is not None and isinstance(z.value, _Tracer)):
-                if len(_zeros_cache) > 256:
-                    _zeros_cache.clear()
+            z = v.zeros
+            zv = z.value if z is not None else None
+            if z is None or (zv is None and z.gen != _lazy._tape.gen) or (
+                    zv is not None and type(zv) not in _array_types and _not_array(zv)):
                 if _lazy._state.tracing:
-                    z = _lazy.record(_ZEROS, key, (), v.shape, v.dtype)
+                    z = _lazy.record(_ZEROS, (v.shape, v.dtype), (), v.shape, v.dtype)
                 else:
                     z = jax.device_put(np.zeros(v.shape, v.dtype))
                 if type(z) is not _lazy.Lazy:  # placed (or lazy recording off: computed at once)
                     z = _lazy.wrap(z)
-                _zeros_cache[key] = z
+                v.zeros = z
             v = z
         out.append(v)
     return tuple(out)
+
+
+_array_types: set = set()
+
+
+def _not_array(v):
+    """Whether ``v`` is a JAX tracer (not a concrete array); concrete array types are remembered."""
+    if isinstance(v, _Tracer):
+        return True
+    _array_types.add(type(v))
+    return False
 
 
 def _zeros_impl(params, *_):

@@ -141,7 +141,7 @@ def _alpha(alpha, *xs):
 
 
 @defop(lambda a, b, alpha=None: jnp.add(a, _scaled(b, alpha)), node="AddBackward0", saves={0: (), 1: ()},
-       promote=True, inplace=True)
+       promote=True, inplace=True, fast=True)
 def add(input, other, *, alpha=None):
     """``input + alpha * other`` with broadcasting and torch's type promotion."""
     _broadcast_check(input, other)
@@ -160,7 +160,7 @@ def _no_bool_sub(input, other):
 
 
 @defop(lambda a, b, alpha=None: jnp.subtract(a, _scaled(b, alpha)), node="SubBackward0", saves={0: (), 1: ()},
-       promote=True, inplace=True, aliases=("subtract",))
+       promote=True, inplace=True, aliases=("subtract",), fast=True)
 def sub(input, other, *, alpha=None):
     """``input - alpha * other``."""
     _no_bool_sub(input, other)
@@ -184,7 +184,7 @@ def rsub(input, other, *, alpha=None):
 
 
 @defop(jnp.multiply, node="MulBackward0", saves={0: (1,), 1: (0,)}, promote=True, inplace=True,
-       aliases=("multiply",))
+       aliases=("multiply",), fast=True)
 def mul(input, other):
     """``input * other`` with broadcasting."""
     _broadcast_check(input, other)
@@ -195,7 +195,7 @@ multiply = mul
 
 
 @defop(_div_fwd, node="DivBackward0", saves={0: (1,), 1: (0, 1)}, promote=True, inplace=True,
-       aliases=("divide", "true_divide"))
+       aliases=("divide", "true_divide"), fast=True)
 def div(input, other, *, rounding_mode=None):
     """True division (``rounding_mode=None``), or ``'trunc'``/``'floor'`` rounding."""
     _broadcast_check(input, other)
@@ -690,7 +690,7 @@ def _unary(name, fwd, node, saves=("self",), float_only=True, doc="", namespace=
 
     binder.__name__ = name
     binder.__doc__ = doc or f"Elementwise ``{name}``."
-    return defop(fwd, node=node, saves=saves, inplace=True, namespace=namespace)(binder)
+    return defop(fwd, node=node, saves=saves, inplace=True, namespace=namespace, fast=True)(binder)
 
 
 def _trigamma(x):

@@ -34,7 +34,7 @@ from .. import _autocast, _dtypes, _lazy
 from .._autograd import forward_ad as _fwd
 from .._autograd import grad_mode as _gm
 from .._autograd.anomaly_mode import _state as _anomaly, capture_trace
-from .._autograd.graph import Dropped, _dropped_cache, _edge, _format_desc, _saved_desc, _seq, dropped, node_class  # noqa: F401 - also used from here
+from .._autograd.graph import Dropped, NodePlan, _dropped_cache, _edge, _format_desc, _saved_desc, _seq, dropped, node_class  # noqa: F401 - also used from here
 from .._device import _CPU
 from ..tensor import Storage, Tensor
 
@@ -117,7 +117,8 @@ class OpDef:
 
 
 def defop(forward, *, node, saves=None, promote=False, view=False, inplace=False, method=True,
-          function=True, name=None, nondiff_out=False, nondiff=(), namespace=None, aliases=(), jvp=None):
+          function=True, name=None, nondiff_out=False, nondiff=(), namespace=None, aliases=(), jvp=None,
+          fast=False):
     """Register an op; see the module docstring. Returns the public function.
 
     ``jvp``: a second JAX forward (same signature and value) whose ``jax.jvp`` gives the op's
@@ -126,7 +127,11 @@ def defop(forward, *, node, saves=None, promote=False, view=False, inplace=False
 
     ``namespace`` says where the function is published (``"torch"``, ``"linalg"``, ``"special"``,
     ``"fft"``, ``"nn.functional"`` or a tuple of them; default ``"torch"`` when ``function``);
-    ``aliases`` are further names for the function, the method and the in-place form."""
+    ``aliases`` are further names for the function, the method and the in-place form.
+
+    ``fast``: the binder's outcome for floating-point tensors and python floats depends only on their
+    dtypes and shapes (never on values) and is ``((args...), ())``: such calls take the op's
+    fast path (``_fast_path``), which remembers that outcome instead of calling the binder again."""
 
     def deco(binder):
         opname = name or binder.__name__.rstrip("_")
@@ -139,6 +144,8 @@ def defop(forward, *, node, saves=None, promote=False, view=False, inplace=False
             _ARGNAMES[opname] = tuple(inspect.signature(binder).parameters)
         except (TypeError, ValueError):
             pass
+
+        bind_fast = _fast_path(op, binder) if fast else None
 
         def make(method_call):
             # one closure for the function, one for the method: torch counts argument positions
@@ -174,7 +181,13 @@ def defop(forward, *, node, saves=None, promote=False, view=False, inplace=False
                     return _write_out(opname, inputs, res, out)
                 return res
 
+            if bind_fast is not None:
+                # calls on plain float tensors and python floats take the op's fast path
+                general = fn
+                fn = functools.wraps(binder)(bind_fast(general))
+                fn._general = general
             fn.op = op
+            fn._bind_fast = bind_fast
             fn.__qualname__ = fn.__name__ = opname
             return fn
 
@@ -712,6 +725,229 @@ def _scalar_like(v, inputs):
 _DIFF = frozenset(d for d in _dtypes._ALL if d.is_floating_point or d.is_complex)
 
 
+def _fast_path(op, binder):
+    """The fused binder + dispatch + node attach of ``op`` for positional calls on one or two
+    plain floating-point tensors (or a tensor and a python float), in grad or no-grad mode with no
+    autocast, forward AD, inference mode, anomaly mode or tracing: returns the output, or None
+    when the call is not of that kind (the caller then takes the general path).
+
+    What the general path would work out from the inputs' dtypes and shapes (the binder's
+    verdict, promotion, the output's shape and dtype, the node's layout) is worked out once per
+    (dtypes, shapes) and kept in ``routes``."""
+    routes = {}
+    prim = op.prim
+    record = _lazy.record
+    lstate = _lazy._state
+    fwd = _fwd._state
+    nondiff = op.nondiff_out
+
+    def learn(args, key):
+        # what the general path works out, checked to be of the kind a route remembers; anything
+        # else (an error included: the general path words it) is remembered as no route
+        routes[key] = False
+        for x in args:
+            if isinstance(x, Tensor) and not x._dtype.is_floating_point:
+                return None
+        try:
+            bound = binder(*args)
+        except Exception:
+            return None
+        if len(bound) != 2 or bound[1] != () or len(bound[0]) != len(args) or \
+                any(x is not y for x, y in zip(bound[0], args)):
+            return None
+        inputs = tuple(args)
+        cast = _promote(inputs, op.promote) if op.promote else None
+        params = (cast.np,) if cast is not None else ()
+        cnp = None
+        if len(args) == 2 and type(args[1]) in _PY_SCALARS:
+            cnp = (cast or _scalar_like(args[1], inputs)).np
+        vals = [x._st.value if isinstance(x, Tensor) else _const_lazy_new(x, cnp) for x in inputs]
+        try:
+            shape, npdt = _lazy.infer(prim, params, vals)
+        except Exception:
+            return None
+        dt = _NP2DT[npdt]
+        name = op.node if type(op.node) is str else op.node(params)
+        attach = not nondiff and dt in _DIFF
+        if len(routes) > 1024:
+            routes.clear()
+        params = _interned.setdefault(params, params)
+        o = _interned.setdefault((shape, dt), (shape, dt))
+        meta = (dt, shape, args[0]._st.device, None, 0)
+        pin = (params, o, _interned.setdefault(meta, meta))
+        r = routes[key] = (params, shape, npdt, dt, cnp, pin, attach, [None] * 4, name, {})
+        return r
+
+    def plan_of(r, args, rgbits):
+        # the node's layout, and which of its values it drops: (plan, Dropped or None per value,
+        # whether a node's values can be one shared tuple when its float is a cached constant)
+        sig = (op, r[8]) + tuple([x._rg + 2 * (x._dtype in _DIFF) if type(x) not in _PY_SCALARS else -4 for x in args])
+        p = _plans.get(sig)
+        if p is None:
+            p = _plan(sig, op, r[8])
+        cls, nplan, edge_idx, fmask, saved_plan, _ = p
+        dsel = tuple([dropped(x._st.value) if j in fmask else None for j, x in enumerate(args)])
+        shared = all(d is not None or type(x) in _PY_SCALARS for d, x in zip(dsel, args))
+        edge1 = edge_idx[0] if len(edge_idx) == 1 and edge_idx[0] >= 0 else -1
+        e = r[7][rgbits] = (cls, nplan, edge1, edge_idx, dsel, shared, bool(fmask), saved_plan)
+        return e
+
+    def bind(fallback):
+        # one fast function per caller: ``fallback`` (the general function, or the Tensor dunder's
+        # general form) answers every call the fast path does not take, with the same arguments
+
+        def fast(a=_NOARG, b=_NOARG, *rest, **kwargs):
+            if rest or kwargs or type(a) is not Tensor or a._view is not None or lstate.tracing or \
+                    not lstate.lazy or _ac.live is not None or fwd.level >= 0 or _mode.inference or _anomaly.enabled:
+                return fallback(*_args(a, b, rest), **kwargs)
+            grad = _mode.grad
+            if _lazy._deferred and grad:
+                _lazy.flush()  # a new forward: the last backward's program runs first (see _lazy.defer)
+            st = a._st
+            dev = st.device
+            if b is _NOARG:
+                key = (a._dtype, a._shape)
+                args = (a,)
+                vals = [st.value]
+                rgbits = a._rg
+            else:
+                tb = type(b)
+                if tb is float or tb is int:
+                    key = (a._dtype, a._shape, tb)
+                    args = (a, b)
+                    vals = None
+                    rgbits = a._rg
+                elif tb is Tensor and b._view is None and b._st.device is dev:
+                    key = (a._dtype, a._shape, b._dtype, b._shape)
+                    args = (a, b)
+                    vals = [st.value, b._st.value]
+                    rgbits = a._rg + 2 * b._rg
+                else:
+                    return fallback(a, b)
+            r = routes.get(key)
+            if not r:
+                if r is None:
+                    r = learn(args, key)
+                if not r:
+                    return fallback(*args)
+            params, shape, npdt, dt, cnp, pin, attach, plans, _, consts = r
+            cached = False
+            if vals is None:
+                # the float's constant: the route's own small cache first (keyed by the float alone;
+                # zeros never, -0.0 == 0.0), then dispatch's
+                c = consts.get(b)
+                if c is None:
+                    c = _const_lazy.get((tb, b, cnp))
+                    if c is None:
+                        c = _const_lazy_new(b, cnp)
+                    elif b and len(consts) < 64:
+                        consts[b] = c
+                        cached = True
+                    else:
+                        cached = True
+                else:
+                    cached = True
+                vals = [st.value, c]
+            lz = record(prim, params, vals, shape, npdt)
+            if type(lz) is not Lazy:
+                lz = _lazy.wrap(lz)
+            out = _new_tensor(Tensor)
+            out._st = ost = _new_tensor(Storage)
+            ost.value = lz
+            ost.version = 0
+            ost.device = dev
+            ost.last_fn = None
+            out._shape = shape
+            out._dtype = dt
+            out._rg = False
+            out.grad_fn = None
+            if not (rgbits and grad and attach):
+                return out
+            # the node (``_attach_planned`` for this layout, inlined)
+            e = plans[rgbits]
+            if e is None:
+                e = plan_of(r, args, rgbits)
+            cls, nplan, edge1, edge_idx, dsel, shared, dropped_, saved_plan = e
+            node = _new_tensor(cls)
+            if edge1 >= 0:
+                x = args[edge1]
+                fn = x.grad_fn
+                node._next = (fn, x._output_nr) if fn is not None else (x._accumulate_node(), 0)
+            else:
+                edges = []
+                for j in edge_idx:
+                    if j < 0:
+                        edges.append(None)
+                        edges.append(0)
+                    else:
+                        x = args[j]
+                        fn = x.grad_fn
+                        if fn is not None:
+                            edges.append(fn)
+                            edges.append(x._output_nr)
+                        else:
+                            edges.append(x._accumulate_node())
+                            edges.append(0)
+                node._next = tuple(edges)
+            node._seq = next(_seq)
+            node._p = nplan
+            node.params, node._out, rmeta = pin
+            if len(vals) == 1:
+                d = dsel[0]
+                dv = (d,) if d is not None else (vals[0],)
+            else:
+                d, d1 = dsel
+                dv = (d if d is not None else vals[0], d1 if d1 is not None else vals[1])
+            if shared and (cached or type(b) not in _PY_SCALARS):
+                dv = _interned.setdefault(dv, dv)
+            node.vals = dv
+            node._dropped = dropped_
+            if saved_plan:
+                saved = []
+                for j, w in saved_plan:
+                    if j < 0:
+                        # weakly held, as in ``_attach_planned``
+                        if rmeta[2] is not dev:
+                            rmeta = (dt, shape, dev, None, 0)
+                            rmeta = _interned.setdefault(rmeta, rmeta)
+                        saved.append((_weakref(ost), 0, rmeta, -1))
+                    else:
+                        t = args[j]
+                        if t._inference:
+                            raise RuntimeError(_INFERENCE_SAVED)
+                        tst = t._st
+                        saved.append((tst, tst.version, (t._dtype, t._shape, tst.device, t.grad_fn, t._output_nr), w))
+                node._saved = tuple(saved)
+            else:
+                node._saved = ()
+            node._freed = False
+            out.grad_fn = node
+            out._rg = True
+            return out
+
+        return fast
+
+    return bind
+
+
+def _args(a, b, rest):
+    if a is _NOARG:
+        return rest
+    if b is _NOARG:
+        return (a,) + rest
+    return (a, b) + rest
+
+
+_INFERENCE_SAVED = (
+    "Inference tensors cannot be saved for backward. Please do not use Tensors created in inference mode in "
+    "computation tracked by autograd. To work around this, you can make a clone to get a normal tensor and use "
+    "it in autograd, or use `torch.no_grad()` instead of `torch.inference_mode()`.")
+
+
+_NOARG = object()
+_PY_SCALARS = (float, int)
+
+
 def dispatch(op, inputs, params, node_name=None):
     """Run (record) ``op`` on ``inputs`` (Tensors, python scalars or None) and build its graph node."""
     if _lazy._deferred and _mode.grad:
@@ -1037,26 +1273,53 @@ def _attach_node(op, name, inputs, vals, params, out):
     _attach_planned(plan, op, inputs, vals, params, out)
 
 
-def _attach_planned(plan, op, inputs, vals, params, out):
-    cls, pos, edge_idx, fmask, saved_plan, needed, num_pos = plan
+def _attach_planned(plan, op, inputs, vals, params, out, pin=None, dvals=None):
+    """Build ``out``'s node by ``plan`` (see ``_plan``). ``pin``: (params, (shape, dtype), the
+    result's version-error meta) already interned by the caller (the fast path's route); ``dvals``:
+    the values the node keeps, already dropped as ``plan`` says (ditto)."""
+    cls, nplan, edge_idx, fmask, saved_plan, num_pos = plan
     node = cls.__new__(cls)
-    edges = []
-    for j in edge_idx:
-        if j < 0:
-            edges.append(_NO_EDGE)
-        else:
-            x = inputs[j]
-            fn = x.grad_fn
-            edges.append((fn, x._output_nr) if fn is not None else (x._accumulate_node(), 0))
-    node.next_functions = tuple(edges)
+    if len(edge_idx) == 1 and edge_idx[0] >= 0:
+        x = inputs[edge_idx[0]]
+        fn = x.grad_fn
+        node._next = (fn, x._output_nr) if fn is not None else (x._accumulate_node(), 0)
+    else:
+        edges = []
+        for j in edge_idx:
+            if j < 0:
+                edges.append(None)
+                edges.append(0)
+            else:
+                x = inputs[j]
+                fn = x.grad_fn
+                if fn is not None:
+                    edges.append(fn)
+                    edges.append(x._output_nr)
+                else:
+                    edges.append(x._accumulate_node())
+                    edges.append(0)
+        node._next = tuple(edges)
     node._seq = next(_seq)
-    node._pos = pos
-    node.op = op
-    p = _interned.get(params)  # one tuple per distinct params, not one per node (promote prepends the dtype)
-    if p is None:
-        p = _interned[params] = params
-    node.params = p
-    if fmask:
+    node._p = nplan
+    if pin is not None:
+        node.params, node._out, rmeta = pin
+    else:
+        p = _interned.get(params)  # one tuple per distinct params, not one per node (promote prepends the dtype)
+        if p is None:
+            p = _interned[params] = params
+        node.params = p
+        o = (out._shape, out._dtype)
+        o2 = _interned.get(o)
+        if o2 is None:
+            if len(_interned) > 50_000:
+                _interned.clear()
+            o2 = _interned[o] = o
+        node._out = o2
+        rmeta = None
+    if dvals is not None:
+        node.vals = dvals
+        node._dropped = bool(fmask)
+    elif fmask:
         # torch saves only what the derivative reads: the other inputs' values are not kept alive by
         # the graph (nor materialised when pending), only their shapes (see ``_plan``)
         vals = list(vals)
@@ -1079,13 +1342,6 @@ def _attach_planned(plan, op, inputs, vals, params, out):
     else:
         node.vals = tuple(vals)
         node._dropped = False
-    o = (out._shape, out._dtype)
-    o2 = _interned.get(o)
-    if o2 is None:
-        if len(_interned) > 50_000:
-            _interned.clear()
-        o2 = _interned[o] = o
-    node._out = o2
     saved = ()
     if saved_plan:
         saved = []
@@ -1093,20 +1349,17 @@ def _attach_planned(plan, op, inputs, vals, params, out):
             if j < 0:
                 # a weak reference: the result's value is not kept alive by its own graph (when every
                 # tensor on that storage is gone nothing can modify it), and no node <-> saved cycle
-                meta = (out._dtype, out._shape, out._st.device, None, 0)
-                saved.append((_weakref(out._st), out._st.version, _interned.setdefault(meta, meta), -1))
+                if rmeta is None or rmeta[2] is not out._st.device:
+                    rmeta = (out._dtype, out._shape, out._st.device, None, 0)
+                    rmeta = _interned.setdefault(rmeta, rmeta)
+                saved.append((_weakref(out._st), out._st.version, rmeta, -1))
             else:
                 t = inputs[j]
                 if t._inference:
-                    raise RuntimeError(
-                        "Inference tensors cannot be saved for backward. Please do not use Tensors created in "
-                        "inference mode in computation tracked by autograd. To work around this, you can make a "
-                        "clone to get a normal tensor and use it in autograd, or use `torch.no_grad()` instead of "
-                        "`torch.inference_mode()`.")
+                    raise RuntimeError(_INFERENCE_SAVED)
                 saved.append((t._st, t._st.version, (t._dtype, t._shape, t._st.device, t.grad_fn, t._output_nr), w))
         saved = tuple(saved)
     node._saved = saved
-    node._needed = needed
     node._freed = False
     if _anomaly.enabled:
         node._anomaly_trace = capture_trace()
@@ -1179,7 +1432,8 @@ def _plan(sig, op, name):
             if c >= 0:  # a tensor (a number saves nothing)
                 saved_plan.append((j, w if not c & 4 else -1))
     fmask = tuple(j for j in range(k) if fmask >> j & 1)  # the value positions to drop
-    plan = (cls, pos, tuple(edge_idx), fmask, tuple(saved_plan), bool(want) or saves is None, tuple(num_pos))
+    plan = (cls, NodePlan(op, pos, bool(want) or saves is None), tuple(edge_idx), fmask, tuple(saved_plan),
+            tuple(num_pos))
     if len(_plans) > 20_000:
         _plans.clear()
     _plans[sig] = plan

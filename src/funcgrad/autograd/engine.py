@@ -16,7 +16,7 @@ from jax.core import Tracer as _Tracer
 from .. import _lazy
 from .._autograd import grad_mode
 from .._autograd.anomaly_mode import _state as _anomaly, warn_forward_trace
-from .._autograd.graph import _ZEROS, AccumulateGrad, OpNode, _edge, undrop
+from .._autograd.graph import _ZEROS, AccumulateGrad, Node, OpNode, _edge, undrop
 from .._ops.creation import _copy_op, ones_like, zeros, zeros_like
 from .._ops.pointwise import add as _add
 from .._ops.registry import JOINT_VJP, OPS, dispatch, joint_vjp_op, methods, vjp_op
@@ -65,9 +65,7 @@ def _op_backward(node, grads, create_graph):
     """
     vals = node._check_saved() if node._freed or node._saved else node.vals
     g = grads[0]
-    if vals is None:
-        vals = node._zeros_vals()
-    elif node._dropped:
+    if node._dropped:
         vals = undrop(vals)
     n = len(vals)
     params = (("params", node.params),)
@@ -267,7 +265,11 @@ def run_backward(roots, retain_graph, create_graph, inputs=None, capture=False, 
         if type(n) is AccumulateGrad:
             continue
         order.append(n)
-        for nxt, _ in n.next_functions:
+        tp = type(n)
+        plain = _plain_cache.get(tp)
+        if plain is None:
+            plain = tp in _plain
+        for nxt in (n._next[::2] if plain else [f for f, _ in n.next_functions]):
             if nxt is None:
                 continue
             if type(nxt) is AccumulateGrad:
@@ -299,7 +301,7 @@ def run_backward(roots, retain_graph, create_graph, inputs=None, capture=False, 
     _run_callbacks()
     if not retain_graph:
         for node in executed:
-            if _plain_cache.get(type(node)) and node._needed:  # OpNode._release, inlined for plain nodes
+            if _plain_cache.get(type(node)) and node._p.needed:  # OpNode._release, inlined for plain nodes
                 if node.vals is not None:
                     node._freed = True
                     node.vals = None
@@ -343,7 +345,7 @@ def _walk(order, buffers, acc_deps, V, touched, executed):
     summed into the buffers), every other node takes ``_run_node``."""
     record = _lazy.record
     plain_cache = _plain_cache
-    vjp_prims = _vjp_prims
+    wrapped = _wrapped_params
     pop = buffers.pop
     get = buffers.get
     add = _add_raw
@@ -358,10 +360,9 @@ def _walk(order, buffers, acc_deps, V, touched, executed):
             continue
         grads = pop(node, None)
         g = grads[0] if grads is not None else None
-        nf = node.next_functions
-        if g is None:
-            outs = None
-        else:
+        nf = node._next
+        outs = None
+        if g is not None:
             vals = node.vals
             if node._freed:
                 vals = node._check_saved()  # raises torch's error
@@ -374,51 +375,84 @@ def _walk(order, buffers, acc_deps, V, touched, executed):
                     if st.version != version or (k >= 0 and st.value is not vals[k]):
                         vals = node._check_saved()
                         break
-            if vals is None:
-                vals = node._zeros_vals()
-            elif node._dropped:
+            if node._dropped:
                 vals = undrop(vals)
+            pp = node.params
+            params = wrapped.get(id(pp))
+            if params is None or params[0][1] is not pp:
+                params = _wrap_params(pp)
+            p = node._p
+            op = p.op
             n = len(vals)
-            params = (("params", node.params),)
-            op = node.op
-            pos = node._pos
-            args = None
-            outs = _joint_backward(node, vals, g, params, n) if op in JOINT_VJP else []
-            for nxt, nr in (() if op in JOINT_VJP else nf):
-                if nxt is None:
-                    outs.append(None)
-                    continue
-                i = pos[len(outs)]
-                if args is None:
-                    args = list(vals)
-                    args.append(g)
-                v = vals[i]
-                key = (op, i, n)
-                prim = vjp_prims.get(key)
-                if prim is None:
-                    prim = vjp_prims[key] = vjp_op(op, i, n).prim
-                outs.append(record(prim, params, args, v.shape, v.dtype if type(v) is _Lazy else _lazy._aval(v)[1]))
-            if tp.__name__ == "NotImplemented":
-                _lazy.flush()  # its derivative raises while traced: raise it here, in backward(), as torch does
+            if op in JOINT_VJP:
+                outs = _joint_backward(node, vals, g, params, n)
+            else:
+                pos = p.pos
+                vjps = p.vjps
+                if vjps is None or len(vjps) != n:
+                    vjps = p.vjps = _node_vjps(op, pos, n)
+                args = [*vals, g]
+                if tp.__name__ == "NotImplemented":
+                    outs = []
+                    for e in range(0, len(nf), 2):
+                        i = pos[e >> 1]
+                        outs.append(None if nf[e] is None else record(vjps[i], params, args, vals[i].shape,
+                                                                      _lazy._aval(vals[i])[1]))
+                    _lazy.flush()  # its derivative raises while traced: raise it here, in backward(), as torch does
         append(node)
-        k = 0
-        for nxt, nr in nf:
+        # each edge's vjp is recorded and summed into its node's buffer in one pass
+        for e in range(0, len(nf), 2):
+            nxt = nf[e]
             if nxt is None:
-                k += 1
                 continue
-            if outs is not None:
-                gi = outs[k]
+            if g is not None:
+                if outs is None:
+                    i = pos[e >> 1]
+                    v = vals[i]
+                    gi = record(vjps[i], params, args, v.shape, v.dtype if type(v) is _Lazy else _lazy._aval(v)[1])
+                else:
+                    gi = outs[e >> 1]
                 if gi is not None:
+                    nr = nf[e + 1]
                     buf = get(nxt)
                     if buf is None:
-                        buf = buffers[nxt] = [None] * nxt._num_outputs()
-                    buf[nr] = gi if buf[nr] is None else add(buf[nr], gi)
-            k += 1
+                        if nr == 0 and type(nxt)._num_outputs is _one_output:
+                            buffers[nxt] = [gi]
+                        else:
+                            buf = buffers[nxt] = [None] * nxt._num_outputs()
+                            buf[nr] = gi
+                    else:
+                        buf[nr] = gi if buf[nr] is None else add(buf[nr], gi)
             if type(nxt) is AccumulateGrad:
                 d = acc_deps[nxt] - 1
                 acc_deps[nxt] = d
                 if d == 0:
                     _run_node(nxt, buffers, acc_deps, V, False, None, None, False, touched, executed)
+
+
+_one_output = Node._num_outputs
+_wrapped_params: dict = {}
+
+
+def _wrap_params(p):
+    """``(("params", p),)``, the vjp ops' parameters for a node's params ``p`` (one per interned ``p``)."""
+    if len(_wrapped_params) > 4096:
+        _wrapped_params.clear()
+    w = _wrapped_params[id(p)] = (("params", p),)
+    return w
+
+
+def _node_vjps(op, pos, n):
+    """The vjp primitive of each input position of ``op`` with ``n`` input values (None where no edge)."""
+    out = [None] * n
+    for i in pos:
+        if i >= 0:
+            key = (op, i, n)
+            prim = _vjp_prims.get(key)
+            if prim is None:
+                prim = _vjp_prims[key] = vjp_op(op, i, n).prim
+            out[i] = prim
+    return out
 
 
 def _run_node(node, buffers, acc_deps, V, create_graph, want, captured, capture, touched, executed):

@@ -122,7 +122,7 @@ def native_group_norm(input, weight, bias, N, C, HxW, group, eps):
     """``(group_norm(input), mean, rstd)``; ``mean``/``rstd`` are ``(N, group)``."""
     if input.numel() != N * C * HxW:
         raise RuntimeError(f"Expected input to have {N * C * HxW} elements, got {input.numel()}")
-    out = _norms._group_norm(input, group, weight, bias, eps)
+    out = _norms._group_norm_op(input, group, weight, bias, eps)
     return out, _gn_stats(input, group, eps, 0), _gn_stats(input, group, eps, 1)
 
 

@@ -35,6 +35,14 @@ def _group_norm(input, groups, weight, bias, eps):
         (("groups", int(groups)), ("eps", float(eps)), ("has_w", weight is not None), ("has_b", bias is not None))
 
 
+@defop(upcast_half(_group_norm_fwd), node="NativeGroupNormBackward0", saves={0: (0,), 1: ()},
+       method=False, function=False, name="group_norm_no_weight")
+def _group_norm_no_weight(input, groups, bias, eps):
+    # weight absent, bias given: the values are (input, bias), and torch saves only the input (its weight
+    # slot is undefined), so ``_group_norm``'s saves would version-check the bias where torch doesn't
+    return (input, bias), (("groups", int(groups)), ("eps", float(eps)), ("has_w", False), ("has_b", True))
+
+
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     """Normalise each of ``num_groups`` channel groups over the group's channels and spatial dims."""
     if input.dim() < 2:
@@ -47,7 +55,15 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
         if t is not None and (t.dim() != 1 or t.numel() != c):
             raise RuntimeError(f"Expected {name} to be a vector of size equal to the number of channels in input, "
                                f"but got {name} of shape {list(t._shape)} and input of shape {list(input._shape)}")
-    return _group_norm(input, num_groups, weight, bias, eps)
+    return _group_norm_op(input, num_groups, weight, bias, eps)
+
+
+def _group_norm_op(input, groups, weight, bias, eps):
+    """The op ``group_norm`` records (checked inputs): torch's saved variables depend on which of
+    weight and bias are given."""
+    if weight is None and bias is not None:
+        return _group_norm_no_weight(input, groups, bias, eps)
+    return _group_norm(input, groups, weight, bias, eps)
 
 
 def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None, use_input_stats=True,
