@@ -745,10 +745,15 @@ def _peak_rss_child(workload, system, steps, device, quick):
     if system == "torch" and os.getloadavg()[0] > (os.cpu_count() or 1):
         lib.set_num_threads(1)  # as the timed rows: its threads spin on an oversubscribed machine
     print("IMPORT_RSS_KIB", _rss_now() // 1024, flush=True)
+    st0 = lib._lazy.stats() if system == "funcgrad" else None
     step = _rss_workload(lib, workload, device)
     for _ in range(steps):
         step().item()
     print("PEAK_RSS_KIB", _peak_kib(), flush=True)
+    if st0 is not None:  # the XLA programs the loop compiled (its setup included) and the seconds it took
+        st = lib._lazy.stats()
+        print("COMPILES", st["xla_compiles"] - st0["xla_compiles"], st["compile_seconds"] - st0["compile_seconds"],
+              flush=True)
 
 
 def _steps_rss_child(workload, system, steps, device, quick):
@@ -779,6 +784,8 @@ def _run_child(kind, workload, system, steps, device, quick):
             out[parts[0]] = int(parts[1]) / 1024
         elif parts and parts[0] in ("KEPT_BYTES", "TRACEMALLOC_BYTES"):
             out[parts[0]] = float(parts[1])
+        elif parts and parts[0] == "COMPILES":
+            out["COMPILES"] = (int(parts[1]), float(parts[2]))
         elif parts and parts[0] == "RSS_AT":
             out.setdefault("marks", {})[int(parts[1])] = (int(parts[2]) / 1024, int(parts[3]) / 1024)
     if r.returncode:
@@ -822,6 +829,10 @@ def memory_section(graph, peaks, marks, n_graphs):
         lines.append(f"| the same minus the RSS after importing the library, MiB | "
                      f"{cell(tp - ti if tp and ti else None)} | {cell(fp - fi if fp and fi else None)} "
                      f"| {ratio(fp - fi if fp and fi else None, tp - ti if tp and ti else None)} |")
+        if f.get("COMPILES"):
+            n, secs = f["COMPILES"]
+            lines.append(f"| XLA programs funcgrad compiled in that loop (setup included; seconds compiling) | n/a | "
+                         f"{n} ({secs:.1f} s) | |")
     if marks:
         steps = sorted(marks)
         lines += ["", f"RSS of funcgrad eager seed-MLP training (SGD + momentum) over {steps[-1]} steps, in its own "

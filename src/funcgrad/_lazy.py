@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import ctypes
 import itertools
 import sys
 import threading
@@ -132,7 +133,9 @@ _program_cache: "collections.OrderedDict" = collections.OrderedDict()
 MAX_PROGRAMS = 512
 # Per-op kernels: (prim, params, input avals) -> jitted function; shared by every tape.
 _kernels: dict = {}
-MAX_KERNELS = 20_000
+# An XLA kernel holds about 1.6 MiB (its executable and JAX's caches of it): past this many, the
+# oldest quarter (by first compile) is dropped, and compiled again if met again.
+MAX_KERNELS = 1024
 # Kernel keys met in earlier tapes (fused or not): a new tape made mostly of these runs op by op.
 _seen: dict = {}
 # Structure key -> how many times it ran op by op; at HOT it is fused.
@@ -149,10 +152,39 @@ _stats = {"programs": 0, "segments": 0, "kernels": 0, "flushes": 0, "fused_runs"
           "xla_compiles": 0, "compile_seconds": 0.0}
 
 
+def _malloc_trim():
+    """glibc's ``malloc_trim`` (None elsewhere: macOS, Windows, musl)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        fn = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = [ctypes.c_size_t]
+    fn.restype = ctypes.c_int
+    return fn
+
+
+_trim = _malloc_trim()
+# XLA's compiler frees its working memory when a compile ends, but glibc keeps the freed pages
+# mapped (hundreds of MiB for a training step's program): after this many seconds of compiling they
+# are handed back to the system, so the next compile (and the process's peak RSS) starts lower.
+# A trim (milliseconds, and pages faulted in again by the next compile) follows a big compile
+# (TRIM_BIG seconds or more: a fused step) or this many seconds of small ones: a shape-varying loop
+# compiling many small kernels trims rarely. None turns it off.
+TRIM_AFTER = 2.0
+TRIM_BIG = 0.5
+_untrimmed = [0.0]
+
+
 def _on_compile(event, duration, **kwargs):
     if event == "/jax/core/compile/backend_compile_duration":
         _stats["xla_compiles"] += 1
         _stats["compile_seconds"] += duration
+        _untrimmed[0] += duration
+        if _trim is not None and TRIM_AFTER is not None and (_untrimmed[0] >= TRIM_AFTER or duration >= TRIM_BIG):
+            _untrimmed[0] = 0.0
+            _trim(0)
 
 
 jax.monitoring.register_event_duration_secs_listener(_on_compile)
@@ -930,11 +962,18 @@ def _carried_now(tape, outs):
 def _kernel(key):
     prim, params = key[0], key[1]
     impl = prim.impl
-    fn = jax.jit(lambda *xs: impl(params, *xs))
-    if len(_kernels) > MAX_KERNELS:
-        _kernels.clear()
+    if any(d is None for _, d in key[2]):
+        # reads a tuple entry (one output of a joint vjp or an optimizer update): picking it out
+        # is python indexing, not worth an XLA compile per position
+        def fn(*xs):
+            return impl(params, *xs)
+    else:
+        fn = jax.jit(lambda *xs: impl(params, *xs))
+        _stats["kernels"] += 1
+    if len(_kernels) >= MAX_KERNELS:
+        for k in list(itertools.islice(_kernels, max(1, MAX_KERNELS // 4))):
+            del _kernels[k]
     _kernels[key] = fn
-    _stats["kernels"] += 1
     return fn
 
 

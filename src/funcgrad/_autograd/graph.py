@@ -5,6 +5,8 @@ import itertools
 import re
 import weakref
 
+import jax
+import numpy as np
 from jax.core import Tracer as _Tracer
 
 from .. import _lazy
@@ -253,9 +255,11 @@ def dropped(v):
 
 
 def undrop(vals):
-    """``vals`` with zeros where a value was dropped: one recorded zeros per ``Dropped`` (one per
-    shape and dtype), reused while it stays usable (pending on the current tape, or computed and
-    not a JAX tracer)."""
+    """``vals`` with zeros where a value was dropped: one zeros per ``Dropped`` (one per shape and
+    dtype), reused while it stays usable (computed and not a JAX tracer, or pending on the current
+    tape). Outside a trace it is placed on the device at once (no program): recorded, it would join
+    the first backward's program only, whose structure then differs from every later backward's
+    (one more compile)."""
     out = []
     for v in vals:
         if type(v) is Dropped:
@@ -263,8 +267,11 @@ def undrop(vals):
             zv = z.value if z is not None else None
             if z is None or (zv is None and z.gen != _lazy._tape.gen) or (
                     zv is not None and type(zv) not in _array_types and _not_array(zv)):
-                z = _lazy.record(_ZEROS, (v.shape, v.dtype), (), v.shape, v.dtype)
-                if type(z) is not _lazy.Lazy:  # lazy recording off: computed at once
+                if _lazy._state.tracing:
+                    z = _lazy.record(_ZEROS, (v.shape, v.dtype), (), v.shape, v.dtype)
+                else:
+                    z = jax.device_put(np.zeros(v.shape, v.dtype))
+                if type(z) is not _lazy.Lazy:  # placed (or lazy recording off: computed at once)
                     z = _lazy.wrap(z)
                 v.zeros = z
             v = z

@@ -149,6 +149,10 @@ class Optimizer:
         for g in groups:
             self.add_param_group(g)
         self._opt_state = {}  # id(group) -> optax state (pytree of jax arrays)
+        if _lazy.pending() and not _lazy._state.tracing:
+            # the parameters' pending initialisation runs now, as a program of its own: left on the
+            # tape it would join the first forward, whose program then differs from every later one
+            _lazy.flush()
 
     def __repr__(self):
         s = type(self).__name__ + " ("

@@ -24,6 +24,12 @@ __all__ = ["torch_sgd", "torch_adam", "torch_rmsprop", "torch_adagrad", "add_dec
            "scale_by_torch_nadam", "scale_by_torch_radam", "scale_by_torch_asgd", "scale_by_torch_rprop",
            "scale_by_torch_adafactor", "scale_by_torch_muon"]
 
+def _fresh_zeros(params):
+    """A maker of zeros like ``params``, a new array each call (state fields sharing one array would
+    read as one input of the first step's program, whose structure then differs from the next's)."""
+    return lambda: jax.tree.map(jnp.zeros_like, params)
+
+
 def add_decayed_weights(weight_decay):
     """``grad + weight_decay * param`` (torch's L2 weight decay, ``grad.add(param, alpha=wd)``)."""
 
@@ -90,8 +96,8 @@ class AdamState(NamedTuple):
 
 def torch_adam(lr, b1=0.9, b2=0.999, eps=1e-8, amsgrad=False, maximize=False):
     def init(params):
-        z = jax.tree.map(jnp.zeros_like, params)
-        return AdamState(jnp.zeros([], jnp.float64), z, z, z)
+        z = _fresh_zeros(params)  # one array per field: a shared one changes the first step's program
+        return AdamState(jnp.zeros([], jnp.float64), z(), z(), z())
 
     def update(grads, state, params=None):
         grads = jax.tree.map(lambda g: -g, grads) if maximize else grads
@@ -124,8 +130,8 @@ class RMSpropState(NamedTuple):
 
 def torch_rmsprop(lr, alpha=0.99, eps=1e-8, momentum=0.0, centered=False, maximize=False, use_momentum=None):
     def init(params):
-        z = jax.tree.map(jnp.zeros_like, params)
-        return RMSpropState(jnp.zeros([], jnp.int32), z, z, z)
+        z = _fresh_zeros(params)  # one array per field: a shared one changes the first step's program
+        return RMSpropState(jnp.zeros([], jnp.int32), z(), z(), z())
 
     def update(grads, state, params=None):
         grads = jax.tree.map(lambda g: -g, grads) if maximize else grads
@@ -191,8 +197,8 @@ class AdadeltaState(NamedTuple):
 def scale_by_torch_adadelta(lr, rho=0.9, eps=1e-6):
     """torch's Adadelta (lr folded in as torch's ``param.add_(delta, alpha=-lr)``)."""
     def init(params):
-        z = jax.tree.map(jnp.zeros_like, params)
-        return AdadeltaState(jnp.zeros([], jnp.float64), z, z)
+        z = _fresh_zeros(params)  # one array per field: a shared one changes the first step's program
+        return AdadeltaState(jnp.zeros([], jnp.float64), z(), z())
 
     def update(grads, state, params=None):
         sq = jax.tree.map(lambda s, g: _sq_avg(s, g, rho), state.square_avg, grads)
@@ -213,8 +219,8 @@ class AdamaxState(NamedTuple):
 
 def scale_by_torch_adamax(lr, b1=0.9, b2=0.999, eps=1e-8):
     def init(params):
-        z = jax.tree.map(jnp.zeros_like, params)
-        return AdamaxState(jnp.zeros([], jnp.float64), z, z)
+        z = _fresh_zeros(params)  # one array per field: a shared one changes the first step's program
+        return AdamaxState(jnp.zeros([], jnp.float64), z(), z())
 
     def update(grads, state, params=None):
         step = state.step + 1
@@ -237,8 +243,8 @@ class NAdamState(NamedTuple):
 def scale_by_torch_nadam(lr, b1=0.9, b2=0.999, eps=1e-8, momentum_decay=4e-3):
     """torch's NAdam; ``mu_product`` is a float32 scalar as in torch's state."""
     def init(params):
-        z = jax.tree.map(jnp.zeros_like, params)
-        return NAdamState(jnp.zeros([], jnp.float64), jnp.ones([], jnp.float32), z, z)
+        z = _fresh_zeros(params)  # one array per field: a shared one changes the first step's program
+        return NAdamState(jnp.zeros([], jnp.float64), jnp.ones([], jnp.float32), z(), z())
 
     def update(grads, state, params=None):
         step = state.step + 1
@@ -270,8 +276,8 @@ class RAdamState(NamedTuple):
 
 def scale_by_torch_radam(lr, b1=0.9, b2=0.999, eps=1e-8):
     def init(params):
-        z = jax.tree.map(jnp.zeros_like, params)
-        return RAdamState(jnp.zeros([], jnp.float64), z, z)
+        z = _fresh_zeros(params)  # one array per field: a shared one changes the first step's program
+        return RAdamState(jnp.zeros([], jnp.float64), z(), z())
 
     def update(grads, state, params=None):
         step = state.step + 1
