@@ -874,21 +874,7 @@ def _fast_path(op, binder):
                 fn = x.grad_fn
                 node._next = (fn, x._output_nr) if fn is not None else (x._accumulate_node(), 0)
             else:
-                edges = []
-                for j in edge_idx:
-                    if j < 0:
-                        edges.append(None)
-                        edges.append(0)
-                    else:
-                        x = args[j]
-                        fn = x.grad_fn
-                        if fn is not None:
-                            edges.append(fn)
-                            edges.append(x._output_nr)
-                        else:
-                            edges.append(x._accumulate_node())
-                            edges.append(0)
-                node._next = tuple(edges)
+                node._next = _flat_edges(args, edge_idx)
             node._seq = next(_seq)
             node._p = nplan
             node.params, node._out, rmeta = pin
@@ -1273,6 +1259,26 @@ def _attach_node(op, name, inputs, vals, params, out):
     _attach_planned(plan, op, inputs, vals, params, out)
 
 
+def _flat_edges(inputs, edge_idx):
+    """A node's edges, flat: (grad_fn or AccumulateGrad, output number) per input position of
+    ``edge_idx`` ((None, 0) where it is -1: an input without a gradient)."""
+    edges = []
+    for j in edge_idx:
+        if j < 0:
+            edges.append(None)
+            edges.append(0)
+        else:
+            x = inputs[j]
+            fn = x.grad_fn
+            if fn is not None:
+                edges.append(fn)
+                edges.append(x._output_nr)
+            else:
+                edges.append(x._accumulate_node())
+                edges.append(0)
+    return tuple(edges)
+
+
 def _attach_planned(plan, op, inputs, vals, params, out, pin=None, dvals=None):
     """Build ``out``'s node by ``plan`` (see ``_plan``). ``pin``: (params, (shape, dtype), the
     result's version-error meta) already interned by the caller (the fast path's route); ``dvals``:
@@ -1284,21 +1290,7 @@ def _attach_planned(plan, op, inputs, vals, params, out, pin=None, dvals=None):
         fn = x.grad_fn
         node._next = (fn, x._output_nr) if fn is not None else (x._accumulate_node(), 0)
     else:
-        edges = []
-        for j in edge_idx:
-            if j < 0:
-                edges.append(None)
-                edges.append(0)
-            else:
-                x = inputs[j]
-                fn = x.grad_fn
-                if fn is not None:
-                    edges.append(fn)
-                    edges.append(x._output_nr)
-                else:
-                    edges.append(x._accumulate_node())
-                    edges.append(0)
-        node._next = tuple(edges)
+        node._next = _flat_edges(inputs, edge_idx)
     node._seq = next(_seq)
     node._p = nplan
     if pin is not None:
