@@ -6,7 +6,7 @@ import jax.numpy as jnp
 
 from .. import _dtypes
 from ..tensor import Tensor
-from .registry import autocast_op, defop, dispatch, public
+from .registry import autocast_op, broadcast_shape, defop, dispatch, public
 from .views import squeeze
 
 
@@ -93,11 +93,9 @@ def _scal(v):
 
 
 def _check_out_shape(input, shape, name):
-    import numpy as np
-
     try:
-        b = tuple(np.broadcast_shapes(input._shape, shape))
-    except ValueError:
+        b = broadcast_shape(input._shape, tuple(shape))  # cached per shape pair
+    except RuntimeError:
         b = None
     if b != tuple(shape):
         raise RuntimeError(f"The expanded size of the tensor ({shape[-1]}) must match the existing size "
