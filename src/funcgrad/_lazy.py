@@ -323,6 +323,24 @@ def record(prim, params, args, shape=None, dtype=None):
 _new = object.__new__
 
 
+def _pick_impl(params, tup):
+    return tup[params]
+
+
+PICK = Prim("getitem", _pick_impl)  # one value out of a tuple entry (``record_tuple``)
+
+
+def record_tuple(prim, params, args, avals):
+    """Record ``prim(params, *args)``, whose value is a tuple of arrays with ``avals`` ((shape,
+    dtype) each), as one entry computing the tuple and one ``PICK`` entry per array; returns the
+    picks. All land on one tape (another thread may flush in between otherwise)."""
+    with _lock:
+        if len(_tape.entries) + len(avals) + 2 >= MAX_TAPE:
+            flush()
+        tup = record(prim, params, args, (), None)
+        return [record(PICK, k, [tup], s, d) for k, (s, d) in enumerate(avals)]
+
+
 def wrap(array):
     """A computed Lazy holding ``array`` (Tensors keep their values wrapped: cheap shape lookups)."""
     node = Lazy(tuple(array.shape), np.dtype(array.dtype), -1, -1)

@@ -113,11 +113,6 @@ _Lazy = _lazy.Lazy
 _vjp_prims: dict = {}
 
 
-def _getitem_impl(params, tup):
-    return tup[params]
-
-
-_GETITEM = _lazy.Prim("getitem", _getitem_impl)
 
 
 def _joint_backward(node, vals, g, params, n):
@@ -140,21 +135,8 @@ def _joint_backward(node, vals, g, params, n):
         args = []
     args.extend(vals)
     args.append(g)
-    record = _lazy.record
-    out = []
-    with _lazy._lock:  # the tuple entry and its getitems land on one tape (another thread may flush)
-        if len(_lazy._tape.entries) + len(positions) + 2 >= _lazy.MAX_TAPE:
-            _lazy.flush()
-        tup = record(prim, params, args, (), None)
-        k = 0
-        for nxt, _ in edges:
-            if nxt is None:
-                out.append(None)
-                continue
-            v = vals[positions[k]]
-            out.append(record(_GETITEM, k, [tup], v.shape, v.dtype if type(v) is _Lazy else _lazy._aval(v)[1]))
-            k += 1
-    return out
+    picks = iter(_lazy.record_tuple(prim, params, args, [_lazy._aval(vals[p]) for p in positions]))
+    return [None if nxt is None else next(picks) for nxt, _ in edges]
 
 
 def _formula_inputs(op, i, n):

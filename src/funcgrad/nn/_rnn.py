@@ -218,13 +218,8 @@ def _res_bwd_impl(params, *args):
     return tuple(jax.vjp(f, *[xs[q] for q in positions])[1](g))
 
 
-def _getitem_impl(params, tup):
-    return tup[params]
-
-
 _RES = _lazy.Prim("rnn_layer_saved", _res_impl)
 _RES_BWD = _lazy.Prim("rnn_layer_saved_vjp", _res_bwd_impl)
-_GETITEM = _lazy.Prim("getitem", _getitem_impl)
 
 
 def _run_layer(x, h0, c0, lengths, weights, mode, reverse, proj):
@@ -244,11 +239,7 @@ def _run_layer(x, h0, c0, lengths, weights, mode, reverse, proj):
     G = node.vals[5].shape[0]  # w_hh: (gates * H, P)
     dt = out._dtype.np
     shapes = [(T, B, P), (B, H), (T, B, G), (T, B, G), (T, B, P), (T, B, H)][:n_saved]
-    with _lazy._lock:  # the tuple entry and its getitems land on one tape (another thread may flush)
-        if len(_lazy._tape.entries) + n_saved + 2 >= _lazy.MAX_TAPE:
-            _lazy.flush()
-        tup = _lazy.record(_RES, node.params, vals, (), None)
-        items = [_lazy.record(_GETITEM, k, [tup], shp, dt) for k, shp in enumerate(shapes)]
+    items = _lazy.record_tuple(_RES, node.params, vals, [(shp, dt) for shp in shapes])
     y = items[0]
     if reverse:
         y = _lazy.record(_UNREVERSE, (), [y, vals[3]], (T, B, P), dt)

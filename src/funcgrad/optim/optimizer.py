@@ -497,12 +497,7 @@ def _update_impl(params, *flat):
     return tuple(jax.tree_util.tree_leaves(program(*jax.tree_util.tree_unflatten(treedef, flat))))
 
 
-def _getitem_impl(params, tup):
-    return tup[params]
-
-
 _UPDATE = _lazy.Prim("optimizer_update", _update_impl)
-_GETITEM = _lazy.Prim("getitem", _getitem_impl)
 _out_avals: dict = {}
 
 
@@ -520,11 +515,7 @@ def _record_update(program, args):
             _out_avals.clear()
         out = _out_avals[key] = ([(tuple(x.shape), np.dtype(x.dtype)) for x in leaves], out_def)
     avals, out_def = out
-    with _lazy._lock:  # the tuple entry and its getitems must land on one tape (another thread may flush)
-        if len(_lazy._tape.entries) + len(avals) + 2 >= _lazy.MAX_TAPE:
-            _lazy.flush()
-        tup = _lazy.record(_UPDATE, (program, treedef), flat, (), None)
-        leaves = [_lazy.record(_GETITEM, k, [tup], s, d) for k, (s, d) in enumerate(avals)]
+    leaves = _lazy.record_tuple(_UPDATE, (program, treedef), flat, avals)
     return jax.tree_util.tree_unflatten(out_def, leaves)
 
 

@@ -84,12 +84,7 @@ def _clip_impl(params, max_norm, *grads):
     return (total,) + tuple(g * coef for g in grads)
 
 
-def _getitem_impl(params, tup):
-    return tup[params]
-
-
 _CLIP = _lazy.Prim("clip_grad_norm", _clip_impl)
-_GETITEM = _lazy.Prim("getitem", _getitem_impl)
 
 
 def _fused_clip(grads, max_norm, norm_type):
@@ -106,12 +101,7 @@ def _fused_clip(grads, max_norm, norm_type):
         return None  # the empty-tensor errors of vector_norm
     npd = np.dtype(dt.np)
     args = [const(float(max_norm), npd)] + [g._value() for g in grads]
-    with _lazy._lock:  # the tuple entry and its getitems must land on one tape (another thread may flush)
-        if len(_lazy._tape.entries) + len(grads) + 3 >= _lazy.MAX_TAPE:
-            _lazy.flush()
-        tup = _lazy.record(_CLIP, ord, args, (), None)
-        total = _lazy.record(_GETITEM, 0, [tup], (), npd)
-        new = [_lazy.record(_GETITEM, k + 1, [tup], g._shape, npd) for k, g in enumerate(grads)]
+    total, *new = _lazy.record_tuple(_CLIP, ord, args, [((), npd)] + [(g._shape, npd) for g in grads])
     for g, v in zip(grads, new):
         g._set_value(v)
     return Tensor._make(total, dev)
