@@ -263,42 +263,25 @@ def record(prim, params, args, shape=None, dtype=None):
         gen = tape.gen
         codes = []
         in_pos = tape.in_pos
-        if shape is not None:
-            for a in args:
-                if type(a) is Lazy:
-                    v = a.value
-                    if v is None:
-                        if a.gen == gen:
-                            codes.append(a.idx)
-                            continue
-                        _lost(a)
-                    a = v
-                j = in_pos.get(id(a))
-                if j is None:
-                    j = in_pos[id(a)] = len(tape.inputs)
-                    tape.inputs.append(a)
-                codes.append(-1 - j)
-        else:
+        for a in args:
+            if type(a) is Lazy:
+                v = a.value
+                if v is None:
+                    if a.gen == gen:
+                        codes.append(a.idx)
+                        continue
+                    _lost(a)
+                a = v
+            j = in_pos.get(id(a))
+            if j is None:
+                j = in_pos[id(a)] = len(tape.inputs)
+                tape.inputs.append(a)
+            codes.append(-1 - j)
+        if shape is None:
             key = [prim, params]
             for a in args:
-                if type(a) is Lazy:
-                    key.append(a.shape)
-                    key.append(a.dtype)
-                    v = a.value
-                    if v is None:
-                        if a.gen == gen:
-                            codes.append(a.idx)
-                            continue
-                        _lost(a)
-                    a = v
-                else:
-                    key.append(a.shape)
-                    key.append(a.dtype)
-                j = in_pos.get(id(a))
-                if j is None:
-                    j = in_pos[id(a)] = len(tape.inputs)
-                    tape.inputs.append(a)
-                codes.append(-1 - j)
+                key.append(a.shape)
+                key.append(a.dtype)
             key = tuple(key)
             sd = _shape_cache.get(key)
             if sd is None:

@@ -1279,10 +1279,8 @@ def _flat_edges(inputs, edge_idx):
     return tuple(edges)
 
 
-def _attach_planned(plan, op, inputs, vals, params, out, pin=None, dvals=None):
-    """Build ``out``'s node by ``plan`` (see ``_plan``). ``pin``: (params, (shape, dtype), the
-    result's version-error meta) already interned by the caller (the fast path's route); ``dvals``:
-    the values the node keeps, already dropped as ``plan`` says (ditto)."""
+def _attach_planned(plan, op, inputs, vals, params, out):
+    """Build ``out``'s node by ``plan`` (see ``_plan``)."""
     cls, nplan, edge_idx, fmask, saved_plan, num_pos = plan
     node = cls.__new__(cls)
     if len(edge_idx) == 1 and edge_idx[0] >= 0:
@@ -1293,25 +1291,18 @@ def _attach_planned(plan, op, inputs, vals, params, out, pin=None, dvals=None):
         node._next = _flat_edges(inputs, edge_idx)
     node._seq = next(_seq)
     node._p = nplan
-    if pin is not None:
-        node.params, node._out, rmeta = pin
-    else:
-        p = _interned.get(params)  # one tuple per distinct params, not one per node (promote prepends the dtype)
-        if p is None:
-            p = _interned[params] = params
-        node.params = p
-        o = (out._shape, out._dtype)
-        o2 = _interned.get(o)
-        if o2 is None:
-            if len(_interned) > 50_000:
-                _interned.clear()
-            o2 = _interned[o] = o
-        node._out = o2
-        rmeta = None
-    if dvals is not None:
-        node.vals = dvals
-        node._dropped = bool(fmask)
-    elif fmask:
+    p = _interned.get(params)  # one tuple per distinct params, not one per node (promote prepends the dtype)
+    if p is None:
+        p = _interned[params] = params
+    node.params = p
+    o = (out._shape, out._dtype)
+    o2 = _interned.get(o)
+    if o2 is None:
+        if len(_interned) > 50_000:
+            _interned.clear()
+        o2 = _interned[o] = o
+    node._out = o2
+    if fmask:
         # torch saves only what the derivative reads: the other inputs' values are not kept alive by
         # the graph (nor materialised when pending), only their shapes (see ``_plan``)
         vals = list(vals)
@@ -1341,9 +1332,8 @@ def _attach_planned(plan, op, inputs, vals, params, out, pin=None, dvals=None):
             if j < 0:
                 # a weak reference: the result's value is not kept alive by its own graph (when every
                 # tensor on that storage is gone nothing can modify it), and no node <-> saved cycle
-                if rmeta is None or rmeta[2] is not out._st.device:
-                    rmeta = (out._dtype, out._shape, out._st.device, None, 0)
-                    rmeta = _interned.setdefault(rmeta, rmeta)
+                rmeta = (out._dtype, out._shape, out._st.device, None, 0)
+                rmeta = _interned.setdefault(rmeta, rmeta)
                 saved.append((_weakref(out._st), out._st.version, rmeta, -1))
             else:
                 t = inputs[j]
@@ -1435,7 +1425,6 @@ def _plan(sig, op, name):
 _plans: dict = {}
 
 
-_NO_EDGE = (None, 0)
 # Nodes keep only the float inputs their op's ``saves`` names (what torch's formula saves;
 # tests/autograd/test_saves_coverage.py checks it covers what each vjp reads). Ops without ``saves``
 # and these, whose vjp reads a value torch's decomposition does not save (so it must not be
@@ -1447,6 +1436,15 @@ _KEEP_ALL = frozenset({"quantile_", "embedding_bag"})
 # small tuples many nodes share (input positions, output shape and dtype): one object each
 _interned: dict = {}
 _node_classes: dict = {}
+
+
+def _torch_vjp(f, primals, g):
+    """The cotangents of ``primals`` for output gradient ``g``, as a tuple, in torch's convention:
+    torch's complex gradients are the conjugate of JAX's cotangents, ``conj(vjp(conj(g)))``."""
+    if not (np.iscomplexobj(g) or any(np.iscomplexobj(x) for x in primals)):
+        return tuple(jax.vjp(f, *primals)[1](g))
+    rs = jax.vjp(f, *primals)[1](jax.numpy.conj(g))
+    return tuple(jax.numpy.conj(r) if np.iscomplexobj(r) else r for r in rs)
 
 
 def vjp_op(op, i, n_inputs):
@@ -1464,11 +1462,7 @@ def vjp_op(op, i, n_inputs):
                 ys[i] = xi
                 return prim.impl(params, *ys)
 
-            if not (np.iscomplexobj(g) or np.iscomplexobj(xs[i])):
-                return jax.vjp(f, xs[i])[1](g)[0]
-            # torch's complex gradients are the conjugate of JAX's cotangents: conj(vjp(conj(g)))
-            r = jax.vjp(f, xs[i])[1](jax.numpy.conj(g))[0]
-            return jax.numpy.conj(r) if np.iscomplexobj(r) else r
+            return _torch_vjp(f, [xs[i]], g)[0]
 
         v = OpDef(f"{op.name}_vjp{i}", forward, None, None, False, False, False)
         op._vjps[key] = v
@@ -1498,12 +1492,7 @@ def joint_vjp_op(op, positions, n_inputs):
                     ys[p] = s
                 return prim.impl(params, *ys)
 
-            primals = [xs[p] for p in positions]
-            if not (np.iscomplexobj(g) or any(np.iscomplexobj(x) for x in primals)):
-                return tuple(jax.vjp(f, *primals)[1](g))
-            # torch's complex gradients are the conjugate of JAX's cotangents (as in vjp_op)
-            rs = jax.vjp(f, *primals)[1](jax.numpy.conj(g))
-            return tuple(jax.numpy.conj(r) if np.iscomplexobj(r) else r for r in rs)
+            return _torch_vjp(f, [xs[p] for p in positions], g)
 
         v = OpDef(f"{op.name}_vjp{'_'.join(map(str, positions))}", forward, None, None, False, False, False)
         op._vjps[key] = v
