@@ -194,9 +194,8 @@ class _State:
             for i, g in enumerate(o.param_groups):
                 if i in ov["state"]:
                     params = [p for p in g["params"] if p.grad is not None] or g["params"]
-                    o._expose_state(params, ov["state"][i])
                     # watched for in-place edits before the next step, as the eager step does
-                    watch = [(t._st, t._st.version) for p in params for t in o.state[p].values() if isinstance(t, Tensor)]
+                    watch = o._expose_state(params, ov["state"][i])
                     o._opt_state[id(g)] = (tuple(id(p) for p in params), ov["state"][i], watch)
                 for k, v in ov["hyper"][i].items():
                     if (id(o), i, k) in plan["hyper_changed"]:
@@ -208,7 +207,7 @@ def _group_state(opt, g):
     """A parameter group's optax state; where its ``optimizer.state`` tensors were edited in place
     since the last step (a version moved), the state taken from them, as the eager step does."""
     entry = opt._opt_state[id(g)]
-    if len(entry) > 2 and any(st.version != v for st, v in entry[2]):
+    if opt._edited(entry):
         key = set(entry[0])
         return opt._adopt_state([p for p in g["params"] if id(p) in key], entry[1])
     return entry[1]

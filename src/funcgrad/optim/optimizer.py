@@ -296,8 +296,7 @@ class Optimizer:
         hyper = {k: _hyper_array(v) for k, v in self._hyper_values(group).items()}
         key = tuple(id(p) for p in params)
         entry = self._opt_state.get(id(group))
-        if entry is not None and entry[0] == key and len(entry) > 2 and \
-                any(st.version != v for st, v in entry[2]):
+        if entry is not None and entry[0] == key and self._edited(entry):
             # the user edited optimizer.state tensors in place: torch's next step reads them
             entry = (key, self._adopt_state(params, entry[1]))
         if entry is None or entry[0] != key:
@@ -367,7 +366,6 @@ class Optimizer:
             elif name == "step":
                 value = tuple(_float32_step(v) for v in value)
             per.append((name, value))
-        watch = []
         state = self.state
         for i, p in enumerate(params):
             st = state.get(p)
@@ -379,11 +377,20 @@ class Optimizer:
                 if isinstance(t, Tensor) and t._shape == tuple(v.shape):
                     t._st.value = v if type(v) is _Lazy else wrap(v)
                 else:
-                    t = st[name] = Tensor._make(v, p.device)
-            for t in st.values():
-                if isinstance(t, Tensor):
-                    watch.append((t._st, t._st.version))
-        return watch
+                    st[name] = Tensor._make(v, p.device)
+        return self._watch(params)
+
+    def _watch(self, params):
+        """Each ``optimizer.state`` tensor of ``params`` as (storage, version): an in-place edit
+        before the next step moves a version (``_edited``)."""
+        state = self.state
+        return [(t._st, t._st.version) for p in params for t in state[p].values() if isinstance(t, Tensor)]
+
+    @staticmethod
+    def _edited(entry):
+        """Whether a group's ``_opt_state`` entry (ids, optax state, watch) had its state tensors
+        edited in place since its step (torch's next step reads them: the state is adopted again)."""
+        return len(entry) > 2 and any(st.version != v for st, v in entry[2])
 
     # -- state_dict ---------------------------------------------------------------------------------
     def state_dict(self):

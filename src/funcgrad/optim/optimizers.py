@@ -390,7 +390,7 @@ class Adafactor(Optimizer):
         for p in params:  # torch keeps row_var/col_var for matrices, variance for vectors
             for k in (("variance",) if p.dim() > 1 else ("row_var", "col_var")):
                 self.state[p].pop(k, None)
-        return [(t._st, t._st.version) for p in params for t in self.state[p].values() if isinstance(t, Tensor)]
+        return self._watch(params)
 
     def _adopt_state(self, params, state):
         if not any(p in self.state for p in params):
