@@ -801,12 +801,7 @@ def _run_part(entries, idx, inputs, nodes, vals, returned):
     if len(idx) == 1:
         i = idx[0]
         prim, params, codes = entries[i]
-        args = [vals[c] if c >= 0 else inputs[-1 - c] for c in codes]
-        k = (prim, params, tuple([(a.shape, a.dtype) for a in args]))
-        fn = _kernels.get(k)
-        if fn is None:
-            fn = _kernel(k)
-        vals[i] = fn(*args)
+        vals[i] = _run_kernel(prim, params, [vals[c] if c >= 0 else inputs[-1 - c] for c in codes])
         return
     pouts = tuple([j for j, i in enumerate(idx) if i in returned])
     pkey, sub, ext = _part(entries, idx, inputs, nodes, pouts)
@@ -907,12 +902,7 @@ def _fold(tape, outs):
             prim, params, codes = entries[c]
             if c < tape.carried:
                 # carried over and still held: its own kernel, out of the structure
-                args = [inputs[-1 - d] for d in codes]
-                k = (prim, params, tuple([(a.shape, a.dtype) for a in args]))
-                fn = _kernels.get(k)
-                if fn is None:
-                    fn = _kernel(k)
-                tape.nodes[c].value = fn(*args)
+                tape.nodes[c].value = _run_kernel(prim, params, [inputs[-1 - d] for d in codes])
             else:
                 # carried over: a slice a pad read, of arrays (no pending value), onto an empty next tape
                 if c not in folded or len(new_tape.entries) != new_tape.carried or any(d >= 0 for d in codes):
@@ -958,6 +948,15 @@ def _carried_now(tape, outs):
             prim, params, codes = tape.entries[i]
             tape.nodes[i].value = prim.impl(params, *[tape.inputs[-1 - c] for c in codes])
     return tuple([i for i in outs if i >= k])
+
+
+def _run_kernel(prim, params, args):
+    """``prim(params, *args)`` through its cached per-op kernel."""
+    k = (prim, params, tuple([(a.shape, a.dtype) for a in args]))
+    fn = _kernels.get(k)
+    if fn is None:
+        fn = _kernel(k)
+    return fn(*args)
 
 
 def _kernel(key):

@@ -193,17 +193,26 @@ def _select_ints(self, index):
     return out, tuple(rest)
 
 
+def _slice(t, dim, item, always):
+    """``t`` sliced by ``item`` along ``dim`` (a view op; a full slice is no op unless ``always``)."""
+    size = t._shape[dim]
+    st, sp, step = item.indices(size)
+    if step <= 0:
+        raise ValueError("step must be greater than zero")
+    sp = max(sp, st)
+    if not always and st == 0 and sp == size and step == 1:
+        return t
+    out = views.slice_dim(t, dim, st, sp, step)
+    _lazy.note_slices()
+    return out
+
+
 def getitem(self, index):
     """``self[index]``: basic indices become a chain of view ops, as torch builds them."""
     if type(index) is slice and self._shape:  # seq[i:j]: the common case, straight to its view op
         a, b, k = index.start, index.stop, index.step
         if (a is None or type(a) is int) and (b is None or type(b) is int) and (k is None or type(k) is int):
-            st, sp, step = index.indices(self._shape[0])
-            if step <= 0:
-                raise ValueError("step must be greater than zero")
-            out = views.slice_dim(self, 0, st, max(sp, st), step)
-            _lazy.note_slices()
-            return out
+            return _slice(self, 0, index, True)
     single_slice = isinstance(index, slice)
     index = tuple(_as_int(i) for i in _normalize(index))
     if not all(_is_basic(i) for i in index):
@@ -220,14 +229,7 @@ def getitem(self, index):
             out = views.unsqueeze(out, dim)
             dim += 1
         elif isinstance(item, slice):
-            size = out._shape[dim]
-            st, sp, step = item.indices(size)
-            if step <= 0:
-                raise ValueError("step must be greater than zero")
-            sp = max(sp, st)
-            if single_slice or not (st == 0 and sp == size and step == 1):
-                out = views.slice_dim(out, dim, st, sp, step)
-                _lazy.note_slices()
+            out = _slice(out, dim, item, single_slice)
             dim += 1
         else:
             out = views.select(out, dim, int(item))

@@ -96,7 +96,7 @@ class AdamState(NamedTuple):
 
 def torch_adam(lr, b1=0.9, b2=0.999, eps=1e-8, amsgrad=False, maximize=False):
     def init(params):
-        z = _fresh_zeros(params)  # one array per field: a shared one changes the first step's program
+        z = _fresh_zeros(params)
         return AdamState(jnp.zeros([], jnp.float64), z(), z(), z())
 
     def update(grads, state, params=None):
@@ -130,7 +130,7 @@ class RMSpropState(NamedTuple):
 
 def torch_rmsprop(lr, alpha=0.99, eps=1e-8, momentum=0.0, centered=False, maximize=False, use_momentum=None):
     def init(params):
-        z = _fresh_zeros(params)  # one array per field: a shared one changes the first step's program
+        z = _fresh_zeros(params)
         return RMSpropState(jnp.zeros([], jnp.int32), z(), z(), z())
 
     def update(grads, state, params=None):
@@ -197,7 +197,7 @@ class AdadeltaState(NamedTuple):
 def scale_by_torch_adadelta(lr, rho=0.9, eps=1e-6):
     """torch's Adadelta (lr folded in as torch's ``param.add_(delta, alpha=-lr)``)."""
     def init(params):
-        z = _fresh_zeros(params)  # one array per field: a shared one changes the first step's program
+        z = _fresh_zeros(params)
         return AdadeltaState(jnp.zeros([], jnp.float64), z(), z())
 
     def update(grads, state, params=None):
@@ -219,7 +219,7 @@ class AdamaxState(NamedTuple):
 
 def scale_by_torch_adamax(lr, b1=0.9, b2=0.999, eps=1e-8):
     def init(params):
-        z = _fresh_zeros(params)  # one array per field: a shared one changes the first step's program
+        z = _fresh_zeros(params)
         return AdamaxState(jnp.zeros([], jnp.float64), z(), z())
 
     def update(grads, state, params=None):
@@ -243,7 +243,7 @@ class NAdamState(NamedTuple):
 def scale_by_torch_nadam(lr, b1=0.9, b2=0.999, eps=1e-8, momentum_decay=4e-3):
     """torch's NAdam; ``mu_product`` is a float32 scalar as in torch's state."""
     def init(params):
-        z = _fresh_zeros(params)  # one array per field: a shared one changes the first step's program
+        z = _fresh_zeros(params)
         return NAdamState(jnp.zeros([], jnp.float64), jnp.ones([], jnp.float32), z(), z())
 
     def update(grads, state, params=None):
@@ -276,7 +276,7 @@ class RAdamState(NamedTuple):
 
 def scale_by_torch_radam(lr, b1=0.9, b2=0.999, eps=1e-8):
     def init(params):
-        z = _fresh_zeros(params)  # one array per field: a shared one changes the first step's program
+        z = _fresh_zeros(params)
         return RAdamState(jnp.zeros([], jnp.float64), z(), z())
 
     def update(grads, state, params=None):
