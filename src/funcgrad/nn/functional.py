@@ -364,22 +364,31 @@ def _index_array(t):
 _in_bounds: dict = {}
 
 
-def _check_bounds(arr, n_cls, ignore_index):
-    """torch's ``Target k is out of bounds.``; an array found in range is remembered (by identity)
-    so a training loop's fixed targets are read once, not every step."""
-    key = (id(arr), n_cls, ignore_index)
-    hit = _in_bounds.get(key)
-    if hit is not None and hit is arr:
+def _in_range_once(arr, key, error):
+    """Raise ``error(host array)`` (an exception, or None when in range) for index array ``arr``; an
+    array found in range is remembered by identity under ``key`` (the bounds), so a training loop's
+    fixed indices are read from the device once, not every step. Skipped while traced."""
+    key = (id(arr),) + key
+    if _in_bounds.get(key) is arr:
         return
-    t = concrete(arr)
-    if t is None:
+    host = concrete(arr)
+    if host is None:
         return
-    bad = t[(t != ignore_index) & ((t < 0) | (t >= n_cls))]
-    if len(bad):
-        raise IndexError(f"Target {int(bad.flat[0])} is out of bounds.")
+    err = error(host)
+    if err is not None:
+        raise err
     if len(_in_bounds) > 16:
         _in_bounds.clear()
     _in_bounds[key] = arr
+
+
+def _check_bounds(arr, n_cls, ignore_index):
+    """torch's ``Target k is out of bounds.`` for class targets ``arr``."""
+    def error(t):
+        bad = t[(t != ignore_index) & ((t < 0) | (t >= n_cls))]
+        return IndexError(f"Target {int(bad.flat[0])} is out of bounds.") if len(bad) else None
+
+    _in_range_once(arr, (n_cls, ignore_index), error)
 
 
 def _embedding_fwd(w, idx, padding_idx):
@@ -409,15 +418,8 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
             padding_idx += weight._shape[0]
     idx = _index_array(input)
     n = weight._shape[0]
-    key = (id(idx), n, None)
-    if _in_bounds.get(key) is not idx:
-        host = concrete(idx)
-        if host is not None and host.size and (host.max() >= n or host.min() < 0):
-            raise IndexError("index out of range in self")
-        if host is not None:
-            if len(_in_bounds) > 16:
-                _in_bounds.clear()
-            _in_bounds[key] = idx
+    _in_range_once(idx, (n, None), lambda h: IndexError("index out of range in self")
+                   if h.size and (h.max() >= n or h.min() < 0) else None)
     if padding_idx is not None and padding_idx < 0:
         padding_idx += n
     return _embedding(weight, idx, padding_idx)
