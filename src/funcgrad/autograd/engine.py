@@ -93,6 +93,7 @@ def _op_backward(node, grads, create_graph):
     pos = node._pos
     if op in JOINT_VJP:
         return _joint_backward(node, vals, g, params, n)
+    vjps = _plan_vjps(node._p, n)
     for e, (nxt, nr) in enumerate(node.next_functions):
         if nxt is None:
             out.append(None)
@@ -102,10 +103,7 @@ def _op_backward(node, grads, create_graph):
             args = list(vals)
             args.append(g)
         v = vals[i]
-        prim = _vjp_prims.get((op, i, n))
-        if prim is None:
-            prim = _vjp_prims[(op, i, n)] = vjp_op(op, i, n).prim
-        out.append(record(prim, params, args, v.shape, v.dtype if type(v) is _Lazy else _lazy._aval(v)[1]))
+        out.append(record(vjps[i], params, args, v.shape, v.dtype if type(v) is _Lazy else _lazy._aval(v)[1]))
     return out
 
 
@@ -372,7 +370,7 @@ def _walk(order, buffers, acc_deps, V, touched, executed):
                 pos = p.pos
                 vjps = p.vjps
                 if vjps is None or len(vjps) != n:
-                    vjps = p.vjps = _node_vjps(op, pos, n)
+                    vjps = _plan_vjps(p, n)
                 args = [*vals, g]
                 if tp.__name__ == "NotImplemented":
                     outs = []
@@ -422,6 +420,14 @@ def _wrap_params(p):
         _wrapped_params.clear()
     w = _wrapped_params[id(p)] = (("params", p),)
     return w
+
+
+def _plan_vjps(p, n):
+    """The vjp primitives of a node plan's op for ``n`` input values, kept on the plan."""
+    vjps = p.vjps
+    if vjps is None or len(vjps) != n:
+        vjps = p.vjps = _node_vjps(p.op, p.pos, n)
+    return vjps
 
 
 def _node_vjps(op, pos, n):
