@@ -137,20 +137,31 @@ def _saved_core_bwd(mode, res, cts):
 _saved_core.defvjp(_saved_core_fwd, _saved_core_bwd)
 
 
+def _input_gates(x, w_ih, b_ih, lengths, reverse):
+    """The input's matmul for every step, (T, B, G), and with ``reverse`` each sequence reversed
+    within its own length (then also the (T, B) gather index that reverses it back; else None)."""
+    gi = x @ w_ih.T
+    if b_ih is not None:
+        gi = gi + b_ih
+    if not reverse:
+        return gi, None
+    steps = jnp.arange(x.shape[0])
+    idx = jnp.where(steps[:, None] < lengths[None, :], lengths[None, :] - 1 - steps[:, None], steps[:, None])
+    return jnp.take_along_axis(gi, idx[:, :, None], axis=0), idx
+
+
+def _weights(wb, has_bias, has_proj):
+    """(w_ih, w_hh, b_ih, b_hh, w_hr) of a layer's weight list (None for what it lacks)."""
+    b_ih, b_hh = (wb[2], wb[3]) if has_bias else (None, None)
+    return wb[0], wb[1], b_ih, b_hh, wb[-1] if has_proj else None
+
+
 def _scan_layer(x, h0, c0, lengths, w_ih, w_hh, b_ih, b_hh, w_hr=None, *, mode, reverse, which, core=True,
                 saved=None):
     """One direction of one layer over (T, B, I) input; ``which`` picks the output: the (T, B, H)
     hidden sequence, or the final cell state (B, H) of an LSTM. ``core=False``: the loop without
     its own vjp (forward-mode AD differentiates that one)."""
-    T = x.shape[0]
-    gi = x @ w_ih.T
-    if b_ih is not None:
-        gi = gi + b_ih
-    if reverse:
-        # each sequence reversed within its own length
-        steps = jnp.arange(T)
-        idx = jnp.where(steps[:, None] < lengths[None, :], lengths[None, :] - 1 - steps[:, None], steps[:, None])
-        gi = jnp.take_along_axis(gi, idx[:, :, None], axis=0)
+    gi, idx = _input_gates(x, w_ih, b_ih, lengths, reverse)
     if saved is not None:
         ys, cT = _saved_core(mode, gi, h0, c0, lengths, w_hh, b_hh, w_hr, saved)
     elif core:
@@ -165,10 +176,7 @@ def _scan_layer(x, h0, c0, lengths, w_ih, w_hh, b_ih, b_hh, w_hr=None, *, mode, 
 
 
 def _layer_fwd(x, h0, c0, lengths, *wb, mode, reverse, which, has_bias, has_proj=False, core=True, saved=None):
-    w_ih, w_hh = wb[0], wb[1]
-    b_ih, b_hh = (wb[2], wb[3]) if has_bias else (None, None)
-    w_hr = wb[-1] if has_proj else None
-    return _scan_layer(x, h0, c0, lengths, w_ih, w_hh, b_ih, b_hh, w_hr, mode=mode, reverse=reverse, which=which,
+    return _scan_layer(x, h0, c0, lengths, *_weights(wb, has_bias, has_proj), mode=mode, reverse=reverse, which=which,
                        core=core, saved=saved)
 
 
@@ -187,16 +195,8 @@ def _res_impl(params, x, h0, c0, lengths, *wb):
     """The forward loop once, keeping what the backward loop reads: (core outputs, final cell
     state, input matmul, per-step ``gh``, incoming h [, incoming c])."""
     p = dict(params)
-    w_ih, w_hh = wb[0], wb[1]
-    b_ih, b_hh = (wb[2], wb[3]) if p["has_bias"] else (None, None)
-    w_hr = wb[-1] if p.get("has_proj") else None
-    gi = x @ w_ih.T
-    if b_ih is not None:
-        gi = gi + b_ih
-    if p["reverse"]:
-        steps = jnp.arange(x.shape[0])
-        idx = jnp.where(steps[:, None] < lengths[None, :], lengths[None, :] - 1 - steps[:, None], steps[:, None])
-        gi = jnp.take_along_axis(gi, idx[:, :, None], axis=0)
+    w_ih, w_hh, b_ih, b_hh, w_hr = _weights(wb, p["has_bias"], p.get("has_proj"))
+    gi = _input_gates(x, w_ih, b_ih, lengths, p["reverse"])[0]
     (ys, ghs, hs, cs), cT = _scan_fwd(p["mode"], gi, h0, c0, lengths, w_hh, b_hh, w_hr, True)
     return (ys, cT, gi, ghs, hs) + ((cs,) if cs is not None else ())
 
