@@ -1449,36 +1449,12 @@ def _torch_vjp(f, primals, g):
 
 def vjp_op(op, i, n_inputs):
     """The op computing the gradient of ``op``'s input ``i`` from (inputs..., grad_output)."""
-    key = (i, n_inputs)
-    v = op._vjps.get(key)
-    if v is None:
-        prim = op.prim
-
-        def forward(*args, params):
-            xs, g = list(args[:-1]), args[-1]
-
-            def f(xi):
-                ys = list(xs)
-                ys[i] = xi
-                return prim.impl(params, *ys)
-
-            return _torch_vjp(f, [xs[i]], g)[0]
-
-        v = OpDef(f"{op.name}_vjp{i}", forward, None, None, False, False, False)
-        op._vjps[key] = v
-    return v
+    return _vjp_def(op, (i, n_inputs), f"{op.name}_vjp{i}", (i,), True)
 
 
-# Ops whose backward computes the gradients of all its inputs in ONE vjp (``joint_vjp_op``), not one
-# vjp per input: for an op whose forward is a loop (an RNN layer's ``lax.scan``), per-input vjps are
-# separate backward loops that XLA cannot merge; its module adds the op here.
-JOINT_VJP: set = set()
-
-
-def joint_vjp_op(op, positions, n_inputs):
-    """The op computing the gradients of ``op``'s inputs at ``positions`` (a tuple) from
-    (inputs..., grad_output), as a tuple: one reverse pass for all of them."""
-    key = (positions, n_inputs)
+def _vjp_def(op, key, name, positions, single):
+    """The (cached) op computing the gradients of ``op``'s inputs at ``positions`` from (inputs...,
+    grad_output) in one vjp: a tuple, or with ``single`` the one gradient."""
     v = op._vjps.get(key)
     if v is None:
         prim = op.prim
@@ -1492,8 +1468,20 @@ def joint_vjp_op(op, positions, n_inputs):
                     ys[p] = s
                 return prim.impl(params, *ys)
 
-            return _torch_vjp(f, [xs[p] for p in positions], g)
+            r = _torch_vjp(f, [xs[p] for p in positions], g)
+            return r[0] if single else r
 
-        v = OpDef(f"{op.name}_vjp{'_'.join(map(str, positions))}", forward, None, None, False, False, False)
-        op._vjps[key] = v
+        v = op._vjps[key] = OpDef(name, forward, None, None, False, False, False)
     return v
+
+
+# Ops whose backward computes the gradients of all its inputs in ONE vjp (``joint_vjp_op``), not one
+# vjp per input: for an op whose forward is a loop (an RNN layer's ``lax.scan``), per-input vjps are
+# separate backward loops that XLA cannot merge; its module adds the op here.
+JOINT_VJP: set = set()
+
+
+def joint_vjp_op(op, positions, n_inputs):
+    """The op computing the gradients of ``op``'s inputs at ``positions`` (a tuple) from
+    (inputs..., grad_output), as a tuple: one reverse pass for all of them."""
+    return _vjp_def(op, (positions, n_inputs), f"{op.name}_vjp{'_'.join(map(str, positions))}", positions, False)
