@@ -474,22 +474,68 @@ def _run(tape):
             outs = _fold(tape, outs)
             if not outs:
                 return
-        key = (tuple(entries), tuple([(a.shape, a.dtype) for a in inputs]), outs)
+        layout, args = _layout(inputs)
+        key = (tuple(entries), layout, outs)
         fn = _program_cache.get(key)
         if fn is not None:
             _recent.append(False)
             _program_cache.move_to_end(key)
             _stats["fused_runs"] += 1
-            results = fn(*inputs)
+            results = fn(*args)
         else:
-            results = _run_new(key, nodes, entries, inputs, outs)
+            results = _run_new(key, nodes, entries, inputs, outs, args)
     for i, r in zip(outs, results):
         nodes[i].value = r
 
 
-def _run_new(key, nodes, entries, inputs, outs):
+def _layout(inputs):
+    """The fused program's view of the tape's inputs: (layout, call arguments). ``layout`` has one
+    item per input: ``_INT`` for a lifted int (an int64 numpy scalar: they are passed packed, as one
+    int64 array, the first argument, which the program indexes: a jitted call pays for each host
+    scalar it is given), the marker of a placed zeros (``note_zeros``: built inside the program, not
+    passed), else the input's (shape, dtype) (passed as is). Part of the structure key, so a cached
+    program is only ever called with the layout it was built for."""
+    layout = []
+    args = []
+    ints = []
+    zeros = _zero_ids
+    for a in inputs:
+        if type(a) is np.ndarray:
+            if a.dtype is _I64 and not a.shape:
+                layout.append(_INT)
+                ints.append(a)
+                continue
+        else:
+            z = zeros.get(id(a))
+            if z is not None:
+                layout.append(z[1])
+                continue
+        layout.append((a.shape, a.dtype))
+        args.append(a)
+    if ints:
+        args.insert(0, np.fromiter(ints, _I64, len(ints)))
+    return tuple(layout), args
+
+
+_I64 = np.dtype(np.int64)
+_INT = "int64"  # a lifted int in a layout (any other input is a (shape, dtype) pair or a zeros marker)
+# id(array) -> (array, its layout marker): the zeros ``undrop`` places for dropped values (vjp
+# placeholders whose data no formula reads); held here so their ids stay theirs.
+_zero_ids: dict = {}
+
+
+def note_zeros(array):
+    """``array`` (a concrete array of zeros, never changed) is built inside fused programs as a
+    constant rather than passed as an input."""
+    if len(_zero_ids) >= 4096:
+        _zero_ids.clear()
+    _zero_ids[id(array)] = (array, ("zeros", tuple(array.shape), np.dtype(array.dtype)))
+
+
+def _run_new(key, nodes, entries, inputs, outs, args):
     """A structure without a fused program: run it op by op, fuse it, or split it into segments
-    (see the module docstring)."""
+    (see the module docstring). ``key`` is the tape's structure key, ``args`` its fused program's
+    arguments (see ``_layout``)."""
     heat = _heat.get(key, 0) + 1
     churn = sum(_recent)
     if _cuts and _tier is None and heat < HOT and churn >= CHURN:
@@ -534,9 +580,9 @@ def _run_new(key, nodes, entries, inputs, outs):
         _heat.pop(key, None)
         _prev_put(entries, nodes, inputs, outs)
         _mark_seen(keys)
-        fn = _compile(key, entries, outs, "programs")
+        fn = _compile(key, entries, outs, "programs", key[1])
         _stats["fused_runs"] += 1
-        return fn(*inputs)
+        return fn(*args)
     if live > 1:
         _remember_heat(key, heat)
         if _tier is None:
@@ -593,8 +639,8 @@ def _mark_seen(keys):
             _seen[k] = True
 
 
-def _compile(key, entries, outs, counter):
-    fn = _program_cache[key] = jax.jit(_program(entries, outs))
+def _compile(key, entries, outs, counter, layout=None):
+    fn = _program_cache[key] = jax.jit(_program(entries, outs, layout=layout))
     _stats[counter] += 1
     if len(_program_cache) > MAX_PROGRAMS:
         _program_cache.popitem(last=False)
@@ -991,8 +1037,11 @@ _FOLDS = frozenset({
 })
 
 
-def _program(entries, outs, barriers=True):
-    """The tape as one function of its inputs (jitted by the caller)."""
+def _program(entries, outs, barriers=True, layout=None):
+    """The tape as one function of its inputs (jitted by the caller); with ``layout`` (see
+    ``_layout``), of the arguments that layout passes."""
+    if layout is not None:
+        return _unpacking(_program(entries, outs, barriers), layout)
     entries = list(entries)
     outs = list(outs)
     fences = set()
@@ -1016,3 +1065,36 @@ def _program(entries, outs, barriers=True):
         return [vals[i] for i in outs]
 
     return program
+
+
+def _unpacking(program, layout):
+    """``program`` (a function of the tape's inputs) as a function of ``layout``'s arguments: the
+    packed ints first (when any), then the inputs passed as they are; zeros built in place."""
+    plan = []  # per input: ("a", argument index) / ("i", index in the packed ints) / ("z", shape, dtype)
+    k = 1 if _INT in layout else 0
+    m = 0
+    for item in layout:
+        if item == _INT:
+            plan.append(("i", m))
+            m += 1
+        elif item[0] == "zeros":
+            plan.append(("z", item[1], item[2]))
+        else:
+            plan.append(("a", k))
+            k += 1
+    barrier = jax.lax.optimization_barrier
+
+    def unpacked(*args):
+        inputs = []
+        for p in plan:
+            if p[0] == "a":
+                inputs.append(args[p[1]])
+            elif p[0] == "i":
+                inputs.append(args[0][p[1]])
+            else:
+                # behind a barrier: XLA must not simplify with its value (x + 0 -> x turns -0.0 into
+                # 0.0), as it could not with an input's
+                inputs.append(barrier(jax.numpy.zeros(p[1], p[2])))
+        return program(*inputs)
+
+    return unpacked
