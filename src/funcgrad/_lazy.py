@@ -907,12 +907,16 @@ def _fold(tape, outs):
     inputs = tape.inputs
     folds = _folds
     void = _voidable
+    cache = _fold_cache
     refs = {}  # slice entry -> entries reading it
     folded = set()
-    for i, (prim, params, codes) in enumerate(entries):
-        for c in codes:
-            if c in refs:
-                refs[c] += 1
+    i = -1
+    for prim, params, codes in entries:
+        i += 1
+        if refs:
+            for c in codes:
+                if c in refs:
+                    refs[c] += 1
         if prim in void:
             refs[i] = 0
             continue
@@ -923,7 +927,15 @@ def _fold(tape, outs):
         if c < 0 or c not in refs:
             continue
         pprim, pparams, pcodes = entries[c]
-        r = rule(params, pprim, pparams)
+        ck = (prim, params, pprim, pparams)
+        r = cache.get(ck, cache)
+        if r is cache:  # rules are pure functions of these: one call per pad and slice shape
+            r = rule(params, pprim, pparams)
+            if len(cache) >= 4096:
+                cache.clear()
+            if r is not None:
+                r = (r[0], r[1], tuple([_int_const(v) for v in r[2]]))
+            cache[ck] = r
         if r is None:
             continue
         nprim, nparams, ints = r
@@ -931,9 +943,9 @@ def _fold(tape, outs):
         for d in pcodes:
             if d in refs:
                 refs[d] += 1
-        for v in ints:
+        for a in ints:
             new.append(-1 - len(inputs))
-            inputs.append(_int_arg(v))
+            inputs.append(a)
         refs[c] -= 1
         folded.add(c)
         entries[i] = (nprim, nparams, tuple(new))
@@ -960,6 +972,24 @@ def _fold(tape, outs):
         carry = set(carry)
         outs = tuple([i for i in outs if i not in carry])
     return outs
+
+
+# (pad prim, pad params, slice prim, slice params) -> the fold rule's result, its ints as int64
+# scalars (shared: fold appends them to the inputs without deduplicating, each a slot of its own)
+_fold_cache: dict = {}
+
+
+def _int_const(v):
+    """The read-only int64 scalar of ``v`` (one per value: see ``_fold_cache``)."""
+    a = _int_consts.get(v)
+    if a is None:
+        if len(_int_consts) >= 4096:
+            _int_consts.clear()
+        a = _int_consts[v] = _int_arg(v)
+    return a
+
+
+_int_consts: dict = {}
 
 
 def _carry(node, prim, params, args):
