@@ -43,6 +43,7 @@ import collections
 import contextlib
 import ctypes
 import itertools
+import operator
 import sys
 import threading
 
@@ -889,6 +890,8 @@ def _run_part(entries, idx, inputs, nodes, vals, returned):
 # dropped unread), once. So every step of such a loop has one structure: one cached program.
 _VOID = Prim("void", lambda params, *xs: None)
 _VOID_ENTRY = (_VOID, None, ())
+_first = operator.itemgetter(0)
+_codes = operator.itemgetter(2)
 # pad prim -> rule(params, producer prim, producer params) -> (prim, params, ints) or None; the new
 # entry reads the producer's arguments then the ints (fresh inputs)
 _folds: dict = {}
@@ -906,25 +909,29 @@ def _fold(tape, outs):
     entries = tape.entries
     inputs = tape.inputs
     folds = _folds
-    void = _voidable
+    kind = dict(folds)
+    kind.update(dict.fromkeys(_voidable, True))
+    # each entry's rule (a pad), True (a slice) or None, and the entries with one: C-level passes,
+    # the python loop below only visits slices and pads
+    kinds = list(map(kind.get, map(_first, entries)))
+    special = list(itertools.compress(range(len(entries)), kinds))
+    slices = [i for i in special if kinds[i] is True]
+    if not slices:
+        return outs
+    refs = dict.fromkeys(slices, 0)  # slice entry -> entries reading it
+    for c in itertools.chain.from_iterable(map(_codes, entries)):
+        if c in refs:
+            refs[c] += 1
+    sliceset = refs.keys()
     cache = _fold_cache
-    refs = {}  # slice entry -> entries reading it
     folded = set()
-    i = -1
-    for prim, params, codes in entries:
-        i += 1
-        if refs:
-            for c in codes:
-                if c in refs:
-                    refs[c] += 1
-        if prim in void:
-            refs[i] = 0
+    for i in special:
+        rule = kinds[i]
+        if rule is True:
             continue
-        rule = folds.get(prim)
-        if rule is None:
-            continue
+        prim, params, codes = entries[i]
         c = codes[0]
-        if c < 0 or c not in refs:
+        if c not in sliceset:
             continue
         pprim, pparams, pcodes = entries[c]
         ck = (prim, params, pprim, pparams)
@@ -941,7 +948,7 @@ def _fold(tape, outs):
         nprim, nparams, ints = r
         new = list(pcodes)
         for d in pcodes:
-            if d in refs:
+            if d in sliceset:
                 refs[d] += 1
         for a in ints:
             new.append(-1 - len(inputs))
@@ -949,23 +956,25 @@ def _fold(tape, outs):
         refs[c] -= 1
         folded.add(c)
         entries[i] = (nprim, nparams, tuple(new))
-    dead = [c for c, k in refs.items() if k == 0]
+    dead = [c for c in slices if not refs[c]]
     if not dead:
         return outs
     held = set(outs)
     new_tape = _tape
     carry = []
+    nodes = tape.nodes
+    ncarried = tape.carried
     for c in dead:
         if c in held:
             prim, params, codes = entries[c]
-            if c < tape.carried:
+            if c < ncarried:
                 # carried over and still held: its own kernel, out of the structure
-                tape.nodes[c].value = _run_kernel(prim, params, [inputs[-1 - d] for d in codes])
+                nodes[c].value = _run_kernel(prim, params, [inputs[-1 - d] for d in codes])
             else:
                 # carried over: a slice a pad read, of arrays (no pending value), onto an empty next tape
-                if c not in folded or len(new_tape.entries) != new_tape.carried or any(d >= 0 for d in codes):
+                if c not in folded or len(new_tape.entries) != new_tape.carried or max(codes) >= 0:
                     continue
-                _carry(tape.nodes[c], prim, params, [inputs[-1 - d] for d in codes])
+                _carry(nodes[c], prim, params, [inputs[-1 - d] for d in codes], new_tape)
             carry.append(c)
         entries[c] = _VOID_ENTRY
     if carry:
@@ -992,20 +1001,23 @@ def _int_const(v):
 _int_consts: dict = {}
 
 
-def _carry(node, prim, params, args):
-    """Put ``node`` (``prim(params, *args)``, args concrete) on the current tape as a pending entry."""
-    tape = _tape
+def _carry(node, prim, params, args, tape=None):
+    """Put ``node`` (``prim(params, *args)``, args concrete) on ``tape`` (the current tape) as a pending entry."""
+    if tape is None:
+        tape = _tape
     in_pos = tape.in_pos
+    inputs = tape.inputs
     codes = []
     for a in args:
         j = in_pos.get(id(a))
         if j is None:
-            j = in_pos[id(a)] = len(tape.inputs)
-            tape.inputs.append(a)
+            j = in_pos[id(a)] = len(inputs)
+            inputs.append(a)
         codes.append(-1 - j)
     node.gen = tape.gen
-    node.idx = len(tape.nodes)
-    tape.nodes.append(node)
+    nodes = tape.nodes
+    node.idx = len(nodes)
+    nodes.append(node)
     tape.entries.append((prim, params, tuple(codes)))
     tape.carried += 1
     tape.fold = True
