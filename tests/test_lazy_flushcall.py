@@ -91,6 +91,9 @@ def test_layout_packs_ints_and_builds_zeros():
     other = jnp.zeros((2, 3), jnp.float32)
     layout2, args2 = _lazy._layout([a, i1, other, i2])
     assert layout2[2] == ((2, 3), np.dtype(np.float32)) and args2[2] is other
+    k = id(zeros)
+    del zeros, layout, args
+    assert k not in _lazy._zero_ids  # not kept alive; its id may be another array's now
 
 
 def _model_step(lib, x, w, b, signs):

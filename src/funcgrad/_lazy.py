@@ -10,7 +10,9 @@ caused them). Nothing runs until a value is observed (``print``, ``.item()``, ``
 - **op by op**, each entry through a small jitted kernel cached by (primitive, parameters, input
   shapes and dtypes) and shared by every tape; entries whose values nobody needs are skipped;
 - **fused**: the whole tape as one jitted program, keyed by its structure (entries, input shapes
-  and dtypes, which entries are still referenced) and cached.
+  and dtypes, which entries are still referenced) and cached. Its lifted ints are passed packed in
+  one int64 array and the zeros standing for dropped values are built inside it (``_layout``): a
+  jitted call pays for every argument, a host scalar most.
 
 A structure seen before runs its fused program. A new structure is fused too (the first steps of
 a training loop, whose structure will recur), unless structures keep changing (``CHURN`` of the
@@ -46,6 +48,7 @@ import itertools
 import operator
 import sys
 import threading
+import weakref
 
 import jax
 import numpy as np
@@ -520,17 +523,18 @@ def _layout(inputs):
 
 _I64 = np.dtype(np.int64)
 _INT = "int64"  # a lifted int in a layout (any other input is a (shape, dtype) pair or a zeros marker)
-# id(array) -> (array, its layout marker): the zeros ``undrop`` places for dropped values (vjp
-# placeholders whose data no formula reads); held here so their ids stay theirs.
+# id(array) -> (weak reference, layout marker): the zeros ``undrop`` places for dropped values (vjp
+# placeholders whose data no formula reads); an entry leaves when its array dies, before its id
+# can be another object's.
 _zero_ids: dict = {}
 
 
 def note_zeros(array):
     """``array`` (a concrete array of zeros, never changed) is built inside fused programs as a
     constant rather than passed as an input."""
-    if len(_zero_ids) >= 4096:
-        _zero_ids.clear()
-    _zero_ids[id(array)] = (array, ("zeros", tuple(array.shape), np.dtype(array.dtype)))
+    k = id(array)
+    _zero_ids[k] = (weakref.ref(array, lambda _, k=k: _zero_ids.pop(k, None)),
+                    ("zeros", tuple(array.shape), np.dtype(array.dtype)))
 
 
 def _run_new(key, nodes, entries, inputs, outs, args):
