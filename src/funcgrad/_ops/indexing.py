@@ -202,8 +202,27 @@ def _slice(t, dim, item, always):
     sp = max(sp, st)
     if not always and st == 0 and sp == size and step == 1:
         return t
-    out = views.slice_dim(t, dim, st, sp, step)
+    out = views.slice_view(t, dim, st, sp, step)
     _lazy.note_slices()
+    return out
+
+
+def _unsqueezes(self, index):
+    """``self[index]`` for an index of Nones and full slices (``:``) only, at least one None and no
+    more slices than dims: one unsqueeze per None, as the general loop makes them; else None."""
+    dims = []
+    d = 0
+    for item in index:
+        if item is None:
+            dims.append(d)
+        elif type(item) is not slice or item.start is not None or item.stop is not None or item.step is not None:
+            return None
+        d += 1
+    if not dims or d - len(dims) > len(self._shape):
+        return None
+    out = self
+    for d in dims:
+        out = views.unsqueeze_view(out, d)
     return out
 
 
@@ -213,6 +232,10 @@ def getitem(self, index):
         a, b, k = index.start, index.stop, index.step
         if (a is None or type(a) is int) and (b is None or type(b) is int) and (k is None or type(k) is int):
             return _slice(self, 0, index, True)
+    elif type(index) is tuple and self._shape:  # x[None, :], x[:, None], m[:, :, None]: unsqueezes only
+        out = _unsqueezes(self, index)
+        if out is not None:
+            return out
     single_slice = isinstance(index, slice)
     index = tuple(_as_int(i) for i in _normalize(index))
     if not all(_is_basic(i) for i in index):
