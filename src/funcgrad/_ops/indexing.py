@@ -356,9 +356,42 @@ def cat(tensors, dim=0):
 concat = concatenate = cat
 
 
-@defop(lambda *xs, axis: jnp.stack(xs, axis=axis), node="StackBackward0", saves={}, promote=True)
-def stack(tensors, dim=0):
+@public(method=True)
+def stack(tensors, dim=0, *, out=None):
     """Stack tensors of equal shape along a new dimension."""
+    if out is None and type(tensors) is list and tensors and type(dim) is int:
+        # plain tensors of one shape, dtype and device: checked and bound once per (count, shape,
+        # dtype, dim), then recorded directly
+        t0 = tensors[0]
+        if type(t0) is Tensor:
+            shape, dt, dev = t0._shape, t0._dtype, t0._st.device
+            for t in tensors:
+                if type(t) is not Tensor or t._shape != shape or t._dtype is not dt or t._st.device is not dev:
+                    break
+            else:
+                key = (len(tensors), shape, dt, dim)
+                r = _stack_routes.get(key)
+                if r is not None:
+                    res = views.direct_many(_stack.op, tensors, r[0], r[1], dt, "StackBackward0")
+                    if res is not None:
+                        return res
+                res = _stack(tensors, dim)
+                if r is None and res._dtype is dt:
+                    if len(_stack_routes) > 4096:
+                        _stack_routes.clear()
+                    _stack_routes[key] = ((dt.np,) + _stack.__wrapped__(tensors, dim)[1], res._shape)
+                return res
+    return _stack(tensors, dim, out=out)
+
+
+_stack_routes: dict = {}
+
+
+@defop(lambda *xs, axis: jnp.stack(xs, axis=axis), node="StackBackward0", saves={}, promote=True, method=False,
+       function=False, name="stack")
+def _stack(tensors, dim=0):
+    if isinstance(tensors, Tensor):
+        raise TypeError("stack(): argument 'tensors' (position 1) must be tuple of Tensors, not Tensor")
     tensors = list(tensors)
     if not tensors:
         raise RuntimeError("stack expects a non-empty TensorList")

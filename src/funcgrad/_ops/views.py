@@ -317,6 +317,40 @@ def direct(op, x, params, shape, name):
     return out
 
 
+def direct_many(op, xs, params, shape, dt, name):
+    """``direct`` for a non-view op of several tensor inputs ``xs`` (one device), whose result has
+    ``shape`` and dtype ``dt`` (stack's inputs)."""
+    if _ac.live is not None or _fwd_state.level >= 0 or _lstate.tracing or not _lstate.lazy:
+        return None
+    grad = _mode.grad
+    if _lazy._deferred and grad:
+        _lazy.flush()
+    rg = False
+    vals = []
+    for x in xs:
+        vals.append(x._st.value if x._view is None else x._value())
+        if x._rg:
+            rg = True
+    lz = _lazy.record(op.prim, params, vals, shape, dt.np)
+    if type(lz) is not _Lazy:
+        lz = _lazy.wrap(lz)
+    out = _new_obj(Tensor)
+    out._st = ost = _new_obj(Storage)
+    ost.value = lz
+    ost.version = 0
+    ost.device = xs[0]._st.device
+    ost.last_fn = None
+    out._shape = shape
+    out._dtype = dt
+    out._rg = False
+    out.grad_fn = None
+    if _mode.inference:
+        out._inference = True
+    if rg and grad and dt in _DIFF:
+        _attach_node(op, name, tuple(xs), vals, params, out)
+    return out
+
+
 _new_obj = object.__new__
 _Lazy = _lazy.Lazy
 _ac = _autocast.state
