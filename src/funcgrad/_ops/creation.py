@@ -220,21 +220,24 @@ def _flat(data):
     return _leaf(arr, dt)
 
 
-def _leaf(arr, dt):
+def _leaf(arr, dt, a=None, shape=None):
     """A leaf tensor of ``arr`` (C-contiguous, made for the call, of ``dt``'s numpy dtype) on the CPU
-    when the CPU is JAX's default device: ``_new(arr, owned=True)`` with nothing looked up; else None."""
-    if not _flat_dev:
-        jdev = _CPU.jax_device()
-        _flat_dev.append(jdev if jdev == jax.devices()[0] else None)  # the CPU is JAX's default device
-    jdev = _flat_dev[0]
-    if jdev is None:
-        return None
-    a = _put_owned(arr, jdev)
+    when the CPU is JAX's default device: ``_new(arr, owned=True)`` with nothing looked up; else None.
+    Or of ``a``, a JAX array of ``shape`` and ``dt`` already there."""
     if a is None:
-        return None
+        if not _flat_dev:
+            jdev = _CPU.jax_device()
+            _flat_dev.append(jdev if jdev == jax.devices()[0] else None)  # the CPU is JAX's default device
+        jdev = _flat_dev[0]
+        if jdev is None:
+            return None
+        a = _put_owned(arr, jdev)
+        if a is None:
+            return None
+        shape = arr.shape
     lz = _new_obj(_lazy.Lazy)  # _lazy.wrap(a), its shape and dtype known
-    lz.shape = arr.shape
-    lz.dtype = arr.dtype
+    lz.shape = shape
+    lz.dtype = dt.np
     lz.value = a
     lz.gen = lz.idx = -1
     t = _new_obj(Tensor)  # Tensor._make, inlined
@@ -243,7 +246,7 @@ def _leaf(arr, dt):
     st.version = 0
     st.device = _CPU
     st.last_fn = None
-    t._shape = arr.shape
+    t._shape = shape
     t._dtype = dt
     t._rg = False
     t.grad_fn = None
@@ -255,6 +258,7 @@ def _leaf(arr, dt):
 _new_obj = object.__new__
 _F32_MAX = float(np.finfo(np.float32).max)
 _flat_dev: list = []
+_aranges: dict = {}
 _gmode = grad_mode._mode
 
 
@@ -398,8 +402,16 @@ def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=Fa
     if end is None:
         if type(start) is int and start >= 0 and dtype is None and device is None and requires_grad is False \
                 and out is None:
-            t = _leaf(np.arange(start, dtype=np.int64), _dtypes.int64)  # arange(n): the common case
+            # arange(n): the common case. Its array is cached per n (JAX arrays are immutable: an
+            # in-place op gives a tensor a new value; only a donation deletes one, then it is made again)
+            a = _aranges.get(start)
+            if a is not None and not a.is_deleted():
+                return _leaf(None, _dtypes.int64, a, (start,))
+            t = _leaf(np.arange(start, dtype=np.int64), _dtypes.int64)
             if t is not None:
+                if len(_aranges) > 256:
+                    _aranges.clear()
+                _aranges[start] = t._st.value.value
                 return t
         start, end = 0, start
     vals = [_num(v) for v in (start, end, step)]

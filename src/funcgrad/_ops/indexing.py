@@ -231,12 +231,18 @@ def getitem(self, index):
     if type(index) is slice and self._shape:  # seq[i:j]: the common case, straight to its view op
         a, b, k = index.start, index.stop, index.step
         if (a is None or type(a) is int) and (b is None or type(b) is int) and (k is None or type(k) is int):
-            return _slice(self, 0, index, True)
+            st, sp, step = index.indices(self._shape[0])
+            if step > 0:  # _slice(self, 0, index, True), inlined
+                out = views.slice_view(self, 0, st, sp if sp > st else st, step)
+                _lazy.note_slices()
+                return out
     elif type(index) is tuple and self._shape:  # x[None, :], x[:, None], m[:, :, None]: unsqueezes only
         out = _unsqueezes(self, index)
         if out is not None:
             return out
     single_slice = isinstance(index, slice)
+    if single_slice and not self._shape:
+        raise IndexError("slice() cannot be applied to a 0-dim tensor.")
     index = tuple(_as_int(i) for i in _normalize(index))
     if not all(_is_basic(i) for i in index):
         base, index = _select_ints(self, index)
@@ -395,6 +401,9 @@ def _stack(tensors, dim=0):
     tensors = list(tensors)
     if not tensors:
         raise RuntimeError("stack expects a non-empty TensorList")
+    for i, t in enumerate(tensors):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"expected Tensor as element {i} in argument 0, but got {type(t).__name__}")
     n = tensors[0].dim() + 1
     if not -n <= dim < n:
         raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {dim})")
