@@ -278,11 +278,12 @@ def narrow(input, dim, start, length):
     return (input,), (("dim", d), ("start", start), ("length", int(length)))
 
 
-def direct(op, x, params, shape, name):
+def direct(op, x, params, shape, name, lifted=None):
     """``dispatch(op, (x,), params)`` for one tensor input ``x`` whose result has ``shape`` and x's dtype
     (view ops, constant pads): recorded and built with none of dispatch's general machinery (no
     binder, no shape inference). None where a mode needs that machinery (autocast, forward AD, a
-    trace, eager mode): the caller then calls the op."""
+    trace, eager mode): the caller then calls the op. ``lifted``: what ``op.prim.lift(params)``
+    gives, known to the caller (then recorded as that)."""
     if _ac.live is not None or _fwd_state.level >= 0 or _lstate.tracing or not _lstate.lazy:
         return None
     grad = _mode.grad
@@ -291,7 +292,10 @@ def direct(op, x, params, shape, name):
     dt = x._dtype
     st = x._st
     v = st.value if x._view is None else x._value()
-    lz = _lazy.record(op.prim, params, [v], shape, dt.np)
+    if lifted is None:
+        lz = _lazy.record(op.prim, params, [v], shape, dt.np)
+    else:
+        lz = _lazy.record(lifted[0], lifted[1], [v, _lazy._int_arg(lifted[2])], shape, dt.np)
     if type(lz) is not _Lazy:
         lz = _lazy.wrap(lz)
     out = _new_obj(Tensor)
@@ -362,8 +366,11 @@ _mode = _gm._mode
 def slice_view(x, dim, start, stop, step):
     """``slice_dim(x, dim, start, stop, step)`` (bounds normalised, ``stop >= start``) by ``direct``."""
     s = x._shape
+    n = (stop - start + step - 1) // step
+    # the slice's start as an argument (``_slice_lift``, done here)
+    lifted = (_SLICE_AT, (dim, (n - 1) * step + 1, step), start) if start != 0 and n > 0 else None
     out = direct(slice_dim.op, x, (("dim", dim), ("start", start), ("stop", stop), ("step", step)),
-                 s[:dim] + ((stop - start + step - 1) // step,) + s[dim + 1:], "SliceBackward0")
+                 s[:dim] + (n,) + s[dim + 1:], "SliceBackward0", lifted)
     return out if out is not None else slice_dim(x, dim, start, stop, step)
 
 
