@@ -677,7 +677,7 @@ def clone(input, *, memory_format=None):
 
 
 @defop(lambda x, dtype: x.astype(dtype), node="ToCopyBackward0", saves={0: ()}, method=False, function=False,
-       name="to_copy")
+       name="to_copy", fast="static")
 def _to_copy(input, dtype):
     return (input,), (("dtype", dtype.np),)
 
