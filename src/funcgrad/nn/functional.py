@@ -51,6 +51,8 @@ def _reduction(reduction, size_average=None, reduce=None):
         size_average = True if size_average is None else size_average
         reduce = True if reduce is None else reduce
         reduction = "none" if not reduce else ("mean" if size_average else "sum")
+        warnings.warn(f"size_average and reduce args will be deprecated, please use reduction='{reduction}' instead.",
+                      UserWarning, stacklevel=3)
     if reduction not in _REDUCTIONS:
         raise ValueError(f"{reduction} is not a valid value for reduction")
     return reduction
@@ -92,11 +94,14 @@ def linear(input, weight, bias=None):
         return dispatch(views.squeeze.op, (out,), (("shape", tuple(out._shape[1:])),), "SqueezeBackward4")
     lead = input._shape[:-1]
     # a tensor that is not a view is contiguous: its reshape is a view
-    flat = views.view(input, (-1, input._shape[-1])) if input._view is None else input.reshape(-1, input._shape[-1])
-    if bias is not None:
+    contiguous = input._view is None or input.is_contiguous()
+    flat = views.view(input, (-1, input._shape[-1])) if contiguous else input.reshape(-1, input._shape[-1])
+    if bias is not None and contiguous:
         return views.view(linalg.addmm(bias, flat, views.t(weight)), tuple(lead) + (out_f,))
-    out = linalg.mm(flat, views.t(weight))
-    return views._unsafe_view(out, tuple(lead) + (out_f,))
+    out = views._unsafe_view(linalg.mm(flat, views.t(weight)), tuple(lead) + (out_f,))
+    if bias is not None:  # torch: matmul, then add_ (its AddBackward0, version 1)
+        out.add_(bias)
+    return out
 
 
 # -- activations ----------------------------------------------------------------------------------------
