@@ -982,8 +982,26 @@ def _static_path(op, binder):
             routes.clear()
         params = _interned.setdefault(params, params)
         chain = ((args[0]._view or ()) + ((prim, params),)) if is_view else None
-        r = routes[key] = (tpos, params, shape, npdt, dt, attach, name, chain, {})
+        o = _interned.setdefault((shape, dt), (shape, dt))
+        r = routes[key] = (tpos, params, shape, npdt, dt, attach, name, chain, {}, o)
         return r
+
+    def plan_of(r, inputs, vals, bits):
+        # the node's layout for inputs that require grad as ``bits`` says: (node class, plan, edge
+        # positions, Dropped or None per value, what to save, whether values are dropped, the one
+        # shared values tuple when every value is dropped)
+        name = r[6]
+        sig = (op, name) + tuple([x._rg + 2 * (x._dtype in _DIFF) + 4 * (x._view is not None) for x in inputs])
+        p = _plans.get(sig)
+        if p is None:
+            p = _plan(sig, op, name)
+        cls, nplan, edge_idx, fmask, saved_plan, _ = p
+        dsel = tuple([dropped(vals[j]) if j in fmask else None for j in range(len(inputs))])
+        shared = None
+        if fmask and len(fmask) == len(inputs):
+            shared = _interned.setdefault(dsel, dsel)
+        e = r[8][bits] = (cls, nplan, edge_idx, dsel, saved_plan, bool(fmask), shared)
+        return e
 
     def bind(fallback):
         def fast(*args, **kwargs):
@@ -1036,12 +1054,14 @@ def _static_path(op, binder):
             grad = _mode.grad
             if _lazy._deferred and grad:
                 _lazy.flush()  # a new forward: the last backward's program runs first (see _lazy.defer)
-            tpos, params, shape, npdt, dt, attach, name, chain, plans = r
+            tpos, params, shape, npdt, dt, attach, name, chain, plans, o = r
             if len(tpos) == 1:
-                inputs = (args[tpos[0]],)
+                x = args[tpos[0]]
+                inputs = (x,)
+                vals = [x._st.value if x._view is None else x._value()]
             else:
                 inputs = tuple([args[j] for j in tpos])
-            vals = [x._st.value if x._view is None else x._value() for x in inputs]
+                vals = [x._st.value if x._view is None else x._value() for x in inputs]
             lz = record(prim, params, vals, shape, npdt)
             if type(lz) is not Lazy:
                 lz = _lazy.wrap(lz)
@@ -1065,20 +1085,56 @@ def _static_path(op, binder):
             if not attach or not grad:
                 return out
             bits = 0
-            for k, x in enumerate(inputs):
+            k = 1
+            for x in inputs:
                 if x._rg:
-                    bits |= 1 << k
+                    bits |= k
+                k += k
             if not bits:
                 return out
-            plan = plans.get(bits)
-            if plan is None:
-                sig = (op, name) + tuple([x._rg + 2 * (x._dtype in _DIFF) + 4 * (x._view is not None)
-                                          for x in inputs])
-                plan = _plans.get(sig)
-                if plan is None:
-                    plan = _plan(sig, op, name)
-                plans[bits] = plan
-            _attach_planned(plan, op, inputs, vals, params, out)
+            # the node (``_attach_planned`` for this layout, inlined; its dropped values are the
+            # route's: a Dropped depends on the value's shape and dtype only)
+            e = plans.get(bits)
+            if e is None:
+                e = plan_of(r, inputs, vals, bits)
+            cls, nplan, edge_idx, dsel, saved_plan, dflag, shared = e
+            node = _new_tensor(cls)
+            if len(edge_idx) == 1 and edge_idx[0] >= 0:
+                x = inputs[edge_idx[0]]
+                fn = x.grad_fn
+                node._next = (fn, x._output_nr) if fn is not None else (x._accumulate_node(), 0)
+            else:
+                node._next = _flat_edges(inputs, edge_idx)
+            node._seq = next(_seq)
+            node._p = nplan
+            node.params = params
+            node._out = o
+            if shared is not None:
+                node.vals = shared
+            elif dflag:
+                node.vals = tuple([v if d is None else d for d, v in zip(dsel, vals)])
+            else:
+                node.vals = tuple(vals)
+            node._dropped = dflag
+            if saved_plan:
+                saved = []
+                for j, w in saved_plan:
+                    if j < 0:
+                        rmeta = (dt, shape, dev, None, 0)
+                        rmeta = _interned.setdefault(rmeta, rmeta)
+                        saved.append((_weakref(out._st), out._st.version, rmeta, -1))
+                    else:
+                        t = inputs[j]
+                        if t._inference:
+                            raise RuntimeError(_INFERENCE_SAVED)
+                        tst = t._st
+                        saved.append((tst, tst.version, (t._dtype, t._shape, tst.device, t.grad_fn, t._output_nr), w))
+                node._saved = tuple(saved)
+            else:
+                node._saved = ()
+            node._freed = False
+            out.grad_fn = node
+            out._rg = True
             return out
 
         return fast
