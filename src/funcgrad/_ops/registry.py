@@ -933,6 +933,50 @@ def _fast_path(op, binder, any_dtype=False):
     return bind
 
 
+_T0 = (0,)
+
+
+def _static_key(args, kwargs):
+    """``_static_path``'s route key of a call: per tensor argument its dtype, shape and view chain,
+    per other argument its type and value (ints, bools, None, dtypes, strings, tuples of ints;
+    anything else, ``out=`` or tensors on two devices: no key); with the tensors' positions and
+    device. ``(None, None, None)`` when the call has no key."""
+    key = []
+    tpos = []
+    dev = None
+    i = 0
+    for x in args:
+        tx = type(x)
+        if tx is Tensor or tx in _FAST_TYPES:
+            d = x._st.device
+            if dev is None:
+                dev = d
+            elif d is not dev:
+                return None, None, None
+            key.append(x._dtype)
+            key.append(x._shape)
+            key.append(x._view)
+            tpos.append(i)
+        elif tx is int or tx is bool or x is None or tx is _dtypes.dtype or tx is str or \
+                tx is tuple and all(type(v) is int for v in x):
+            key.append(tx)
+            key.append(x)
+        else:
+            return None, None, None
+        i += 1
+    if dev is None:
+        return None, None, None
+    for k, x in kwargs.items():
+        tx = type(x)
+        if k == "out" or not (tx is int or tx is bool or x is None or tx is _dtypes.dtype or tx is str
+                              or tx is tuple and all(type(v) is int for v in x)):
+            return None, None, None
+        key.append(k)
+        key.append(tx)
+        key.append(x)
+    return tuple(key), tpos, dev
+
+
 def _static_path(op, binder):
     """The fast path of an op whose binder's outcome depends only on its tensors' dtypes, shapes and
     view chains and on its other arguments' values (``defop(fast="static")``: reductions over a dim,
@@ -1008,52 +1052,38 @@ def _static_path(op, binder):
             if lstate.tracing or not lstate.lazy or _ac.live is not None or fwd.level >= 0 or _mode.inference or \
                     _anomaly.enabled:
                 return fallback(*args, **kwargs)
-            key = []
-            tpos = []
-            dev = None
-            i = 0
-            for x in args:
-                tx = type(x)
-                if tx is Tensor or tx in _FAST_TYPES:
-                    d = x._st.device
-                    if dev is None:
-                        dev = d
-                    elif d is not dev:
-                        return fallback(*args, **kwargs)
-                    key.append(x._dtype)
-                    key.append(x._shape)
-                    key.append(x._view)
-                    tpos.append(i)
-                elif tx is int or tx is bool or x is None or tx is _dtypes.dtype or tx is str:
-                    key.append(tx)
-                    key.append(x)
-                elif tx is tuple and all(type(v) is int for v in x):
-                    key.append(tx)
-                    key.append(x)
-                else:
+            grad = _mode.grad
+            if _lazy._deferred and grad:
+                _lazy.flush()  # a new forward: the last backward's program runs first (see _lazy.defer)
+            key = None
+            if not kwargs and 0 < len(args) < 3:
+                # one tensor, alone or with a dim, a shape or a dtype: the key without the loop below
+                # (the same key the loop builds)
+                a = args[0]
+                ta = type(a)
+                if ta is Tensor or ta in _FAST_TYPES:
+                    if len(args) == 1:
+                        key = (a._dtype, a._shape, a._view)
+                    else:
+                        x = args[1]
+                        tx = type(x)
+                        if tx is int or tx is _dtypes.dtype or tx is tuple and all(type(v) is int for v in x):
+                            key = (a._dtype, a._shape, a._view, tx, x)
+                    tpos = _T0
+                    dev = a._st.device
+            if key is None:
+                key, tpos, dev = _static_key(args, kwargs)
+                if key is None:
                     return fallback(*args, **kwargs)
-                i += 1
-            if dev is None:
+            try:
+                r = routes.get(key)
+            except TypeError:  # a view chain with an unhashable parameter
                 return fallback(*args, **kwargs)
-            if kwargs:
-                for k, x in kwargs.items():
-                    tx = type(x)
-                    if k == "out" or not (tx is int or tx is bool or x is None or tx is _dtypes.dtype or tx is str
-                                          or tx is tuple and all(type(v) is int for v in x)):
-                        return fallback(*args, **kwargs)
-                    key.append(k)
-                    key.append(tx)
-                    key.append(x)
-            key = tuple(key)
-            r = routes.get(key)
             if not r:
                 if r is None:
                     r = learn(args, kwargs, key, tuple(tpos))
                 if not r:
                     return fallback(*args, **kwargs)
-            grad = _mode.grad
-            if _lazy._deferred and grad:
-                _lazy.flush()  # a new forward: the last backward's program runs first (see _lazy.defer)
             tpos, params, shape, npdt, dt, attach, name, chain, plans, o = r
             if len(tpos) == 1:
                 x = args[tpos[0]]
