@@ -233,3 +233,41 @@ def test_copy_of_optimizer_steps_on_its_own():
         opt.step()
     opt2 = copy.deepcopy(opt)
     assert "_plans" not in opt2.__dict__ or not opt2._plans
+
+
+def test_per_step_scheduler_keeps_the_plan():
+    """A scheduler's new learning rate each step is taken by the plan (no full step), with torch's values."""
+    from funcgrad.optim import optimizer as O
+
+    hits = []
+    run = O._StepPlan.run
+
+    def counted(self, opt, group):
+        r = run(self, opt, group)
+        hits.append(r)
+        return r
+
+    def train(lib):
+        ws, xs = _pair(6)
+        ps = [lib.tensor(w, requires_grad=True) for w in ws]
+        x = lib.tensor(xs)
+        opt = lib.optim.SGD(ps, lr=0.1, momentum=0.9, weight_decay=0.01)
+        sched = lib.optim.lr_scheduler.LambdaLR(opt, lambda k: 0.9 ** k)
+        out = []
+        for i in range(6):
+            opt.zero_grad()
+            _loss(lib, ps, x).backward()
+            opt.step()
+            sched.step()
+            if i == 3:
+                opt.param_groups[0]["weight_decay"] = 0  # a new program: the full step
+            out.append([p.detach().numpy().copy() for p in ps])
+        return out
+
+    O._StepPlan.run = counted
+    try:
+        a = train(funcgrad)
+    finally:
+        O._StepPlan.run = run
+    _same(a, train(torch))
+    assert hits == [True, True, True, False, True]

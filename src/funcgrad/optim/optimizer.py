@@ -312,6 +312,12 @@ class Optimizer:
             state = tx.init(tuple(p._array() for p in params))
             entry = (key, self._adopt_state(params, state))
             self._opt_state[id(group)] = entry
+        elif jax.tree_util.tree_structure(entry[1]) != _state_def(self, hyper, statics, params):
+            # a static hyper-parameter changed (weight decay turned on or off, say): the chain of
+            # transformations changed, the torch rule's state (momentum, moments, step) carries over
+            fresh = self._transform(hyper, statics).init(tuple(p._array() for p in params))
+            entry = (key, _carry_rule_state(entry[1], fresh))
+            self._opt_state[id(group)] = entry
         program = _jitted(type(self), statics)
         recorded = _lazy.is_lazy() and not _lazy._state.tracing
         if recorded:
@@ -330,7 +336,7 @@ class Optimizer:
         entry = self._opt_state[id(group)] = (key, new_state, watch)
         plans.pop(id(group), None)
         if recorded and len(params) == len(group["params"]):
-            plan = _StepPlan.make(group, params, program, grads, new_params, new_state, hyper, entry)
+            plan = _StepPlan.make(group, params, program, statics, grads, new_params, new_state, hyper, entry)
             if plan is not None:
                 plans[id(group)] = plan
 
@@ -514,6 +520,35 @@ def _concrete(tree):
     return jax.tree_util.tree_map(lambda v: _lazy.value_of(v) if type(v) is _Lazy else v, tree)
 
 
+_state_defs: dict = {}
+
+
+def _state_def(opt, hyper, statics, params):
+    """The tree structure of ``opt``'s optax state for ``statics`` and these parameters."""
+    key = (type(opt), statics, tuple([(p._shape, p._dtype) for p in params]))
+    d = _state_defs.get(key)
+    if d is None:
+        tx = opt._transform(hyper, statics)
+        shapes = jax.eval_shape(tx.init, tuple(jax.ShapeDtypeStruct(p._shape, p._dtype.np) for p in params))
+        if len(_state_defs) > 1024:
+            _state_defs.clear()
+        d = _state_defs[key] = jax.tree_util.tree_structure(shapes)
+    return d
+
+
+def _rule_state(s):
+    """The torch rule's state: the last link of an ``optax.chain`` state, or the state itself."""
+    return s[-1] if isinstance(s, tuple) and not hasattr(s, "_fields") else s
+
+
+def _carry_rule_state(old, fresh):
+    """``fresh`` (a new chain's initial state) holding ``old``'s rule state where the rule is the same."""
+    o, f = _rule_state(old), _rule_state(fresh)
+    if type(o) is not type(f) or jax.tree_util.tree_structure(o) != jax.tree_util.tree_structure(f):
+        return fresh
+    return o if f is fresh else fresh[:-1] + (o,)
+
+
 _FROZEN = (int, float, bool, str, type(None))
 
 
@@ -533,11 +568,11 @@ class _StepPlan:
     with no ``optimizer.state`` tensor edited in place since). Anything else takes the full step,
     which builds a new plan."""
 
-    __slots__ = ("group", "vals", "params", "key", "avals", "entry", "state_leaves", "hyper_leaves", "uparams",
-                 "out_avals", "out_def", "sources", "views")
+    __slots__ = ("group", "vals", "keys", "statics", "params", "key", "avals", "entry", "state_leaves",
+                 "hyper_leaves", "uparams", "out_avals", "out_def", "sources", "views")
 
     @classmethod
-    def make(cls, group, params, program, grads, new_params, new_state, hyper, entry):
+    def make(cls, group, params, program, statics, grads, new_params, new_state, hyper, entry):
         vals = tuple(group.values())
         if not all(_frozen(v) for k, v in group.items() if k != "params"):
             return None  # a tensor (or list) hyper-parameter can change in place
@@ -554,6 +589,8 @@ class _StepPlan:
         plan = cls()
         plan.group = group
         plan.vals = vals
+        plan.keys = tuple(group)
+        plan.statics = statics
         plan.params = tuple(params)
         plan.key = entry[0]
         plan.avals = tuple([(v.shape, v.dtype) for v in values])
@@ -564,12 +601,29 @@ class _StepPlan:
         plan.views = any(p._view is not None for p in params)
         return plan
 
+    def _refresh(self, opt, group, vals):
+        """Take new hyper-parameter values (a scheduler's learning rate) where the group keeps its
+        keys and its program (the statics); False where the full step must run."""
+        if len(vals) != len(self.vals) or tuple(group) != self.keys or group.get("capturable"):
+            return False
+        if not all(_frozen(v) for k, v in group.items() if k != "params"):
+            return False
+        if opt._statics(group) != self.statics:
+            return False
+        leaves = jax.tree_util.tree_leaves({k: _hyper_array(v) for k, v in opt._hyper_values(group).items()})
+        if len(leaves) != len(self.hyper_leaves):
+            return False
+        self.hyper_leaves = leaves
+        self.vals = vals
+        return True
+
     def run(self, opt, group):
         """Record this step's update as the full step would; False (nothing done) where the plan no
         longer holds."""
         vals = tuple(group.values())
         if len(vals) != len(self.vals) or not all(map(_is, vals, self.vals)):
-            return False
+            if not self._refresh(opt, group, vals):
+                return False
         plist = group["params"]
         params = self.params
         if len(plist) != len(params) or not all(map(_is, plist, params)):
