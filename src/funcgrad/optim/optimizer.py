@@ -569,7 +569,7 @@ class _StepPlan:
     which builds a new plan."""
 
     __slots__ = ("group", "vals", "keys", "statics", "params", "key", "avals", "entry", "state_leaves",
-                 "hyper_leaves", "uparams", "out_avals", "out_def", "sources", "views")
+                 "hyper_leaves", "uparams", "out_avals", "out_def", "sources", "live", "views")
 
     @classmethod
     def make(cls, group, params, program, statics, grads, new_params, new_state, hyper, entry):
@@ -597,7 +597,7 @@ class _StepPlan:
         plan.entry = entry
         plan.state_leaves = state_leaves
         plan.hyper_leaves = flat[k:]
-        plan.uparams, plan.out_avals, plan.out_def, plan.sources = _update_layout(program, flat, treedef)
+        plan.uparams, plan.out_avals, plan.out_def, plan.sources, plan.live = _update_layout(program, flat, treedef)
         plan.views = any(p._view is not None for p in params)
         return plan
 
@@ -647,7 +647,9 @@ class _StepPlan:
                 return False
         values += self.state_leaves
         values += self.hyper_leaves
-        leaves = _lazy.record_tuple(_UPDATE, self.uparams, values, self.out_avals)
+        live = self.live
+        leaves = _lazy.record_tuple(_UPDATE, self.uparams, values if live is None else [values[j] for j in live],
+                                    self.out_avals)
         if self.sources is not None:
             leaves = [values[j] if j >= 0 else leaves[-1 - j] for j in self.sources]
         new_params, new_state = jax.tree_util.tree_unflatten(self.out_def, leaves)
@@ -666,7 +668,11 @@ class _StepPlan:
 
 
 def _update_impl(params, *flat):
-    program, treedef, keep = params
+    program, treedef, keep, dead = params
+    if dead:  # inputs the update does not read: not program inputs, zeros here (compiled away)
+        flat = list(flat)
+        for j, shape, dtype in dead:
+            flat.insert(j, jnp.zeros(shape, dtype))
     leaves = jax.tree_util.tree_leaves(program(*jax.tree_util.tree_unflatten(treedef, flat)))
     return tuple([leaves[i] for i in keep])
 
@@ -679,15 +685,16 @@ def _record_update(program, args):
     """Record ``program(*args)`` (one optimizer update) on the lazy tape: one entry computing all
     outputs and one entry per output, so it fuses with the pending backward into one program."""
     flat, treedef = jax.tree_util.tree_flatten(args)
-    params, avals, out_def, sources = _update_layout(program, flat, treedef)
-    return jax.tree_util.tree_unflatten(out_def, _record_layout(params, flat, avals, sources))
+    layout = _update_layout(program, flat, treedef)
+    return jax.tree_util.tree_unflatten(layout[2], _record_layout(layout, flat))
 
 
-def _record_layout(params, flat, avals, sources):
+def _record_layout(layout, flat):
     """The update's output leaves: one entry computing those the program computes, one pick of it
     for each; an output that is an input passed through unchanged (SGD's momentum buffers without
     momentum) is that input's value, neither computed nor returned by the program."""
-    picks = _lazy.record_tuple(_UPDATE, params, flat, avals)
+    params, avals, _, sources, live = layout
+    picks = _lazy.record_tuple(_UPDATE, params, flat if live is None else [flat[j] for j in live], avals)
     if sources is None:
         return picks
     return [flat[j] if j >= 0 else picks[-1 - j] for j in sources]
@@ -695,34 +702,45 @@ def _record_layout(params, flat, avals, sources):
 
 def _update_layout(program, flat, treedef):
     """For ``program`` on the flattened arguments ``flat`` (of tree ``treedef``): the update entry's
-    params, the (shape, dtype) of the outputs it computes, the tree of all outputs, and where each
+    params, the (shape, dtype) of the outputs it computes, the tree of all outputs, where each
     output comes from (None: the entry's outputs in order; else per output ``j >= 0``, input ``j``
-    passed through, or ``j < 0``, the entry's output ``-1 - j``)."""
+    passed through, or ``j < 0``, the entry's output ``-1 - j``) and the inputs it reads (None: all)."""
     key = (program, treedef, tuple([(tuple(v.shape), np.dtype(v.dtype)) for v in flat]))
     out = _out_avals.get(key)
     if out is None:
-        through = []
-
-        def probe(*xs):
-            res = program.__wrapped__(*jax.tree_util.tree_unflatten(treedef, xs))
-            at = {id(x): j for j, x in enumerate(xs)}
-            through.extend(at.get(id(o)) for o in jax.tree_util.tree_leaves(res))
-            return res
-
-        shapes = jax.eval_shape(probe, *[jax.ShapeDtypeStruct(s, d) for s, d in key[2]])
-        leaves, out_def = jax.tree_util.tree_flatten(shapes)
-        keep = tuple([i for i, j in enumerate(through) if j is None])
-        sources, k = [], 0
-        for j in through:
-            if j is None:
-                j, k = -1 - k, k + 1
-            sources.append(j)
+        out = _layout(program, treedef, key[2])
         if len(_out_avals) > 1024:
             _out_avals.clear()
-        out = _out_avals[key] = ((program, treedef, keep), [(tuple(leaves[i].shape), np.dtype(leaves[i].dtype))
-                                                             for i in keep], out_def,
-                                 None if len(keep) == len(leaves) else sources)
+        _out_avals[key] = out
     return out
+
+
+def _layout(program, treedef, avals):
+    through = []
+
+    def probe(*xs):
+        res = program.__wrapped__(*jax.tree_util.tree_unflatten(treedef, xs))
+        at = {id(x): j for j, x in enumerate(xs)}
+        through.extend(at.get(id(o)) for o in jax.tree_util.tree_leaves(res))
+        return res
+
+    closed, shapes = jax.make_jaxpr(probe, return_shape=True)(*[jax.ShapeDtypeStruct(s, d) for s, d in avals])
+    leaves, out_def = jax.tree_util.tree_flatten(shapes)
+    keep = tuple([i for i, j in enumerate(through) if j is None])
+    sources, k = [], 0
+    for j in through:
+        if j is None:
+            j, k = -1 - k, k + 1
+        sources.append(j)
+    jaxpr = closed.jaxpr
+    used = set()
+    for v in [v for e in jaxpr.eqns for v in e.invars] + [jaxpr.outvars[i] for i in keep]:
+        if not hasattr(v, "val"):  # a variable, not a literal
+            used.add(v)
+    dead = tuple([(j, s, d) for j, (v, (s, d)) in enumerate(zip(jaxpr.invars, avals)) if v not in used])
+    live = None if not dead else tuple([j for j, v in enumerate(jaxpr.invars) if v in used])
+    return ((program, treedef, keep, dead), [(tuple(leaves[i].shape), np.dtype(leaves[i].dtype)) for i in keep],
+            out_def, None if len(keep) == len(leaves) else sources, live)
 
 
 @functools.lru_cache(maxsize=None)
