@@ -36,10 +36,19 @@ def _put_owned(arr, jdev):
     sharding = _shardings.get(jdev)
     if sharding is None:
         sharding = _shardings[jdev] = jax.sharding.SingleDeviceSharding(jdev)
+    key = (arr.shape, arr.dtype)
+    aval = _avals.get(key)
+    if aval is None:  # one (immutable) abstract value per shape and dtype, not one per call
+        if len(_avals) > 1024:
+            _avals.clear()
+        aval = _avals[key] = _ShapedArray(arr.shape, arr.dtype)
     try:
-        return _xfer(_ShapedArray(arr.shape, arr.dtype), sharding, [arr], [jdev], False)
+        return _xfer(aval, sharding, [arr], [jdev], False)
     except Exception:  # a layout or dtype the raw transfer does not take: the public path
         return None
+
+
+_avals: dict = {}
 
 
 try:  # private to jax: guarded, with jnp.asarray as the fallback
@@ -183,8 +192,82 @@ def _unwrap(x):
     return x
 
 
+def _flat(data):
+    """``tensor(data)`` for a flat, non-empty list of python ints (int64) or of python floats (the
+    default dtype, float32 or float64): one numpy array, placed on the CPU device with no checks or
+    walk (a batch's lengths and targets, built every step); None for anything else."""
+    kinds = set(map(type, data))
+    if len(kinds) != 1:
+        return None
+    kind = kinds.pop()
+    if kind is int:
+        try:
+            arr = np.array(data, np.int64)
+        except OverflowError:  # beyond int64: the general path words torch's error
+            return None
+        dt = _dtypes.int64
+    elif kind is float:
+        dt = _dtypes.get_default_dtype()
+        if dt is not _dtypes.float32 and dt is not _dtypes.float64:
+            return None  # float16/bfloat16 defaults round as the general path does
+        if dt is _dtypes.float64 or -_F32_MAX <= min(data) and max(data) <= _F32_MAX:  # (a NaN first: not)
+            arr = np.array(data, dt.np)
+        else:
+            with np.errstate(over="ignore"):  # 1e300 is inf in float32, silently (as torch)
+                arr = np.array(data, dt.np)
+    else:
+        return None
+    return _leaf(arr, dt)
+
+
+def _leaf(arr, dt, a=None, shape=None):
+    """A leaf tensor of ``arr`` (C-contiguous, made for the call, of ``dt``'s numpy dtype) on the CPU
+    when the CPU is JAX's default device: ``_new(arr, owned=True)`` with nothing looked up; else None.
+    Or of ``a``, a JAX array of ``shape`` and ``dt`` already there."""
+    if a is None:
+        if not _flat_dev:
+            jdev = _CPU.jax_device()
+            _flat_dev.append(jdev if jdev == jax.devices()[0] else None)  # the CPU is JAX's default device
+        jdev = _flat_dev[0]
+        if jdev is None:
+            return None
+        a = _put_owned(arr, jdev)
+        if a is None:
+            return None
+        shape = arr.shape
+    lz = _new_obj(_lazy.Lazy)  # _lazy.wrap(a), its shape and dtype known
+    lz.shape = shape
+    lz.dtype = dt.np
+    lz.value = a
+    lz.gen = lz.idx = -1
+    t = _new_obj(Tensor)  # Tensor._make, inlined
+    st = t._st = _new_obj(Storage)
+    st.value = lz
+    st.version = 0
+    st.device = _CPU
+    st.last_fn = None
+    t._shape = shape
+    t._dtype = dt
+    t._rg = False
+    t.grad_fn = None
+    if _gmode.inference:
+        t._inference = True
+    return t
+
+
+_new_obj = object.__new__
+_F32_MAX = float(np.finfo(np.float32).max)
+_flat_dev: list = []
+_aranges: dict = {}
+_gmode = grad_mode._mode
+
+
 def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=False):
     """A new leaf tensor copied from ``data`` (number, nested list, numpy array or tensor)."""
+    if type(data) is list and data and dtype is None and device is None and requires_grad is False:
+        t = _flat(data)
+        if t is not None:
+            return t
     _kw("tensor", dtype, requires_grad)
     if isinstance(data, Tensor):
         warnings.warn(
@@ -317,6 +400,19 @@ def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=Fa
            pin_memory=False):
     """Values from ``start`` to ``end`` (exclusive) by ``step``; int64 unless a bound is a float."""
     if end is None:
+        if type(start) is int and start >= 0 and dtype is None and device is None and requires_grad is False \
+                and out is None:
+            # arange(n): the common case. Its array is cached per n (JAX arrays are immutable: an
+            # in-place op gives a tensor a new value; only a donation deletes one, then it is made again)
+            a = _aranges.get(start)
+            if a is not None and not a.is_deleted():
+                return _leaf(None, _dtypes.int64, a, (start,))
+            t = _leaf(np.arange(start, dtype=np.int64), _dtypes.int64)
+            if t is not None:
+                if len(_aranges) > 256:
+                    _aranges.clear()
+                _aranges[start] = t._st.value.value
+                return t
         start, end = 0, start
     vals = [_num(v) for v in (start, end, step)]
     if dtype is None:

@@ -202,8 +202,27 @@ def _slice(t, dim, item, always):
     sp = max(sp, st)
     if not always and st == 0 and sp == size and step == 1:
         return t
-    out = views.slice_dim(t, dim, st, sp, step)
+    out = views.slice_view(t, dim, st, sp, step)
     _lazy.note_slices()
+    return out
+
+
+def _unsqueezes(self, index):
+    """``self[index]`` for an index of Nones and full slices (``:``) only, at least one None and no
+    more slices than dims: one unsqueeze per None, as the general loop makes them; else None."""
+    dims = []
+    d = 0
+    for item in index:
+        if item is None:
+            dims.append(d)
+        elif type(item) is not slice or item.start is not None or item.stop is not None or item.step is not None:
+            return None
+        d += 1
+    if not dims or d - len(dims) > len(self._shape):
+        return None
+    out = self
+    for d in dims:
+        out = views.unsqueeze_view(out, d)
     return out
 
 
@@ -212,8 +231,18 @@ def getitem(self, index):
     if type(index) is slice and self._shape:  # seq[i:j]: the common case, straight to its view op
         a, b, k = index.start, index.stop, index.step
         if (a is None or type(a) is int) and (b is None or type(b) is int) and (k is None or type(k) is int):
-            return _slice(self, 0, index, True)
+            st, sp, step = index.indices(self._shape[0])
+            if step > 0:  # _slice(self, 0, index, True), inlined
+                out = views.slice_view(self, 0, st, sp if sp > st else st, step)
+                _lazy.note_slices()
+                return out
+    elif type(index) is tuple and self._shape:  # x[None, :], x[:, None], m[:, :, None]: unsqueezes only
+        out = _unsqueezes(self, index)
+        if out is not None:
+            return out
     single_slice = isinstance(index, slice)
+    if single_slice and not self._shape:
+        raise IndexError("slice() cannot be applied to a 0-dim tensor.")
     index = tuple(_as_int(i) for i in _normalize(index))
     if not all(_is_basic(i) for i in index):
         base, index = _select_ints(self, index)
@@ -333,12 +362,48 @@ def cat(tensors, dim=0):
 concat = concatenate = cat
 
 
-@defop(lambda *xs, axis: jnp.stack(xs, axis=axis), node="StackBackward0", saves={}, promote=True)
-def stack(tensors, dim=0):
+@public(method=True)
+def stack(tensors, dim=0, *, out=None):
     """Stack tensors of equal shape along a new dimension."""
+    if out is None and type(tensors) is list and tensors and type(dim) is int:
+        # plain tensors of one shape, dtype and device: checked and bound once per (count, shape,
+        # dtype, dim), then recorded directly
+        t0 = tensors[0]
+        if type(t0) is Tensor:
+            shape, dt, dev = t0._shape, t0._dtype, t0._st.device
+            for t in tensors:
+                if type(t) is not Tensor or t._shape != shape or t._dtype is not dt or t._st.device is not dev:
+                    break
+            else:
+                key = (len(tensors), shape, dt, dim)
+                r = _stack_routes.get(key)
+                if r is not None:
+                    res = views.direct_many(_stack.op, tensors, r[0], r[1], dt, "StackBackward0")
+                    if res is not None:
+                        return res
+                res = _stack(tensors, dim)
+                if r is None and res._dtype is dt:
+                    if len(_stack_routes) > 4096:
+                        _stack_routes.clear()
+                    _stack_routes[key] = ((dt.np,) + _stack.__wrapped__(tensors, dim)[1], res._shape)
+                return res
+    return _stack(tensors, dim, out=out)
+
+
+_stack_routes: dict = {}
+
+
+@defop(lambda *xs, axis: jnp.stack(xs, axis=axis), node="StackBackward0", saves={}, promote=True, method=False,
+       function=False, name="stack")
+def _stack(tensors, dim=0):
+    if isinstance(tensors, Tensor):
+        raise TypeError("stack(): argument 'tensors' (position 1) must be tuple of Tensors, not Tensor")
     tensors = list(tensors)
     if not tensors:
         raise RuntimeError("stack expects a non-empty TensorList")
+    for i, t in enumerate(tensors):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"expected Tensor as element {i} in argument 0, but got {type(t).__name__}")
     n = tensors[0].dim() + 1
     if not -n <= dim < n:
         raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {dim})")

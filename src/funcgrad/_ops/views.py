@@ -12,12 +12,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .. import _dtypes, _lazy
+from .. import _autocast, _dtypes, _lazy
+from .._autograd import forward_ad as _fwd
+from .._autograd import grad_mode as _gm
 from .._layout import (_RULES, _WRITE, _write_impl, compute_stride, contiguous_strides,  # noqa: F401
                        is_contiguous_layout, layout, write_through)
 from .._size import _wrap_dim as _wrap
-from ..tensor import Tensor
-from .registry import defop, public
+from ..tensor import Storage, Tensor
+from .registry import _DIFF, _attach_node, defop, public
 from .creation import clone
 
 __all__ = ["write_through"]
@@ -274,6 +276,110 @@ def narrow(input, dim, start, length):
     if start < 0 or start + length > size:
         raise RuntimeError(f"start ({start}) + length ({length}) exceeds dimension size ({size}).")
     return (input,), (("dim", d), ("start", start), ("length", int(length)))
+
+
+def direct(op, x, params, shape, name, lifted=None):
+    """``dispatch(op, (x,), params)`` for one tensor input ``x`` whose result has ``shape`` and x's dtype
+    (view ops, constant pads): recorded and built with none of dispatch's general machinery (no
+    binder, no shape inference). None where a mode needs that machinery (autocast, forward AD, a
+    trace, eager mode): the caller then calls the op. ``lifted``: what ``op.prim.lift(params)``
+    gives, known to the caller (then recorded as that)."""
+    if _ac.live is not None or _fwd_state.level >= 0 or _lstate.tracing or not _lstate.lazy:
+        return None
+    grad = _mode.grad
+    if _lazy._deferred and grad:
+        _lazy.flush()  # a new forward: the last backward's program runs first (see _lazy.defer)
+    dt = x._dtype
+    st = x._st
+    v = st.value if x._view is None else x._value()
+    if lifted is None:
+        lz = _lazy.record(op.prim, params, [v], shape, dt.np)
+    else:
+        lz = _lazy.record(lifted[0], lifted[1], [v, _lazy._int_arg(lifted[2])], shape, dt.np)
+    if type(lz) is not _Lazy:
+        lz = _lazy.wrap(lz)
+    out = _new_obj(Tensor)
+    if op.view:
+        out._st = st
+        out._view = (x._view or ()) + ((op.prim, params),)
+        out._vcache = (st.version, lz)
+        out._base = x._base if x._base is not None else x
+    else:
+        out._st = ost = _new_obj(Storage)
+        ost.value = lz
+        ost.version = 0
+        ost.device = st.device
+        ost.last_fn = None
+    out._shape = shape
+    out._dtype = dt
+    out._rg = False
+    out.grad_fn = None
+    if _mode.inference:
+        out._inference = True
+    if x._rg and grad and dt in _DIFF:
+        _attach_node(op, name, (x,), (v,), params, out)
+    return out
+
+
+def direct_many(op, xs, params, shape, dt, name):
+    """``direct`` for a non-view op of several tensor inputs ``xs`` (one device), whose result has
+    ``shape`` and dtype ``dt`` (stack's inputs)."""
+    if _ac.live is not None or _fwd_state.level >= 0 or _lstate.tracing or not _lstate.lazy:
+        return None
+    grad = _mode.grad
+    if _lazy._deferred and grad:
+        _lazy.flush()
+    rg = False
+    vals = []
+    for x in xs:
+        vals.append(x._st.value if x._view is None else x._value())
+        if x._rg:
+            rg = True
+    lz = _lazy.record(op.prim, params, vals, shape, dt.np)
+    if type(lz) is not _Lazy:
+        lz = _lazy.wrap(lz)
+    out = _new_obj(Tensor)
+    out._st = ost = _new_obj(Storage)
+    ost.value = lz
+    ost.version = 0
+    ost.device = xs[0]._st.device
+    ost.last_fn = None
+    out._shape = shape
+    out._dtype = dt
+    out._rg = False
+    out.grad_fn = None
+    if _mode.inference:
+        out._inference = True
+    if rg and grad and dt in _DIFF:
+        _attach_node(op, name, tuple(xs), vals, params, out)
+    return out
+
+
+_new_obj = object.__new__
+_Lazy = _lazy.Lazy
+_ac = _autocast.state
+_fwd_state = _fwd._state
+_lstate = _lazy._state
+_mode = _gm._mode
+
+
+def slice_view(x, dim, start, stop, step):
+    """``slice_dim(x, dim, start, stop, step)`` (bounds normalised, ``stop >= start``) by ``direct``."""
+    s = x._shape
+    n = (stop - start + step - 1) // step
+    # the slice's start as an argument (``_slice_lift``, done here)
+    lifted = (_SLICE_AT, (dim, (n - 1) * step + 1, step), start) if start != 0 and n > 0 else None
+    out = direct(slice_dim.op, x, (("dim", dim), ("start", start), ("stop", stop), ("step", step)),
+                 s[:dim] + (n,) + s[dim + 1:], "SliceBackward0", lifted)
+    return out if out is not None else slice_dim(x, dim, start, stop, step)
+
+
+def unsqueeze_view(x, d):
+    """``unsqueeze(x, d)`` for ``0 <= d <= x.dim()`` by ``direct``."""
+    s = x._shape
+    shape = s[:d] + (1,) + s[d:]
+    out = direct(unsqueeze.op, x, (("shape", shape),), shape, "UnsqueezeBackward0")
+    return out if out is not None else unsqueeze(x, d)
 
 
 def _slice_impl(x, dim, start, stop, step):

@@ -925,7 +925,7 @@ def lp_pool3d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
 # -- padding --------------------------------------------------------------------------------------------
 # constant padding is the registry's constant_pad_nd (views family): one definition
 from .._ops.shape import constant_pad_nd  # noqa: E402
-from .._ops.views import _SLICE_AT, slice_dim as _slice_dim  # noqa: E402
+from .._ops.views import _SLICE_AT, direct as _direct, slice_dim as _slice_dim  # noqa: E402
 
 
 def _index_pad_fwd(x, tables):
@@ -1004,6 +1004,31 @@ _PAD_NAMES = {"reflect": "ReflectionPad{}DBackward0", "replicate": "ReplicationP
 def pad(input, pad, mode="constant", value=None):
     """Pad the last ``len(pad) // 2`` dims (``pad`` lists (left, right) from the last dim backwards); modes
     ``constant`` (negative amounts crop), ``reflect``, ``replicate``, ``circular``."""
+    if value is None and type(pad) is tuple and mode == "constant" and isinstance(input, Tensor):
+        # F.pad(x, (0, 0, 0, n)): checked and bound once per (shape, dtype, pad), then recorded directly
+        for p in pad:
+            if type(p) is not int:
+                break
+        else:
+            key = (input._shape, input._dtype, pad)
+            r = _pad_routes.get(key)
+            if r is not None:
+                out = _direct(constant_pad_nd.op, input, r[0], r[1], "ConstantPadNdBackward0")
+                if out is not None:
+                    return out
+            out = _pad(input, pad, mode, value)
+            if r is None:
+                if len(_pad_routes) > 4096:
+                    _pad_routes.clear()
+                _pad_routes[key] = (constant_pad_nd.__wrapped__(input, list(pad), 0.0)[1], out._shape)
+            return out
+    return _pad(input, pad, mode, value)
+
+
+_pad_routes: dict = {}
+
+
+def _pad(input, pad, mode, value):
     pad = [int(p) for p in pad]
     if len(pad) % 2:
         raise RuntimeError("Padding length must be divisible by 2")
