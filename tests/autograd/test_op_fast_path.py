@@ -134,6 +134,13 @@ SNIPPETS = {
         "x = torch.ones(2, 3, requires_grad=True)\nfor k in range(2):\n    v = x * 1.0\n    w = v.view(6)\n"
         "    w.mul_(2.0)\n    print(v, v._version, w._version, v.grad_fn.name(), w.grad_fn.name())\n"
         "    v.sum().backward()\nx.grad"],
+    "static_ops_on_slices": [
+        "x = torch.arange(12.).view(6, 2).requires_grad_()\nfor i in range(4):\n    a = x * 1.0\n    s = a[i:i + 2]\n"
+        "    outs = [s.t(), s.sum(1), s.unsqueeze(0), s.transpose(0, 1).sum(0), s.view(4), s.t().squeeze(0), "
+        "s.to(torch.float64)]\n    print([(o.grad_fn.name(), o._base is a if o._base is not None else None) for o in outs])\n"
+        "    a.mul_(2.0)\n    for o in outs:\n        print(o.detach())\n"
+        "    try:\n        s.t().view(4)\n    except RuntimeError as e:\n        print(str(e)[:60])\n"
+        "    print(s.t().reshape(4), a[:, i % 2].view(6), a[:, i % 2].sum(0))"],
     "mse_loss": [
         "a = torch.tensor([0.5, -1., 2.], requires_grad=True)\nb = torch.tensor([1., 1., 1.])\nfor k in range(2):\n"
         "    outs = [torch.nn.functional.mse_loss(a, b), torch.nn.functional.mse_loss(a, b, reduction='sum'), "

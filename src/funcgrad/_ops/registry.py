@@ -133,9 +133,9 @@ def defop(forward, *, node, saves=None, promote=False, view=False, inplace=False
     dtypes and shapes (never on values) and is ``((args...), ())``: such calls take the op's
     fast path (``_fast_path``), which remembers that outcome instead of calling the binder again;
     ``fast="all"``: the same for tensors of every dtype (comparisons). ``fast="static"``: the binder's
-    outcome depends only on its tensors' dtypes, shapes and view chains and on the values of its other
-    arguments (ints, dims, dtypes: ``sum(x, 1)``, ``x.view(-1, 4)``), every tensor argument is an
-    input, and the call has no ``out=``: ``_static_path`` remembers it per such key."""
+    outcome depends only on its tensors' dtypes, shapes (and view chains: ``_LAYOUT_BINDERS``) and on
+    the values of its other arguments (ints, dims, dtypes: ``sum(x, 1)``, ``x.view(-1, 4)``), every
+    tensor argument is an input, and the call has no ``out=``: ``_static_path`` remembers it per such key."""
 
     def deco(binder):
         opname = name or binder.__name__.rstrip("_")
@@ -934,11 +934,13 @@ def _fast_path(op, binder, any_dtype=False):
 
 
 _T0 = (0,)
+# static ops whose binder reads its input's layout (strides): their route keys hold the view chain
+_LAYOUT_BINDERS = frozenset(("view",))
 
 
-def _static_key(args, kwargs):
-    """``_static_path``'s route key of a call: per tensor argument its dtype, shape and view chain,
-    per other argument its type and value (ints, bools, None, dtypes, strings, tuples of ints;
+def _static_key(args, kwargs, layout):
+    """``_static_path``'s route key of a call: per tensor argument its dtype, shape and whether it is
+    a view (``layout``: its view chain, which the op's binder reads), per other argument its type and value (ints, bools, None, dtypes, strings, tuples of ints;
     anything else, ``out=`` or tensors on two devices: no key); with the tensors' positions and
     device. ``(None, None, None)`` when the call has no key."""
     key = []
@@ -955,7 +957,7 @@ def _static_key(args, kwargs):
                 return None, None, None
             key.append(x._dtype)
             key.append(x._shape)
-            key.append(x._view)
+            key.append(x._view if layout else x._view is not None)
             tpos.append(i)
         elif tx is int or tx is bool or x is None or tx is _dtypes.dtype or tx is str or \
                 tx is tuple and all(type(v) is int for v in x):
@@ -978,8 +980,8 @@ def _static_key(args, kwargs):
 
 
 def _static_path(op, binder):
-    """The fast path of an op whose binder's outcome depends only on its tensors' dtypes, shapes and
-    view chains and on its other arguments' values (``defop(fast="static")``: reductions over a dim,
+    """The fast path of an op whose binder's outcome depends only on its tensors' dtypes, shapes (and
+    view chains, for ``_LAYOUT_BINDERS``) and on its other arguments' values (``defop(fast="static")``: reductions over a dim,
     views, casts, addmm): per key of those, the binder's inputs, params and node name, the promoted
     dtype and the output's shape and dtype are worked out once; a call of a known key records the op
     and builds its node (``_attach_planned``) with no binder, promotion or shape inference. Calls it
@@ -992,6 +994,7 @@ def _static_path(op, binder):
     fwd = _fwd._state
     is_view = op.view
     nondiff = op.nondiff_out
+    layout = op.name in _LAYOUT_BINDERS
 
     def learn(args, kwargs, key, tpos):
         routes[key] = False
@@ -1025,7 +1028,7 @@ def _static_path(op, binder):
         if len(routes) > 1024:
             routes.clear()
         params = _interned.setdefault(params, params)
-        chain = ((args[0]._view or ()) + ((prim, params),)) if is_view else None
+        chain = ((prim, params),) if is_view else None  # the view entry this op adds
         o = _interned.setdefault((shape, dt), (shape, dt))
         r = routes[key] = (tpos, params, shape, npdt, dt, attach, name, chain, {}, o)
         return r
@@ -1062,17 +1065,18 @@ def _static_path(op, binder):
                 a = args[0]
                 ta = type(a)
                 if ta is Tensor or ta in _FAST_TYPES:
+                    av = a._view if layout else a._view is not None
                     if len(args) == 1:
-                        key = (a._dtype, a._shape, a._view)
+                        key = (a._dtype, a._shape, av)
                     else:
                         x = args[1]
                         tx = type(x)
                         if tx is int or tx is _dtypes.dtype or tx is tuple and all(type(v) is int for v in x):
-                            key = (a._dtype, a._shape, a._view, tx, x)
+                            key = (a._dtype, a._shape, av, tx, x)
                     tpos = _T0
                     dev = a._st.device
             if key is None:
-                key, tpos, dev = _static_key(args, kwargs)
+                key, tpos, dev = _static_key(args, kwargs, layout)
                 if key is None:
                     return fallback(*args, **kwargs)
             try:
@@ -1099,7 +1103,7 @@ def _static_path(op, binder):
             if chain is not None:
                 src = inputs[0]
                 out._st = src._st
-                out._view = chain
+                out._view = chain if src._view is None else src._view + chain
                 out._vcache = (src._st.version, lz)
                 out._base = src._base if src._base is not None else src
             else:
