@@ -427,6 +427,11 @@ class Tensor:
     # -- conversion ------------------------------------------------------------------------------
     def item(self):
         """The value of a one-element tensor as a python number."""
+        if self._shape == () and self._view is None:  # a scalar's own value: no reshape, no view chain
+            v = self._st.value
+            if type(v) is Lazy:
+                v = v.value if v.value is not None else _lazy.value_of(v)
+            return np.asarray(v).item()
         if self.numel() != 1:
             raise RuntimeError(f"a Tensor with {self.numel()} elements cannot be converted to Scalar")
         return self._numpy_view().reshape(()).item()

@@ -773,7 +773,7 @@ def clone(input, *, memory_format=None):
 
 
 @defop(lambda x, dtype: x.astype(dtype), node="ToCopyBackward0", saves={0: ()}, method=False, function=False,
-       name="to_copy")
+       name="to_copy", fast="static")
 def _to_copy(input, dtype):
     return (input,), (("dtype", dtype.np),)
 
@@ -808,6 +808,8 @@ def _parse_to(args, kwargs, tensor_to=True):
 
 
 def _to(self, *args, **kwargs):
+    if not kwargs and len(args) == 1 and type(args[0]) is _dtypes.dtype:  # ``t.to(dtype)``
+        return self if args[0] is self._dtype else _to_copy(self, args[0])
     dtype, device, copy = _parse_to(args, kwargs)
     out = self
     if dtype is not None and dtype is not self._dtype:

@@ -16,7 +16,7 @@ def _dtype_check(a, b, name):
                            f"{_dtypes.ctype_name(a._dtype)} != {_dtypes.ctype_name(b._dtype)}")
 
 
-@defop(jnp.matmul, node="MmBackward0", saves={0: (1,), 1: (0,)})
+@defop(jnp.matmul, node="MmBackward0", saves={0: (1,), 1: (0,)}, fast="static")
 def mm(input, mat2):
     """Matrix product of two 2-D tensors."""
     if input.dim() != 2:
@@ -104,7 +104,7 @@ def _check_out_shape(input, shape, name):
 
 
 @defop(lambda x, a, b, beta, alpha: _addx(x, jnp.matmul(a, b), beta, alpha), node="AddmmBackward0",
-       saves={0: (), 1: (2,), 2: (1,)}, inplace=True)
+       saves={0: (), 1: (2,), 2: (1,)}, inplace=True, fast="static")
 def addmm(input, mat1, mat2, *, beta=1, alpha=1, out=None):
     """``beta * input + alpha * (mat1 @ mat2)``."""
     if mat1.dim() != 2 or mat2.dim() != 2:

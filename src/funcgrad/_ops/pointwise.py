@@ -1261,7 +1261,8 @@ def _compare(name, fwd, alias=None):
 
     binder.__name__ = name
     binder.__doc__ = f"Elementwise ``{name}`` comparison; a bool tensor."
-    return defop(fwd, node="", promote=True, inplace=True, nondiff_out=True, aliases=(alias,) if alias else ())(binder)
+    return defop(fwd, node="", promote=True, inplace=True, nondiff_out=True, aliases=(alias,) if alias else (),
+                 fast="all")(binder)
 
 
 eq = _compare("eq", jnp.equal)

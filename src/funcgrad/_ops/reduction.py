@@ -130,7 +130,7 @@ def _reduce_params(dims, keepdim, dt):
 
 # ------------------------------------------------------------------------------ sum, mean, prod
 
-@defop(_reduce(jnp.sum), node="SumBackward0", saves={0: ()})
+@defop(_reduce(jnp.sum), node="SumBackward0", saves={0: ()}, fast="static")
 @np_aliases
 def sum(input, dim=None, keepdim=False, *, dtype=None):  # noqa: A001
     """Sum of all elements, or over ``dim`` (int or tuple); integer and bool inputs sum to int64."""
@@ -146,7 +146,7 @@ def nansum(input, dim=None, keepdim=False, *, dtype=None):
     return (input,), _reduce_params(_dims(dim, input.dim()), keepdim, _acc_dtype(input, dtype))
 
 
-@defop(_reduce(jnp.mean), node="MeanBackward0", saves={0: ()})
+@defop(_reduce(jnp.mean), node="MeanBackward0", saves={0: ()}, fast="static")
 @np_aliases
 def mean(input, dim=None, keepdim=False, *, dtype=None):
     """Mean of all elements, or over ``dim``; floating point inputs only."""

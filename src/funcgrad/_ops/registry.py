@@ -131,7 +131,11 @@ def defop(forward, *, node, saves=None, promote=False, view=False, inplace=False
 
     ``fast``: the binder's outcome for floating-point tensors and python floats depends only on their
     dtypes and shapes (never on values) and is ``((args...), ())``: such calls take the op's
-    fast path (``_fast_path``), which remembers that outcome instead of calling the binder again."""
+    fast path (``_fast_path``), which remembers that outcome instead of calling the binder again;
+    ``fast="all"``: the same for tensors of every dtype (comparisons). ``fast="static"``: the binder's
+    outcome depends only on its tensors' dtypes, shapes (and view chains: ``_LAYOUT_BINDERS``) and on
+    the values of its other arguments (ints, dims, dtypes: ``sum(x, 1)``, ``x.view(-1, 4)``), every
+    tensor argument is an input, and the call has no ``out=``: ``_static_path`` remembers it per such key."""
 
     def deco(binder):
         opname = name or binder.__name__.rstrip("_")
@@ -145,7 +149,8 @@ def defop(forward, *, node, saves=None, promote=False, view=False, inplace=False
         except (TypeError, ValueError):
             pass
 
-        bind_fast = _fast_path(op, binder) if fast else None
+        bind_fast = (_static_path(op, binder) if fast == "static" else _fast_path(op, binder, fast == "all")) \
+            if fast else None
 
         def make(method_call):
             # one closure for the function, one for the method: torch counts argument positions
@@ -725,9 +730,10 @@ def _scalar_like(v, inputs):
 _DIFF = frozenset(d for d in _dtypes._ALL if d.is_floating_point or d.is_complex)
 
 
-def _fast_path(op, binder):
+def _fast_path(op, binder, any_dtype=False):
     """The fused binder + dispatch + node attach of ``op`` for positional calls on one or two
-    plain floating-point tensors (or a tensor and a python float), in grad or no-grad mode with no
+    floating-point tensors (``any_dtype``: of any dtype; Parameters and views too) or a tensor and a
+    python float, in grad or no-grad mode with no
     autocast, forward AD, inference mode, anomaly mode or tracing: returns the output, or None
     when the call is not of that kind (the caller then takes the general path).
 
@@ -746,7 +752,7 @@ def _fast_path(op, binder):
         # else (an error included: the general path words it) is remembered as no route
         routes[key] = False
         for x in args:
-            if isinstance(x, Tensor) and not x._dtype.is_floating_point:
+            if isinstance(x, Tensor) and not (any_dtype or x._dtype.is_floating_point):
                 return None
         try:
             bound = binder(*args)
@@ -761,7 +767,7 @@ def _fast_path(op, binder):
         cnp = None
         if len(args) == 2 and type(args[1]) in _PY_SCALARS:
             cnp = (cast or _scalar_like(args[1], inputs)).np
-        vals = [x._st.value if isinstance(x, Tensor) else _const_lazy_new(x, cnp) for x in inputs]
+        vals = [x._value() if isinstance(x, Tensor) else _const_lazy_new(x, cnp) for x in inputs]
         try:
             shape, npdt = _lazy.infer(prim, params, vals)
         except Exception:
@@ -775,21 +781,22 @@ def _fast_path(op, binder):
         o = _interned.setdefault((shape, dt), (shape, dt))
         meta = (dt, shape, args[0]._st.device, None, 0)
         pin = (params, o, _interned.setdefault(meta, meta))
-        r = routes[key] = (params, shape, npdt, dt, cnp, pin, attach, [None] * 4, name, {})
+        r = routes[key] = (params, shape, npdt, dt, cnp, pin, attach, [None] * 16, name, {})
         return r
 
-    def plan_of(r, args, rgbits):
+    def plan_of(r, args, vals, bits):
         # the node's layout, and which of its values it drops: (plan, Dropped or None per value,
         # whether a node's values can be one shared tuple when its float is a cached constant)
-        sig = (op, r[8]) + tuple([x._rg + 2 * (x._dtype in _DIFF) if type(x) not in _PY_SCALARS else -4 for x in args])
+        sig = (op, r[8]) + tuple([x._rg + 2 * (x._dtype in _DIFF) + 4 * (x._view is not None)
+                                  if type(x) not in _PY_SCALARS else -4 for x in args])
         p = _plans.get(sig)
         if p is None:
             p = _plan(sig, op, r[8])
         cls, nplan, edge_idx, fmask, saved_plan, _ = p
-        dsel = tuple([dropped(x._st.value) if j in fmask else None for j, x in enumerate(args)])
+        dsel = tuple([dropped(vals[j]) if j in fmask else None for j in range(len(args))])
         shared = all(d is not None or type(x) in _PY_SCALARS for d, x in zip(dsel, args))
         edge1 = edge_idx[0] if len(edge_idx) == 1 and edge_idx[0] >= 0 else -1
-        e = r[7][rgbits] = (cls, nplan, edge1, edge_idx, dsel, shared, bool(fmask), saved_plan)
+        e = r[7][bits] = (cls, nplan, edge1, edge_idx, dsel, shared, bool(fmask), saved_plan)
         return e
 
     def bind(fallback):
@@ -797,7 +804,8 @@ def _fast_path(op, binder):
         # general form) answers every call the fast path does not take, with the same arguments
 
         def fast(a=_NOARG, b=_NOARG, *rest, **kwargs):
-            if rest or kwargs or type(a) is not Tensor or a._view is not None or lstate.tracing or \
+            ta = type(a)
+            if rest or kwargs or (ta is not Tensor and ta not in _FAST_TYPES) or lstate.tracing or \
                     not lstate.lazy or _ac.live is not None or fwd.level >= 0 or _mode.inference or _anomaly.enabled:
                 return fallback(*_args(a, b, rest), **kwargs)
             grad = _mode.grad
@@ -805,25 +813,34 @@ def _fast_path(op, binder):
                 _lazy.flush()  # a new forward: the last backward's program runs first (see _lazy.defer)
             st = a._st
             dev = st.device
+            if a._view is None:
+                va = st.value
+                bits = a._rg
+            else:
+                va = a._value()
+                bits = a._rg + 4
             if b is _NOARG:
                 key = (a._dtype, a._shape)
                 args = (a,)
-                vals = [st.value]
-                rgbits = a._rg
+                vals = [va]
             else:
                 tb = type(b)
                 if tb is float or tb is int:
                     key = (a._dtype, a._shape, tb)
                     args = (a, b)
                     vals = None
-                    rgbits = a._rg
-                elif tb is Tensor and b._view is None and b._st.device is dev:
+                elif (tb is Tensor or tb in _FAST_TYPES) and b._st.device is dev:
                     key = (a._dtype, a._shape, b._dtype, b._shape)
                     args = (a, b)
-                    vals = [st.value, b._st.value]
-                    rgbits = a._rg + 2 * b._rg
+                    if b._view is None:
+                        vals = [va, b._st.value]
+                        bits += 2 * b._rg
+                    else:
+                        vals = [va, b._value()]
+                        bits += 2 * b._rg + 8
                 else:
                     return fallback(a, b)
+            rgbits = bits & 3
             r = routes.get(key)
             if not r:
                 if r is None:
@@ -847,7 +864,7 @@ def _fast_path(op, binder):
                         cached = True
                 else:
                     cached = True
-                vals = [st.value, c]
+                vals = [va, c]
             lz = record(prim, params, vals, shape, npdt)
             if type(lz) is not Lazy:
                 lz = _lazy.wrap(lz)
@@ -864,9 +881,9 @@ def _fast_path(op, binder):
             if not (rgbits and grad and attach):
                 return out
             # the node (``_attach_planned`` for this layout, inlined)
-            e = plans[rgbits]
+            e = plans[bits]
             if e is None:
-                e = plan_of(r, args, rgbits)
+                e = plan_of(r, args, vals, bits)
             cls, nplan, edge1, edge_idx, dsel, shared, dropped_, saved_plan = e
             node = _new_tensor(cls)
             if edge1 >= 0:
@@ -916,6 +933,249 @@ def _fast_path(op, binder):
     return bind
 
 
+_T0 = (0,)
+# static ops whose binder reads its input's layout (strides): their route keys hold the view chain
+_LAYOUT_BINDERS = frozenset(("view",))
+
+
+def _static_key(args, kwargs, layout):
+    """``_static_path``'s route key of a call: per tensor argument its dtype, shape and whether it is
+    a view (``layout``: its view chain, which the op's binder reads), per other argument its type and value (ints, bools, None, dtypes, strings, tuples of ints;
+    anything else, ``out=`` or tensors on two devices: no key); with the tensors' positions and
+    device. ``(None, None, None)`` when the call has no key."""
+    key = []
+    tpos = []
+    dev = None
+    i = 0
+    for x in args:
+        tx = type(x)
+        if tx is Tensor or tx in _FAST_TYPES:
+            d = x._st.device
+            if dev is None:
+                dev = d
+            elif d is not dev:
+                return None, None, None
+            key.append(x._dtype)
+            key.append(x._shape)
+            key.append(x._view if layout else x._view is not None)
+            tpos.append(i)
+        elif tx is int or tx is bool or x is None or tx is _dtypes.dtype or tx is str or \
+                tx is tuple and all(type(v) is int for v in x):
+            key.append(tx)
+            key.append(x)
+        else:
+            return None, None, None
+        i += 1
+    if dev is None:
+        return None, None, None
+    for k, x in kwargs.items():
+        tx = type(x)
+        if k == "out" or not (tx is int or tx is bool or x is None or tx is _dtypes.dtype or tx is str
+                              or tx is tuple and all(type(v) is int for v in x)):
+            return None, None, None
+        key.append(k)
+        key.append(tx)
+        key.append(x)
+    return tuple(key), tpos, dev
+
+
+def _static_path(op, binder):
+    """The fast path of an op whose binder's outcome depends only on its tensors' dtypes, shapes (and
+    view chains, for ``_LAYOUT_BINDERS``) and on its other arguments' values (``defop(fast="static")``: reductions over a dim,
+    views, casts, addmm): per key of those, the binder's inputs, params and node name, the promoted
+    dtype and the output's shape and dtype are worked out once; a call of a known key records the op
+    and builds its node (``_attach_planned``) with no binder, promotion or shape inference. Calls it
+    does not take (tracing, autocast, forward AD, inference or anomaly mode, ``out=``, a tensor inside
+    another argument, an error) go to the general function."""
+    routes = {}
+    prim = op.prim
+    record = _lazy.record
+    lstate = _lazy._state
+    fwd = _fwd._state
+    is_view = op.view
+    nondiff = op.nondiff_out
+    layout = op.name in _LAYOUT_BINDERS
+
+    def learn(args, kwargs, key, tpos):
+        routes[key] = False
+        try:
+            bound = binder(*args, **kwargs)
+        except Exception:
+            return None
+        if len(bound) == 3:
+            inputs, params, nname = bound
+        else:
+            (inputs, params), nname = bound, None
+        # every tensor argument is an input, in order (a tensor read for its value, an int-like
+        # size, would make the outcome depend on values); no python numbers among the inputs
+        if len(inputs) != len(tpos) or any(x is not args[i] for x, i in zip(inputs, tpos)):
+            return None
+        for kv in params:
+            if isinstance(kv[1], Tensor):
+                return None
+        if is_view and tpos[0] != 0:
+            return None
+        if op.promote:
+            params = (_promote(inputs, op.promote).np,) + tuple(params)
+        vals = [x._value() for x in inputs]
+        try:
+            shape, npdt = _lazy.infer(prim, params, vals)
+        except Exception:
+            return None
+        dt = _NP2DT[npdt]
+        name = nname or (op.node if type(op.node) is str else op.node(params))
+        attach = not nondiff and dt in _DIFF
+        if len(routes) > 1024:
+            routes.clear()
+        params = _interned.setdefault(params, params)
+        chain = ((prim, params),) if is_view else None  # the view entry this op adds
+        o = _interned.setdefault((shape, dt), (shape, dt))
+        r = routes[key] = (tpos, params, shape, npdt, dt, attach, name, chain, {}, o)
+        return r
+
+    def plan_of(r, inputs, vals, bits):
+        # the node's layout for inputs that require grad as ``bits`` says: (node class, plan, edge
+        # positions, Dropped or None per value, what to save, whether values are dropped, the one
+        # shared values tuple when every value is dropped)
+        name = r[6]
+        sig = (op, name) + tuple([x._rg + 2 * (x._dtype in _DIFF) + 4 * (x._view is not None) for x in inputs])
+        p = _plans.get(sig)
+        if p is None:
+            p = _plan(sig, op, name)
+        cls, nplan, edge_idx, fmask, saved_plan, _ = p
+        dsel = tuple([dropped(vals[j]) if j in fmask else None for j in range(len(inputs))])
+        shared = None
+        if fmask and len(fmask) == len(inputs):
+            shared = _interned.setdefault(dsel, dsel)
+        e = r[8][bits] = (cls, nplan, edge_idx, dsel, saved_plan, bool(fmask), shared)
+        return e
+
+    def bind(fallback):
+        def fast(*args, **kwargs):
+            if lstate.tracing or not lstate.lazy or _ac.live is not None or fwd.level >= 0 or _mode.inference or \
+                    _anomaly.enabled:
+                return fallback(*args, **kwargs)
+            grad = _mode.grad
+            if _lazy._deferred and grad:
+                _lazy.flush()  # a new forward: the last backward's program runs first (see _lazy.defer)
+            key = None
+            if not kwargs and 0 < len(args) < 3:
+                # one tensor, alone or with a dim, a shape or a dtype: the key without the loop below
+                # (the same key the loop builds)
+                a = args[0]
+                ta = type(a)
+                if ta is Tensor or ta in _FAST_TYPES:
+                    av = a._view if layout else a._view is not None
+                    if len(args) == 1:
+                        key = (a._dtype, a._shape, av)
+                    else:
+                        x = args[1]
+                        tx = type(x)
+                        if tx is int or tx is _dtypes.dtype or tx is tuple and all(type(v) is int for v in x):
+                            key = (a._dtype, a._shape, av, tx, x)
+                    tpos = _T0
+                    dev = a._st.device
+            if key is None:
+                key, tpos, dev = _static_key(args, kwargs, layout)
+                if key is None:
+                    return fallback(*args, **kwargs)
+            try:
+                r = routes.get(key)
+            except TypeError:  # a view chain with an unhashable parameter
+                return fallback(*args, **kwargs)
+            if not r:
+                if r is None:
+                    r = learn(args, kwargs, key, tuple(tpos))
+                if not r:
+                    return fallback(*args, **kwargs)
+            tpos, params, shape, npdt, dt, attach, name, chain, plans, o = r
+            if len(tpos) == 1:
+                x = args[tpos[0]]
+                inputs = (x,)
+                vals = [x._st.value if x._view is None else x._value()]
+            else:
+                inputs = tuple([args[j] for j in tpos])
+                vals = [x._st.value if x._view is None else x._value() for x in inputs]
+            lz = record(prim, params, vals, shape, npdt)
+            if type(lz) is not Lazy:
+                lz = _lazy.wrap(lz)
+            out = _new_tensor(Tensor)
+            if chain is not None:
+                src = inputs[0]
+                out._st = src._st
+                out._view = chain if src._view is None else src._view + chain
+                out._vcache = (src._st.version, lz)
+                out._base = src._base if src._base is not None else src
+            else:
+                out._st = ost = _new_tensor(Storage)
+                ost.value = lz
+                ost.version = 0
+                ost.device = dev
+                ost.last_fn = None
+            out._shape = shape
+            out._dtype = dt
+            out._rg = False
+            out.grad_fn = None
+            if not attach or not grad:
+                return out
+            bits = 0
+            k = 1
+            for x in inputs:
+                if x._rg:
+                    bits |= k
+                k += k
+            if not bits:
+                return out
+            # the node (``_attach_planned`` for this layout, inlined; its dropped values are the
+            # route's: a Dropped depends on the value's shape and dtype only)
+            e = plans.get(bits)
+            if e is None:
+                e = plan_of(r, inputs, vals, bits)
+            cls, nplan, edge_idx, dsel, saved_plan, dflag, shared = e
+            node = _new_tensor(cls)
+            if len(edge_idx) == 1 and edge_idx[0] >= 0:
+                x = inputs[edge_idx[0]]
+                fn = x.grad_fn
+                node._next = (fn, x._output_nr) if fn is not None else (x._accumulate_node(), 0)
+            else:
+                node._next = _flat_edges(inputs, edge_idx)
+            node._seq = next(_seq)
+            node._p = nplan
+            node.params = params
+            node._out = o
+            if shared is not None:
+                node.vals = shared
+            elif dflag:
+                node.vals = tuple([v if d is None else d for d, v in zip(dsel, vals)])
+            else:
+                node.vals = tuple(vals)
+            node._dropped = dflag
+            if saved_plan:
+                saved = []
+                for j, w in saved_plan:
+                    if j < 0:
+                        rmeta = (dt, shape, dev, None, 0)
+                        rmeta = _interned.setdefault(rmeta, rmeta)
+                        saved.append((_weakref(out._st), out._st.version, rmeta, -1))
+                    else:
+                        t = inputs[j]
+                        if t._inference:
+                            raise RuntimeError(_INFERENCE_SAVED)
+                        tst = t._st
+                        saved.append((tst, tst.version, (t._dtype, t._shape, tst.device, t.grad_fn, t._output_nr), w))
+                node._saved = tuple(saved)
+            else:
+                node._saved = ()
+            node._freed = False
+            out.grad_fn = node
+            out._rg = True
+            return out
+
+        return fast
+
+    return bind
+
+
 def _args(a, b, rest):
     if a is _NOARG:
         return rest
@@ -932,6 +1192,8 @@ _INFERENCE_SAVED = (
 
 _NOARG = object()
 _PY_SCALARS = (float, int)
+# Tensor subclasses whose calls take the ops' fast paths as plain Tensors do (nn adds Parameter)
+_FAST_TYPES: set = set()
 
 
 def dispatch(op, inputs, params, node_name=None):

@@ -75,7 +75,7 @@ def _shape_args(shape, op=None, arg="size"):
     return tuple(int(s) for s in shape)
 
 
-@defop(lambda x, shape: jnp.reshape(x, shape), node="ViewBackward0", view=True)
+@defop(lambda x, shape: jnp.reshape(x, shape), node="ViewBackward0", view=True, fast="static")
 def view(input, *shape):
     """A view of ``input`` with a new shape (one dimension may be -1); its strides must allow it."""
     if len(shape) == 1 and isinstance(shape[0], _dtypes.dtype):
@@ -91,7 +91,7 @@ def view(input, *shape):
 
 
 @defop(lambda x, shape: jnp.reshape(x, shape), node="UnsafeViewBackward0", saves={0: ()}, method=False,
-       function=False, name="_unsafe_view")
+       function=False, name="_unsafe_view", fast="static")
 def _unsafe_view(input, shape):
     return (input,), (("shape", shape),)
 
@@ -161,7 +161,7 @@ def permute(input, *dims):
     return (input,), (("axes", axes),)
 
 
-@defop(lambda x, axes: jnp.transpose(x, axes), node="TransposeBackward0", view=True)
+@defop(lambda x, axes: jnp.transpose(x, axes), node="TransposeBackward0", view=True, fast="static")
 def transpose(input, dim0, dim1):
     """Swap two dimensions."""
     n = input.dim()
@@ -176,7 +176,7 @@ swapaxes = transpose
 swapdims = transpose
 
 
-@defop(lambda x, axes: jnp.transpose(x, axes), node="TBackward0", view=True)
+@defop(lambda x, axes: jnp.transpose(x, axes), node="TBackward0", view=True, fast="static")
 def t(input):
     """Transpose a tensor of at most 2 dimensions."""
     n = input.dim()
@@ -195,7 +195,7 @@ def _mT(input):
     return (input,), (("axes", tuple(axes)),)
 
 
-@defop(lambda x, shape: jnp.reshape(x, shape), node="SqueezeBackward0", view=True)
+@defop(lambda x, shape: jnp.reshape(x, shape), node="SqueezeBackward0", view=True, fast="static")
 def squeeze(input, dim=None):
     """Remove dimensions of size 1 (all, or the given ``dim``/tuple of dims)."""
     s = input._shape
@@ -207,7 +207,7 @@ def squeeze(input, dim=None):
     return (input,), (("shape", tuple(d for i, d in enumerate(s) if not (i in ds and d == 1))),), node
 
 
-@defop(lambda x, shape: jnp.reshape(x, shape), node="UnsqueezeBackward0", view=True)
+@defop(lambda x, shape: jnp.reshape(x, shape), node="UnsqueezeBackward0", view=True, fast="static")
 def unsqueeze(input, dim):
     """Insert a dimension of size 1 at ``dim``."""
     s = input._shape

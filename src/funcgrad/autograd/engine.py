@@ -252,8 +252,9 @@ def run_backward(roots, retain_graph, create_graph, inputs=None, capture=False, 
         for nxt in (n._next[::2] if plain else [f for f, _ in n.next_functions]):
             if nxt is None:
                 continue
-            if type(nxt) is AccumulateGrad:
+            if type(nxt) is AccumulateGrad:  # a sink: runs once its incoming edges are done
                 acc_deps[nxt] = acc_deps.get(nxt, 0) + 1
+                continue
             if nxt not in seen:
                 seen.add(nxt)
                 stack.append(nxt)
@@ -278,7 +279,8 @@ def run_backward(roots, retain_graph, create_graph, inputs=None, capture=False, 
         grad_mode._mode.grad = prev_grad
         if not done:
             _callbacks.clear()
-    _run_callbacks()
+    if _callbacks:
+        _run_callbacks()
     if not retain_graph:
         for node in executed:
             if _plain_cache.get(type(node)) and node._p.needed:  # OpNode._release, inlined for plain nodes
@@ -330,6 +332,8 @@ def _walk(order, buffers, acc_deps, V, touched, executed):
     get = buffers.get
     add = _add_raw
     append = executed.append
+    make = Tensor._make
+    device = V.device
     for node in order:
         tp = type(node)
         plain = plain_cache.get(tp)
@@ -407,7 +411,17 @@ def _walk(order, buffers, acc_deps, V, touched, executed):
                 d = acc_deps[nxt] - 1
                 acc_deps[nxt] = d
                 if d == 0:
-                    _run_node(nxt, buffers, acc_deps, V, False, None, None, False, touched, executed)
+                    leaf = nxt.variable
+                    if nxt._special or leaf._grad is not None or leaf._hooks or leaf._post_acc_hooks:
+                        _run_node(nxt, buffers, acc_deps, V, False, None, None, False, touched, executed)
+                        continue
+                    # the common case of ``_run_node`` and ``_accumulate``: a leaf without hooks and
+                    # without a gradient yet takes the incoming one as its ``.grad``
+                    grads = pop(nxt, None)
+                    if grads is not None and grads[0] is not None:
+                        leaf._grad = gt = make(grads[0], device)
+                        touched.append(gt)
+                    append(nxt)
 
 
 _one_output = Node._num_outputs
@@ -485,6 +499,11 @@ def _run_node(node, buffers, acc_deps, V, create_graph, want, captured, capture,
     if type(node) is AccumulateGrad:
         if grads[0] is not None:
             _accumulate(node, V.tensor(grads[0]), create_graph, want, captured, capture, touched)
+        if node._hooks and (want is None or not capture and want.get((node, 0))):
+            # after accumulating (torch runs no AccumulateGrad outside ``inputs``): hook((), (grad,))
+            go = tuple(V.tensor(g) for g in grads)
+            for h in list(node._hooks.values()):
+                h((), go)
         executed.append(node)
         return
     if len(grads) == 1 and grads[0] is None or all(g is None for g in grads):
@@ -699,6 +718,11 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
 
 def _tensor_backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
     """Accumulate d(self)/d(leaf) into the ``.grad`` of every leaf (see torch.Tensor.backward)."""
+    if gradient is None and inputs is None and create_graph is False and self._rg and self._shape == () and \
+            self._dtype.is_floating_point and type(self) is Tensor:
+        # ``loss.backward()``: what ``backward`` checks and makes, for a real scalar that requires grad
+        run_backward([(self, _ones_for(self))], retain_graph, False)
+        return
     backward(self, gradient, retain_graph, create_graph, inputs=inputs)
 
 

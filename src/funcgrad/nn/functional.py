@@ -17,6 +17,11 @@ from .._ops.reduction import _log_softmax, _softmax, _softmax_dim, log_softmax, 
 from .._ops.registry import ABSENT, Const, autocast_op, defop, dispatch, upcast_half
 from .._lazy import Lazy, concrete
 from ..autograd import grad_mode
+from .._ops import registry as _registry
+from ..tensor import Tensor
+from .parameter import Parameter
+
+_registry._FAST_TYPES.add(Parameter)  # a Parameter takes the ops' fast paths as a plain Tensor does
 from ._spatial import *  # noqa: F401,F403 - convolution, pooling, padding, resampling
 from ._spatial import __all__ as _spatial_all
 
@@ -46,6 +51,8 @@ def _reduction(reduction, size_average=None, reduce=None):
         size_average = True if size_average is None else size_average
         reduce = True if reduce is None else reduce
         reduction = "none" if not reduce else ("mean" if size_average else "sum")
+        warnings.warn(f"size_average and reduce args will be deprecated, please use reduction='{reduction}' instead.",
+                      UserWarning, stacklevel=3)
     if reduction not in _REDUCTIONS:
         raise ValueError(f"{reduction} is not a valid value for reduction")
     return reduction
@@ -75,20 +82,26 @@ def linear(input, weight, bias=None):
     if bias is not None and bias._dtype is not weight._dtype:
         raise RuntimeError(f"self and mat2 must have the same dtype, but got {_dtypes.scalar_type_name(bias._dtype)}"
                            f" and {_dtypes.scalar_type_name(weight._dtype)}")
-    if input.dim() == 2 and bias is not None:
-        return linalg.addmm(bias, input, weight.t())
-    if input.dim() == 2:
-        return input.mm(weight.t())
+    # views.t/view, linalg.addmm/mm directly: their fast paths (Parameters and views included)
+    nd = len(input._shape)
+    if nd == 2 and bias is not None:
+        return linalg.addmm(bias, input, views.t(weight))
+    if nd == 2:
+        return linalg.mm(input, views.t(weight))
     out_f = weight._shape[0] if weight.dim() else 1
-    if input.dim() == 1 and bias is None:
+    if nd == 1 and bias is None:
         out = input.unsqueeze(0).mm(weight.t())
         return dispatch(views.squeeze.op, (out,), (("shape", tuple(out._shape[1:])),), "SqueezeBackward4")
     lead = input._shape[:-1]
-    flat = input.reshape(-1, input._shape[-1])
-    if bias is not None:
-        return linalg.addmm(bias, flat, weight.t()).view(*lead, out_f)
-    out = flat.mm(weight.t())
-    return views._unsafe_view(out, tuple(lead) + (out_f,))
+    # a tensor that is not a view is contiguous: its reshape is a view
+    contiguous = input._view is None or input.is_contiguous()
+    flat = views.view(input, (-1, input._shape[-1])) if contiguous else input.reshape(-1, input._shape[-1])
+    if bias is not None and contiguous:
+        return views.view(linalg.addmm(bias, flat, views.t(weight)), tuple(lead) + (out_f,))
+    out = views._unsafe_view(linalg.mm(flat, views.t(weight)), tuple(lead) + (out_f,))
+    if bias is not None:  # torch: matmul, then add_ (its AddBackward0, version 1)
+        out.add_(bias)
+    return out
 
 
 # -- activations ----------------------------------------------------------------------------------------
@@ -431,15 +444,17 @@ def _mse_fwd(x, y, reduction):
 
 
 @defop(_mse_fwd, node="MseLossBackward0", saves={0: (0, 1), 1: (0, 1)}, promote=True, method=False, function=False,
-       name="mse_loss")
+       name="mse_loss", fast="static")
 def _mse(input, target, reduction):
     return (input, target), (("reduction", reduction),)
 
 
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     """Mean squared error."""
-    reduction = _reduction(reduction, size_average, reduce)
-    _same_shape(input, target, "mse_loss")
+    if size_average is not None or reduce is not None or reduction not in _REDUCTIONS:
+        reduction = _reduction(reduction, size_average, reduce)
+    if type(target) is not Tensor or type(input) is not Tensor or target._shape != input._shape:
+        _same_shape(input, target, "mse_loss")
     return _mse(input, target, reduction)
 
 

@@ -6,6 +6,7 @@ import collections
 import copy
 import functools
 import itertools
+import operator
 import warnings
 
 import jax
@@ -164,7 +165,8 @@ class Optimizer:
         return s + ")"
 
     def __getstate__(self):
-        return self.__dict__
+        # the step plans hold compiled programs: rebuilt after a copy or unpickling
+        return {k: v for k, v in self.__dict__.items() if k != "_plans"}
 
     def __setstate__(self, state):
         self.__dict__.update(state)
@@ -286,6 +288,12 @@ class Optimizer:
     _capturable_devices = ("cuda", "xpu", "hpu", "privateuseone", "xla")
 
     def _step_group(self, group):
+        plans = self.__dict__.get("_plans")
+        if plans is None:
+            plans = self._plans = {}
+        plan = plans.get(id(group))
+        if plan is not None and plan.group is group and plan.run(self, group):
+            return
         params = [p for p in group["params"] if p.grad is not None]
         if not params:
             return
@@ -304,10 +312,18 @@ class Optimizer:
             state = tx.init(tuple(p._array() for p in params))
             entry = (key, self._adopt_state(params, state))
             self._opt_state[id(group)] = entry
+        elif jax.tree_util.tree_structure(entry[1]) != _state_def(self, hyper, statics, params):
+            # a static hyper-parameter changed (weight decay turned on or off, say): the chain of
+            # transformations changed, the torch rule's state (momentum, moments, step) carries over
+            fresh = self._transform(hyper, statics).init(tuple(p._array() for p in params))
+            entry = (key, _carry_rule_state(entry[1], fresh))
+            self._opt_state[id(group)] = entry
         program = _jitted(type(self), statics)
-        if _lazy.is_lazy() and not _lazy._state.tracing:
-            new_params, new_state = _record_update(program, (tuple(p._value() for p in params),
-                                                             tuple(p.grad._value() for p in params), entry[1], hyper))
+        recorded = _lazy.is_lazy() and not _lazy._state.tracing
+        if recorded:
+            grads = tuple(p.grad._value() for p in params)
+            new_params, new_state = _record_update(program, (tuple(p._value() for p in params), grads, entry[1],
+                                                             hyper))
         else:
             new_params, new_state = program(tuple(p._array() for p in params),
                                             tuple(p.grad._array() for p in params), _concrete(entry[1]), hyper)
@@ -317,7 +333,12 @@ class Optimizer:
                 p._set_value(v)
         # the state tensors are watched for in-place edits (a version bump) before the next step
         watch = self._expose_state(params, new_state)
-        self._opt_state[id(group)] = (key, new_state, watch)
+        entry = self._opt_state[id(group)] = (key, new_state, watch)
+        plans.pop(id(group), None)
+        if recorded and len(params) == len(group["params"]):
+            plan = _StepPlan.make(group, params, program, statics, grads, new_params, new_state, hyper, entry)
+            if plan is not None:
+                plans[id(group)] = plan
 
     def _hyper_values(self, group):
         return {k: group[k] for k in self._hyper if k in group}
@@ -499,9 +520,161 @@ def _concrete(tree):
     return jax.tree_util.tree_map(lambda v: _lazy.value_of(v) if type(v) is _Lazy else v, tree)
 
 
+_state_defs: dict = {}
+
+
+def _state_def(opt, hyper, statics, params):
+    """The tree structure of ``opt``'s optax state for ``statics`` and these parameters."""
+    key = (type(opt), statics, tuple([(p._shape, p._dtype) for p in params]))
+    d = _state_defs.get(key)
+    if d is None:
+        tx = opt._transform(hyper, statics)
+        shapes = jax.eval_shape(tx.init, tuple(jax.ShapeDtypeStruct(p._shape, p._dtype.np) for p in params))
+        if len(_state_defs) > 1024:
+            _state_defs.clear()
+        d = _state_defs[key] = jax.tree_util.tree_structure(shapes)
+    return d
+
+
+def _rule_state(s):
+    """The torch rule's state: the last link of an ``optax.chain`` state, or the state itself."""
+    return s[-1] if isinstance(s, tuple) and not hasattr(s, "_fields") else s
+
+
+def _carry_rule_state(old, fresh):
+    """``fresh`` (a new chain's initial state) holding ``old``'s rule state where the rule is the same."""
+    o, f = _rule_state(old), _rule_state(fresh)
+    if type(o) is not type(f) or jax.tree_util.tree_structure(o) != jax.tree_util.tree_structure(f):
+        return fresh
+    return o if f is fresh else fresh[:-1] + (o,)
+
+
+_FROZEN = (int, float, bool, str, type(None))
+
+
+def _frozen(v):
+    """Whether a param group value cannot change without being replaced (checked by identity)."""
+    return type(v) in _FROZEN or (type(v) is tuple and all(_frozen(x) for x in v))
+
+
+_is = operator.is_
+
+
+class _StepPlan:
+    """One param group's update as it was last recorded, replayed while nothing it was built from
+    changed: the group's values (each the same object: a new learning rate, an added key or a
+    param list edited in place is a change), every parameter with a gradient, the parameters' and
+    gradients' shapes and dtypes, and the group's optax state entry (the one the last step left,
+    with no ``optimizer.state`` tensor edited in place since). Anything else takes the full step,
+    which builds a new plan."""
+
+    __slots__ = ("group", "vals", "keys", "statics", "params", "key", "avals", "entry", "state_leaves",
+                 "hyper_leaves", "uparams", "out_avals", "out_def", "sources", "live", "views")
+
+    @classmethod
+    def make(cls, group, params, program, statics, grads, new_params, new_state, hyper, entry):
+        vals = tuple(group.values())
+        if not all(_frozen(v) for k, v in group.items() if k != "params"):
+            return None  # a tensor (or list) hyper-parameter can change in place
+        values = list(new_params) + list(grads)
+        if any(type(v) is not _Lazy for v in values):
+            return None
+        args = (tuple(new_params), grads, new_state, hyper)
+        flat, treedef = jax.tree_util.tree_flatten(args)
+        n = len(params)
+        state_leaves = jax.tree_util.tree_leaves(new_state)
+        k = 2 * n + len(state_leaves)
+        if len(flat) < k or not all(map(_is, flat[:k], values + state_leaves)):
+            return None
+        plan = cls()
+        plan.group = group
+        plan.vals = vals
+        plan.keys = tuple(group)
+        plan.statics = statics
+        plan.params = tuple(params)
+        plan.key = entry[0]
+        plan.avals = tuple([(v.shape, v.dtype) for v in values])
+        plan.entry = entry
+        plan.state_leaves = state_leaves
+        plan.hyper_leaves = flat[k:]
+        plan.uparams, plan.out_avals, plan.out_def, plan.sources, plan.live = _update_layout(program, flat, treedef)
+        plan.views = any(p._view is not None for p in params)
+        return plan
+
+    def _refresh(self, opt, group, vals):
+        """Take new hyper-parameter values (a scheduler's learning rate) where the group keeps its
+        keys and its program (the statics); False where the full step must run."""
+        if len(vals) != len(self.vals) or tuple(group) != self.keys or group.get("capturable"):
+            return False
+        if not all(_frozen(v) for k, v in group.items() if k != "params"):
+            return False
+        if opt._statics(group) != self.statics:
+            return False
+        leaves = jax.tree_util.tree_leaves({k: _hyper_array(v) for k, v in opt._hyper_values(group).items()})
+        if len(leaves) != len(self.hyper_leaves):
+            return False
+        self.hyper_leaves = leaves
+        self.vals = vals
+        return True
+
+    def run(self, opt, group):
+        """Record this step's update as the full step would; False (nothing done) where the plan no
+        longer holds."""
+        vals = tuple(group.values())
+        if len(vals) != len(self.vals) or not all(map(_is, vals, self.vals)):
+            if not self._refresh(opt, group, vals):
+                return False
+        plist = group["params"]
+        params = self.params
+        if len(plist) != len(params) or not all(map(_is, plist, params)):
+            return False
+        entry = opt._opt_state.get(id(group))
+        if entry is not self.entry or (entry[2] and Optimizer._edited(entry)):
+            return False
+        if _lazy._state.tracing or not _lazy._state.lazy:
+            return False
+        values = []
+        grads = []
+        for p in params:
+            g = p.grad
+            if g is None:
+                return False
+            values.append(p._value())
+            grads.append(g._value())
+        values += grads
+        for v, (shape, dtype) in zip(values, self.avals):
+            if type(v) is not _Lazy or v.shape != shape or v.dtype != dtype:
+                return False
+        values += self.state_leaves
+        values += self.hyper_leaves
+        live = self.live
+        leaves = _lazy.record_tuple(_UPDATE, self.uparams, values if live is None else [values[j] for j in live],
+                                    self.out_avals)
+        if self.sources is not None:
+            leaves = [values[j] if j >= 0 else leaves[-1 - j] for j in self.sources]
+        new_params, new_state = jax.tree_util.tree_unflatten(self.out_def, leaves)
+        if self.views:
+            with grad_mode.no_grad():
+                for p, v in zip(params, new_params):
+                    p._set_value(v)
+        else:
+            for p, v in zip(params, new_params):
+                p._set_value(v)
+        watch = opt._expose_state(params, new_state)
+        entry = opt._opt_state[id(group)] = (self.key, new_state, watch)
+        self.entry = entry
+        self.state_leaves = leaves[len(params):]
+        return True
+
+
 def _update_impl(params, *flat):
-    program, treedef = params
-    return tuple(jax.tree_util.tree_leaves(program(*jax.tree_util.tree_unflatten(treedef, flat))))
+    program, treedef, keep, dead = params
+    if dead:  # inputs the update does not read: not program inputs, zeros here (compiled away)
+        flat = list(flat)
+        for j, shape, dtype in dead:
+            flat.insert(j, jnp.zeros(shape, dtype))
+    leaves = jax.tree_util.tree_leaves(program(*jax.tree_util.tree_unflatten(treedef, flat)))
+    return tuple([leaves[i] for i in keep])
 
 
 _UPDATE = _lazy.Prim("optimizer_update", _update_impl)
@@ -512,18 +685,62 @@ def _record_update(program, args):
     """Record ``program(*args)`` (one optimizer update) on the lazy tape: one entry computing all
     outputs and one entry per output, so it fuses with the pending backward into one program."""
     flat, treedef = jax.tree_util.tree_flatten(args)
-    key = (program, treedef, tuple((tuple(v.shape), np.dtype(v.dtype)) for v in flat))
+    layout = _update_layout(program, flat, treedef)
+    return jax.tree_util.tree_unflatten(layout[2], _record_layout(layout, flat))
+
+
+def _record_layout(layout, flat):
+    """The update's output leaves: one entry computing those the program computes, one pick of it
+    for each; an output that is an input passed through unchanged (SGD's momentum buffers without
+    momentum) is that input's value, neither computed nor returned by the program."""
+    params, avals, _, sources, live = layout
+    picks = _lazy.record_tuple(_UPDATE, params, flat if live is None else [flat[j] for j in live], avals)
+    if sources is None:
+        return picks
+    return [flat[j] if j >= 0 else picks[-1 - j] for j in sources]
+
+
+def _update_layout(program, flat, treedef):
+    """For ``program`` on the flattened arguments ``flat`` (of tree ``treedef``): the update entry's
+    params, the (shape, dtype) of the outputs it computes, the tree of all outputs, where each
+    output comes from (None: the entry's outputs in order; else per output ``j >= 0``, input ``j``
+    passed through, or ``j < 0``, the entry's output ``-1 - j``) and the inputs it reads (None: all)."""
+    key = (program, treedef, tuple([(tuple(v.shape), np.dtype(v.dtype)) for v in flat]))
     out = _out_avals.get(key)
     if out is None:
-        shapes = jax.eval_shape(program, *jax.tree_util.tree_unflatten(
-            treedef, [jax.ShapeDtypeStruct(s, d) for s, d in key[2]]))
-        leaves, out_def = jax.tree_util.tree_flatten(shapes)
+        out = _layout(program, treedef, key[2])
         if len(_out_avals) > 1024:
             _out_avals.clear()
-        out = _out_avals[key] = ([(tuple(x.shape), np.dtype(x.dtype)) for x in leaves], out_def)
-    avals, out_def = out
-    leaves = _lazy.record_tuple(_UPDATE, (program, treedef), flat, avals)
-    return jax.tree_util.tree_unflatten(out_def, leaves)
+        _out_avals[key] = out
+    return out
+
+
+def _layout(program, treedef, avals):
+    through = []
+
+    def probe(*xs):
+        res = program.__wrapped__(*jax.tree_util.tree_unflatten(treedef, xs))
+        at = {id(x): j for j, x in enumerate(xs)}
+        through.extend(at.get(id(o)) for o in jax.tree_util.tree_leaves(res))
+        return res
+
+    closed, shapes = jax.make_jaxpr(probe, return_shape=True)(*[jax.ShapeDtypeStruct(s, d) for s, d in avals])
+    leaves, out_def = jax.tree_util.tree_flatten(shapes)
+    keep = tuple([i for i, j in enumerate(through) if j is None])
+    sources, k = [], 0
+    for j in through:
+        if j is None:
+            j, k = -1 - k, k + 1
+        sources.append(j)
+    jaxpr = closed.jaxpr
+    used = set()
+    for v in [v for e in jaxpr.eqns for v in e.invars] + [jaxpr.outvars[i] for i in keep]:
+        if not hasattr(v, "val"):  # a variable, not a literal
+            used.add(v)
+    dead = tuple([(j, s, d) for j, (v, (s, d)) in enumerate(zip(jaxpr.invars, avals)) if v not in used])
+    live = None if not dead else tuple([j for j, v in enumerate(jaxpr.invars) if v in used])
+    return ((program, treedef, keep, dead), [(tuple(leaves[i].shape), np.dtype(leaves[i].dtype)) for i in keep],
+            out_def, None if len(keep) == len(leaves) else sources, live)
 
 
 @functools.lru_cache(maxsize=None)
