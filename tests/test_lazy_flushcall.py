@@ -3,40 +3,19 @@ standing for dropped values built inside the program, the structure key telling 
 values and gradients equal op-by-op execution and torch. torch is the oracle."""
 from __future__ import annotations
 
-import collections
-
 import numpy as np
 import pytest
 import torch
 
 import funcgrad as fg
 from funcgrad import _lazy
-
-
-@pytest.fixture
-def fresh(monkeypatch):
-    monkeypatch.setattr(_lazy, "_recent", collections.deque([False] * 8, maxlen=8))
-    monkeypatch.setattr(_lazy, "_cuts", collections.deque(maxlen=4))
-    monkeypatch.setattr(_lazy, "_prev", None)
+from lazy_util import fresh, same  # noqa: F401  (fresh: a fixture)
 
 
 @pytest.fixture(params=["fused", "ops"])
 def tier(request, monkeypatch):
     monkeypatch.setattr(_lazy, "_tier", request.param)
     return request.param
-
-
-def same(a, b, exact=True):
-    a, b = np.asarray(a), np.asarray(b)
-    assert a.dtype == b.dtype and a.shape == b.shape, (a.dtype, b.dtype, a.shape, b.shape)
-    if a.dtype.kind == "f":
-        num = ~np.isnan(b)
-        np.testing.assert_array_equal(np.signbit(a)[num], np.signbit(b)[num])
-        np.testing.assert_array_equal(np.isnan(a), np.isnan(b))
-    if exact:
-        np.testing.assert_array_equal(a, b)
-    else:
-        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
 def _data(n=50, d=3):
