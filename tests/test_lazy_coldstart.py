@@ -1,7 +1,6 @@
 """Cold start of eager training (``funcgrad/_lazy.py``): a GPT-like loop compiles its step's programs
 once, in its first step (no per-op kernels, nothing in later steps), with torch's numbers; a tuple
 entry's pick needs no XLA kernel; the per-op kernel cache is bounded. torch is the oracle."""
-import collections
 import os
 import sys
 
@@ -11,18 +10,11 @@ import torch
 
 import funcgrad as fg
 from funcgrad import _lazy
+from lazy_util import fresh  # noqa: F401  (a fixture)
 
 V, D, H, T, B = 32, 16, 2, 8, 2
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks"))
 import suite  # noqa: E402
-
-
-@pytest.fixture
-def fresh(monkeypatch):
-    """The executor as a new process has it: no recent flushes, no segments."""
-    monkeypatch.setattr(_lazy, "_recent", collections.deque([False] * 8, maxlen=8))
-    monkeypatch.setattr(_lazy, "_cuts", collections.deque(maxlen=4))
-    monkeypatch.setattr(_lazy, "_prev", None)
 
 
 def _gpt(lib):

@@ -2,36 +2,17 @@
 gradients of op-by-op execution and of torch at the edges, held slices read later, bounded compiles."""
 from __future__ import annotations
 
-import collections
-
 import numpy as np
 import pytest
 import torch
 
 import funcgrad as fg
 from funcgrad import _lazy
+from lazy_util import fresh, same  # noqa: F401  (fresh: a fixture)
 
 EDGE = [float("nan"), float("inf"), float("-inf"), -0.0, 0.0, 1e30, -1e30, 3.0]
 
 
-@pytest.fixture
-def fresh(monkeypatch):
-    monkeypatch.setattr(_lazy, "_recent", collections.deque([False] * 8, maxlen=8))
-    monkeypatch.setattr(_lazy, "_cuts", collections.deque(maxlen=4))
-    monkeypatch.setattr(_lazy, "_prev", None)
-
-
-def same(a, b, exact=True):
-    a, b = np.asarray(a), np.asarray(b)
-    assert a.dtype == b.dtype and a.shape == b.shape, (a.dtype, b.dtype, a.shape, b.shape)
-    if a.dtype.kind == "f":
-        num = ~np.isnan(b)
-        np.testing.assert_array_equal(np.signbit(a)[num], np.signbit(b)[num])
-        np.testing.assert_array_equal(np.isnan(a), np.isnan(b))
-    if exact:
-        np.testing.assert_array_equal(a, b)
-    else:  # a sum: its order of additions may differ (an ulp)
-        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
 
 
 def _data(n=40, d=3, dtype=np.float32):

@@ -1,7 +1,6 @@
 """Tiered lazy execution (``funcgrad/_lazy.py``): op-by-op and fused runs give torch's numbers
 (inf, NaN, -0.0 included), a shape-varying loop compiles a bounded number of programs, and an
 interrupted flush leaves its values pending. torch is the oracle."""
-import collections
 import os
 import sys
 
@@ -11,6 +10,7 @@ import torch
 
 import funcgrad as fg
 from funcgrad import _lazy
+from lazy_util import fresh  # noqa: F401  (a fixture)
 
 HERE = os.path.join(os.path.dirname(__file__), "..", "benchmarks")
 
@@ -84,14 +84,6 @@ def _varlen_step(lib, data, lengths, starts, w):
         w -= 0.01 * w.grad
         w.grad.zero_()
     return loss.item()
-
-
-@pytest.fixture
-def fresh(monkeypatch):
-    """The executor as a new process has it: no recent flushes, no segments."""
-    monkeypatch.setattr(_lazy, "_recent", collections.deque([False] * 8, maxlen=8))
-    monkeypatch.setattr(_lazy, "_cuts", collections.deque(maxlen=4))
-    monkeypatch.setattr(_lazy, "_prev", None)
 
 
 @pytest.fixture

@@ -10,7 +10,9 @@ caused them). Nothing runs until a value is observed (``print``, ``.item()``, ``
 - **op by op**, each entry through a small jitted kernel cached by (primitive, parameters, input
   shapes and dtypes) and shared by every tape; entries whose values nobody needs are skipped;
 - **fused**: the whole tape as one jitted program, keyed by its structure (entries, input shapes
-  and dtypes, which entries are still referenced) and cached.
+  and dtypes, which entries are still referenced) and cached. Its lifted ints are passed packed in
+  one int64 array and the zeros standing for dropped values are built inside it (``_layout``): a
+  jitted call pays for every argument, a host scalar most.
 
 A structure seen before runs its fused program. A new structure is fused too (the first steps of
 a training loop, whose structure will recur), unless structures keep changing (``CHURN`` of the
@@ -43,8 +45,10 @@ import collections
 import contextlib
 import ctypes
 import itertools
+import operator
 import sys
 import threading
+import weakref
 
 import jax
 import numpy as np
@@ -474,22 +478,69 @@ def _run(tape):
             outs = _fold(tape, outs)
             if not outs:
                 return
-        key = (tuple(entries), tuple([(a.shape, a.dtype) for a in inputs]), outs)
+        layout, args = _layout(inputs)
+        key = (tuple(entries), layout, outs)
         fn = _program_cache.get(key)
         if fn is not None:
             _recent.append(False)
             _program_cache.move_to_end(key)
             _stats["fused_runs"] += 1
-            results = fn(*inputs)
+            results = fn(*args)
         else:
-            results = _run_new(key, nodes, entries, inputs, outs)
+            results = _run_new(key, nodes, entries, inputs, outs, args)
     for i, r in zip(outs, results):
         nodes[i].value = r
 
 
-def _run_new(key, nodes, entries, inputs, outs):
+def _layout(inputs):
+    """The fused program's view of the tape's inputs: (layout, call arguments). ``layout`` has one
+    item per input: ``_INT`` for a lifted int (an int64 numpy scalar: they are passed packed, as one
+    int64 array, the first argument, which the program indexes: a jitted call pays for each host
+    scalar it is given), the marker of a placed zeros (``note_zeros``: built inside the program, not
+    passed), else the input's (shape, dtype) (passed as is). Part of the structure key, so a cached
+    program is only ever called with the layout it was built for."""
+    layout = []
+    args = []
+    ints = []
+    zeros = _zero_ids
+    for a in inputs:
+        if type(a) is np.ndarray:
+            if a.dtype is _I64 and not a.shape:
+                layout.append(_INT)
+                ints.append(a)
+                continue
+        else:
+            z = zeros.get(id(a))
+            if z is not None:
+                layout.append(z[1])
+                continue
+        layout.append((a.shape, a.dtype))
+        args.append(a)
+    if ints:
+        args.insert(0, np.fromiter(ints, _I64, len(ints)))
+    return tuple(layout), args
+
+
+_I64 = np.dtype(np.int64)
+_INT = "int64"  # a lifted int in a layout (any other input is a (shape, dtype) pair or a zeros marker)
+# id(array) -> (weak reference, layout marker): the zeros ``undrop`` places for dropped values (vjp
+# placeholders whose data no formula reads); an entry leaves when its array dies, before its id
+# can be another object's.
+_zero_ids: dict = {}
+
+
+def note_zeros(array):
+    """``array`` (a concrete array of zeros, never changed) is built inside fused programs as a
+    constant rather than passed as an input."""
+    k = id(array)
+    _zero_ids[k] = (weakref.ref(array, lambda _, k=k: _zero_ids.pop(k, None)),
+                    ("zeros", tuple(array.shape), np.dtype(array.dtype)))
+
+
+def _run_new(key, nodes, entries, inputs, outs, args):
     """A structure without a fused program: run it op by op, fuse it, or split it into segments
-    (see the module docstring)."""
+    (see the module docstring). ``key`` is the tape's structure key, ``args`` its fused program's
+    arguments (see ``_layout``)."""
     heat = _heat.get(key, 0) + 1
     churn = sum(_recent)
     if _cuts and _tier is None and heat < HOT and churn >= CHURN:
@@ -534,9 +585,9 @@ def _run_new(key, nodes, entries, inputs, outs):
         _heat.pop(key, None)
         _prev_put(entries, nodes, inputs, outs)
         _mark_seen(keys)
-        fn = _compile(key, entries, outs, "programs")
+        fn = _compile(key, entries, outs, "programs", key[1])
         _stats["fused_runs"] += 1
-        return fn(*inputs)
+        return fn(*args)
     if live > 1:
         _remember_heat(key, heat)
         if _tier is None:
@@ -593,8 +644,8 @@ def _mark_seen(keys):
             _seen[k] = True
 
 
-def _compile(key, entries, outs, counter):
-    fn = _program_cache[key] = jax.jit(_program(entries, outs))
+def _compile(key, entries, outs, counter, layout=None):
+    fn = _program_cache[key] = jax.jit(_program(entries, outs, layout=layout))
     _stats[counter] += 1
     if len(_program_cache) > MAX_PROGRAMS:
         _program_cache.popitem(last=False)
@@ -843,6 +894,8 @@ def _run_part(entries, idx, inputs, nodes, vals, returned):
 # dropped unread), once. So every step of such a loop has one structure: one cached program.
 _VOID = Prim("void", lambda params, *xs: None)
 _VOID_ENTRY = (_VOID, None, ())
+_first = operator.itemgetter(0)
+_codes = operator.itemgetter(2)
 # pad prim -> rule(params, producer prim, producer params) -> (prim, params, ints) or None; the new
 # entry reads the producer's arguments then the ints (fresh inputs)
 _folds: dict = {}
@@ -860,54 +913,72 @@ def _fold(tape, outs):
     entries = tape.entries
     inputs = tape.inputs
     folds = _folds
-    void = _voidable
-    refs = {}  # slice entry -> entries reading it
+    kind = dict(folds)
+    kind.update(dict.fromkeys(_voidable, True))
+    # each entry's rule (a pad), True (a slice) or None, and the entries with one: C-level passes,
+    # the python loop below only visits slices and pads
+    kinds = list(map(kind.get, map(_first, entries)))
+    special = list(itertools.compress(range(len(entries)), kinds))
+    slices = [i for i in special if kinds[i] is True]
+    if not slices:
+        return outs
+    refs = dict.fromkeys(slices, 0)  # slice entry -> entries reading it
+    for c in itertools.chain.from_iterable(map(_codes, entries)):
+        if c in refs:
+            refs[c] += 1
+    sliceset = refs.keys()
+    cache = _fold_cache
     folded = set()
-    for i, (prim, params, codes) in enumerate(entries):
-        for c in codes:
-            if c in refs:
-                refs[c] += 1
-        if prim in void:
-            refs[i] = 0
+    for i in special:
+        rule = kinds[i]
+        if rule is True:
             continue
-        rule = folds.get(prim)
-        if rule is None:
-            continue
+        prim, params, codes = entries[i]
         c = codes[0]
-        if c < 0 or c not in refs:
+        if c not in sliceset:
             continue
         pprim, pparams, pcodes = entries[c]
-        r = rule(params, pprim, pparams)
+        ck = (prim, params, pprim, pparams)
+        r = cache.get(ck, cache)
+        if r is cache:  # rules are pure functions of these: one call per pad and slice shape
+            r = rule(params, pprim, pparams)
+            if len(cache) >= 4096:
+                cache.clear()
+            if r is not None:
+                r = (r[0], r[1], tuple([_int_const(v) for v in r[2]]))
+            cache[ck] = r
         if r is None:
             continue
         nprim, nparams, ints = r
         new = list(pcodes)
         for d in pcodes:
-            if d in refs:
+            if d in sliceset:
                 refs[d] += 1
-        for v in ints:
+        for a in ints:
             new.append(-1 - len(inputs))
-            inputs.append(_int_arg(v))
+            inputs.append(a)
         refs[c] -= 1
         folded.add(c)
         entries[i] = (nprim, nparams, tuple(new))
-    dead = [c for c, k in refs.items() if k == 0]
+    dead = [c for c in slices if not refs[c]]
     if not dead:
         return outs
     held = set(outs)
     new_tape = _tape
     carry = []
+    nodes = tape.nodes
+    ncarried = tape.carried
     for c in dead:
         if c in held:
             prim, params, codes = entries[c]
-            if c < tape.carried:
+            if c < ncarried:
                 # carried over and still held: its own kernel, out of the structure
-                tape.nodes[c].value = _run_kernel(prim, params, [inputs[-1 - d] for d in codes])
+                nodes[c].value = _run_kernel(prim, params, [inputs[-1 - d] for d in codes])
             else:
                 # carried over: a slice a pad read, of arrays (no pending value), onto an empty next tape
-                if c not in folded or len(new_tape.entries) != new_tape.carried or any(d >= 0 for d in codes):
+                if c not in folded or len(new_tape.entries) != new_tape.carried or max(codes) >= 0:
                     continue
-                _carry(tape.nodes[c], prim, params, [inputs[-1 - d] for d in codes])
+                _carry(nodes[c], prim, params, [inputs[-1 - d] for d in codes], new_tape)
             carry.append(c)
         entries[c] = _VOID_ENTRY
     if carry:
@@ -916,20 +987,41 @@ def _fold(tape, outs):
     return outs
 
 
-def _carry(node, prim, params, args):
-    """Put ``node`` (``prim(params, *args)``, args concrete) on the current tape as a pending entry."""
-    tape = _tape
+# (pad prim, pad params, slice prim, slice params) -> the fold rule's result, its ints as int64
+# scalars (shared: fold appends them to the inputs without deduplicating, each a slot of its own)
+_fold_cache: dict = {}
+
+
+def _int_const(v):
+    """The read-only int64 scalar of ``v`` (one per value: see ``_fold_cache``)."""
+    a = _int_consts.get(v)
+    if a is None:
+        if len(_int_consts) >= 4096:
+            _int_consts.clear()
+        a = _int_consts[v] = _int_arg(v)
+    return a
+
+
+_int_consts: dict = {}
+
+
+def _carry(node, prim, params, args, tape=None):
+    """Put ``node`` (``prim(params, *args)``, args concrete) on ``tape`` (the current tape) as a pending entry."""
+    if tape is None:
+        tape = _tape
     in_pos = tape.in_pos
+    inputs = tape.inputs
     codes = []
     for a in args:
         j = in_pos.get(id(a))
         if j is None:
-            j = in_pos[id(a)] = len(tape.inputs)
-            tape.inputs.append(a)
+            j = in_pos[id(a)] = len(inputs)
+            inputs.append(a)
         codes.append(-1 - j)
     node.gen = tape.gen
-    node.idx = len(tape.nodes)
-    tape.nodes.append(node)
+    nodes = tape.nodes
+    node.idx = len(nodes)
+    nodes.append(node)
     tape.entries.append((prim, params, tuple(codes)))
     tape.carried += 1
     tape.fold = True
@@ -991,8 +1083,11 @@ _FOLDS = frozenset({
 })
 
 
-def _program(entries, outs, barriers=True):
-    """The tape as one function of its inputs (jitted by the caller)."""
+def _program(entries, outs, barriers=True, layout=None):
+    """The tape as one function of its inputs (jitted by the caller); with ``layout`` (see
+    ``_layout``), of the arguments that layout passes."""
+    if layout is not None:
+        return _unpacking(_program(entries, outs, barriers), layout)
     entries = list(entries)
     outs = list(outs)
     fences = set()
@@ -1016,3 +1111,36 @@ def _program(entries, outs, barriers=True):
         return [vals[i] for i in outs]
 
     return program
+
+
+def _unpacking(program, layout):
+    """``program`` (a function of the tape's inputs) as a function of ``layout``'s arguments: the
+    packed ints first (when any), then the inputs passed as they are; zeros built in place."""
+    plan = []  # per input: ("a", argument index) / ("i", index in the packed ints) / ("z", shape, dtype)
+    k = 1 if _INT in layout else 0
+    m = 0
+    for item in layout:
+        if item == _INT:
+            plan.append(("i", m))
+            m += 1
+        elif item[0] == "zeros":
+            plan.append(("z", item[1], item[2]))
+        else:
+            plan.append(("a", k))
+            k += 1
+    barrier = jax.lax.optimization_barrier
+
+    def unpacked(*args):
+        inputs = []
+        for p in plan:
+            if p[0] == "a":
+                inputs.append(args[p[1]])
+            elif p[0] == "i":
+                inputs.append(args[0][p[1]])
+            else:
+                # behind a barrier: XLA must not simplify with its value (x + 0 -> x turns -0.0 into
+                # 0.0), as it could not with an input's
+                inputs.append(barrier(jax.numpy.zeros(p[1], p[2])))
+        return program(*inputs)
+
+    return unpacked

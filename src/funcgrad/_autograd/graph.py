@@ -274,6 +274,7 @@ def undrop(vals):
                     z = _lazy.record(_ZEROS, (v.shape, v.dtype), (), v.shape, v.dtype)
                 else:
                     z = jax.device_put(np.zeros(v.shape, v.dtype))
+                    _lazy.note_zeros(z)  # a constant of fused programs, not one of their inputs
                 if type(z) is not _lazy.Lazy:  # placed (or lazy recording off: computed at once)
                     z = _lazy.wrap(z)
                 v.zeros = z

@@ -779,8 +779,7 @@ def _fast_path(op, binder, any_dtype=False):
             routes.clear()
         params = _interned.setdefault(params, params)
         o = _interned.setdefault((shape, dt), (shape, dt))
-        meta = (dt, shape, args[0]._st.device, None, 0)
-        pin = (params, o, _interned.setdefault(meta, meta))
+        pin = (params, o)
         r = routes[key] = (params, shape, npdt, dt, cnp, pin, attach, [None] * 16, name, {})
         return r
 
@@ -894,7 +893,7 @@ def _fast_path(op, binder, any_dtype=False):
                 node._next = _flat_edges(args, edge_idx)
             node._seq = next(_seq)
             node._p = nplan
-            node.params, node._out, rmeta = pin
+            node.params, node._out = pin
             if len(vals) == 1:
                 d = dsel[0]
                 dv = (d,) if d is not None else (vals[0],)
@@ -905,24 +904,7 @@ def _fast_path(op, binder, any_dtype=False):
                 dv = _interned.setdefault(dv, dv)
             node.vals = dv
             node._dropped = dropped_
-            if saved_plan:
-                saved = []
-                for j, w in saved_plan:
-                    if j < 0:
-                        # weakly held, as in ``_attach_planned``
-                        if rmeta[2] is not dev:
-                            rmeta = (dt, shape, dev, None, 0)
-                            rmeta = _interned.setdefault(rmeta, rmeta)
-                        saved.append((_weakref(ost), 0, rmeta, -1))
-                    else:
-                        t = args[j]
-                        if t._inference:
-                            raise RuntimeError(_INFERENCE_SAVED)
-                        tst = t._st
-                        saved.append((tst, tst.version, (t._dtype, t._shape, tst.device, t.grad_fn, t._output_nr), w))
-                node._saved = tuple(saved)
-            else:
-                node._saved = ()
+            node._saved = _saved_of(saved_plan, args, out) if saved_plan else ()
             node._freed = False
             out.grad_fn = node
             out._rg = True
@@ -1152,22 +1134,7 @@ def _static_path(op, binder):
             else:
                 node.vals = tuple(vals)
             node._dropped = dflag
-            if saved_plan:
-                saved = []
-                for j, w in saved_plan:
-                    if j < 0:
-                        rmeta = (dt, shape, dev, None, 0)
-                        rmeta = _interned.setdefault(rmeta, rmeta)
-                        saved.append((_weakref(out._st), out._st.version, rmeta, -1))
-                    else:
-                        t = inputs[j]
-                        if t._inference:
-                            raise RuntimeError(_INFERENCE_SAVED)
-                        tst = t._st
-                        saved.append((tst, tst.version, (t._dtype, t._shape, tst.device, t.grad_fn, t._output_nr), w))
-                node._saved = tuple(saved)
-            else:
-                node._saved = ()
+            node._saved = _saved_of(saved_plan, inputs, out) if saved_plan else ()
             node._freed = False
             out.grad_fn = node
             out._rg = True
@@ -1184,6 +1151,26 @@ def _args(a, b, rest):
     if b is _NOARG:
         return (a,) + rest
     return (a, b) + rest
+
+
+def _saved_of(saved_plan, inputs, out):
+    """A node's saved values: per ``(j, w)`` of its plan, input ``j``'s storage, version and
+    metadata, or (``j < 0``) the result's storage as a weak reference: the result's value is not
+    kept alive by its own graph (when every tensor on that storage is gone nothing can modify it),
+    and no node <-> saved cycle."""
+    saved = []
+    for j, w in saved_plan:
+        if j < 0:
+            ost = out._st
+            rmeta = (out._dtype, out._shape, ost.device, None, 0)
+            saved.append((_weakref(ost), ost.version, _interned.setdefault(rmeta, rmeta), -1))
+        else:
+            t = inputs[j]
+            if t._inference:
+                raise RuntimeError(_INFERENCE_SAVED)
+            tst = t._st
+            saved.append((tst, tst.version, (t._dtype, t._shape, tst.device, t.grad_fn, t._output_nr), w))
+    return tuple(saved)
 
 
 _INFERENCE_SAVED = (
@@ -1607,23 +1594,7 @@ def _attach_planned(plan, op, inputs, vals, params, out):
     else:
         node.vals = tuple(vals)
         node._dropped = False
-    saved = ()
-    if saved_plan:
-        saved = []
-        for j, w in saved_plan:
-            if j < 0:
-                # a weak reference: the result's value is not kept alive by its own graph (when every
-                # tensor on that storage is gone nothing can modify it), and no node <-> saved cycle
-                rmeta = (out._dtype, out._shape, out._st.device, None, 0)
-                rmeta = _interned.setdefault(rmeta, rmeta)
-                saved.append((_weakref(out._st), out._st.version, rmeta, -1))
-            else:
-                t = inputs[j]
-                if t._inference:
-                    raise RuntimeError(_INFERENCE_SAVED)
-                saved.append((t._st, t._st.version, (t._dtype, t._shape, t._st.device, t.grad_fn, t._output_nr), w))
-        saved = tuple(saved)
-    node._saved = saved
+    node._saved = _saved_of(saved_plan, inputs, out) if saved_plan else ()
     node._freed = False
     if _anomaly.enabled:
         node._anomaly_trace = capture_trace()
