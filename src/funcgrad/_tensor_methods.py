@@ -18,10 +18,9 @@ def _inplace_assign(self, res):
     """Make ``self`` hold ``res`` in place: version bump, views written through, graph rebased."""
     multi = self.__dict__.get("_multi_view")
     if multi is not None and _mode.grad:
-        raise RuntimeError(f"Output {multi[1]} of {multi[0]} is a view and is being modified inplace. This view is "
-                           "the output of a function that returns multiple views. Such functions do not allow the "
-                           "output views to be modified inplace. You should replace the inplace operation by an "
-                           "out-of-place one.")
+        views.check_inplace(self)
+    if self._vmeta is not None and _mode.grad and (self._rg or res._rg):
+        raise views.rebase_error(self)
     if _mode.grad and self.grad_fn is None and self._rg:
         raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
     if self._view is not None:

@@ -106,6 +106,9 @@ class Tensor:
     _hooks = None
     _post_acc_hooks = None
     _inference = False  # made inside inference_mode
+    # torch's CreationMeta of a view made where grad mode was off: "no_grad" or "inference" (in-place
+    # edits under grad mode then raise, and the view gets no gradient of its own)
+    _vmeta = None
 
     # -- construction -------------------------------------------------------------------------
     @classmethod
@@ -299,6 +302,8 @@ class Tensor:
 
     @property
     def _version(self):
+        if self._inference:
+            raise RuntimeError("Inference tensors do not track version counter.")
         return self._st.version
 
     @property
@@ -318,6 +323,8 @@ class Tensor:
         self._dtype = other._dtype
 
     def _accumulate_node(self):
+        if self._vmeta is not None:
+            return None  # torch: a view made in no_grad mode requires grad through its base, has no accumulator
         acc = self._acc() if self._acc is not None else None
         if acc is None:
             acc = AccumulateGrad(self)
@@ -341,6 +348,8 @@ class Tensor:
                     "variable in a subgraph that doesn't require differentiation use var_no_grad = var.detach()."
                 )
             return
+        if not flag and self._vmeta is not None and self._base is not None and self._base._rg:
+            return  # torch: such a view requires grad as long as its base does
         if flag and not (self._dtype.is_floating_point or self._dtype.is_complex):
             raise RuntimeError(int_msg)
         if flag and self._inference and not _mode.inference:
@@ -414,7 +423,7 @@ class Tensor:
         return False
 
     def detach_(self):
-        if self._view is not None and self._base is not None and self.grad_fn is not None:
+        if self._view is not None and self._base is not None:  # any view, as torch
             raise RuntimeError("Can't detach views in-place. Use detach() instead. If you are using DistributedDataParallel "
                                "(DDP) for training, and gradient_as_bucket_view is set as True, gradients are views of "
                                "DDP buckets, and hence detach_() cannot be called on these gradients. To fix this error, "

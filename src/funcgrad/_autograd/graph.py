@@ -189,7 +189,10 @@ class OpNode(Node):
                     vals = vals[:k] + (st.value,) + vals[k + 1:]
                 continue
             if k >= 0 and st.last_fn is not None:  # an input: torch names what it is now the output of
-                meta = meta[:3] + st.last_fn
+                fn = st.last_fn[0]
+                o = getattr(fn, "_out", None)  # and its shape now (t_ and squeeze_ change it)
+                shape = o[0] if type(o) is tuple and len(o) == 2 and type(o[0]) is tuple else meta[1]
+                meta = (meta[0], shape, meta[2]) + st.last_fn
             desc = _format_desc(meta)
             raise RuntimeError(
                 "one of the variables needed for gradient computation has been modified by an inplace "
@@ -332,6 +335,7 @@ def _saved_desc(t, node=None, nr=0):
 def _format_desc(meta):
     dtype, shape, dev, fn, nr = meta
     prefix = "torch.cuda." if dev.type == "cuda" else "torch."
-    # torch names the forward op here: "output 0 of Mul" for a tensor made by MulBackward0's op
-    extra = f", which is output {nr} of {re.sub(r'Backward[0-9]*$', '', fn.name())}," if fn is not None else ""
+    # torch names the forward op here: "output 0 of Mul" for a tensor made by MulBackward0's op ("T1"
+    # for TBackward1: only "Backward0" goes whole)
+    extra = f", which is output {nr} of {re.sub(r'Backward(0$)?', '', fn.name())}," if fn is not None else ""
     return (prefix + dtype._legacy, shape, extra)

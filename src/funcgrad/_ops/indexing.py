@@ -288,6 +288,10 @@ def setitem(self, index, value):
     if all(_is_basic(i) for i in index):
         spec, _ = parse_basic(self._shape, index)
         node = "CopySlices"
+        if self._vmeta is not None and _gm._mode.grad and (self._rg or isinstance(value, Tensor) and value._rg):
+            # torch writes through a view of self: its error names that view's op
+            last = next((it[0] for it in reversed(spec) if it[0] in "isn"), None)
+            raise views.rebase_error(self, {"i": "Select", "s": "Slice", "n": "Unsqueeze"}.get(last))
         if self._rg and self.grad_fn is None and _gm._mode.grad:
             # torch writes through a view of self here
             raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place operation.")

@@ -1098,6 +1098,8 @@ def _static_path(op, binder):
             out._dtype = dt
             out._rg = False
             out.grad_fn = None
+            if chain is not None and (not grad or src._vmeta is not None or src._inference):
+                view_meta(out, src)
             if not attach or not grad:
                 return out
             bits = 0
@@ -1276,14 +1278,16 @@ def dispatch(op, inputs, params, node_name=None):
     out._dtype = dt = _NP2DT[lz.dtype]
     out._rg = False
     out.grad_fn = None
-    if _mode.inference:
-        out._inference = True
     if op.view:
         src = inputs[0]
         out._st = src._st
         out._view = (src._view or ()) + ((op.prim, params),)
         out._vcache = (src._st.version, lz)
         out._base = src._base if src._base is not None else src
+        if not _mode.grad or src._vmeta is not None or src._inference:
+            view_meta(out, src)
+    elif _mode.inference:
+        out._inference = True
     if needs_grad and _mode.grad and not op.nondiff_out and dt in _DIFF:
         name = node_name or (op.node if type(op.node) is str else op.node(params))
         sig.insert(1, name)
@@ -1295,6 +1299,22 @@ def dispatch(op, inputs, params, node_name=None):
     if _fwd._state.level >= 0 and not op.nondiff_out:
         _forward_tangent(op, inputs, vals, params, out)
     return out
+
+
+def view_meta(out, src):
+    """What the view ``out`` of ``src`` takes from the mode it is made in (torch's CreationMeta): made
+    with grad mode off it requires grad as ``src`` does (with no node) and may not be edited in place
+    under grad mode; a view of an inference tensor is one, a view of a normal tensor is not."""
+    if src._inference:
+        out._inference = True
+    m = src._vmeta
+    if not _mode.grad:
+        if m != "inference":
+            m = "inference" if _mode.inference else "no_grad"
+        if src._rg:
+            out._rg = True
+    if m is not None:
+        out._vmeta = m
 
 
 _new_tensor = object.__new__

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 
 import operator
+import re
 
 import jax
 import jax.numpy as jnp
@@ -19,7 +20,7 @@ from .._layout import (_RULES, _WRITE, _write_impl, compute_stride, contiguous_s
                        is_contiguous_layout, layout, write_through)
 from .._size import _wrap_dim as _wrap
 from ..tensor import Storage, Tensor
-from .registry import _DIFF, _attach_node, defop, public
+from .registry import _DIFF, _attach_node, defop, node_class, public, view_meta
 from .creation import clone
 
 __all__ = ["write_through"]
@@ -304,18 +305,21 @@ def direct(op, x, params, shape, name, lifted=None):
         out._view = (x._view or ()) + ((op.prim, params),)
         out._vcache = (st.version, lz)
         out._base = x._base if x._base is not None else x
+        out._rg = False
+        if not grad or x._vmeta is not None or x._inference:
+            view_meta(out, x)
     else:
         out._st = ost = _new_obj(Storage)
         ost.value = lz
         ost.version = 0
         ost.device = st.device
         ost.last_fn = None
+        out._rg = False
+        if _mode.inference:
+            out._inference = True
     out._shape = shape
     out._dtype = dt
-    out._rg = False
     out.grad_fn = None
-    if _mode.inference:
-        out._inference = True
     if x._rg and grad and dt in _DIFF:
         _attach_node(op, name, (x,), (v,), params, out)
     return out
@@ -466,7 +470,7 @@ def unbind(input, dim=0):
 def _multi(outs, name):
     """torch forbids in-place edits of the views a multi-output view op returns (when they need grad)."""
     for i, t in enumerate(outs):
-        if t._rg:
+        if t.grad_fn is not None:
             t._multi_view = (name, i)
     return outs
 
@@ -843,14 +847,64 @@ def check_internal_overlap(t):
 
 
 # -- in-place view ops: the tensor itself takes the view's shape (t_, transpose_, squeeze_, unsqueeze_) --
+_REBASE = (" is being modified inplace {}. Given that this use case is ambiguous and error-prone, it is forbidden. You "
+           "can clarify your code by moving both the view and the inplace either both inside the {} block (if you "
+           "don't want the inplace to be tracked) or both outside (if you want the inplace to be tracked).")
+
+
+def rebase_error(t, name=None):
+    """torch's error for an in-place edit under grad mode of a view made in no_grad or inference mode
+    (``name``: the view op the edit goes through, e.g. "Select" for ``t[0] = x``)."""
+    if name is None and t.grad_fn is not None:
+        name = re.sub(r"Backward(0$)?", "", type(t.grad_fn).__name__)
+    head = (f"Output {t._output_nr if t.grad_fn is not None else 0} of {name} is a view of a view which was created in"
+            if name else "A view was created in")
+    if t._vmeta == "inference":
+        return RuntimeError(head + " inference mode and" + _REBASE.format("in normal mode", "inference_mode"))
+    return RuntimeError(head + " no_grad mode and" + _REBASE.format("with grad mode enabled", "no_grad"))
+
+
+def check_inplace(t):
+    """torch's refusals of an in-place op on ``t`` that requires grad, under grad mode (check_inplace)."""
+    multi = t.__dict__.get("_multi_view")
+    if multi is not None:
+        raise RuntimeError(f"Output {multi[1]} of {multi[0]} is a view and is being modified inplace. This view is "
+                           "the output of a function that returns multiple views. Such functions do not allow the "
+                           "output views to be modified inplace. You should replace the inplace operation by an "
+                           "out-of-place one.")
+    if t._vmeta is not None:
+        raise rebase_error(t)
+    b = t._base
+    if b is not None and t._view is not None and b.grad_fn is None and b._rg:
+        raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place operation.")
+    if t.grad_fn is None:
+        raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+
+
+# torch's nodes of the in-place forms (derivatives.yaml's overloads of t_, transpose_, squeeze_...)
+_INPLACE_NODES = {"TBackward0": "TBackward1", "TransposeBackward0": "TransposeBackward1",
+                  "SqueezeBackward0": "SqueezeBackward3", "SqueezeBackward1": "SqueezeBackward4",
+                  "SqueezeBackward2": "SqueezeBackward5", "UnsqueezeBackward0": "UnsqueezeBackward1",
+                  "AsStridedBackward0": "AsStridedBackward1"}
+
+
 def _inplace_view(fn, name):
     def method(self, *args, **kwargs):
+        if self._rg and _mode.grad:
+            check_inplace(self)
         v = fn(self, *args, **kwargs)
-        self._view, self._vcache, self._shape = v._view, v._vcache, v._shape
+        st = self._st
+        st.version += 1  # torch bumps the version of a tensor whose metadata changes in place
+        self._view, self._vcache, self._shape = v._view, (st.version, v._vcache[1]), v._shape
         if self._base is None and v._base is not self:
             self._base = v._base
-        if v.grad_fn is not None:
-            self.grad_fn, self._output_nr = v.grad_fn, v._output_nr
+        node = v.grad_fn
+        if node is not None:
+            cls = type(node)
+            node.__class__ = node_class(_INPLACE_NODES.get(cls.__name__, cls.__name__), cls.__bases__[0])
+            self.grad_fn, self._output_nr = node, v._output_nr
+            if self._base is None:  # what version errors name this storage's tensor as
+                st.last_fn = (node, v._output_nr)
         return self
 
     method.__name__ = name
