@@ -14,7 +14,7 @@ from .._autograd import grad_mode
 from .._autograd.grad_mode import is_grad_enabled
 from .._device import _CPU, as_device
 from ..tensor import Storage, Tensor
-from .registry import Const, _attach_node, _invalid_combination, defop, methods, public, scalar_value
+from .registry import Const, _attach_node, _invalid_combination, defop, methods, public, new_result, scalar_value
 
 __all__ = ["tensor", "as_tensor", "from_numpy", "zeros", "ones", "full", "empty", "eye", "arange", "linspace",
            "logspace", "zeros_like", "ones_like", "full_like", "empty_like", "rand", "randn", "randint",
@@ -240,26 +240,13 @@ def _leaf(arr, dt, a=None, shape=None):
     lz.dtype = dt.np
     lz.value = a
     lz.gen = lz.idx = -1
-    t = _new_obj(Tensor)  # Tensor._make, inlined
-    st = t._st = _new_obj(Storage)
-    st.value = lz
-    st.version = 0
-    st.device = _CPU
-    st.last_fn = None
-    t._shape = shape
-    t._dtype = dt
-    t._rg = False
-    t.grad_fn = None
-    if _gmode.inference:
-        t._inference = True
-    return t
+    return new_result(lz, shape, dt, _CPU)
 
 
 _new_obj = object.__new__
 _F32_MAX = float(np.finfo(np.float32).max)
 _flat_dev: list = []
 _aranges: dict = {}
-_gmode = grad_mode._mode
 
 
 def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=False):

@@ -1081,25 +1081,10 @@ def _static_path(op, binder):
             lz = record(prim, params, vals, shape, npdt)
             if type(lz) is not Lazy:
                 lz = _lazy.wrap(lz)
-            out = _new_tensor(Tensor)
             if chain is not None:
-                src = inputs[0]
-                out._st = src._st
-                out._view = chain if src._view is None else src._view + chain
-                out._vcache = (src._st.version, lz)
-                out._base = src._base if src._base is not None else src
+                out = new_view(lz, shape, dt, inputs[0], chain)
             else:
-                out._st = ost = _new_tensor(Storage)
-                ost.value = lz
-                ost.version = 0
-                ost.device = dev
-                ost.last_fn = None
-            out._shape = shape
-            out._dtype = dt
-            out._rg = False
-            out.grad_fn = None
-            if chain is not None and (not grad or src._vmeta is not None or src._inference):
-                view_meta(out, src)
+                out = new_result(lz, shape, dt, dev)
             if not attach or not grad:
                 return out
             bits = 0
@@ -1265,29 +1250,13 @@ def dispatch(op, inputs, params, node_name=None):
             if err is not None:
                 raise err from None
         raise RuntimeError(f"{op.name}: {e}") from None
-    # Tensor._make, inlined
     if type(lz) is not Lazy:
         lz = _lazy.wrap(lz)
-    out = _new_tensor(Tensor)
-    out._st = st = _new_tensor(Storage)  # Storage(lz, dev or _CPU), inlined
-    st.value = lz
-    st.version = 0
-    st.device = dev or _CPU
-    st.last_fn = None
-    out._shape = lz.shape
-    out._dtype = dt = _NP2DT[lz.dtype]
-    out._rg = False
-    out.grad_fn = None
+    dt = _NP2DT[lz.dtype]
     if op.view:
-        src = inputs[0]
-        out._st = src._st
-        out._view = (src._view or ()) + ((op.prim, params),)
-        out._vcache = (src._st.version, lz)
-        out._base = src._base if src._base is not None else src
-        if not _mode.grad or src._vmeta is not None or src._inference:
-            view_meta(out, src)
-    elif _mode.inference:
-        out._inference = True
+        out = new_view(lz, lz.shape, dt, inputs[0], ((op.prim, params),))
+    else:
+        out = new_result(lz, lz.shape, dt, dev or _CPU)
     if needs_grad and _mode.grad and not op.nondiff_out and dt in _DIFF:
         name = node_name or (op.node if type(op.node) is str else op.node(params))
         sig.insert(1, name)
@@ -1315,6 +1284,40 @@ def view_meta(out, src):
             out._rg = True
     if m is not None:
         out._vmeta = m
+
+
+def new_result(lz, shape, dt, device):
+    """The tensor of a recorded op's result ``lz`` (a Lazy of ``shape``, dtype ``dt``) on a new
+    storage (``Tensor._make`` without its lookups); an inference tensor in inference mode."""
+    out = _new_tensor(Tensor)
+    out._st = st = _new_tensor(Storage)
+    st.value = lz
+    st.version = 0
+    st.device = device
+    st.last_fn = None
+    out._shape = shape
+    out._dtype = dt
+    out._rg = False
+    out.grad_fn = None
+    if _mode.inference:
+        out._inference = True
+    return out
+
+
+def new_view(lz, shape, dt, src, chain):
+    """The view of ``src`` whose value is ``lz``, ``chain`` (its view entries) added to ``src``'s."""
+    out = _new_tensor(Tensor)
+    out._st = st = src._st
+    out._view = chain if src._view is None else src._view + chain
+    out._vcache = (st.version, lz)
+    out._base = src._base if src._base is not None else src
+    out._shape = shape
+    out._dtype = dt
+    out._rg = False
+    out.grad_fn = None
+    if not _mode.grad or src._vmeta is not None or src._inference:
+        view_meta(out, src)
+    return out
 
 
 _new_tensor = object.__new__

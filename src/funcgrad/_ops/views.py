@@ -19,8 +19,8 @@ from .._autograd import grad_mode as _gm
 from .._layout import (_RULES, _WRITE, _write_impl, compute_stride, contiguous_strides,  # noqa: F401
                        is_contiguous_layout, layout, write_through)
 from .._size import _wrap_dim as _wrap
-from ..tensor import Storage, Tensor
-from .registry import _DIFF, _attach_node, defop, node_class, public, view_meta
+from ..tensor import Tensor
+from .registry import _DIFF, _attach_node, defop, node_class, new_result, new_view, public
 from .creation import clone
 
 __all__ = ["write_through"]
@@ -299,27 +299,10 @@ def direct(op, x, params, shape, name, lifted=None):
         lz = _lazy.record(lifted[0], lifted[1], [v, _lazy._int_arg(lifted[2])], shape, dt.np)
     if type(lz) is not _Lazy:
         lz = _lazy.wrap(lz)
-    out = _new_obj(Tensor)
     if op.view:
-        out._st = st
-        out._view = (x._view or ()) + ((op.prim, params),)
-        out._vcache = (st.version, lz)
-        out._base = x._base if x._base is not None else x
-        out._rg = False
-        if not grad or x._vmeta is not None or x._inference:
-            view_meta(out, x)
+        out = new_view(lz, shape, dt, x, ((op.prim, params),))
     else:
-        out._st = ost = _new_obj(Storage)
-        ost.value = lz
-        ost.version = 0
-        ost.device = st.device
-        ost.last_fn = None
-        out._rg = False
-        if _mode.inference:
-            out._inference = True
-    out._shape = shape
-    out._dtype = dt
-    out.grad_fn = None
+        out = new_result(lz, shape, dt, st.device)
     if x._rg and grad and dt in _DIFF:
         _attach_node(op, name, (x,), (v,), params, out)
     return out
@@ -342,24 +325,12 @@ def direct_many(op, xs, params, shape, dt, name):
     lz = _lazy.record(op.prim, params, vals, shape, dt.np)
     if type(lz) is not _Lazy:
         lz = _lazy.wrap(lz)
-    out = _new_obj(Tensor)
-    out._st = ost = _new_obj(Storage)
-    ost.value = lz
-    ost.version = 0
-    ost.device = xs[0]._st.device
-    ost.last_fn = None
-    out._shape = shape
-    out._dtype = dt
-    out._rg = False
-    out.grad_fn = None
-    if _mode.inference:
-        out._inference = True
+    out = new_result(lz, shape, dt, xs[0]._st.device)
     if rg and grad and dt in _DIFF:
         _attach_node(op, name, tuple(xs), vals, params, out)
     return out
 
 
-_new_obj = object.__new__
 _Lazy = _lazy.Lazy
 _ac = _autocast.state
 _fwd_state = _fwd._state
