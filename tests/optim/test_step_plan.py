@@ -7,12 +7,13 @@ import torch
 import funcgrad
 
 
-def _pair(seed=0):
+def _leaves(lib, seed=0):
+    """The three parameters (requiring grad) and the input of ``_loss``, in ``lib``, from ``seed``."""
     rng = np.random.default_rng(seed)
     ws = [rng.standard_normal((3, 4)).astype(np.float32), rng.standard_normal(3).astype(np.float32),
           rng.standard_normal((2, 3)).astype(np.float32)]
     xs = rng.standard_normal((5, 4)).astype(np.float32)
-    return ws, xs
+    return [lib.tensor(w, requires_grad=True) for w in ws], lib.tensor(xs)
 
 
 def _loss(lib, ps, x):
@@ -21,9 +22,7 @@ def _loss(lib, ps, x):
 
 
 def _run(lib, make_opt, edits, steps=6, seed=0):
-    ws, xs = _pair(seed)
-    ps = [lib.tensor(w, requires_grad=True) for w in ws]
-    x = lib.tensor(xs)
+    ps, x = _leaves(lib, seed)
     opt = make_opt(lib, ps)
     out = []
     for i in range(steps):
@@ -134,9 +133,7 @@ def test_add_param_group_and_scheduler():
         opt.add_param_group({"params": [ps[2]], "lr": 0.3})
 
     def run(lib):
-        ws, xs = _pair(1)
-        ps = [lib.tensor(w, requires_grad=True) for w in ws]
-        x = lib.tensor(xs)
+        ps, x = _leaves(lib, 1)
         opt = make(lib, ps)
         out = []
         for i in range(6):
@@ -154,9 +151,7 @@ def test_add_param_group_and_scheduler():
 
 def test_tensor_lr_edited_in_place():
     def run(lib):
-        ws, xs = _pair(2)
-        ps = [lib.tensor(w, requires_grad=True) for w in ws]
-        x = lib.tensor(xs)
+        ps, x = _leaves(lib, 2)
         lr = lib.tensor(0.1)
         opt = lib.optim.Adam(ps, lr=lr)
         out = []
@@ -174,9 +169,7 @@ def test_tensor_lr_edited_in_place():
 
 def test_hooks_added_after_warmup():
     def run(lib):
-        ws, xs = _pair(3)
-        ps = [lib.tensor(w, requires_grad=True) for w in ws]
-        x = lib.tensor(xs)
+        ps, x = _leaves(lib, 3)
         opt = lib.optim.SGD(ps, lr=0.1)
         seen = []
         out = []
@@ -199,9 +192,7 @@ def test_hooks_added_after_warmup():
 
 def test_state_dict_roundtrip_after_replayed_steps():
     def run(lib):
-        ws, xs = _pair(4)
-        ps = [lib.tensor(w, requires_grad=True) for w in ws]
-        x = lib.tensor(xs)
+        ps, x = _leaves(lib, 4)
         opt = lib.optim.SGD(ps, lr=0.1, momentum=0.9)
         for i in range(4):
             opt.zero_grad()
@@ -223,9 +214,7 @@ def test_state_dict_roundtrip_after_replayed_steps():
 def test_copy_of_optimizer_steps_on_its_own():
     import copy
 
-    ws, xs = _pair(5)
-    ps = [funcgrad.tensor(w, requires_grad=True) for w in ws]
-    x = funcgrad.tensor(xs)
+    ps, x = _leaves(funcgrad, 5)
     opt = funcgrad.optim.SGD(ps, lr=0.1, momentum=0.9)
     for _ in range(3):
         opt.zero_grad()
@@ -248,9 +237,7 @@ def test_per_step_scheduler_keeps_the_plan():
         return r
 
     def train(lib):
-        ws, xs = _pair(6)
-        ps = [lib.tensor(w, requires_grad=True) for w in ws]
-        x = lib.tensor(xs)
+        ps, x = _leaves(lib, 6)
         opt = lib.optim.SGD(ps, lr=0.1, momentum=0.9, weight_decay=0.01)
         sched = lib.optim.lr_scheduler.LambdaLR(opt, lambda k: 0.9 ** k)
         out = []
