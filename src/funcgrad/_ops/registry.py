@@ -1101,17 +1101,7 @@ def _static_path(op, binder):
             if e is None:
                 e = plan_of(r, inputs, vals, bits)
             cls, nplan, edge_idx, dsel, saved_plan, dflag, shared = e
-            node = _new_tensor(cls)
-            if len(edge_idx) == 1 and edge_idx[0] >= 0:
-                x = inputs[edge_idx[0]]
-                fn = x.grad_fn
-                node._next = (fn, x._output_nr) if fn is not None else (x._accumulate_node(), 0)
-            else:
-                node._next = _flat_edges(inputs, edge_idx)
-            node._seq = next(_seq)
-            node._p = nplan
-            node.params = params
-            node._out = o
+            node = _new_node(cls, nplan, edge_idx, inputs, params, o)
             if shared is not None:
                 node.vals = shared
             elif dflag:
@@ -1551,10 +1541,10 @@ def _flat_edges(inputs, edge_idx):
     return tuple(edges)
 
 
-def _attach_planned(plan, op, inputs, vals, params, out):
-    """Build ``out``'s node by ``plan`` (see ``_plan``)."""
-    cls, nplan, edge_idx, fmask, saved_plan, num_pos = plan
-    node = cls.__new__(cls)
+def _new_node(cls, nplan, edge_idx, inputs, params, o):
+    """A node of class ``cls`` with plan ``nplan``: its edges to ``inputs`` at ``edge_idx`` (one edge
+    stored as a bare pair), its sequence number, ``params`` and output meta ``o`` (interned)."""
+    node = _new_tensor(cls)
     if len(edge_idx) == 1 and edge_idx[0] >= 0:
         x = inputs[edge_idx[0]]
         fn = x.grad_fn
@@ -1563,17 +1553,24 @@ def _attach_planned(plan, op, inputs, vals, params, out):
         node._next = _flat_edges(inputs, edge_idx)
     node._seq = next(_seq)
     node._p = nplan
+    node.params = params
+    node._out = o
+    return node
+
+
+def _attach_planned(plan, op, inputs, vals, params, out):
+    """Build ``out``'s node by ``plan`` (see ``_plan``)."""
+    cls, nplan, edge_idx, fmask, saved_plan, num_pos = plan
     p = _interned.get(params)  # one tuple per distinct params, not one per node (promote prepends the dtype)
     if p is None:
         p = _interned[params] = params
-    node.params = p
     o = (out._shape, out._dtype)
     o2 = _interned.get(o)
     if o2 is None:
         if len(_interned) > 50_000:
             _interned.clear()
         o2 = _interned[o] = o
-    node._out = o2
+    node = _new_node(cls, nplan, edge_idx, inputs, p, o2)
     if fmask:
         # torch saves only what the derivative reads: the other inputs' values are not kept alive by
         # the graph (nor materialised when pending), only their shapes (see ``_plan``)
