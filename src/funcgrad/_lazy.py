@@ -274,6 +274,8 @@ def record(prim, params, args, shape=None, dtype=None):
                     if a.gen == gen:
                         codes.append(a.idx)
                         continue
+                    if a.gen == THUNK:
+                        return _record_thunked(prim, params, args, shape, dtype)
                     _lost(a)
                 a = v
             j = in_pos.get(id(a))
@@ -308,6 +310,85 @@ def record(prim, params, args, shape=None, dtype=None):
 
 
 _new = object.__new__
+
+
+# A slice of a concrete array (``seq[i:i + L]``: see ``views.direct``) does not go on the tape when it
+# is made. Its Lazy is a *thunk*: gen ``THUNK``, idx its (prim, params, args), args concrete arrays.
+# It is computed by its kernel when observed, put on the tape by the first entry that reads it, or
+# folded into that entry: a constant pad of it is recorded as the pad's fold rule gives (``_folds``:
+# a fixed-shape window of the array, the start and length as inputs). So the slices a
+# variable-length batch is built from never enter the tape's structure, and nothing is carried over.
+THUNK = -2
+
+
+def thunk(prim, params, args, shape, dtype):
+    """A Lazy of ``prim(params, *args)`` (``args`` concrete arrays) kept off the tape (see ``THUNK``)."""
+    node = _new(Lazy)
+    node.shape = shape
+    node.dtype = dtype
+    node.value = None
+    node.gen = THUNK
+    node.idx = (prim, params, tuple(args))
+    return node
+
+
+def _force(node):
+    """A thunk's value, computed now by its kernel (at trace time inside a trace); the node becomes
+    a computed Lazy."""
+    with _lock:
+        if node.value is None:
+            prim, params, args = node.idx
+            if _state.tracing:
+                with jax.ensure_compile_time_eval():
+                    v = prim.impl(params, *args)
+            else:
+                v = _run_kernel(prim, params, list(args))
+            node.value = v
+            node.gen = node.idx = -1
+        return node.value
+
+
+def _record_thunked(prim, params, args, shape, dtype):
+    """``record`` of an entry that reads a thunk: folded (a constant pad of a slice), or the thunks
+    it reads go on the tape (computed first inside a trace: a traced tape's values are tracers)."""
+    with _lock:
+        if shape is None:
+            shape, dtype = infer(prim, params, args)
+        rule = _folds.get(prim)
+        if rule is not None and len(args) == 1 and not _state.tracing:
+            tprim, tparams, targs = args[0].idx
+            r = _fold_rule(rule, prim, params, tprim, tparams)
+            if r is not None:
+                nprim, nparams, ints = r
+                tape = _tape
+                in_pos = tape.in_pos
+                inputs = tape.inputs
+                codes = []
+                for a in targs:
+                    j = in_pos.get(id(a))
+                    if j is None:
+                        j = in_pos[id(a)] = len(inputs)
+                        inputs.append(a)
+                    codes.append(-1 - j)
+                for a in ints:  # a slot each (shared int64 scalars: see ``_fold_cache``)
+                    codes.append(-1 - len(inputs))
+                    inputs.append(a)
+                nodes = tape.nodes
+                node = Lazy(shape, dtype, tape.gen, len(nodes))
+                nodes.append(node)
+                tape.entries.append((nprim, nparams, tuple(codes)))
+                if len(nodes) >= MAX_TAPE or not _state.lazy:
+                    flush()
+                    return node.value
+                return node
+        for a in args:
+            if type(a) is Lazy and a.value is None and a.gen == THUNK:
+                if _state.tracing:
+                    _force(a)
+                else:
+                    prim_a, params_a, args_a = a.idx
+                    _put(a, prim_a, params_a, args_a, _tape)
+        return record(prim, params, args, shape, dtype)
 
 
 def _pick_impl(params, tup):
@@ -348,6 +429,8 @@ def value_of(x):
     if type(x) is Lazy:
         v = x.value
         if v is None:
+            if x.gen == THUNK:
+                return _force(x)
             flush()
             v = x.value
             if v is None:
@@ -359,6 +442,9 @@ def value_of(x):
 def materialize(targets):
     """Compute everything pending (the targets included); returns the targets' arrays."""
     if any(type(t) is Lazy and t.value is None for t in targets):
+        for t in targets:
+            if type(t) is Lazy and t.value is None and t.gen == THUNK:
+                _force(t)
         flush()
         for t in targets:
             if type(t) is Lazy and t.value is None:
@@ -927,7 +1013,6 @@ def _fold(tape, outs):
         if c in refs:
             refs[c] += 1
     sliceset = refs.keys()
-    cache = _fold_cache
     folded = set()
     for i in special:
         rule = kinds[i]
@@ -938,15 +1023,7 @@ def _fold(tape, outs):
         if c not in sliceset:
             continue
         pprim, pparams, pcodes = entries[c]
-        ck = (prim, params, pprim, pparams)
-        r = cache.get(ck, cache)
-        if r is cache:  # rules are pure functions of these: one call per pad and slice shape
-            r = rule(params, pprim, pparams)
-            if len(cache) >= 4096:
-                cache.clear()
-            if r is not None:
-                r = (r[0], r[1], tuple([_int_const(v) for v in r[2]]))
-            cache[ck] = r
+        r = _fold_rule(rule, prim, params, pprim, pparams)
         if r is None:
             continue
         nprim, nparams, ints = r
@@ -987,6 +1064,21 @@ def _fold(tape, outs):
     return outs
 
 
+def _fold_rule(rule, prim, params, pprim, pparams):
+    """``rule(params, pprim, pparams)`` (a pad's of a slice), its ints as shared int64 scalars; cached:
+    rules are pure functions of these, one call per pad and slice shape."""
+    ck = (prim, params, pprim, pparams)
+    r = _fold_cache.get(ck, _fold_cache)
+    if r is _fold_cache:
+        r = rule(params, pprim, pparams)
+        if len(_fold_cache) >= 4096:
+            _fold_cache.clear()
+        if r is not None:
+            r = (r[0], r[1], tuple([_int_const(v) for v in r[2]]))
+        _fold_cache[ck] = r
+    return r
+
+
 # (pad prim, pad params, slice prim, slice params) -> the fold rule's result, its ints as int64
 # scalars (shared: fold appends them to the inputs without deduplicating, each a slot of its own)
 _fold_cache: dict = {}
@@ -1006,9 +1098,16 @@ _int_consts: dict = {}
 
 
 def _carry(node, prim, params, args, tape=None):
-    """Put ``node`` (``prim(params, *args)``, args concrete) on ``tape`` (the current tape) as a pending entry."""
+    """Put ``node`` (``prim(params, *args)``, args concrete) on ``tape`` (the current tape) as a pending
+    entry carried over (see ``_fold``)."""
     if tape is None:
         tape = _tape
+    _put(node, prim, params, args, tape)
+    tape.carried += 1
+
+
+def _put(node, prim, params, args, tape):
+    """Append ``node`` (``prim(params, *args)``, args concrete) to ``tape`` as a pending entry."""
     in_pos = tape.in_pos
     inputs = tape.inputs
     codes = []
@@ -1023,7 +1122,6 @@ def _carry(node, prim, params, args, tape=None):
     node.idx = len(nodes)
     nodes.append(node)
     tape.entries.append((prim, params, tuple(codes)))
-    tape.carried += 1
     tape.fold = True
 
 

@@ -202,9 +202,7 @@ def _slice(t, dim, item, always):
     sp = max(sp, st)
     if not always and st == 0 and sp == size and step == 1:
         return t
-    out = views.slice_view(t, dim, st, sp, step)
-    _lazy.note_slices()
-    return out
+    return views.slice_view(t, dim, st, sp, step)
 
 
 def _unsqueezes(self, index):
@@ -233,9 +231,7 @@ def getitem(self, index):
         if (a is None or type(a) is int) and (b is None or type(b) is int) and (k is None or type(k) is int):
             st, sp, step = index.indices(self._shape[0])
             if step > 0:  # _slice(self, 0, index, True), inlined
-                out = views.slice_view(self, 0, st, sp if sp > st else st, step)
-                _lazy.note_slices()
-                return out
+                return views.slice_view(self, 0, st, sp if sp > st else st, step)
     elif type(index) is tuple and self._shape:  # x[None, :], x[:, None], m[:, :, None]: unsqueezes only
         out = _unsqueezes(self, index)
         if out is not None:

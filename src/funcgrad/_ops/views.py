@@ -279,12 +279,13 @@ def narrow(input, dim, start, length):
     return (input,), (("dim", d), ("start", start), ("length", int(length)))
 
 
-def direct(op, x, params, shape, name, lifted=None):
+def direct(op, x, params, shape, name, lifted=None, thunk=False):
     """``dispatch(op, (x,), params)`` for one tensor input ``x`` whose result has ``shape`` and x's dtype
     (view ops, constant pads): recorded and built with none of dispatch's general machinery (no
     binder, no shape inference). None where a mode needs that machinery (autocast, forward AD, a
     trace, eager mode): the caller then calls the op. ``lifted``: what ``op.prim.lift(params)``
-    gives, known to the caller (then recorded as that)."""
+    gives, known to the caller (then recorded as that). ``thunk``: of a computed ``x``, the result is
+    a thunk, off the tape until read (``_lazy.THUNK``: slices)."""
     if _ac.live is not None or _fwd_state.level >= 0 or _lstate.tracing or not _lstate.lazy:
         return None
     grad = _mode.grad
@@ -293,7 +294,13 @@ def direct(op, x, params, shape, name, lifted=None):
     dt = x._dtype
     st = x._st
     v = st.value if x._view is None else x._value()
-    if lifted is None:
+    a = v.value if type(v) is _Lazy else v
+    if thunk and _concrete(a):
+        if lifted is None:
+            lz = _lazy.thunk(op.prim, params, (a,), shape, dt.np)
+        else:
+            lz = _lazy.thunk(lifted[0], lifted[1], (a, _lazy._int_arg(lifted[2])), shape, dt.np)
+    elif lifted is None:
         lz = _lazy.record(op.prim, params, [v], shape, dt.np)
     else:
         lz = _lazy.record(lifted[0], lifted[1], [v, _lazy._int_arg(lifted[2])], shape, dt.np)
@@ -332,6 +339,20 @@ def direct_many(op, xs, params, shape, dt, name):
 
 
 _Lazy = _lazy.Lazy
+_ARRAYS: set = set()  # the types of concrete jax.Arrays met (not tracers)
+
+
+def _concrete(a):
+    """Whether ``a`` is a concrete jax.Array (not a tracer, not a Lazy)."""
+    t = type(a)
+    if t in _ARRAYS:
+        return True
+    if isinstance(a, jax.Array) and not isinstance(a, jax.core.Tracer):
+        _ARRAYS.add(t)
+        return True
+    return False
+
+
 _ac = _autocast.state
 _fwd_state = _fwd._state
 _lstate = _lazy._state
@@ -345,8 +366,13 @@ def slice_view(x, dim, start, stop, step):
     # the slice's start as an argument (``_slice_lift``, done here)
     lifted = (_SLICE_AT, (dim, (n - 1) * step + 1, step), start) if start != 0 and n > 0 else None
     out = direct(slice_dim.op, x, (("dim", dim), ("start", start), ("stop", stop), ("step", step)),
-                 s[:dim] + (n,) + s[dim + 1:], "SliceBackward0", lifted)
-    return out if out is not None else slice_dim(x, dim, start, stop, step)
+                 s[:dim] + (n,) + s[dim + 1:], "SliceBackward0", lifted, True)
+    if out is None:
+        out = slice_dim(x, dim, start, stop, step)
+    elif out._vcache[1].gen == _lazy.THUNK:
+        return out
+    _lazy.note_slices()  # on the tape: its flush looks for pads of it (``_lazy._fold``)
+    return out
 
 
 def unsqueeze_view(x, d):
