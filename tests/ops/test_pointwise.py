@@ -41,6 +41,11 @@ EDGE = {
     "fmin_tie": (lambda L, a, b: L.fmin(a, b), [[1.0, float("nan")], [1.0, 1.0]]),
     "clamp_tie": (lambda L, a: L.clamp(a, 1.0, 1.0), [[1.0, 0.0]]),
     "abs0": (lambda L, a: L.abs(a), [[0.0, -1.0]]),
+    # torch's sign is (0 < x) - (x < 0): 0 at NaN (jnp.sign gives NaN), so d|x|/dx at NaN is 0
+    "abs_nan": (lambda L, a: L.abs(a), [[float("nan"), -0.0, 0.0, -2.0, float("inf")]]),
+    "sign_nan": (lambda L, a: L.sign(a) * a, [[float("nan"), -0.0, 0.0, -2.0, float("-inf")]]),
+    "sgn_nan": (lambda L, a: L.sgn(a) + a, [[float("nan"), -0.0, 3.0]]),
+    "norm1_nan": (lambda L, a: L.linalg.vector_norm(a, 1) + a, [[float("nan"), -0.0, 3.0]]),
     "digamma": (lambda L, a: L.digamma(a), [[0.0, -0.5, 2.5, -2.5]]),
     "polygamma2": (lambda L, a: L.polygamma(2, a), [[-8.4784, 0.5, 3.0]]),
     "i1_0": (lambda L, a: L.special.i1(a), [[0.0, 1.0]]),
@@ -64,6 +69,18 @@ def test_edge_gradients(name):
             continue
         np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6, equal_nan=True)
     assert fn == tn
+
+
+def test_sign_and_abs_signbits():
+    """sign(-0.0), sgn(nan) and d|x|/dx at -0.0 are +0.0 in torch (jnp.sign gives -0.0 and NaN)."""
+    res = {}
+    for lib in (torch, funcgrad):
+        x = lib.tensor([-0.0, 0.0, float("nan"), -2.0], requires_grad=True)
+        x.abs().sum().backward()
+        res[lib] = [x.grad.numpy(), lib.sign(x.detach()).numpy(), lib.sgn(x.detach()).numpy()]
+    for a, b in zip(res[funcgrad], res[torch]):
+        np.testing.assert_array_equal(np.signbit(a), np.signbit(b))
+        np.testing.assert_array_equal(a, b)
 
 
 def _run(lib, f):

@@ -27,6 +27,7 @@ from jax import lax
 from .. import _dtypes, _lazy
 from .._size import _wrap_dim
 from ..tensor import Tensor
+from .pointwise import _sgn_fwd  # torch's sgn: 0 at NaN
 from .registry import autocast_op, defop, dispatch, public
 from .creation import ones as _ones, randn, zeros
 from .indexing import cat
@@ -1244,13 +1245,6 @@ def _vnorm_value(x, ord, axis, keepdims):
     return jnp.sum(ax ** ord, axis=axis, keepdims=keepdims) ** (1.0 / ord)
 
 
-def _sgn(x):
-    if jnp.iscomplexobj(x):
-        a = jnp.abs(x)
-        return jnp.where(a == 0, 0, x / jnp.where(a == 0, 1, a))
-    return jnp.sign(x)
-
-
 def _vnorm_coeff(x, norm, ord, axis):
     """d norm / d x as torch's ``norm_backward`` has it (the grad is ``coeff * grad``)."""
     n = norm if axis is None and False else _expand_norm(norm, x, axis)
@@ -1258,18 +1252,18 @@ def _vnorm_coeff(x, norm, ord, axis):
     if ord == 0:
         return jnp.zeros_like(x)
     if ord == 1:
-        return _sgn(x)
+        return _sgn_fwd(x)
     if ord == 2:
         return jnp.where(n == 0, 0, x / jnp.where(n == 0, 1, n))
     if ord in (math.inf, -math.inf):
         eq = ((ax == n) | (jnp.isnan(x) & jnp.isnan(n))).astype(ax.dtype)
         cnt = jnp.sum(eq, axis=axis, keepdims=True)
-        return _sgn(x) * eq / cnt
+        return _sgn_fwd(x) * eq / cnt
     if ord < 1:
-        scaled = _sgn(x) * jnp.where(x == 0, 0, ax ** (ord - 1))
+        scaled = _sgn_fwd(x) * jnp.where(x == 0, 0, ax ** (ord - 1))
         return scaled * n ** (1 - ord)
     if ord < 2:
-        scaled = _sgn(x) * ax ** (ord - 1)
+        scaled = _sgn_fwd(x) * ax ** (ord - 1)
     else:
         scaled = x * ax ** (ord - 2)
     return scaled * jnp.where(n == 0, 0, 1 / jnp.where(n == 0, 1, n) ** (ord - 1))

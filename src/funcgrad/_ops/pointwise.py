@@ -748,17 +748,30 @@ def _lgamma_fwd(x):
 _lgamma = torch_grad(_lgamma_fwd, lambda o, x: _digamma_fwd(x))
 
 
+def real_sign(x):
+    """torch's ``sign`` of a real array: ``(0 < x) - (x < 0)``, so 0 (never -0.0) at +-0 and at NaN,
+    where ``jnp.sign`` gives -0.0 and NaN; torch's derivatives use it (``self.sgn()``)."""
+    if x.dtype == jnp.bool_:
+        return x
+    if not jnp.issubdtype(x.dtype, jnp.floating):
+        return jnp.sign(x)
+    return (x > 0).astype(x.dtype) - (x < 0).astype(x.dtype)
+
+
 def _sgn_fwd(x):
     if not jnp.iscomplexobj(x):
-        return jnp.sign(x)
+        return real_sign(x)
     a = jnp.abs(x)
     return jnp.where(a == 0, 0, x / jnp.where(a == 0, 1, a))
 
 
+_abs_real = torch_grad(jnp.abs, lambda o, x: real_sign(x))  # d|x|/dx = sgn(x): 0 at +-0 and NaN, as torch
+
+
 def _abs_fwd(x):
-    if jnp.iscomplexobj(x):
+    if jnp.iscomplexobj(x) or not jnp.issubdtype(x.dtype, jnp.floating):
         return jnp.abs(x)
-    return x * jnp.sign(x)  # d|x|/dx = sign(x): 0 at 0, as torch
+    return _abs_real(x)
 
 
 _UNARY = [
@@ -796,7 +809,7 @@ _UNARY = [
     ("rad2deg", _deg, "Rad2DegBackward0", (), True, None),
     ("neg", jnp.negative, "NegBackward0", (), False, None),
     ("abs", _abs_fwd, "AbsBackward0", ("self",), False, None),
-    ("sign", lambda x: x if x.dtype == jnp.bool_ else jnp.sign(x), "SignBackward0", (), False, None),
+    ("sign", real_sign, "SignBackward0", (), False, None),
     ("sgn", _sgn_fwd, "SgnBackward0", ("self", "result"), False, None),
     ("relu", jax.nn.relu, "ReluBackward0", ("result",), False, None),
     ("square", jnp.square, "PowBackward0", ("self",), False, None),

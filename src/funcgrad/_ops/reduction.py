@@ -25,7 +25,7 @@ from .registry import defop, dispatch, public, upcast_half
 from .creation import clone, zeros
 from .indexing import cat
 from .linalg import mm
-from .pointwise import div, isnan, logical_not, logical_xor, maximum, minimum, mul, sqrt, sub, true_divide
+from .pointwise import _sgn_fwd, div, isnan, logical_not, logical_xor, maximum, minimum, mul, sqrt, sub, true_divide
 from .views import diagonal, narrow, permute, select, unsqueeze, view
 
 __all__ = []
@@ -735,7 +735,7 @@ def _vnorm_jvp(ord, axis, keepdims, primals, tangents):
     (x,), (t,) = primals, tangents
     r = _vnorm(x, ord, axis, keepdims)
     n = _kd(r, axis, keepdims)
-    sgn = jnp.sign(x)
+    sgn = _sgn_fwd(x)  # torch's: 0 at NaN
     zero = jnp.zeros((), x.dtype)
     # torch's linalg_vector_norm_backward, term by term
     if ord == 0:

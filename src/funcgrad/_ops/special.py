@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import jax.scipy.special as jss
 
 from ..tensor import Tensor
-from .pointwise import _broadcast_check, _float_input, _floatify, torch_grad
+from .pointwise import _broadcast_check, _float_input, _floatify, real_sign, torch_grad
 from .registry import Const, _promote, defop, public
 from .reduction import log_softmax as _lsm, logsumexp as _lse, softmax as _sm
 
@@ -439,11 +439,11 @@ def _erfcx_grad(o, x):
     return 2 * x * o - 2 / math.sqrt(math.pi)
 
 
-i0e = _special_unary("i0e", jss.i0e, "SpecialI0EBackward0", lambda o, x: jss.i1e(x) - jnp.sign(x) * o)
+i0e = _special_unary("i0e", jss.i0e, "SpecialI0EBackward0", lambda o, x: jss.i1e(x) - real_sign(x) * o)
 i1 = _special_unary("i1", jss.i1, "SpecialI1Backward0",
                     lambda o, x: jnp.where(x == 0, 0.5, jss.i0(x) - o / jnp.where(x == 0, 1, x)))
 i1e = _special_unary("i1e", jss.i1e, "SpecialI1EBackward0",
-                     lambda o, x: jnp.where(x == 0, 0.5, jss.i0e(x) - o * (jnp.sign(x) + 1 / jnp.where(x == 0, 1, x))))
+                     lambda o, x: jnp.where(x == 0, 0.5, jss.i0e(x) - o * (real_sign(x) + 1 / jnp.where(x == 0, 1, x))))
 def _ndtr_fwd(x):
     # torch's composite: (1 + erf(x / sqrt(2))) * 0.5
     return (1 + jss.erf(x * math.sqrt(0.5))) * 0.5
