@@ -152,6 +152,40 @@ def test_graph_break_falls_back_with_warning_or_raises_with_fullgraph():
         h(fg.ones(2))
 
 
+@pytest.mark.parametrize("write", ["grad", "in_place"])
+def test_step_writing_to_a_tensor_argument_runs_eagerly_with_a_warning(write):
+    """A tensor argument is traced as a fresh tensor: its .grad or an in-place edit would be lost.
+    The call runs eagerly (with a warning; fullgraph=True raises) and gives eager's results."""
+    import torch
+
+    def run(lib, compile_):
+        x = lib.tensor([[1.0, 2.0, -3.0], [0.5, 0.0, 4.0]])
+        w = lib.tensor([0.5, -1.0, 2.0], requires_grad=(write == "grad"))
+
+        def step(x, w):
+            if write == "grad":
+                loss = (x * w).sum()
+                loss.backward()
+            else:
+                w.mul_(2.0)
+                loss = (x * w).sum()
+            return loss
+
+        f = lib.compile(step) if compile_ else step
+        losses = [f(x, w).item() for _ in range(3)]
+        return losses, (w.grad if write == "grad" else w).detach().numpy().copy(), f
+
+    losses_t, w_t, _ = run(torch, False)
+    with pytest.warns(UserWarning, match="writes to a tensor argument"):
+        losses, w_f, f = run(fg, True)
+    assert losses == losses_t
+    np.testing.assert_array_equal(w_f, w_t)
+    assert f.cache_info()["eager_calls"] == 3
+    strict = fg.compile(lambda x, w: (w.mul_(2.0) * x).sum(), fullgraph=True)
+    with pytest.raises(fg.compile.__globals__["GraphBreak"], match="writes to a tensor argument"):
+        strict(fg.ones(3), fg.ones(3))
+
+
 def test_compile_module_for_inference():
     model = fg.nn.Sequential(fg.nn.Linear(4, 3), fg.nn.Tanh())
     fast = fg.compile(model)

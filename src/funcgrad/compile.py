@@ -882,6 +882,10 @@ class CompiledFunction:
                 state.install(state_vals)
                 a, k = rebuild(arg_vals)
                 out = fn(*a, **k)
+                # a tensor argument is traced as a fresh tensor: a gradient or an in-place edit the step
+                # gives it would be lost (the caller's tensor keeps its old value, no .grad)
+                plan["arg_writes"] = [x for x in jax.tree_util.tree_leaves((a, k), is_leaf=lambda t: isinstance(t, Tensor))
+                                      if isinstance(x, Tensor) and (x._grad is not None or x._st.version)]
                 out_arrays = jax.tree_util.tree_map(lambda t: t._array() if isinstance(t, Tensor) else t, out,
                                                     is_leaf=lambda t: isinstance(t, Tensor))
                 new = state.collect()
@@ -932,6 +936,10 @@ class CompiledFunction:
             warnings.warn(f"funcgrad.compile: {getattr(fn, '__name__', fn)} cannot be traced ({type(e).__name__} at "
                           f"{where}); it runs eagerly from now on.", UserWarning, stacklevel=3)
             self._eager = True
+            return None
+        if plan.get("arg_writes"):
+            self._give_up("writes to a tensor argument (its .grad, or in place), which a compiled program would "
+                          "not pass back; reach that tensor through a closure, a module or an optimizer instead")
             return None
         if plan.get("escaped"):
             return "retry"
