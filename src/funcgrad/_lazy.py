@@ -406,7 +406,27 @@ def record_tuple(prim, params, args, avals):
         if len(_tape.entries) + len(avals) + 2 >= MAX_TAPE:
             flush()
         tup = record(prim, params, args, (), None)
-        return [record(PICK, k, [tup], s, d) for k, (s, d) in enumerate(avals)]
+        tape = _tape
+        if type(tup) is not Lazy or tup.gen != tape.gen or not _state.lazy:
+            return [record(PICK, k, [tup], s, d) for k, (s, d) in enumerate(avals)]
+        # the picks appended as ``record`` would (the tuple is pending on this tape; no flush is due)
+        gen = tape.gen
+        nodes = tape.nodes
+        append = tape.entries.append
+        codes = (tup.idx,)
+        n = len(nodes)
+        picks = []
+        for k, (s, d) in enumerate(avals):
+            node = _new(Lazy)
+            node.shape = s
+            node.dtype = d
+            node.value = None
+            node.gen = gen
+            node.idx = n + k
+            picks.append(node)
+            append((PICK, k, codes))
+        nodes += picks
+        return picks
 
 
 def wrap(array):
@@ -554,7 +574,7 @@ def _run(tape):
         return
     _stats["flushes"] += 1
     entries = tape.entries
-    if _state.tracing or any(isinstance(a, jax.core.Tracer) for a in inputs):
+    if _state.tracing or any(issubclass(t, _Tracer) for t in set(map(type, inputs))):
         # inside a trace (funcgrad.compile, a user's jax.jit): inline, nothing is compiled here
         if tape.carried:
             outs = _carried_now(tape, outs)
@@ -565,17 +585,70 @@ def _run(tape):
             if not outs:
                 return
         layout, args = _layout(inputs)
-        key = (tuple(entries), layout, outs)
-        fn = _program_cache.get(key)
+        fn = _hot_get(entries, layout, outs)
+        if fn is None:
+            key = (tuple(entries), layout, outs)
+            fn = _program_cache.get(key)
+            if fn is not None:
+                _program_cache.move_to_end(key)
+                _hot_put(key, fn)
         if fn is not None:
             _recent.append(False)
-            _program_cache.move_to_end(key)
             _stats["fused_runs"] += 1
             results = fn(*args)
         else:
             results = _run_new(key, nodes, entries, inputs, outs, args)
     for i, r in zip(outs, results):
         nodes[i].value = r
+
+
+_Tracer = jax.core.Tracer
+_second = operator.itemgetter(1)
+# The structures last run by their cached fused programs, newest first, each as (primitives, parameters,
+# parameters' hashes, argument codes: tuples with an item per entry; layout, returned entries, program): a tape is checked against these
+# before its structure key is built and looked up in ``_program_cache`` (hashing and comparing the whole
+# key, nested tuples, costs more than these flat list comparisons). As exact as the dict: primitives by
+# identity, codes, layout and returned entries by equality (ints, shapes, dtypes and markers), parameters
+# by identity or else equal with equal hashes, as a dict compares keys.
+_hot: list = []
+HOT_STRUCTURES = 4
+
+
+def _hot_get(entries, layout, outs):
+    """The program of a structure in ``_hot`` equal to this one (moved to the front), or None."""
+    n = len(entries)
+    cols = None
+    for k, h in enumerate(_hot):
+        if h[4] != layout or h[5] != outs or len(h[0]) != n:
+            continue
+        if cols is None:
+            cols = tuple(zip(*entries))  # primitives, parameters, codes
+        if cols[0] != h[0] or cols[2] != h[3]:
+            continue
+        params = cols[1]
+        old = h[1]
+        if not all(map(operator.is_, params, old)):
+            hashes = h[2]
+            for j in itertools.compress(range(n), map(operator.is_not, params, old)):
+                p = params[j]
+                if hash(p) != hashes[j] or p != old[j]:
+                    break
+            else:
+                break
+            continue
+        break
+    else:
+        return None
+    if k:
+        del _hot[k]
+        _hot.insert(0, h)
+    return h[6]
+
+
+def _hot_put(key, fn):
+    prims, params, codes = zip(*key[0])
+    _hot.insert(0, (prims, params, tuple(map(hash, params)), codes, key[1], key[2], fn))
+    del _hot[HOT_STRUCTURES:]
 
 
 def _layout(inputs):

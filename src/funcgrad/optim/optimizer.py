@@ -558,6 +558,8 @@ def _frozen(v):
 
 
 _is = operator.is_
+_is_not = operator.is_not
+_aval_of = operator.attrgetter("shape", "dtype")
 
 
 class _StepPlan:
@@ -593,7 +595,7 @@ class _StepPlan:
         plan.statics = statics
         plan.params = tuple(params)
         plan.key = entry[0]
-        plan.avals = tuple([(v.shape, v.dtype) for v in values])
+        plan.avals = [(v.shape, v.dtype) for v in values]
         plan.entry = entry
         plan.state_leaves = state_leaves
         plan.hyper_leaves = flat[k:]
@@ -631,20 +633,19 @@ class _StepPlan:
         entry = opt._opt_state.get(id(group))
         if entry is not self.entry or (entry[2] and Optimizer._edited(entry)):
             return False
-        if _lazy._state.tracing or not _lazy._state.lazy:
+        state = _lazy._state
+        if state.tracing or not state.lazy:
             return False
-        values = []
-        grads = []
-        for p in params:
-            g = p.grad
-            if g is None:
-                return False
-            values.append(p._value())
-            grads.append(g._value())
+        # ``p._grad``: what ``p.grad`` returns (it warns only for a non-leaf's missing grad: the full step's)
+        grads = [p._grad for p in params]
+        if not all(map(_is_not, grads, itertools.repeat(None))):
+            return False
+        grads = [g._value() for g in grads]  # in the full step's order: the gradients, then the parameters
+        values = [p._value() for p in params]
         values += grads
-        for v, (shape, dtype) in zip(values, self.avals):
-            if type(v) is not _Lazy or v.shape != shape or v.dtype != dtype:
-                return False
+        if not all(map(_is, map(type, values), itertools.repeat(_Lazy))) or \
+                list(map(_aval_of, values)) != self.avals:
+            return False
         values += self.state_leaves
         values += self.hyper_leaves
         live = self.live
