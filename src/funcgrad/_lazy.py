@@ -109,6 +109,17 @@ class _Tape:
 class _State(threading.local):
     lazy = True
     tracing = False  # inside funcgrad.compile's trace
+    observing = False  # flushing to read values (``value_of``, ``materialize``): nothing deferred
+
+
+def _observe():
+    """``flush()`` for values about to be read: every held value is returned (see ``_deferrable``)."""
+    st = _state
+    st.observing = True
+    try:
+        flush()
+    finally:
+        st.observing = False
 
 
 _state = _State()
@@ -355,7 +366,7 @@ def _record_thunked(prim, params, args, shape, dtype):
         if shape is None:
             shape, dtype = infer(prim, params, args)
         rule = _folds.get(prim)
-        if rule is not None and len(args) == 1 and not _state.tracing:
+        if rule is not None and len(args) == 1 and not _state.tracing and args[0].idx[0] is not SUBTAPE:
             tprim, tparams, targs = args[0].idx
             r = _fold_rule(rule, prim, params, tprim, tparams)
             if r is not None:
@@ -451,9 +462,11 @@ def value_of(x):
         if v is None:
             if x.gen == THUNK:
                 return _force(x)
-            flush()
+            _observe()
             v = x.value
             if v is None:
+                if x.gen == THUNK:
+                    return _force(x)
                 _lost(x)
         return v
     return x
@@ -465,10 +478,13 @@ def materialize(targets):
         for t in targets:
             if type(t) is Lazy and t.value is None and t.gen == THUNK:
                 _force(t)
-        flush()
+        _observe()
         for t in targets:
             if type(t) is Lazy and t.value is None:
-                _lost(t)
+                if t.gen == THUNK:
+                    _force(t)
+                else:
+                    _lost(t)
     return [t.value if type(t) is Lazy else t for t in targets]
 
 
@@ -585,19 +601,25 @@ def _run(tape):
             if not outs:
                 return
         layout, args = _layout(inputs)
-        fn = _hot_get(entries, layout, outs)
-        if fn is None:
-            key = (tuple(entries), layout, outs)
-            fn = _program_cache.get(key)
-            if fn is not None:
+        observed = _state.observing
+        hit = None if observed else _hot_get(entries, layout, outs)
+        if hit is None:
+            key = (tuple(entries), layout, outs, not observed)
+            hit = _program_cache.get(key)
+            if hit is not None:
                 _program_cache.move_to_end(key)
-                _hot_put(key, fn)
-        if fn is not None:
+                if not observed:
+                    _hot_put(key, hit)
+        if hit is not None:
             _recent.append(False)
             _stats["fused_runs"] += 1
+            fn, kept, deferred = hit
             results = fn(*args)
+            if deferred:
+                _defer(nodes, inputs, deferred)
+                outs = kept
         else:
-            results = _run_new(key, nodes, entries, inputs, outs, args)
+            outs, results = _run_new(key, nodes, entries, inputs, outs, args)
     for i, r in zip(outs, results):
         nodes[i].value = r
 
@@ -615,7 +637,7 @@ HOT_STRUCTURES = 4
 
 
 def _hot_get(entries, layout, outs):
-    """The program of a structure in ``_hot`` equal to this one (moved to the front), or None."""
+    """The (program, ...) of a structure in ``_hot`` equal to this one (moved to the front), or None."""
     n = len(entries)
     cols = None
     for k, h in enumerate(_hot):
@@ -645,9 +667,9 @@ def _hot_get(entries, layout, outs):
     return h[6]
 
 
-def _hot_put(key, fn):
+def _hot_put(key, hit):
     prims, params, codes = zip(*key[0])
-    _hot.insert(0, (prims, params, tuple(map(hash, params)), codes, key[1], key[2], fn))
+    _hot.insert(0, (prims, params, tuple(map(hash, params)), codes, key[1], key[2], hit))
     del _hot[HOT_STRUCTURES:]
 
 
@@ -707,7 +729,7 @@ def _run_new(key, nodes, entries, inputs, outs, args):
         if results is not None:
             _recent.append(True)
             _remember_heat(key, heat)
-            return results
+            return outs, results
     n = len(entries)
     need = [False] * n
     for i in outs:
@@ -744,18 +766,105 @@ def _run_new(key, nodes, entries, inputs, outs, args):
         _heat.pop(key, None)
         _prev_put(entries, nodes, inputs, outs)
         _mark_seen(keys)
-        fn = _compile(key, entries, outs, "programs", key[1])
+        kept, deferred = _deferrable(entries, outs) if key[3] else (outs, ())
+        fn = _compile(key, entries, kept, "programs", key[1])
+        _program_cache[key] = (fn, kept, deferred)
         _stats["fused_runs"] += 1
-        return fn(*args)
+        results = fn(*args)
+        if deferred:
+            _defer(nodes, inputs, deferred)
+        return kept, results
     if live > 1:
         _remember_heat(key, heat)
         if _tier is None:
             results = _run_split(nodes, entries, inputs, outs, True)
             _prev_put(entries, nodes, inputs, outs)
             if results is not None:
-                return results
+                return outs, results
     _stats["op_runs"] += 1
-    return _run_ops(entries, keys, inputs, outs)
+    return outs, _run_ops(entries, keys, inputs, outs)
+
+
+# Held values of a fused program that are functions of its inputs alone (no entry of theirs reads a value
+# computed from anything else: a batch stacked from a dataset's rows, a mask built from lengths) and that
+# other entries of the program read are not returned by it: returned, such a value is computed twice by
+# XLA (into the output and once more fused into its reader, together with everything it reads: a stacked
+# batch's windows), and each output costs the call. The Lazy becomes a thunk (``THUNK``) of those entries
+# on the same input arrays (immutable), computed by their kernel if it is ever read, or folded into the
+# tape that reads it. Not where the flush is an observation (``value_of``, ``materialize``): what is read
+# then is returned, the program keyed apart.
+SUB_MAX = 12  # entries at most in a deferred value's sub-tape (computing it again when read stays cheap)
+
+
+def _deferrable(entries, outs):
+    """(returned entries, deferred ones as (entry, sub-tape params, input codes)) for a fused program."""
+    n = len(entries)
+    pure = [False] * n
+    read = [False] * n
+    for i, (_, _, codes) in enumerate(entries):
+        p = True
+        for c in codes:
+            if c >= 0:
+                read[c] = True
+                if not pure[c]:
+                    p = False
+        pure[i] = p
+    kept = []
+    deferred = []
+    for i in outs:
+        if not (pure[i] and read[i]) or entries[i][0] is _VOID:
+            kept.append(i)
+            continue
+        idx = []
+        stack = [i]
+        seen = {i}
+        while stack and len(idx) <= SUB_MAX:
+            j = stack.pop()
+            idx.append(j)
+            for c in entries[j][2]:
+                if c >= 0 and c not in seen:
+                    seen.add(c)
+                    stack.append(c)
+        if stack or len(idx) > SUB_MAX:
+            kept.append(i)
+            continue
+        idx.sort()
+        pos = {j: k for k, j in enumerate(idx)}
+        slot = {}
+        ext = []
+        sub = []
+        for j in idx:
+            prim, params, codes = entries[j]
+            new = []
+            for c in codes:
+                if c >= 0:
+                    new.append(pos[c])
+                else:
+                    k = slot.get(c)
+                    if k is None:
+                        k = slot[c] = len(ext)
+                        ext.append(c)
+                    new.append(-1 - k)
+            sub.append((prim, params, tuple(new)))
+        deferred.append((i, (tuple(sub), len(sub) - 1), tuple(ext)))
+    if not deferred or not kept:
+        return outs, ()
+    return tuple(kept), tuple(deferred)
+
+
+def _defer(nodes, inputs, deferred):
+    for i, params, ext in deferred:
+        node = nodes[i]
+        node.gen = THUNK
+        node.idx = (SUBTAPE, params, tuple([inputs[-1 - c] for c in ext]))
+
+
+def _subtape_impl(params, *xs):
+    entries, out = params
+    return _program(entries, (out,))(*xs)[0]
+
+
+SUBTAPE = Prim("subtape", _subtape_impl)  # entries of a tape as one primitive (a deferred value, see ``_defer``)
 
 
 def _run_ops(entries, keys, inputs, outs, vals=None):
