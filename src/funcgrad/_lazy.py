@@ -349,6 +349,8 @@ def _force(node):
     with _lock:
         if node.value is None:
             prim, params, args = node.idx
+            if prim is SUBTAPE:
+                params[2].mark_read()
             if _state.tracing:
                 with jax.ensure_compile_time_eval():
                     v = prim.impl(params, *args)
@@ -394,7 +396,9 @@ def _record_thunked(prim, params, args, shape, dtype):
                 return node
         for a in args:
             if type(a) is Lazy and a.value is None and a.gen == THUNK:
-                if _state.tracing:
+                if _state.tracing or a.idx[0] is SUBTAPE:
+                    # a deferred value: computed by its kernel (on the tape, it would change the structure
+                    # of the program that reads it, a new compile)
                     _force(a)
                 else:
                     prim_a, params_a, args_a = a.idx
@@ -601,19 +605,20 @@ def _run(tape):
             if not outs:
                 return
         layout, args = _layout(inputs)
-        observed = _state.observing
-        hit = None if observed else _hot_get(entries, layout, outs)
+        hit = _hot_get(entries, layout, outs)
         if hit is None:
-            key = (tuple(entries), layout, outs, not observed)
+            key = (tuple(entries), layout, outs, True)  # (True: not a segment's key, see _run_split)
             hit = _program_cache.get(key)
             if hit is not None:
                 _program_cache.move_to_end(key)
-                if not observed:
-                    _hot_put(key, hit)
+                _hot_put(key, hit)
         if hit is not None:
             _recent.append(False)
             _stats["fused_runs"] += 1
-            fn, kept, deferred = hit
+            fn, kept, deferred = hit.fn, hit.kept, hit.deferred
+            if deferred and (hit.read or _state.observing):
+                fn = _full_program(hit, entries, outs, layout)
+                deferred = None
             results = fn(*args)
             if deferred:
                 _defer(nodes, inputs, deferred)
@@ -766,12 +771,14 @@ def _run_new(key, nodes, entries, inputs, outs, args):
         _heat.pop(key, None)
         _prev_put(entries, nodes, inputs, outs)
         _mark_seen(keys)
-        kept, deferred = _deferrable(entries, outs) if key[3] else (outs, ())
+        # (a structure first met by a flush that reads values defers nothing)
+        kept, deferred = (outs, ()) if _state.observing else _deferrable(entries, outs)
         fn = _compile(key, entries, kept, "programs", key[1])
-        _program_cache[key] = (fn, kept, deferred)
+        hit = _program_cache[key] = _Fused(fn, kept, ())
         _stats["fused_runs"] += 1
         results = fn(*args)
         if deferred:
+            hit.deferred = deferred = tuple([(i, (sub, out, _Owner(hit)), ext) for i, (sub, out), ext in deferred])
             _defer(nodes, inputs, deferred)
         return kept, results
     if live > 1:
@@ -791,8 +798,10 @@ def _run_new(key, nodes, entries, inputs, outs, args):
 # XLA (into the output and once more fused into its reader, together with everything it reads: a stacked
 # batch's windows), and each output costs the call. The Lazy becomes a thunk (``THUNK``) of those entries
 # on the same input arrays (immutable), computed by their kernel if it is ever read, or folded into the
-# tape that reads it. Not where the flush is an observation (``value_of``, ``materialize``): what is read
-# then is returned, the program keyed apart.
+# tape that reads it. Not in a flush that observes values (``value_of``, ``materialize``): what is read then
+# is returned, by the structure's program returning all (``_observed_program``). Entries of a deferred value
+# (``SUBTAPE``) or picks of a tuple (a joint vjp, an optimizer update) make a value not deferred: a deferred
+# value read by the next step's program is not deferred again inside a new one.
 SUB_MAX = 12  # entries at most in a deferred value's sub-tape (computing it again when read stays cheap)
 
 
@@ -801,8 +810,8 @@ def _deferrable(entries, outs):
     n = len(entries)
     pure = [False] * n
     read = [False] * n
-    for i, (_, _, codes) in enumerate(entries):
-        p = True
+    for i, (prim, _, codes) in enumerate(entries):
+        p = prim is not SUBTAPE and prim is not PICK
         for c in codes:
             if c >= 0:
                 read[c] = True
@@ -846,10 +855,34 @@ def _deferrable(entries, outs):
                         ext.append(c)
                     new.append(-1 - k)
             sub.append((prim, params, tuple(new)))
-        deferred.append((i, (tuple(sub), len(sub) - 1), tuple(ext)))
+        deferred.append((i, [tuple(sub), len(sub) - 1], tuple(ext)))
     if not deferred or not kept:
         return outs, ()
-    return tuple(kept), tuple(deferred)
+    return tuple(kept), deferred
+
+
+class _Fused:
+    """A whole tape's cached program: ``fn`` returns the entries ``kept``; ``deferred`` (entry, sub-tape
+    params, input codes) become thunks; ``read`` once one of those was read (the structure's values are
+    used: from then on ``full``, the program returning them all, runs)."""
+
+    __slots__ = ("fn", "kept", "deferred", "read", "full", "__weakref__")
+
+    def __init__(self, fn, kept, deferred):
+        self.fn = fn
+        self.kept = kept
+        self.deferred = deferred
+        self.read = False
+        self.full = None
+
+
+def _full_program(hit, entries, outs, layout):
+    """``hit``'s structure's program returning every held value (a flush that reads values, or a
+    structure whose deferred values were read)."""
+    if hit.full is None:
+        hit.full = jax.jit(_program(entries, outs, layout=layout))
+        _stats["programs"] += 1
+    return hit.full
 
 
 def _defer(nodes, inputs, deferred):
@@ -859,8 +892,29 @@ def _defer(nodes, inputs, deferred):
         node.idx = (SUBTAPE, params, tuple([inputs[-1 - c] for c in ext]))
 
 
+class _Owner:
+    """A deferred value's link to its structure's ``_Fused`` (weak: kernels keyed by it outlive it); equal
+    and hashed as one key of the kernel cache whatever the structure (its entries are the key)."""
+
+    __slots__ = ("ref",)
+
+    def __init__(self, fused):
+        self.ref = weakref.ref(fused)
+
+    def __eq__(self, other):
+        return type(other) is _Owner
+
+    def __hash__(self):
+        return 0
+
+    def mark_read(self):
+        f = self.ref()
+        if f is not None:
+            f.read = True
+
+
 def _subtape_impl(params, *xs):
-    entries, out = params
+    entries, out, _ = params
     return _program(entries, (out,))(*xs)[0]
 
 
