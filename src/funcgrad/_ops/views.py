@@ -301,7 +301,12 @@ def direct(op, x, params, shape, name, lifted=None, thunk=False):
         else:
             lz = _lazy.thunk(lifted[0], lifted[1], (a, _lazy._int_arg(lifted[2])), shape, dt.np)
     elif lifted is None:
-        lz = _lazy.record(op.prim, params, [v], shape, dt.np)
+        if type(v) is _Lazy and v.gen == _THUNK and v.value is None and op.prim.lift is None and \
+                _record_thunked is not None:
+            # of a thunk (a pad of a slice): what ``record`` would call, without its scan first
+            lz = _record_thunked(op.prim, params, [v], shape, dt.np)
+        else:
+            lz = _lazy.record(op.prim, params, [v], shape, dt.np)
     else:
         lz = _lazy.record(lifted[0], lifted[1], [v, _lazy._int_arg(lifted[2])], shape, dt.np)
     if type(lz) is not _Lazy:
@@ -339,6 +344,8 @@ def direct_many(op, xs, params, shape, dt, name):
 
 
 _Lazy = _lazy.Lazy
+_THUNK = _lazy.THUNK
+_record_thunked = getattr(_lazy, "_record_thunked", None)  # what ``record`` does with an entry reading a thunk
 _ARRAYS: set = set()  # the types of concrete jax.Arrays met (not tracers)
 
 
