@@ -1,6 +1,6 @@
-"""The forward fast routes of the variable-length step (tensor() of a flat list kept as its numpy
-array, data slices made inline, pads of slices, three-tensor static keys, the module call's no-hook
-path): each gives what the general route and real torch give."""
+"""The forward fast routes of the variable-length step (tensor() of a flat list, data slices made
+inline, pads of slices, three-tensor static keys, the module call's no-hook path): each gives what
+the general route and real torch give."""
 import numpy as np
 import pytest
 import torch

@@ -194,9 +194,8 @@ def _unwrap(x):
 
 def _flat(data):
     """``tensor(data)`` for a flat, non-empty list of python ints (int64) or of python floats (the
-    default dtype, float32 or float64): one numpy array, the tensor's value as it is (on the CPU
-    device, no checks or walk: a batch's lengths and targets, built every step); None for anything
-    else."""
+    default dtype, float32 or float64): one numpy array, placed on the CPU device with no checks or
+    walk (a batch's lengths and targets, built every step); None for anything else."""
     kinds = set(map(type, data))
     if len(kinds) != 1:
         return None
@@ -218,22 +217,7 @@ def _flat(data):
                 arr = np.array(data, dt.np)
     else:
         return None
-    if not _flat_dev:
-        jdev = _CPU.jax_device()
-        _flat_dev.append(jdev if jdev == jax.devices()[0] else None)  # the CPU is JAX's default device
-    if _flat_dev[0] is None:
-        return None
-    # the numpy array itself is the value (read-only: as immutable as a jax.Array): no transfer now,
-    # the program reading it takes it as an argument (a batch's lengths and targets: the first
-    # transfer of a step costs ~15 us, more than the rest of the call)
-    arr.flags.writeable = False
-    shape = arr.shape
-    lz = _new_obj(_lazy.Lazy)
-    lz.shape = shape
-    lz.dtype = dt.np
-    lz.value = arr
-    lz.gen = lz.idx = -1
-    return new_result(lz, shape, dt, _CPU)
+    return _leaf(arr, dt)
 
 
 def _leaf(arr, dt, a=None, shape=None):
