@@ -213,6 +213,18 @@ def run_backward(roots, retain_graph, create_graph, inputs=None, capture=False, 
     """
     if retain_graph is None:
         retain_graph = create_graph
+    plain_walk = not create_graph and inputs is None and not _anomaly.enabled and len(roots) == 1
+    building = None
+    if plain_walk:
+        t, g = roots[0]
+        root = t.grad_fn
+        plan = _plans.get(root._p) if _plain_cache.get(type(root)) and t._output_nr == 0 else None
+        if plan is not None:
+            if plan.replay(root, g._value(), t._st.device, retain_graph):
+                return []
+            plan.misses += 1
+            if plan.misses > 4 and plan.misses & 63:
+                plain_walk = False  # keeps missing: a churning structure, walked as it comes
 
     want = None  # where gradients are captured: {(node, nr): [index into inputs]}
     if inputs is not None:
@@ -263,6 +275,8 @@ def run_backward(roots, retain_graph, create_graph, inputs=None, capture=False, 
         if type(n) is AccumulateGrad and n not in acc_deps:
             order.append(n)
 
+    if plain_walk and _plain_cache.get(type(order[0])) and order[0] is root_nodes[0]:
+        building = _build_plan(order)
     touched = []
     executed = []
     prev_grad = grad_mode._mode.grad
@@ -279,6 +293,13 @@ def run_backward(roots, retain_graph, create_graph, inputs=None, capture=False, 
         grad_mode._mode.grad = prev_grad
         if not done:
             _callbacks.clear()
+    if building is not None:
+        if len(_plans) > 256:
+            _plans.clear()
+        old = _plans.get(building.key)
+        if old is not None:
+            building.misses = old.misses
+        _plans[building.key] = building
     if _callbacks:
         _run_callbacks()
     if not retain_graph:
@@ -302,6 +323,171 @@ def run_backward(roots, retain_graph, create_graph, inputs=None, capture=False, 
         # which records its update after them so the whole training step is one XLA program
         _lazy.defer()
     return captured
+
+
+# -- backward plans: the walk of a recurring graph structure, replayed --------------------------------------
+class _BackwardPlan:
+    """The walk of one graph structure (a training step's: the same node classes, params and edges
+    every step), made from a general walk: per node, in the walk's order, the checks that a new graph
+    has this structure and the vjps to record, where each gradient goes. ``replay`` checks a graph
+    against it first and records nothing unless the whole graph matches and nothing the general walk
+    treats specially is there (hooks, retained grads, leaves with a gradient, freed or modified saved
+    values, anomaly mode, create_graph, inputs=); then it records the same entries in the same order."""
+
+    __slots__ = ("key", "specs", "nslots", "leaves", "misses")
+
+    def __init__(self, key, specs, nslots, leaves):
+        self.key = key
+        self.specs = specs  # per op node: (cls, plan, params, n values, len(_next), edge checks, records, ...)
+        self.nslots = nslots  # op nodes, then leaves' AccumulateGrad nodes
+        self.leaves = leaves  # slot of each leaf
+        self.misses = 0
+
+    def replay(self, root, g, device, retain_graph):
+        specs = self.specs
+        nodes = [None] * self.nslots
+        nodes[0] = root
+        last = root._seq + 1
+        n_ops = len(specs)
+        allvals = [None] * n_ops
+        # 1. the graph has this plan's structure, and nothing the general walk treats specially
+        for k in range(n_ops):
+            cls, p, params, n, nlen, checks = specs[k][:6]
+            node = nodes[k]
+            if type(node) is not cls or node._p is not p or node.params is not params or node._special \
+                    or node._freed:
+                return False
+            s = node._seq
+            if s >= last:  # the general walk's order (decreasing sequence numbers), each node once
+                return False
+            last = s
+            vals = node.vals
+            if len(vals) != n:
+                return False
+            for st, version, _, j in node._saved:
+                if type(st) is _weakref:
+                    st = st()
+                    if st is None:
+                        continue
+                if st.version != version or (j >= 0 and st.value is not vals[j]):
+                    return False  # the general walk raises torch's error (or reads the new value) there
+            nf = node._next
+            if len(nf) != nlen:
+                return False
+            for e, c in checks:
+                x = nf[e]
+                if c < 0:
+                    if x is not None:
+                        return False
+                    continue
+                cur = nodes[c]
+                if cur is None:
+                    nodes[c] = x
+                elif cur is not x:
+                    return False
+            allvals[k] = vals
+        leaves = self.leaves
+        for c in leaves:
+            acc = nodes[c]
+            if type(acc) is not AccumulateGrad or acc._special:
+                return False
+            leaf = acc.variable
+            if leaf._grad is not None or leaf._hooks or leaf._post_acc_hooks:
+                return False
+        if len(leaves) > 1 and len(set(nodes[n_ops:])) != len(leaves):
+            return False
+        # 2. the records of the general walk, in its order
+        record = _lazy.record
+        add = _add_raw
+        buf = [None] * self.nslots
+        buf[0] = g
+        for k in range(n_ops):
+            vals = allvals[k]
+            node = nodes[k]
+            if node._dropped:
+                vals = undrop(vals)
+            args = [*vals, buf[k]]
+            pw = specs[k][7]
+            for c, i, vjp, first in specs[k][6]:
+                v = vals[i]
+                gi = record(vjp, pw, args, v.shape, v.dtype if type(v) is _Lazy else _lazy._aval(v)[1])
+                buf[c] = gi if first else add(buf[c], gi)
+        make = Tensor._make
+        for c in leaves:
+            nodes[c].variable._grad = make(buf[c], device)
+        if _callbacks:
+            _run_callbacks()
+        if not retain_graph:
+            for k in range(n_ops):
+                node = nodes[k]
+                if specs[k][8]:  # OpNode._release, inlined
+                    if node.vals is not None:
+                        node._freed = True
+                        node.vals = None
+                else:
+                    node._release()
+        if leaves:
+            _lazy.defer()
+        self.misses = 0
+        return True
+
+
+_plans: dict = {}  # root node's NodePlan -> _BackwardPlan
+
+
+def _build_plan(order):
+    """The ``_BackwardPlan`` of the graph whose op nodes are ``order`` (the general walk's order),
+    or None when a node is one the plan cannot replay (a custom Function, a joint vjp, hooks...)."""
+    slot = {node: k for k, node in enumerate(order)}
+    leaves = {}
+    specs = []
+    n_ops = len(order)
+    for node in order:
+        tp = type(node)
+        if not _plain_cache.get(tp) or node._special or tp._num_outputs is not _one_output or \
+                tp.__name__ == "NotImplemented" or node._freed or node.vals is None:
+            return None
+        p = node._p
+        if p.op in JOINT_VJP:
+            return None
+        n = len(node.vals)
+        vjps = _node_vjps(p.op, p.pos, n)
+        nf = node._next
+        checks = []
+        recs = []
+        for e in range(0, len(nf), 2):
+            x = nf[e]
+            if x is None:
+                checks.append((e, -1))
+                continue
+            if nf[e + 1] != 0:
+                return None
+            if type(x) is AccumulateGrad:
+                c = leaves.get(x)
+                if c is None:
+                    c = leaves[x] = n_ops + len(leaves)
+            else:
+                c = slot.get(x)
+                if c is None:
+                    return None
+            checks.append((e, c))
+            recs.append((c, p.pos[e >> 1], vjps[p.pos[e >> 1]], c))
+        pp = node.params
+        pw = _wrapped_params.get(id(pp))
+        if pw is None or pw[0][1] is not pp:
+            pw = _wrap_params(pp)
+        specs.append([tp, p, pp, n, len(nf), tuple(checks), recs, pw, p.needed])
+    # whether each record is the first gradient to reach its slot (later ones are added to it)
+    seen = {0}
+    for sp in specs:
+        recs = []
+        for c, i, vjp, _ in sp[6]:
+            recs.append((c, i, vjp, c not in seen))
+            seen.add(c)
+        sp[6] = tuple(recs)
+    if any(vjp is None for sp in specs for _, _, vjp, _ in sp[6]):
+        return None
+    return _BackwardPlan(order[0]._p, [tuple(sp) for sp in specs], n_ops + len(leaves), tuple(leaves.values()))
 
 
 _callbacks = []
