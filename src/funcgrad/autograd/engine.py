@@ -16,7 +16,7 @@ from jax.core import Tracer as _Tracer
 from .. import _lazy
 from .._autograd import grad_mode
 from .._autograd.anomaly_mode import _state as _anomaly, warn_forward_trace
-from .._autograd.graph import _ZEROS, AccumulateGrad, Node, OpNode, _edge, undrop
+from .._autograd.graph import _ZEROS, AccumulateGrad, Dropped, Node, OpNode, _array_types, _edge, undrop
 from .._ops.creation import _copy_op, ones_like, zeros, zeros_like
 from .._ops.pointwise import add as _add
 from .._ops.registry import JOINT_VJP, OPS, dispatch, joint_vjp_op, methods, vjp_op
@@ -352,7 +352,7 @@ class _BackwardPlan:
         allvals = [None] * n_ops
         # 1. the graph has this plan's structure, and nothing the general walk treats specially
         for k in range(n_ops):
-            cls, p, params, n, nlen, checks = specs[k][:6]
+            cls, p, params, n, nlen, checks, _, _, _ = specs[k]
             node = nodes[k]
             if type(node) is not cls or node._p is not p or node.params is not params or node._special \
                     or node._freed:
@@ -403,10 +403,21 @@ class _BackwardPlan:
         buf[0] = g
         for k in range(n_ops):
             vals = allvals[k]
-            node = nodes[k]
-            if node._dropped:
-                vals = undrop(vals)
-            args = [*vals, buf[k]]
+            if nodes[k]._dropped:
+                # ``undrop``'s common case inlined: each Dropped's zeros placed on the device already
+                args = []
+                for v in vals:
+                    if type(v) is Dropped:
+                        z = v.zeros
+                        if z is None or z.value is None or type(z.value) not in _array_types:
+                            args = list(undrop(vals))
+                            break
+                        v = z
+                    args.append(v)
+                vals = args
+                args = [*vals, buf[k]]
+            else:
+                args = [*vals, buf[k]]
             pw = specs[k][7]
             for c, i, vjp, first in specs[k][6]:
                 v = vals[i]
