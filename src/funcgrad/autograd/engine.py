@@ -201,7 +201,23 @@ _plain = _PlainTypes()
 _seq_key = operator.attrgetter("_seq")
 
 
-def run_backward(roots, retain_graph, create_graph, inputs=None, capture=False, allow_unused=False):
+def _replayed(t, g, retain_graph):
+    """Whether ``t.backward(g)`` (``g`` a raw value; no create_graph, inputs or anomaly mode) ran
+    as its graph's backward plan; False: it is for the general walk (then ``t.grad_fn``'s plan, if
+    any, counts a miss)."""
+    root = t.grad_fn
+    if not _plain_cache.get(type(root)) or t._output_nr != 0:
+        return False
+    plan = _plans.get(root._p)
+    if plan is None:
+        return False
+    if plan.replay(root, g, t._st.device, retain_graph):
+        return True
+    plan.misses += 1
+    return False
+
+
+def run_backward(roots, retain_graph, create_graph, inputs=None, capture=False, allow_unused=False, tried=False):
     """Run backward from ``roots`` = [(tensor, grad Tensor)].
 
     Nodes run in decreasing sequence number, which is torch's order (a node is always created
@@ -217,14 +233,12 @@ def run_backward(roots, retain_graph, create_graph, inputs=None, capture=False, 
     building = None
     if plain_walk:
         t, g = roots[0]
+        if not tried and _replayed(t, g._value(), retain_graph):
+            return []
         root = t.grad_fn
-        plan = _plans.get(root._p) if _plain_cache.get(type(root)) and t._output_nr == 0 else None
-        if plan is not None:
-            if plan.replay(root, g._value(), t._st.device, retain_graph):
-                return []
-            plan.misses += 1
-            if plan.misses > 4 and plan.misses & 63:
-                plain_walk = False  # keeps missing: a churning structure, walked as it comes
+        plan = _plans.get(root._p) if _plain_cache.get(type(root)) else None
+        if plan is not None and plan.misses > 4 and plan.misses & 63:
+            plain_walk = False  # its plan keeps missing: a churning structure, walked as it comes
 
     want = None  # where gradients are captured: {(node, nr): [index into inputs]}
     if inputs is not None:
@@ -819,6 +833,7 @@ _ones_cache: dict = {}
 def _ones_for(out):
     """``ones_like(out)`` for the implicit gradient of a scalar: one device array per (shape, dtype,
     device), shared (arrays are immutable; an in-place edit of the tensor replaces its value)."""
+    global _last_ones
     key = (out._shape, out._dtype, out._st.device)
     a = _ones_cache.get(key)
     if a is None or _lazy._state.tracing:
@@ -830,7 +845,12 @@ def _ones_for(out):
         if len(_ones_cache) > 64:
             _ones_cache.clear()
         _ones_cache[key] = a
+    if not out._shape:
+        _last_ones = (out._dtype, out._st.device, a)
     return Tensor._make(a, out._st.device)
+
+
+_last_ones = (None, None, None)  # (dtype, device, value) of the last scalar's ones given out
 
 
 def _make_grads(outputs, grad_outputs, create_graph):
@@ -918,7 +938,12 @@ def _tensor_backward(self, gradient=None, retain_graph=None, create_graph=False,
     if gradient is None and inputs is None and create_graph is False and self._rg and self._shape == () and \
             self._dtype.is_floating_point and type(self) is Tensor:
         # ``loss.backward()``: what ``backward`` checks and makes, for a real scalar that requires grad
-        run_backward([(self, _ones_for(self))], retain_graph, False)
+        last = _last_ones
+        tried = self._dtype is last[0] and self._st.device is last[1] and not _anomaly.enabled and \
+            not _lazy._state.tracing
+        if tried and _replayed(self, last[2], retain_graph):
+            return
+        run_backward([(self, _ones_for(self))], retain_graph, False, tried=tried)
         return
     backward(self, gradient, retain_graph, create_graph, inputs=inputs)
 
