@@ -290,7 +290,16 @@ def run_backward(roots, retain_graph, create_graph, inputs=None, capture=False, 
             order.append(n)
 
     if plain_walk and _plain_cache.get(type(order[0])) and order[0] is root_nodes[0]:
-        building = _build_plan(order)
+        key = order[0]._p
+        fails = _unplannable.get(key, 0)
+        if fails <= 4 or not fails & 63:  # a graph that keeps having hooks (say) is not planned every step
+            building = _build_plan(order)
+            if building is None:
+                if len(_unplannable) > 256:
+                    _unplannable.clear()
+                _unplannable[key] = fails + 1
+            elif fails:
+                del _unplannable[key]
     touched = []
     executed = []
     prev_grad = grad_mode._mode.grad
@@ -458,6 +467,7 @@ class _BackwardPlan:
 
 
 _plans: dict = {}  # root node's NodePlan -> _BackwardPlan
+_unplannable: dict = {}  # root node's NodePlan -> how many graphs in a row had no plan
 
 
 def _build_plan(order):
