@@ -9,7 +9,11 @@ each (cold: the first ``--steps`` steps, compiles included; warm: the next ``--s
 the same distribution of lengths), their ratio, and how many XLA programs funcgrad compiled
 (``funcgrad._lazy.stats()``: fused programs, segment programs, per-op kernels, every XLA compile).
 
-    python benchmarks/varlen.py [--steps 40] [--batch 8] [--quick]
+    python benchmarks/varlen.py [--steps 40] [--batch 8] [--quick] [--rounds 5]
+
+Then ``--rounds`` more warm rounds of ``--steps`` steps, torch and funcgrad interleaved on fresh
+models: single runs vary by +-30% from process to process on a small machine, the median of the
+per-round ratios less.
 """
 from __future__ import annotations
 
@@ -135,6 +139,35 @@ def measure(steps, batch, longest=False, cpu=None):
     return t_times[0], f_times[0], snaps
 
 
+def rounds(n, steps, batch, longest=False):
+    """``n`` more warm rounds of ``steps`` steps each, torch and funcgrad interleaved (a fresh model
+    each, warmed on one round first): per round (torch median, funcgrad median) seconds per step.
+    Single runs of this 2-core-sized loop vary by +-30% from process to process; the median of the
+    per-round ratios is a steadier figure. Asserts equal losses."""
+    import torch
+
+    import funcgrad
+
+    seqs, weights = make_data(0)
+    plans = plan(2, (n + 1) * steps, batch, seqs)
+    libs = {lib: trainer(lib, seqs, weights, longest)[0] for lib in (torch, funcgrad)}
+    losses = {lib: [] for lib in libs}
+    out = []
+    for r in range(n + 1):
+        meds = []
+        for lib, step in libs.items():
+            times = []
+            for rows in plans[r * steps:(r + 1) * steps]:
+                t0 = time.perf_counter()
+                losses[lib].append(step(rows))
+                times.append(time.perf_counter() - t0)
+            meds.append(float(np.median(times)))
+        if r:  # round 0 warms the new models up
+            out.append(tuple(meds))
+    np.testing.assert_allclose(losses[funcgrad], losses[torch], rtol=2e-4, atol=1e-5)
+    return out
+
+
 def suite_row(quick, device):
     """The row of ``benchmarks/suite.py``: median seconds per step after the first (cold) steps,
     torch eager and funcgrad eager (the loop has no compiled form: its shapes change every step)."""
@@ -152,6 +185,7 @@ def main(argv=None):
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--pad", choices=("fixed", "longest"), default="fixed")
+    ap.add_argument("--rounds", type=int, default=5, help="more warm rounds, torch and funcgrad interleaved")
     args = ap.parse_args(argv)
     steps = 5 if args.quick else args.steps
     longest = args.pad == "longest"
@@ -170,6 +204,12 @@ def main(argv=None):
     print(f"{'next %d steps (median ms/step)' % steps:34s}{warm_t:12.2f}{warm_f:16.2f}{warm_f / warm_t:7.2f}x")
     cpu_t, cpu_f = ms(cpu[0][steps:]), ms(cpu[1][steps:])
     print(f"{'  same, process CPU ms/step':34s}{cpu_t:12.2f}{cpu_f:16.2f}{cpu_f / cpu_t:7.2f}x")
+    if args.rounds > 0:
+        rs = rounds(args.rounds, steps, args.batch, longest)
+        ratios = [f / t for t, f in rs]
+        print(f"{'%d more rounds (median ms/step)' % len(rs):34s}{ms([t for t, _ in rs]):12.2f}"
+              f"{ms([f for _, f in rs]):16.2f}{float(np.median(ratios)):7.2f}x  (median ratio; per round "
+              f"{', '.join('%.2f' % r for r in sorted(ratios))})")
     for name, a, b in (("first %d steps" % steps, snaps[0], snaps[1]), ("next %d steps" % steps, snaps[1], snaps[2])):
         print(f"funcgrad, {name}: {b['xla_compiles'] - a['xla_compiles']} XLA programs compiled "
               f"({b['programs'] - a['programs']} fused, {b['segments'] - a['segments']} segments, "

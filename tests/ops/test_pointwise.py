@@ -44,6 +44,9 @@ EDGE = {
     # torch's sign is (0 < x) - (x < 0): 0 at NaN (jnp.sign gives NaN), so d|x|/dx at NaN is 0
     "abs_nan": (lambda L, a: L.abs(a), [[float("nan"), -0.0, 0.0, -2.0, float("inf")]]),
     "sign_nan": (lambda L, a: L.sign(a) * a, [[float("nan"), -0.0, 0.0, -2.0, float("-inf")]]),
+    "relu_nan": (lambda L, a: L.relu(a) * a.abs(), [[float("nan"), -0.0, 0.0, -2.0, 3.0]]),
+    # an inf gradient into relu where its result is 0: dropped (torch selects), not inf * 0 = NaN
+    "lp_pool_zero": (lambda L, a: (L.sign(a) * L.relu(a.abs())).mul(4).pow(1 / 1.5), [[float("nan"), -0.0, 2.0]]),
     "sgn_nan": (lambda L, a: L.sgn(a) + a, [[float("nan"), -0.0, 3.0]]),
     "norm1_nan": (lambda L, a: L.linalg.vector_norm(a, 1) + a, [[float("nan"), -0.0, 3.0]]),
     "digamma": (lambda L, a: L.digamma(a), [[0.0, -0.5, 2.5, -2.5]]),

@@ -774,6 +774,21 @@ def _abs_fwd(x):
     return _abs_real(x)
 
 
+@jax.custom_jvp
+def _relu_fwd(x):
+    return jnp.maximum(x, jnp.zeros((), x.dtype))
+
+
+@_relu_fwd.defjvp
+def _relu_jvp(primals, tangents):
+    """torch's ``threshold_backward(grad, result, 0)``: the gradient passes (selected, not multiplied:
+    a NaN or inf gradient is dropped where the result is <= 0) where the result is not <= 0, so at
+    NaN too (jax.nn.relu's passes only where x > 0)."""
+    (x,), (t,) = primals, tangents
+    o = _relu_fwd(x)
+    return o, jnp.where(o <= 0, jnp.zeros_like(t), t)
+
+
 _UNARY = [
     # name, jax forward, torch node, what torch's formula saves, promote ints to float, namespaces
     ("exp", jnp.exp, "ExpBackward0", ("result",), True, None),
@@ -811,7 +826,7 @@ _UNARY = [
     ("abs", _abs_fwd, "AbsBackward0", ("self",), False, None),
     ("sign", real_sign, "SignBackward0", (), False, None),
     ("sgn", _sgn_fwd, "SgnBackward0", ("self", "result"), False, None),
-    ("relu", jax.nn.relu, "ReluBackward0", ("result",), False, None),
+    ("relu", _relu_fwd, "ReluBackward0", ("result",), False, None),
     ("square", jnp.square, "PowBackward0", ("self",), False, None),
     ("floor", jnp.floor, "FloorBackward0", (), False, None),
     ("ceil", jnp.ceil, "CeilBackward0", (), False, None),
