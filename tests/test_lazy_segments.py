@@ -88,8 +88,10 @@ def test_folded_pads_equal_op_by_op_and_torch(fresh, monkeypatch, pad, value):
         same(g, t, exact)
         same(g, o, exact)
     # the slices stay off the tape (computed when read: ``_lazy.THUNK``), so every step, a slice from 0
-    # included, has one structure: one program for all (two at most), not one per step
-    assert after["segments"] + after["programs"] - before["segments"] - before["programs"] <= 2, (before, after)
+    # included, has one structure: one program for all (two at most), not one per step. With a left
+    # pad, a long slice gets a negative right pad (a crop), which does not fold: a few more.
+    bound = 2 if pad[2] == 0 else 6
+    assert after["segments"] + after["programs"] - before["segments"] - before["programs"] <= bound, (before, after)
 
 
 def test_held_slices_read_at_once_and_later(fresh):

@@ -16,7 +16,7 @@ from jax.core import Tracer as _Tracer
 from .. import _lazy
 from .._autograd import grad_mode
 from .._autograd.anomaly_mode import _state as _anomaly, warn_forward_trace
-from .._autograd.graph import _ZEROS, AccumulateGrad, Node, OpNode, _edge, undrop
+from .._autograd.graph import _ZEROS, AccumulateGrad, Dropped, Node, OpNode, _array_types, _edge, undrop
 from .._ops.creation import _copy_op, ones_like, zeros, zeros_like
 from .._ops.pointwise import add as _add
 from .._ops.registry import JOINT_VJP, OPS, dispatch, joint_vjp_op, methods, vjp_op
@@ -201,7 +201,23 @@ _plain = _PlainTypes()
 _seq_key = operator.attrgetter("_seq")
 
 
-def run_backward(roots, retain_graph, create_graph, inputs=None, capture=False, allow_unused=False):
+def _replayed(t, g, retain_graph):
+    """Whether ``t.backward(g)`` (``g`` a raw value; no create_graph, inputs or anomaly mode) ran
+    as its graph's backward plan; False: it is for the general walk (then ``t.grad_fn``'s plan, if
+    any, counts a miss)."""
+    root = t.grad_fn
+    if not _plain_cache.get(type(root)) or t._output_nr != 0:
+        return False
+    plan = _plans.get(root._p)
+    if plan is None:
+        return False
+    if plan.replay(root, g, t._st.device, retain_graph):
+        return True
+    plan.misses += 1
+    return False
+
+
+def run_backward(roots, retain_graph, create_graph, inputs=None, capture=False, allow_unused=False, tried=False):
     """Run backward from ``roots`` = [(tensor, grad Tensor)].
 
     Nodes run in decreasing sequence number, which is torch's order (a node is always created
@@ -213,6 +229,16 @@ def run_backward(roots, retain_graph, create_graph, inputs=None, capture=False, 
     """
     if retain_graph is None:
         retain_graph = create_graph
+    plain_walk = not create_graph and inputs is None and not _anomaly.enabled and len(roots) == 1
+    building = None
+    if plain_walk:
+        t, g = roots[0]
+        if not tried and _replayed(t, g._value(), retain_graph):
+            return []
+        root = t.grad_fn
+        plan = _plans.get(root._p) if _plain_cache.get(type(root)) else None
+        if plan is not None and plan.misses > 4 and plan.misses & 63:
+            plain_walk = False  # its plan keeps missing: a churning structure, walked as it comes
 
     want = None  # where gradients are captured: {(node, nr): [index into inputs]}
     if inputs is not None:
@@ -263,6 +289,17 @@ def run_backward(roots, retain_graph, create_graph, inputs=None, capture=False, 
         if type(n) is AccumulateGrad and n not in acc_deps:
             order.append(n)
 
+    if plain_walk and _plain_cache.get(type(order[0])) and order[0] is root_nodes[0]:
+        key = order[0]._p
+        fails = _unplannable.get(key, 0)
+        if fails <= 4 or not fails & 63:  # a graph that keeps having hooks (say) is not planned every step
+            building = _build_plan(order)
+            if building is None:
+                if len(_unplannable) > 256:
+                    _unplannable.clear()
+                _unplannable[key] = fails + 1
+            elif fails:
+                del _unplannable[key]
     touched = []
     executed = []
     prev_grad = grad_mode._mode.grad
@@ -279,6 +316,13 @@ def run_backward(roots, retain_graph, create_graph, inputs=None, capture=False, 
         grad_mode._mode.grad = prev_grad
         if not done:
             _callbacks.clear()
+    if building is not None:
+        if len(_plans) > 256:
+            _plans.clear()
+        old = _plans.get(building.key)
+        if old is not None:
+            building.misses = old.misses
+        _plans[building.key] = building
     if _callbacks:
         _run_callbacks()
     if not retain_graph:
@@ -302,6 +346,183 @@ def run_backward(roots, retain_graph, create_graph, inputs=None, capture=False, 
         # which records its update after them so the whole training step is one XLA program
         _lazy.defer()
     return captured
+
+
+# -- backward plans: the walk of a recurring graph structure, replayed --------------------------------------
+class _BackwardPlan:
+    """The walk of one graph structure (a training step's: the same node classes, params and edges
+    every step), made from a general walk: per node, in the walk's order, the checks that a new graph
+    has this structure and the vjps to record, where each gradient goes. ``replay`` checks a graph
+    against it first and records nothing unless the whole graph matches and nothing the general walk
+    treats specially is there (hooks, retained grads, leaves with a gradient, freed or modified saved
+    values, anomaly mode, create_graph, inputs=); then it records the same entries in the same order."""
+
+    __slots__ = ("key", "specs", "nslots", "leaves", "misses")
+
+    def __init__(self, key, specs, nslots, leaves):
+        self.key = key
+        self.specs = specs  # per op node: (cls, plan, params, n values, len(_next), edge checks, records, ...)
+        self.nslots = nslots  # op nodes, then leaves' AccumulateGrad nodes
+        self.leaves = leaves  # slot of each leaf
+        self.misses = 0
+
+    def replay(self, root, g, device, retain_graph):
+        specs = self.specs
+        nodes = [None] * self.nslots
+        nodes[0] = root
+        last = root._seq + 1
+        n_ops = len(specs)
+        allvals = [None] * n_ops
+        # 1. the graph has this plan's structure, and nothing the general walk treats specially
+        for k in range(n_ops):
+            cls, p, params, n, nlen, checks, _, _, _ = specs[k]
+            node = nodes[k]
+            if type(node) is not cls or node._p is not p or node.params is not params or node._special \
+                    or node._freed:
+                return False
+            s = node._seq
+            if s >= last:  # the general walk's order (decreasing sequence numbers), each node once
+                return False
+            last = s
+            vals = node.vals
+            if len(vals) != n:
+                return False
+            for st, version, _, j in node._saved:
+                if type(st) is _weakref:
+                    st = st()
+                    if st is None:
+                        continue
+                if st.version != version or (j >= 0 and st.value is not vals[j]):
+                    return False  # the general walk raises torch's error (or reads the new value) there
+            nf = node._next
+            if len(nf) != nlen:
+                return False
+            for e, c in checks:
+                x = nf[e]
+                if c < 0:
+                    if x is not None:
+                        return False
+                    continue
+                cur = nodes[c]
+                if cur is None:
+                    nodes[c] = x
+                elif cur is not x:
+                    return False
+            allvals[k] = vals
+        leaves = self.leaves
+        for c in leaves:
+            acc = nodes[c]
+            if type(acc) is not AccumulateGrad or acc._special:
+                return False
+            leaf = acc.variable
+            if leaf._grad is not None or leaf._hooks or leaf._post_acc_hooks:
+                return False
+        if len(leaves) > 1 and len(set(nodes[n_ops:])) != len(leaves):
+            return False
+        # 2. the records of the general walk, in its order
+        record = _lazy.record
+        add = _add_raw
+        buf = [None] * self.nslots
+        buf[0] = g
+        for k in range(n_ops):
+            vals = allvals[k]
+            if nodes[k]._dropped:
+                # ``undrop``'s common case inlined: each Dropped's zeros placed on the device already
+                args = []
+                for v in vals:
+                    if type(v) is Dropped:
+                        z = v.zeros
+                        if z is None or z.value is None or type(z.value) not in _array_types:
+                            args = list(undrop(vals))
+                            break
+                        v = z
+                    args.append(v)
+                vals = args
+                args = [*vals, buf[k]]
+            else:
+                args = [*vals, buf[k]]
+            pw = specs[k][7]
+            for c, i, vjp, first in specs[k][6]:
+                v = vals[i]
+                gi = record(vjp, pw, args, v.shape, v.dtype if type(v) is _Lazy else _lazy._aval(v)[1])
+                buf[c] = gi if first else add(buf[c], gi)
+        make = Tensor._make
+        for c in leaves:
+            nodes[c].variable._grad = make(buf[c], device)
+        if _callbacks:
+            _run_callbacks()
+        if not retain_graph:
+            for k in range(n_ops):
+                node = nodes[k]
+                if specs[k][8]:  # OpNode._release, inlined
+                    if node.vals is not None:
+                        node._freed = True
+                        node.vals = None
+                else:
+                    node._release()
+        if leaves:
+            _lazy.defer()
+        self.misses = 0
+        return True
+
+
+_plans: dict = {}  # root node's NodePlan -> _BackwardPlan
+_unplannable: dict = {}  # root node's NodePlan -> how many graphs in a row had no plan
+
+
+def _build_plan(order):
+    """The ``_BackwardPlan`` of the graph whose op nodes are ``order`` (the general walk's order),
+    or None when a node is one the plan cannot replay (a custom Function, a joint vjp, hooks...)."""
+    slot = {node: k for k, node in enumerate(order)}
+    leaves = {}
+    specs = []
+    n_ops = len(order)
+    for node in order:
+        tp = type(node)
+        if not _plain_cache.get(tp) or node._special or tp._num_outputs is not _one_output or \
+                tp.__name__ == "NotImplemented" or node._freed or node.vals is None:
+            return None
+        p = node._p
+        if p.op in JOINT_VJP:
+            return None
+        n = len(node.vals)
+        vjps = _node_vjps(p.op, p.pos, n)
+        nf = node._next
+        checks = []
+        recs = []
+        for e in range(0, len(nf), 2):
+            x = nf[e]
+            if x is None:
+                checks.append((e, -1))
+                continue
+            if nf[e + 1] != 0:
+                return None
+            if type(x) is AccumulateGrad:
+                c = leaves.get(x)
+                if c is None:
+                    c = leaves[x] = n_ops + len(leaves)
+            else:
+                c = slot.get(x)
+                if c is None:
+                    return None
+            checks.append((e, c))
+            recs.append((c, p.pos[e >> 1], vjps[p.pos[e >> 1]], c))
+        pp = node.params
+        pw = _wrapped_params.get(id(pp))
+        if pw is None or pw[0][1] is not pp:
+            pw = _wrap_params(pp)
+        specs.append([tp, p, pp, n, len(nf), tuple(checks), recs, pw, p.needed])
+    # whether each record is the first gradient to reach its slot (later ones are added to it)
+    seen = {0}
+    for sp in specs:
+        recs = []
+        for c, i, vjp, _ in sp[6]:
+            recs.append((c, i, vjp, c not in seen))
+            seen.add(c)
+        sp[6] = tuple(recs)
+    if any(vjp is None for sp in specs for _, _, vjp, _ in sp[6]):
+        return None
+    return _BackwardPlan(order[0]._p, [tuple(sp) for sp in specs], n_ops + len(leaves), tuple(leaves.values()))
 
 
 _callbacks = []
@@ -622,6 +843,7 @@ _ones_cache: dict = {}
 def _ones_for(out):
     """``ones_like(out)`` for the implicit gradient of a scalar: one device array per (shape, dtype,
     device), shared (arrays are immutable; an in-place edit of the tensor replaces its value)."""
+    global _last_ones
     key = (out._shape, out._dtype, out._st.device)
     a = _ones_cache.get(key)
     if a is None or _lazy._state.tracing:
@@ -633,7 +855,12 @@ def _ones_for(out):
         if len(_ones_cache) > 64:
             _ones_cache.clear()
         _ones_cache[key] = a
+    if not out._shape:
+        _last_ones = (out._dtype, out._st.device, a)
     return Tensor._make(a, out._st.device)
+
+
+_last_ones = (None, None, None)  # (dtype, device, value) of the last scalar's ones given out
 
 
 def _make_grads(outputs, grad_outputs, create_graph):
@@ -721,7 +948,12 @@ def _tensor_backward(self, gradient=None, retain_graph=None, create_graph=False,
     if gradient is None and inputs is None and create_graph is False and self._rg and self._shape == () and \
             self._dtype.is_floating_point and type(self) is Tensor:
         # ``loss.backward()``: what ``backward`` checks and makes, for a real scalar that requires grad
-        run_backward([(self, _ones_for(self))], retain_graph, False)
+        last = _last_ones
+        tried = self._dtype is last[0] and self._st.device is last[1] and not _anomaly.enabled and \
+            not _lazy._state.tracing
+        if tried and _replayed(self, last[2], retain_graph):
+            return
+        run_backward([(self, _ones_for(self))], retain_graph, False, tried=tried)
         return
     backward(self, gradient, retain_graph, create_graph, inputs=inputs)
 

@@ -40,6 +40,8 @@ class Sequential(Module):
         idx %= size
         return next(islice(iterator, idx, None))
     def __getitem__(self, idx: slice | int) -> Sequential | Module:
+        if type(idx) is int and 0 <= idx < len(self):  # model[0]: ``_get_item_by_idx``, no checks left to do
+            return next(islice(self._modules.values(), idx, None))
         if isinstance(idx, slice):
             return self.__class__(OrderedDict(list(self._modules.items())[idx]))
         else:

@@ -70,7 +70,7 @@ def _same_shape(input, target, name):
 @autocast_op("linear")
 def linear(input, weight, bias=None):
     """``input @ weight.T + bias``, built as torch builds it (addmm for 2-D input, node names as torch's)."""
-    if input.dim() == 0 or weight.dim() == 0:
+    if not input._shape or not weight._shape:
         raise RuntimeError(f"both arguments to linear need to be at least 1D, but they are {input.dim()}D and "
                            f"{weight.dim()}D")
     if input._dtype is not weight._dtype:
@@ -88,7 +88,7 @@ def linear(input, weight, bias=None):
         return linalg.addmm(bias, input, views.t(weight))
     if nd == 2:
         return linalg.mm(input, views.t(weight))
-    out_f = weight._shape[0] if weight.dim() else 1
+    out_f = weight._shape[0] if weight._shape else 1
     if nd == 1 and bias is None:
         out = input.unsqueeze(0).mm(weight.t())
         return dispatch(views.squeeze.op, (out,), (("shape", tuple(out._shape[1:])),), "SqueezeBackward4")

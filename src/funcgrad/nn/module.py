@@ -87,13 +87,16 @@ class Module:
 
     def _call_impl(self, *args, **kwargs):
         d = self.__dict__
-        if "_forward_pre_hooks" not in d:  # Module.__init__ never ran: torch's first hook table lookup fails
-            raise AttributeError(f"'{type(self).__name__}' object has no attribute '_backward_hooks'")
         forward_call = self.forward
+        try:  # torch's ``_call_impl`` fast path: no hooks anywhere, straight to forward
+            hooked = d["_forward_hooks"] or d["_forward_pre_hooks"] or d["_backward_hooks"] or \
+                d["_backward_pre_hooks"] or _GLOBAL_FORWARD_PRE_HOOKS or _GLOBAL_FORWARD_HOOKS or \
+                _GLOBAL_BACKWARD_HOOKS or _GLOBAL_BACKWARD_PRE_HOOKS  # (``_global_hooks_active()``, inlined)
+        except KeyError:  # Module.__init__ never ran: torch's first hook table lookup fails
+            raise AttributeError(f"'{type(self).__name__}' object has no attribute '_backward_hooks'") from None
         if forward_call is None:
             raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" function')
-        if not (d["_forward_hooks"] or d["_forward_pre_hooks"] or d["_backward_hooks"]
-                or d["_backward_pre_hooks"] or _global_hooks_active()):
+        if not hooked:
             return forward_call(*args, **kwargs)
         called_always = set()
         try:
@@ -234,7 +237,12 @@ class Module:
 
     def __getattr__(self, name):
         d = self.__dict__
-        for store in ("_parameters", "_buffers", "_modules"):
+        p = d.get("_parameters")
+        if p is not None:  # a parameter (the common case: a layer's forward reads self.weight)
+            v = p.get(name, _NOATTR)
+            if v is not _NOATTR:
+                return v
+        for store in ("_buffers", "_modules"):
             if store in d and name in d[store]:
                 return d[store][name]
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
@@ -794,6 +802,7 @@ def _handle(store, hook):
 
 
 # global hooks (``torch.nn.modules.module.register_module_forward_hook`` and friends): every module runs them
+_NOATTR = object()
 _GLOBAL_FORWARD_PRE_HOOKS = collections.OrderedDict()
 _GLOBAL_FORWARD_HOOKS = collections.OrderedDict()
 _GLOBAL_ALWAYS_CALLED = collections.OrderedDict()

@@ -68,7 +68,11 @@ def _simple(name, fn, doc, extra=None, inplace_arg=False):
         self._kwargs = kwargs
 
     def forward(self, input):
-        return fn(input, *self._args, **self._kwargs)
+        args = self._args
+        kwargs = self._kwargs
+        if args or kwargs:
+            return fn(input, *args, **kwargs)
+        return fn(input)
 
     def extra_repr(self):
         return extra(self) if extra else ""
