@@ -301,12 +301,7 @@ def direct(op, x, params, shape, name, lifted=None, thunk=False):
         else:
             lz = _lazy.thunk(lifted[0], lifted[1], (a, _lazy._int_arg(lifted[2])), shape, dt.np)
     elif lifted is None:
-        if type(v) is _Lazy and v.gen == _THUNK and v.value is None and op.prim.lift is None and \
-                _record_thunked is not None:
-            # of a thunk (a pad of a slice): what ``record`` would call, without its scan first
-            lz = _record_thunked(op.prim, params, [v], shape, dt.np)
-        else:
-            lz = _lazy.record(op.prim, params, [v], shape, dt.np)
+        lz = _lazy.record(op.prim, params, [v], shape, dt.np)
     else:
         lz = _lazy.record(lifted[0], lifted[1], [v, _lazy._int_arg(lifted[2])], shape, dt.np)
     if type(lz) is not _Lazy:
@@ -344,8 +339,6 @@ def direct_many(op, xs, params, shape, dt, name):
 
 
 _Lazy = _lazy.Lazy
-_THUNK = _lazy.THUNK
-_record_thunked = getattr(_lazy, "_record_thunked", None)  # what ``record`` does with an entry reading a thunk
 _ARRAYS: set = set()  # the types of concrete jax.Arrays met (not tracers)
 
 
@@ -370,23 +363,6 @@ def slice_view(x, dim, start, stop, step):
     """``slice_dim(x, dim, start, stop, step)`` (bounds normalised, ``stop >= start``) by ``direct``."""
     s = x._shape
     n = (stop - start + step - 1) // step
-    if not x._rg and _ac.live is None and _fwd_state.level < 0 and not _lstate.tracing and _lstate.lazy:
-        # ``direct(..., thunk=True)`` inlined for an input needing no node (``seq[i:i + L]`` of data)
-        if _lazy._deferred and _mode.grad:
-            _lazy.flush()  # a new forward: the last backward's program runs first (see _lazy.defer)
-        v = x._st.value if x._view is None else x._value()
-        a = v.value if type(v) is _Lazy else v
-        if type(a) in _ARRAYS or _concrete(a):
-            shape = s[:dim] + (n,) + s[dim + 1:]
-            dt = x._dtype
-            params = (("dim", dim), ("start", start), ("stop", stop), ("step", step))
-            prim = _SLICE_PRIM
-            if start != 0 and n > 0:  # the start as an argument (``_slice_lift``, done here)
-                lz = _lazy.thunk(_SLICE_AT, (dim, (n - 1) * step + 1, step), (a, _lazy._int_arg(start)), shape,
-                                 dt.np)
-            else:
-                lz = _lazy.thunk(prim, params, (a,), shape, dt.np)
-            return new_view(lz, shape, dt, x, ((prim, params),))
     # the slice's start as an argument (``_slice_lift``, done here)
     lifted = (_SLICE_AT, (dim, (n - 1) * step + 1, step), start) if start != 0 and n > 0 else None
     out = direct(slice_dim.op, x, (("dim", dim), ("start", start), ("stop", stop), ("step", step)),
@@ -436,7 +412,6 @@ def _slice_lift(params):
 
 
 slice_dim.op.prim.lift = _slice_lift
-_SLICE_PRIM = slice_dim.op.prim  # (read by slice_view)
 
 
 @defop(lambda x: x, node="AliasBackward0", view=True, method=False, function=False, name="alias")
