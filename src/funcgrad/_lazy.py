@@ -374,15 +374,8 @@ def _record_thunked(prim, params, args, shape, dtype):
             if r is not None:
                 nprim, nparams, ints = r
                 tape = _tape
-                in_pos = tape.in_pos
                 inputs = tape.inputs
-                codes = []
-                for a in targs:
-                    j = in_pos.get(id(a))
-                    if j is None:
-                        j = in_pos[id(a)] = len(inputs)
-                        inputs.append(a)
-                    codes.append(-1 - j)
+                codes = _input_codes(tape, targs)
                 for a in ints:  # a slot each (shared int64 scalars: see ``_fold_cache``)
                     codes.append(-1 - len(inputs))
                     inputs.append(a)
@@ -1342,8 +1335,8 @@ def _carry(node, prim, params, args, tape=None):
     tape.carried += 1
 
 
-def _put(node, prim, params, args, tape):
-    """Append ``node`` (``prim(params, *args)``, args concrete) to ``tape`` as a pending entry."""
+def _input_codes(tape, args):
+    """The codes of concrete arrays ``args`` as ``tape``'s inputs (added once each, by identity)."""
     in_pos = tape.in_pos
     inputs = tape.inputs
     codes = []
@@ -1353,6 +1346,12 @@ def _put(node, prim, params, args, tape):
             j = in_pos[id(a)] = len(inputs)
             inputs.append(a)
         codes.append(-1 - j)
+    return codes
+
+
+def _put(node, prim, params, args, tape):
+    """Append ``node`` (``prim(params, *args)``, args concrete) to ``tape`` as a pending entry."""
+    codes = _input_codes(tape, args)
     node.gen = tape.gen
     nodes = tape.nodes
     node.idx = len(nodes)
