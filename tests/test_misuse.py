@@ -923,6 +923,10 @@ CASES.update({
 CASES.update({
     "mm_int_operand": ("t = torch.ones(2, 2)\ntorch.mm(t, 3)", "t"),
     "addmm_int_operand": ("t = torch.ones(2, 2)\ntorch.addmm(t, t, 5)", "t"),
+    # mixed dtypes: torch's error (self vs mat2 first, then mat1 vs mat2), never a silent float64 result
+    "addmm_mat_dtypes": ("t = torch.zeros(2)\ntorch.addmm(t, torch.ones(3, 4).double(), torch.ones(4, 2))", "t"),
+    "addmm_self_dtype": ("t = torch.zeros(2)\ntorch.addmm(t, torch.ones(3, 4).double(), torch.ones(4, 2).double())", "t"),
+    "addmm_inplace_dtypes": ("t = torch.zeros(3, 2)\nt.addmm_(torch.ones(3, 4).half(), torch.ones(4, 2))", "t"),
     "mv_int_operand": ("torch.mv(torch.ones(2, 2), 3)", "None"),
     "outer_int_operand": ("torch.outer(torch.ones(2), 3)", "None"),
     "outer_method_str": ("torch.ones(2).outer('a')", "None"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from .. import _dtypes
+from .. import _autocast, _dtypes
 from ..tensor import Tensor
 from .registry import autocast_op, broadcast_shape, defop, dispatch, public
 from .views import squeeze
@@ -114,6 +114,10 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1, out=None):
         raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({mat1._shape[0]}x{mat1._shape[1]} and "
                            f"{mat2._shape[0]}x{mat2._shape[1]})")
     _check_out_shape(input, (mat1._shape[0], mat2._shape[1]), "addmm")
+    for name, a in (("self", input), ("mat1", mat1)):  # torch checks in this order (autocast casts first)
+        if isinstance(a, Tensor) and a._dtype is not mat2._dtype and _autocast.state.live is None:
+            raise RuntimeError(f"{name} and mat2 must have the same dtype, but got "
+                               f"{_dtypes.scalar_type_name(a._dtype)} and {_dtypes.scalar_type_name(mat2._dtype)}")
     return (input, mat1, mat2), (("beta", _scal(beta)), ("alpha", _scal(alpha)))
 
 
