@@ -99,7 +99,9 @@ def chain(shape, reps, warm, device):
 
     @funcgrad.compile
     def f_compiled(x):
-        x.requires_grad_(True)
+        # a leaf made inside the step: a gradient written to the argument itself would make compile
+        # run the step eagerly (it would not pass the argument's .grad back)
+        x = x.detach().requires_grad_(True)
         build(funcgrad, x).backward()
         return x.grad.sum()
 
