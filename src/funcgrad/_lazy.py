@@ -765,7 +765,7 @@ def _run_new(key, nodes, entries, inputs, outs, args):
         _prev_put(entries, nodes, inputs, outs)
         _mark_seen(keys)
         # (a structure first met by a flush that reads values defers nothing)
-        kept, deferred = (outs, ()) if _state.observing else _deferrable(entries, outs)
+        kept, deferred = (outs, ()) if _state.observing else _deferrable(entries, outs, nodes, inputs)
         fn = _compile(key, entries, kept, "programs", key[1])
         hit = _program_cache[key] = _Fused(fn, kept, ())
         _stats["fused_runs"] += 1
@@ -798,7 +798,7 @@ def _run_new(key, nodes, entries, inputs, outs, args):
 SUB_MAX = 12  # entries at most in a deferred value's sub-tape (computing it again when read stays cheap)
 
 
-def _deferrable(entries, outs):
+def _deferrable(entries, outs, nodes, inputs):
     """(returned entries, deferred ones as (entry, sub-tape params, input codes)) for a fused program."""
     n = len(entries)
     pure = [False] * n
@@ -831,23 +831,7 @@ def _deferrable(entries, outs):
             kept.append(i)
             continue
         idx.sort()
-        pos = {j: k for k, j in enumerate(idx)}
-        slot = {}
-        ext = []
-        sub = []
-        for j in idx:
-            prim, params, codes = entries[j]
-            new = []
-            for c in codes:
-                if c >= 0:
-                    new.append(pos[c])
-                else:
-                    k = slot.get(c)
-                    if k is None:
-                        k = slot[c] = len(ext)
-                        ext.append(c)
-                    new.append(-1 - k)
-            sub.append((prim, params, tuple(new)))
+        _, sub, ext = _part(entries, idx, inputs, nodes, ())  # reads only tape inputs from outside
         deferred.append((i, [tuple(sub), len(sub) - 1], tuple(ext)))
     if not deferred or not kept:
         return outs, ()
