@@ -90,8 +90,7 @@ class Module:
         forward_call = self.forward
         try:  # torch's ``_call_impl`` fast path: no hooks anywhere, straight to forward
             hooked = d["_forward_hooks"] or d["_forward_pre_hooks"] or d["_backward_hooks"] or \
-                d["_backward_pre_hooks"] or _GLOBAL_FORWARD_PRE_HOOKS or _GLOBAL_FORWARD_HOOKS or \
-                _GLOBAL_BACKWARD_HOOKS or _GLOBAL_BACKWARD_PRE_HOOKS  # (``_global_hooks_active()``, inlined)
+                d["_backward_pre_hooks"] or _global_hooks_active()
         except KeyError:  # Module.__init__ never ran: torch's first hook table lookup fails
             raise AttributeError(f"'{type(self).__name__}' object has no attribute '_backward_hooks'") from None
         if forward_call is None:
