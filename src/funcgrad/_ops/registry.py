@@ -916,7 +916,6 @@ def _fast_path(op, binder, any_dtype=False):
 
 
 _T0 = (0,)
-_T012 = (0, 1, 2)
 # static ops whose binder reads its input's layout (strides): their route keys hold the view chain
 _LAYOUT_BINDERS = frozenset(("view",))
 
@@ -1042,41 +1041,22 @@ def _static_path(op, binder):
             if _lazy._deferred and grad:
                 _lazy.flush()  # a new forward: the last backward's program runs first (see _lazy.defer)
             key = None
-            n = len(args)
-            if not kwargs and 0 < n < 4:
-                # one tensor, alone or with a dim, a shape or a dtype, or three tensors (addmm): the
-                # key without the loop below (the same key the loop builds)
+            if not kwargs and 0 < len(args) < 3:
+                # one tensor, alone or with a dim, a shape or a dtype: the key without the loop below
+                # (the same key the loop builds)
                 a = args[0]
                 ta = type(a)
                 if ta is Tensor or ta in _FAST_TYPES:
                     av = a._view if layout else a._view is not None
-                    if n == 1:
+                    if len(args) == 1:
                         key = (a._dtype, a._shape, av)
-                    elif n == 2:
+                    else:
                         x = args[1]
                         tx = type(x)
-                        if tx is int or tx is _dtypes.dtype:
+                        if tx is int or tx is _dtypes.dtype or tx is tuple and all(type(v) is int for v in x):
                             key = (a._dtype, a._shape, av, tx, x)
-                        elif tx is tuple:
-                            for v in x:
-                                if type(v) is not int:
-                                    break
-                            else:
-                                key = (a._dtype, a._shape, av, tx, x)
-                    else:
-                        b, c = args[1], args[2]
-                        tb = type(b)
-                        tc = type(c)
-                        if (tb is Tensor or tb in _FAST_TYPES) and (tc is Tensor or tc in _FAST_TYPES):
-                            dev = a._st.device
-                            if b._st.device is dev and c._st.device is dev:
-                                key = (a._dtype, a._shape, av, b._dtype, b._shape,
-                                       b._view if layout else b._view is not None, c._dtype, c._shape,
-                                       c._view if layout else c._view is not None)
-                                tpos = _T012
-                    if n < 3:
-                        tpos = _T0
-                        dev = a._st.device
+                    tpos = _T0
+                    dev = a._st.device
             if key is None:
                 key, tpos, dev = _static_key(args, kwargs, layout)
                 if key is None:
