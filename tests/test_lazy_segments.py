@@ -179,3 +179,55 @@ def test_loop_over_new_lengths_compiles_a_bounded_number_of_programs(fresh):
     assert end["programs"] + end["segments"] - start["programs"] - start["segments"] <= 2, (start, end)
     assert end["xla_compiles"] == mid["xla_compiles"], (mid, end)
     assert end["fused_runs"] - mid["fused_runs"] >= 28, (mid, end)
+
+
+@pytest.mark.parametrize("side", ["right", "left"])
+def test_pad_sequence_loop_compiles_once_per_longest_length(fresh, side):
+    """``pad_sequence`` over per-sample slices pads each sample with one constant pad, folded into a
+    window (start, length and amount as inputs): a step's structure depends on its longest length
+    only, not on every sample's length or on which one is the longest, so the loop compiles one
+    program per longest length, and a second pass over the same lengths compiles nothing."""
+    rng = np.random.default_rng(4)
+    data_np = rng.standard_normal((300, 4)).astype(np.float32)
+    data_np[::7, 1] = -0.0
+    longest = [5, 9, 5, 9, 9, 5, 12, 5, 12, 9, 5, 12]
+    plans = []
+    for T in longest:
+        lens = [int(v) for v in rng.integers(1, T + 1, 4)]
+        lens[int(rng.integers(4))] = T
+        plans.append([(int(rng.integers(0, 300 - L + 1)), L) for L in lens])
+    res = {}
+    for lib in (torch, fg):
+        data = lib.tensor(data_np)
+        lin = lib.nn.Linear(4, 3)
+        with lib.no_grad():
+            lin.weight.copy_(lib.tensor(np.linspace(-1, 1, 12, dtype=np.float32).reshape(3, 4)))
+            lin.bias.fill_(0.25)
+        opt = lib.optim.SGD(lin.parameters(), lr=0.1)
+        out = []
+        for k, rows in enumerate(plans * 2):
+            if lib is fg and k == 0:
+                start = _lazy.stats()
+            if lib is fg and k == len(plans):
+                mid = _lazy.stats()
+            xs = [data[i:i + L] for i, L in rows]
+            x = lib.nn.utils.rnn.pad_sequence(xs, batch_first=True, padding_value=-1.5, padding_side=side)
+            lengths = lib.tensor([L for _, L in rows])
+            mask = (lib.arange(x.shape[1])[None, :] < lengths[:, None]).to(x.dtype)
+            if side == "left":
+                mask = mask.flip(1)
+            loss = ((lin(x).tanh() * mask[:, :, None]).sum(1) / lengths[:, None]).pow(2).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            out.append(loss.item())
+            out.append(x.numpy().copy())  # the padded batch read too (a deferred value computed)
+        res[lib] = out + [p.detach().numpy().copy() for p in lin.parameters()]
+    end = _lazy.stats()
+    for a, b in zip(res[fg], res[torch]):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    # three longest lengths: a program each (and the structure returning everything, read), no per-op
+    # kernels or segments per sample length; the second pass compiles nothing at all
+    assert end["programs"] - start["programs"] <= 2 * len(set(longest)), (start, end)
+    assert end["segments"] == start["segments"] and end["kernels"] - start["kernels"] <= 4, (start, end)
+    assert end["xla_compiles"] == mid["xla_compiles"], (mid, end)

@@ -278,3 +278,22 @@ def test_varlen_benchmark_quick_matches_torch(capsys):
 
     varlen.main(["--quick"])  # asserts losses and parameters equal torch's
     assert "XLA programs compiled" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("pad", [(1, 2), (0, 0, 3, 0), (-1, 2, 0, -2), (2, 1, 1, 1, 1, 1), (-3, 0)])
+@pytest.mark.parametrize("dtype", ["float32", "int64", "bool"])
+def test_shape_rule_equals_eval_shape_and_torch(pad, dtype):
+    """A primitive's ``shape`` rule (constant_pad_nd's: no ``jax.eval_shape`` per new shape) gives
+    what tracing its forward gives, and torch's shape."""
+    import jax
+    a = np.ones((3, 4, 5)).astype(dtype)
+    fx = fg.tensor(a)
+    out = fg.nn.functional.pad(fx, pad, value=1)
+    prim = fg._ops.shape.constant_pad_nd.op.prim
+    assert prim.shape is not None
+    params = (("pads", ((0, 0),) * (3 - len(pad) // 2) + tuple((pad[2 * i], pad[2 * i + 1])
+                                                             for i in reversed(range(len(pad) // 2)))), ("value", 1))
+    traced = jax.eval_shape(lambda x: prim.impl(params, x), jax.ShapeDtypeStruct(a.shape, a.dtype))
+    assert prim.shape(params, [(a.shape, a.dtype)]) == (tuple(traced.shape), np.dtype(traced.dtype))
+    assert tuple(out.shape) == tuple(traced.shape) == tuple(torch.nn.functional.pad(torch.tensor(a), pad, value=1).shape)
+    np.testing.assert_array_equal(out.numpy(), torch.nn.functional.pad(torch.tensor(a), pad, value=1).numpy())

@@ -67,14 +67,19 @@ class Prim:
 
     ``lift``, when set, maps ``params`` to ``(prim, params, ints)`` or None: the same computation by
     another primitive that takes the python ints (a slice's start, say) as trailing array arguments,
-    so kernels and fused programs do not depend on their values."""
+    so kernels and fused programs do not depend on their values.
 
-    __slots__ = ("name", "impl", "lift", "__weakref__")
+    ``shape``, when set, is ``shape(params, avals) -> (shape, numpy dtype)`` (``avals``: the arguments'
+    (shape, dtype) pairs): the output's shape and dtype without tracing ``impl`` (``jax.eval_shape``
+    costs milliseconds; an op met at many shapes, a pad to a batch's longest sample, pays it for each)."""
 
-    def __init__(self, name, impl, lift=None):
+    __slots__ = ("name", "impl", "lift", "shape", "__weakref__")
+
+    def __init__(self, name, impl, lift=None, shape=None):
         self.name = name
         self.impl = impl
         self.lift = lift
+        self.shape = shape
 
     def __repr__(self):
         return f"Prim({self.name})"
@@ -241,12 +246,15 @@ def _infer_key(key, prim, params, args):
         return _shape_cache[key]
     except KeyError:
         pass
-    _stats["eval_shape"] += 1
     if len(_shape_cache) > 100_000:
         _shape_cache.clear()
     avals = [_aval(a) for a in args]
-    out = jax.eval_shape(lambda *xs: prim.impl(params, *xs), *[jax.ShapeDtypeStruct(s, d) for s, d in avals])
-    res = (tuple(out.shape), np.dtype(out.dtype))
+    if prim.shape is not None:
+        res = prim.shape(params, avals)
+    else:
+        _stats["eval_shape"] += 1
+        out = jax.eval_shape(lambda *xs: prim.impl(params, *xs), *[jax.ShapeDtypeStruct(s, d) for s, d in avals])
+        res = (tuple(out.shape), np.dtype(out.dtype))
     _shape_cache[key] = res
     return res
 

@@ -317,3 +317,67 @@ def test_lstm_trains_like_torch():
             run.append(loss.item())
         losses.append(run)
     np.testing.assert_allclose(losses[1], losses[0], rtol=1e-5)
+
+
+# pad_sequence: (sample shapes, dtypes, keywords); each sample i is arr(*shape) cast to its dtype
+PAD_SEQ = {
+    "right_seq_first": ([(2, 3), (5, 3), (1, 3)], None, {}),
+    "batch_first_value": ([(4, 2), (2, 2), (4, 2)], None, {"batch_first": True, "padding_value": -0.0}),
+    "left_nan": ([(3,), (1,), (6,)], None, {"padding_side": "left", "padding_value": float("nan"),
+                                            "batch_first": True}),
+    "left_3d": ([(2, 2, 3), (3, 2, 3)], None, {"padding_side": "left"}),
+    "one_sample": ([(4, 2)], None, {"batch_first": True}),
+    "first_dtype_wins": ([(2, 3), (3, 3)], ["int64", "float32"], {"padding_value": 7}),
+    "int_value_truncates": ([(2,), (3,)], ["int64", "int64"], {"padding_value": 2.7}),
+    "float64_after_float32": ([(2, 2), (3, 2)], ["float32", "float64"], {}),
+    "broadcast_trailing": ([(2, 3), (3, 1), (1,)], None, {"batch_first": True}),
+}
+PAD_SEQ_ERRORS = {
+    "trailing_mismatch": [(2, 3, 5), (3, 4, 6)],
+    "more_dims": [(2,), (3, 3)],
+    "more_dims_mismatch": [(2, 3), (3, 2, 3)],
+    "empty": [],
+}
+
+
+def _pad_seq_inputs(lib, shapes, dtypes, grad):
+    rng = np.random.default_rng(len(shapes))
+    out = []
+    for k, sh in enumerate(shapes):
+        a = (rng.standard_normal(sh) * 3).astype(dtypes[k] if dtypes else np.float32)
+        g = grad and a.dtype.kind == "f"
+        out.append(lib.tensor(a, requires_grad=g))
+    return out
+
+
+@pytest.mark.parametrize("name", sorted(PAD_SEQ))
+def test_pad_sequence_matches_torch(name):
+    shapes, dtypes, kw = PAD_SEQ[name]
+    res = {}
+    for lib in (torch, funcgrad):
+        xs = _pad_seq_inputs(lib, shapes, dtypes, True)
+        out = lib.nn.utils.rnn.pad_sequence(xs, **kw)
+        grads = []
+        if out.requires_grad:
+            (out.nan_to_num(0.0) * lib.arange(out.numel()).reshape(out.shape).to(out.dtype)).sum().backward()
+            grads = [None if x.grad is None else x.grad.numpy() for x in xs]
+        res[lib] = (out.detach().numpy(), out.dtype, out.requires_grad, grads)
+    (t, tdt, trg, tg), (f, fdt, frg, fg) = res[torch], res[funcgrad]
+    assert str(fdt) == str(tdt) and frg == trg
+    np.testing.assert_array_equal(f, t)
+    np.testing.assert_array_equal(np.signbit(f), np.signbit(t))
+    assert len(fg) == len(tg)
+    for a, b in zip(fg, tg):
+        assert (a is None) == (b is None)
+        if b is not None:
+            np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("name", sorted(PAD_SEQ_ERRORS))
+def test_pad_sequence_errors_match_torch(name):
+    errs = []
+    for lib in (torch, funcgrad):
+        with pytest.raises(Exception) as e:
+            lib.nn.utils.rnn.pad_sequence(_pad_seq_inputs(lib, PAD_SEQ_ERRORS[name], None, False))
+        errs.append((type(e.value), str(e.value)))
+    assert errs[1] == errs[0]

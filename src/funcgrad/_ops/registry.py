@@ -118,8 +118,12 @@ class OpDef:
 
 def defop(forward, *, node, saves=None, promote=False, view=False, inplace=False, method=True,
           function=True, name=None, nondiff_out=False, nondiff=(), namespace=None, aliases=(), jvp=None,
-          fast=False):
+          fast=False, shape=None):
     """Register an op; see the module docstring. Returns the public function.
+
+    ``shape``: ``shape(params, avals) -> (shape, numpy dtype)``, the output's shape and dtype from the
+    op's parameters and its arguments' (shape, dtype) pairs, where it is cheap to say (``Prim.shape``:
+    no ``jax.eval_shape`` for each new shape).
 
     ``jvp``: a second JAX forward (same signature and value) whose ``jax.jvp`` gives the op's
     forward-mode tangents, for ops whose torch jvp formula is not the transpose of torch's backward
@@ -141,6 +145,7 @@ def defop(forward, *, node, saves=None, promote=False, view=False, inplace=False
         opname = name or binder.__name__.rstrip("_")
         op = OpDef(opname, forward, node, {0: ()} if view and saves is None else saves, promote, view,
                    nondiff_out, nondiff)
+        op.prim.shape = shape
         OPS[opname] = op
         if jvp is not None:
             op.jvp_impl = OpDef(opname + "_jvpfwd", jvp, None, None, promote, False, False).prim.impl

@@ -399,7 +399,12 @@ def _pad_fwd(x, pads, value, negzero=False):
     return jax.lax.pad(x, jnp.asarray(-0.0 if negzero else value, x.dtype), cfg)
 
 
-@defop(_pad_fwd, node="ConstantPadNdBackward0", saves={})
+def _pad_shape(params, avals):
+    (shape, dtype), pads = avals[0], params[0][1]
+    return tuple([n + lo + hi for n, (lo, hi) in zip(shape, pads)]), dtype
+
+
+@defop(_pad_fwd, node="ConstantPadNdBackward0", saves={}, shape=_pad_shape)
 def constant_pad_nd(input, pad, value=0):
     """Pad the last ``len(pad) // 2`` dims by (before, after) pairs, last dim first; negative pads crop."""
     pad = [int(p) for p in pad]

@@ -17,7 +17,7 @@ import jax.numpy as jnp
 
 from .. import _dtypes, _lazy, _ops
 from .._autograd.graph import OpNode
-from .._ops.registry import JOINT_VJP, defop
+from .._ops.registry import JOINT_VJP, broadcast_error, broadcast_shape, defop
 from ..tensor import Tensor
 from . import init
 from .module import Module
@@ -305,16 +305,37 @@ def pad_sequence(sequences, batch_first=False, padding_value=0.0, padding_side="
     if isinstance(sequences, Tensor):
         sequences = sequences.unbind(0)
     sequences = list(sequences)
+    if not sequences:
+        raise RuntimeError("received an empty list of sequences")
     max_len = max(s._shape[0] for s in sequences)
+    trail, dtype = sequences[0]._shape[1:], sequences[0].dtype
+    # torch copies each sample into a tensor of the first one's dtype and trailing shape (broadcast)
+    sequences = [s if s._shape[1:] == trail and s.dtype is dtype else _like_first(s, trail, dtype) for s in sequences]
+    # each sample as one constant pad along its first dim, the longest too (by 0): a pad of a slice
+    # (``seq[i:i + n]``) is folded into a window with the start and length as inputs (``_lazy._fold``),
+    # so a batch's structure and shapes depend on its longest length only, not on every sample's
     padded = []
     for s in sequences:
         n = max_len - s._shape[0]
-        if n:
-            pad = _ops.creation.full((n,) + tuple(s._shape[1:]), padding_value, dtype=s.dtype)
-            s = _ops.indexing.cat([s, pad] if padding_side == "right" else [pad, s], 0)
-        padded.append(s)
+        amounts = [0, 0] * (len(s._shape) - 1) + ([0, n] if padding_side == "right" else [n, 0])
+        padded.append(_ops.shape.constant_pad_nd(s, amounts, padding_value))
     out = _ops.indexing.stack(padded, 0 if batch_first else 1)
     return out
+
+
+def _like_first(s, trail, dtype):
+    """Sample ``s`` as ``pad_sequence``'s copy into the output makes it: broadcast to its length and the
+    first sample's trailing shape, cast to its dtype (torch's errors where it does not broadcast)."""
+    dst = (s._shape[0],) + tuple(trail)
+    if s._shape != dst:
+        err = broadcast_error([dst, s._shape])
+        if err is not None:
+            raise err
+        b = broadcast_shape(dst, tuple(s._shape))
+        if b != dst:
+            raise RuntimeError(f"output with shape {list(dst)} doesn't match the broadcast shape {list(b)}")
+        s = s.expand(dst)
+    return s if s.dtype is dtype else s.to(dtype)
 
 
 def unpad_sequence(padded_sequences, lengths, batch_first=False):

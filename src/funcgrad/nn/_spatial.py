@@ -958,10 +958,11 @@ def _pad_table(n, lo, hi, mode):
     return tuple(int(v) for v in t)
 
 
-def _window_impl(params, x, start, length):
+def _window_impl(params, x, start, length, lo):
     """``constant_pad_nd(x[start:start + length] along dim)`` to ``size`` with ``lo`` before: one
-    fixed-shape program for every start and length (a gather clipped into range, masked)."""
-    dim, size, lo, (kind, text) = params
+    fixed-shape program for every start, length and ``lo`` (a gather clipped into range, masked; a
+    batch padded on the left pads each sample by its own amount)."""
+    dim, size, (kind, text) = params
     pos = jnp.arange(size, dtype=jnp.int64) - lo
     g = jnp.take(x, jnp.clip(start + pos, 0, x.shape[dim] - 1), axis=dim, mode="clip")
     valid = ((pos >= 0) & (pos < length)).reshape((1,) * dim + (size,) + (1,) * (x.ndim - dim - 1))
@@ -977,11 +978,11 @@ def _window_rule(params, pprim, pparams):
     as ``_WINDOW`` (see ``_lazy._fold``): (prim, params, ints appended to the slice's arguments)."""
     if pprim is _SLICE_AT:
         dim, span, step = pparams
-        ints = (span,)
+        start = ()
     else:
         (_, dim), (_, start), (_, stop), (_, step) = pparams
         span = stop - start
-        ints = (start, span)
+        start = (start,)
     if step != 1 or span <= 0:
         return None
     p = dict(params)
@@ -990,7 +991,7 @@ def _window_rule(params, pprim, pparams):
     if lo < 0 or hi < 0 or any(p != (0, 0) for j, p in enumerate(pads) if j != dim):
         return None
     # the value as its type and text: -0.0 and nan stay apart from 0.0 and equal themselves in keys
-    return _WINDOW, (dim, lo + span + hi, lo, (type(value), repr(value))), ints
+    return _WINDOW, (dim, lo + span + hi, (type(value), repr(value))), start + (span, lo)
 
 
 _lazy._folds[constant_pad_nd.op.prim] = _window_rule
