@@ -313,3 +313,37 @@ def test_replay_under_eager_mode(replays):
     finally:
         _lazy.set_lazy(True)
     assert replays == [True] * 4
+
+
+def test_replay_across_lengths_matches_torch_and_general_walk(replays, monkeypatch):
+    """Batches of another length give nodes other params (view shapes): one plan replays them all,
+    recording what the general walk records, with torch's gradients."""
+    rng = np.random.default_rng(3)
+    lengths = [6, 4, 9, 4, 6, 2]
+    xs = [rng.standard_normal((4, T, 3)).astype(np.float32) for T in lengths]
+    ms = [(rng.random((4, T)) > 0.3).astype(np.float32) + np.eye(4, T, dtype=np.float32) for T in lengths]
+
+    def run(lib, tapes=None):
+        ps, _, _, t = _setup(lib)
+        out = []
+        for x, m in zip(xs, ms):
+            for p in ps:
+                p.grad = None
+            loss, _ = _forward(lib, ps, lib.tensor(x), lib.tensor(m), t)
+            loss.backward()
+            if tapes is not None:
+                tapes.append([(e[0], e[1], e[2]) for e in _lazy._tape.entries])
+            out.append(_grads(ps))
+        return out
+
+    fast_tapes = []
+    fast = run(funcgrad, fast_tapes)
+    assert replays == [True] * (len(lengths) - 1)
+    _close(fast, run(torch))
+    monkeypatch.setattr(engine._BackwardPlan, "replay", lambda *a: False)
+    general_tapes = []
+    general = run(funcgrad, general_tapes)
+    assert fast_tapes == general_tapes
+    for a, b in zip(fast, general):
+        for u, v in zip(a, b):
+            np.testing.assert_array_equal(u, v)

@@ -352,7 +352,8 @@ def run_backward(roots, retain_graph, create_graph, inputs=None, capture=False, 
 class _BackwardPlan:
     """The walk of one graph structure (a training step's: the same node classes, params and edges
     every step), made from a general walk: per node, in the walk's order, the checks that a new graph
-    has this structure and the vjps to record, where each gradient goes. ``replay`` checks a graph
+    has this structure and the vjps to record, where each gradient goes. A node's params may differ
+    from the plan's (the shapes of a batch of another length): its vjps then take its own. ``replay`` checks a graph
     against it first and records nothing unless the whole graph matches and nothing the general walk
     treats specially is there (hooks, retained grads, leaves with a gradient, freed or modified saved
     values, anomaly mode, create_graph, inputs=); then it records the same entries in the same order."""
@@ -373,13 +374,21 @@ class _BackwardPlan:
         last = root._seq + 1
         n_ops = len(specs)
         allvals = [None] * n_ops
+        pws = None  # per node, the vjps' params where its params are not the plan's (else None)
         # 1. the graph has this plan's structure, and nothing the general walk treats specially
         for k in range(n_ops):
             cls, p, params, n, nlen, checks, _, _, _ = specs[k]
             node = nodes[k]
-            if type(node) is not cls or node._p is not p or node.params is not params or node._special \
-                    or node._freed:
+            if type(node) is not cls or node._p is not p or node._special or node._freed:
                 return False
+            pp = node.params
+            if pp is not params:
+                # other params (a view's shape, a pad's amounts: a batch of another length): the same
+                # walk, with this node's params, as the general walk records them
+                if pws is None:
+                    pws = [None] * n_ops
+                pw = _wrapped_params.get(id(pp))
+                pws[k] = pw if pw is not None and pw[0][1] is pp else _wrap_params(pp)
             s = node._seq
             if s >= last:  # the general walk's order (decreasing sequence numbers), each node once
                 return False
@@ -441,7 +450,7 @@ class _BackwardPlan:
                 args = [*vals, buf[k]]
             else:
                 args = [*vals, buf[k]]
-            pw = specs[k][7]
+            pw = specs[k][7] if pws is None or pws[k] is None else pws[k]
             for c, i, vjp, first in specs[k][6]:
                 v = vals[i]
                 gi = record(vjp, pw, args, v.shape, v.dtype if type(v) is _Lazy else _lazy._aval(v)[1])

@@ -20,6 +20,7 @@ from .._autograd.graph import OpNode
 from .._ops.registry import JOINT_VJP, broadcast_error, broadcast_shape, defop
 from ..tensor import Tensor
 from . import init
+from ._spatial import routed_pad
 from .module import Module
 from .parameter import Parameter
 
@@ -314,13 +315,13 @@ def pad_sequence(sequences, batch_first=False, padding_value=0.0, padding_side="
     # each sample as one constant pad along its first dim, the longest too (by 0): a pad of a slice
     # (``seq[i:i + n]``) is folded into a window with the start and length as inputs (``_lazy._fold``),
     # so a batch's structure and shapes depend on its longest length only, not on every sample's
+    pad_op = _ops.shape.constant_pad_nd
     padded = []
     for s in sequences:
         n = max_len - s._shape[0]
-        amounts = [0, 0] * (len(s._shape) - 1) + ([0, n] if padding_side == "right" else [n, 0])
-        padded.append(_ops.shape.constant_pad_nd(s, amounts, padding_value))
-    out = _ops.indexing.stack(padded, 0 if batch_first else 1)
-    return out
+        amounts = (0, 0) * (len(s._shape) - 1) + ((0, n) if padding_side == "right" else (n, 0))
+        padded.append(routed_pad(s, amounts, padding_value, lambda: pad_op(s, list(amounts), padding_value)))
+    return _ops.indexing.stack(padded, 0 if batch_first else 1)
 
 
 def _like_first(s, trail, dtype):

@@ -924,7 +924,7 @@ def lp_pool3d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
 
 # -- padding --------------------------------------------------------------------------------------------
 # constant padding is the registry's constant_pad_nd (views family): one definition
-from .._ops.shape import constant_pad_nd  # noqa: E402
+from .._ops.shape import _pad_shape, constant_pad_nd  # noqa: E402
 from .._ops.views import _SLICE_AT, direct as _direct, slice_dim as _slice_dim  # noqa: E402
 
 
@@ -1006,24 +1006,34 @@ def pad(input, pad, mode="constant", value=None):
     """Pad the last ``len(pad) // 2`` dims (``pad`` lists (left, right) from the last dim backwards); modes
     ``constant`` (negative amounts crop), ``reflect``, ``replicate``, ``circular``."""
     if value is None and type(pad) is tuple and mode == "constant" and isinstance(input, Tensor):
-        # F.pad(x, (0, 0, 0, n)): checked and bound once per (shape, dtype, pad), then recorded directly
+        # F.pad(x, (0, 0, 0, n))
         for p in pad:
             if type(p) is not int:
                 break
         else:
-            key = (input._shape, input._dtype, pad)
-            r = _pad_routes.get(key)
-            if r is not None:
-                out = _direct(constant_pad_nd.op, input, r[0], r[1], "ConstantPadNdBackward0")
-                if out is not None:
-                    return out
-            out = _pad(input, pad, mode, value)
-            if r is None:
-                if len(_pad_routes) > 4096:
-                    _pad_routes.clear()
-                _pad_routes[key] = (constant_pad_nd.__wrapped__(input, list(pad), 0.0)[1], out._shape)
-            return out
+            return routed_pad(input, pad, None, lambda: _pad(input, pad, mode, value))
     return _pad(input, pad, mode, value)
+
+
+def routed_pad(input, pad, value, slow):
+    """A constant pad of Tensor ``input`` by ``pad`` (a tuple of ints, last dim first) with ``value``
+    (None: 0): ``slow()`` (the checked call) the first time per (shape, dtype, pad, value), then
+    recorded directly with the params it bound."""
+    shape = input._shape
+    # by the input's rank alone where no amount crops (a pad of every length of sample: one route)
+    key = (shape if min(pad, default=0) < 0 else len(shape), input._dtype, pad, type(value), repr(value))  # -0.0, nan apart
+    params = _pad_routes.get(key)
+    if params is not None:
+        out = _direct(constant_pad_nd.op, input, params, _pad_shape(params, ((shape, None),))[0],
+                      "ConstantPadNdBackward0")
+        if out is not None:
+            return out
+    out = slow()
+    if params is None:
+        if len(_pad_routes) > 4096:
+            _pad_routes.clear()
+        _pad_routes[key] = constant_pad_nd.__wrapped__(input, list(pad), 0.0 if value is None else value)[1]
+    return out
 
 
 _pad_routes: dict = {}
