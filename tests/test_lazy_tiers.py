@@ -297,3 +297,37 @@ def test_shape_rule_equals_eval_shape_and_torch(pad, dtype):
     assert prim.shape(params, [(a.shape, a.dtype)]) == (tuple(traced.shape), np.dtype(traced.dtype))
     assert tuple(out.shape) == tuple(traced.shape) == tuple(torch.nn.functional.pad(torch.tensor(a), pad, value=1).shape)
     np.testing.assert_array_equal(out.numpy(), torch.nn.functional.pad(torch.tensor(a), pad, value=1).numpy())
+
+
+def test_many_shapes_of_one_structure_warn_once(fresh, monkeypatch):
+    """A step structure compiled at FAMILY_WARN different shapes warns (once) that each new shape
+    compiles, and says what to do; shapes met before run their programs and count nothing."""
+    import warnings
+    monkeypatch.setattr(_lazy, "FAMILY_WARN", 3)
+    monkeypatch.setattr(_lazy, "_families", {})
+    w = fg.tensor([1.5, -2.0, 0.25], requires_grad=True)
+
+    def step(n):
+        x = fg.arange(3 * n, dtype=fg.float32).reshape(n, 3) * 0.1
+        loss = ((x * w).tanh() + 1.0).sum()
+        loss.backward()
+        return loss.item(), w.grad.numpy().copy()
+
+    got = []
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        for n in (2, 3, 2, 3, 2):  # two shapes, met again: no warning
+            got.append(step(n))
+        assert not [r for r in rec if issubclass(r.category, _lazy.RecompileWarning)]
+        for n in (5, 6, 7, 8):
+            got.append(step(n))
+    hits = [r for r in rec if issubclass(r.category, _lazy.RecompileWarning)]
+    assert len(hits) == 1 and "Pad batches to a few fixed lengths" in str(hits[0].message)
+    # the values are torch's
+    tw = torch.tensor([1.5, -2.0, 0.25], requires_grad=True)
+    for n, (loss, grad) in zip((2, 3, 2, 3, 2, 5, 6, 7, 8), got):
+        x = torch.arange(3 * n, dtype=torch.float32).reshape(n, 3) * 0.1
+        tl = ((x * tw).tanh() + 1.0).sum()
+        tl.backward()
+        np.testing.assert_allclose(loss, tl.item(), rtol=1e-6)
+        np.testing.assert_allclose(grad, tw.grad.numpy(), rtol=1e-6)

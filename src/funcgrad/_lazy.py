@@ -770,6 +770,7 @@ def _run_new(key, nodes, entries, inputs, outs, args):
         fuse = live > 1 and (heat >= HOT or churn < CHURN or 4 * novel > live)
     if fuse:
         _heat.pop(key, None)
+        _count_family(entries, outs)
         _prev_put(entries, nodes, inputs, outs)
         _mark_seen(keys)
         # (a structure first met by a flush that reads values defers nothing)
@@ -935,6 +936,30 @@ def _run_ops(entries, keys, inputs, outs, vals=None):
             if c >= 0 and last[c] == i and keys[c] is not None:
                 vals[c] = None
     return [vals[i] for i in outs]
+
+
+class RecompileWarning(UserWarning):
+    """A step's structure keeps meeting new shapes: each one compiles a program of its own."""
+
+
+# Programs compiled per shape-free structure (primitives, argument codes, returned entries): a loop over
+# batches of many lengths compiles one per length, and past FAMILY_WARN of them it is told so, once.
+_families: dict = {}
+FAMILY_WARN = 64
+
+
+def _count_family(entries, outs):
+    fam = (tuple(map(_first, entries)), tuple(map(_codes, entries)), outs)
+    n = _families.get(fam, 0) + 1
+    if len(_families) > 10_000:
+        _families.clear()
+    _families[fam] = n
+    if n == FAMILY_WARN:
+        import warnings
+        warnings.warn(f"funcgrad: one step structure ({len(entries)} ops) has met {n} different shapes, and each "
+                      "new shape compiles a program of its own (about as long as many steps). Pad batches to a few "
+                      "fixed lengths (buckets) so that shapes recur; every shape met before runs its cached program.",
+                      RecompileWarning, stacklevel=4)
 
 
 def _remember_heat(key, heat):
