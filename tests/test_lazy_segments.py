@@ -146,6 +146,15 @@ def test_int_and_bool_pads_fold(fresh):
             same(a, b)
 
 
+def _linear_sgd(lib, out, bias):
+    """A Linear(4, out) with fixed weights and SGD over it."""
+    lin = lib.nn.Linear(4, out)
+    with lib.no_grad():
+        lin.weight.copy_(lib.tensor(np.linspace(-1, 1, 4 * out, dtype=np.float32).reshape(out, 4)))
+        lin.bias.fill_(bias)
+    return lin, lib.optim.SGD(lin.parameters(), lr=0.1)
+
+
 def test_loop_over_new_lengths_compiles_a_bounded_number_of_programs(fresh):
     rng = np.random.default_rng(2)
     data_np = rng.standard_normal((500, 4)).astype(np.float32)
@@ -153,11 +162,7 @@ def test_loop_over_new_lengths_compiles_a_bounded_number_of_programs(fresh):
     res = {}
     for lib in (torch, fg):
         data = lib.tensor(data_np)
-        lin = lib.nn.Linear(4, 2)
-        with lib.no_grad():
-            lin.weight.copy_(lib.tensor(np.linspace(-1, 1, 8, dtype=np.float32).reshape(2, 4)))
-            lin.bias.zero_()
-        opt = lib.optim.SGD(lin.parameters(), lr=0.1)
+        lin, opt = _linear_sgd(lib, 2, 0.0)
         losses = []
         for k, rows in enumerate(plans):
             if lib is fg and k == 0:
@@ -199,11 +204,7 @@ def test_pad_sequence_loop_compiles_once_per_longest_length(fresh, side):
     res = {}
     for lib in (torch, fg):
         data = lib.tensor(data_np)
-        lin = lib.nn.Linear(4, 3)
-        with lib.no_grad():
-            lin.weight.copy_(lib.tensor(np.linspace(-1, 1, 12, dtype=np.float32).reshape(3, 4)))
-            lin.bias.fill_(0.25)
-        opt = lib.optim.SGD(lin.parameters(), lr=0.1)
+        lin, opt = _linear_sgd(lib, 3, 0.25)
         out = []
         for k, rows in enumerate(plans * 2):
             if lib is fg and k == 0:

@@ -33,7 +33,10 @@ A tape with one live entry always runs as its kernel.
   next tape once), see ``_fold``: a loop over variable-length slices padded to one size has one
   structure, one program, whatever the lengths.
 So a fixed-shape loop compiles once, and a shape-polymorphic loop compiles one kernel (or
-component) per new op shape and its fixed part once, never one program per step. Both tiers give the same numbers: edges where XLA's
+component) per new op shape and its fixed part once, never one program per step. A step whose
+model shapes change (a batch padded to its longest sample) is fused at each new shape (its kernels
+are new there: one compile, not one per op) and compiles one program per shape it meets;
+``RecompileWarning`` says so once past ``FAMILY_WARN`` shapes of one structure. Both tiers give the same numbers: edges where XLA's
 algebraic simplifier would rewrite across two ops (``log(exp(x)) -> x``, ``exp(a)*exp(b) ->
 exp(a+b)``, ``sqrt(x*x) -> |x|``) carry an optimisation barrier in fused programs. Every pending
 value still referenced from outside the tape is returned, so no work is ever recomputed; values
