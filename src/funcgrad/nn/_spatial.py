@@ -1018,22 +1018,34 @@ def pad(input, pad, mode="constant", value=None):
 def routed_pad(input, pad, value, slow):
     """A constant pad of Tensor ``input`` by ``pad`` (a tuple of ints, last dim first) with ``value``
     (None: 0): ``slow()`` (the checked call) the first time per (shape, dtype, pad, value), then
-    recorded directly with the params it bound."""
+    recorded directly with the params it bound. Where no amount crops, the params depend on the
+    input's rank only: a new shape of a known rank (a sample of another length) takes them too."""
     shape = input._shape
-    # by the input's rank alone where no amount crops (a pad of every length of sample: one route)
-    key = (shape if min(pad, default=0) < 0 else len(shape), input._dtype, pad, type(value), repr(value))  # -0.0, nan apart
-    params = _pad_routes.get(key)
-    if params is not None:
-        out = _direct(constant_pad_nd.op, input, params, _pad_shape(params, ((shape, None),))[0],
-                      "ConstantPadNdBackward0")
+    vkey = None if value is None else (type(value), repr(value))  # -0.0 and nan apart from 0.0
+    key = (shape, input._dtype, pad, vkey)
+    r = _pad_routes.get(key)
+    if r is None and min(pad, default=0) >= 0:
+        params = _pad_routes.get((len(shape), input._dtype, pad, vkey))
+        if params is not None:
+            r = _route(key, (params, _pad_shape(params, ((shape, None),))[0]))
+    if r is not None:
+        out = _direct(constant_pad_nd.op, input, r[0], r[1], "ConstantPadNdBackward0")
         if out is not None:
             return out
     out = slow()
-    if params is None:
-        if len(_pad_routes) > 4096:
-            _pad_routes.clear()
-        _pad_routes[key] = constant_pad_nd.__wrapped__(input, list(pad), 0.0 if value is None else value)[1]
+    if r is None:
+        params = constant_pad_nd.__wrapped__(input, list(pad), 0.0 if value is None else value)[1]
+        _route(key, (params, out._shape))
+        if min(pad, default=0) >= 0:
+            _route((len(shape), input._dtype, pad, vkey), params)
     return out
+
+
+def _route(key, r):
+    if len(_pad_routes) > 4096:
+        _pad_routes.clear()
+    _pad_routes[key] = r
+    return r
 
 
 _pad_routes: dict = {}
