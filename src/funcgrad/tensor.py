@@ -17,7 +17,7 @@ import numpy as np
 
 from . import _dtypes, _lazy
 from ._autograd import grad_mode as _gm
-from ._autograd.graph import AccumulateGrad, RemovableHandle, _HookDict
+from ._autograd.graph import AccumulateGrad, RemovableHandle, _HookDict, _seq, data_edits
 from ._device import _CPU, device as _device_cls
 from ._layout import is_contiguous_layout, layout, write_through
 from ._size import Size, _wrap_dim  # noqa: F401 - _wrap_dim: also imported from here by older code
@@ -82,7 +82,9 @@ class _DataStorage(Storage):
 
     @value.setter
     def value(self, v):
-        self.parent.value = v
+        p = self.parent
+        p.value = v
+        data_edits[p] = next(_seq)  # after every node made so far (see ``graph.data_edits``)
 
 
 _INFERENCE_INPLACE = ("Inplace update to inference tensor outside InferenceMode is not allowed.You can make a clone to "

@@ -14,6 +14,18 @@ from .anomaly_mode import anomaly_hint
 
 __all__ = ["Node", "AccumulateGrad", "OpNode", "node_class", "RemovableHandle"]
 
+# Storage -> when ``.data`` last changed its value (a number of ``_seq``, which numbers graph nodes in
+# the order they are made: an edit after a node was made has a greater one; ``tensor._DataStorage``): such an edit
+# bumps no version, and torch's backward then computes with the edited value. A saved input is read
+# again as it is now (``_check_saved``); a saved result or view was saved as computed at the forward,
+# and an edit of it after that is warned about rather than silently not seen.
+data_edits: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_DATA_EDIT_MSG = (
+    "funcgrad: a value saved for backward ({}) was changed through `.data` after the forward; torch's backward "
+    "computes with the changed value, funcgrad's with the value of the forward, so gradients differ from "
+    "torch's. Edit it before the forward, or under torch.no_grad() (whose version check then raises), or run "
+    "the forward again.")
+
 _seq = itertools.count()
 
 FREED_MSG = (
@@ -187,6 +199,10 @@ class OpNode(Node):
             if st.version == version:
                 if k >= 0 and st.value is not vals[k]:
                     vals = vals[:k] + (st.value,) + vals[k + 1:]
+                elif k < 0 and data_edits and data_edits.get(st, -1) > self._seq:
+                    import warnings
+                    what = ("its result" if meta[3] is self else "a view it read") + ", saved by " + self.name()
+                    warnings.warn(_DATA_EDIT_MSG.format(what), UserWarning, stacklevel=4)
                 continue
             if k >= 0 and st.last_fn is not None:  # an input: torch names what it is now the output of
                 fn = st.last_fn[0]

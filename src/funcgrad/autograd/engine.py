@@ -16,7 +16,7 @@ from jax.core import Tracer as _Tracer
 from .. import _lazy
 from .._autograd import grad_mode
 from .._autograd.anomaly_mode import _state as _anomaly, warn_forward_trace
-from .._autograd.graph import _ZEROS, AccumulateGrad, Dropped, Node, OpNode, _array_types, _edge, undrop
+from .._autograd.graph import _ZEROS, AccumulateGrad, Dropped, Node, OpNode, _array_types, _edge, data_edits, undrop
 from .._ops.creation import _copy_op, ones_like, zeros, zeros_like
 from .._ops.pointwise import add as _add
 from .._ops.registry import JOINT_VJP, OPS, dispatch, joint_vjp_op, methods, vjp_op
@@ -401,8 +401,9 @@ class _BackwardPlan:
                     st = st()
                     if st is None:
                         continue
-                if st.version != version or (j >= 0 and st.value is not vals[j]):
-                    return False  # the general walk raises torch's error (or reads the new value) there
+                if st.version != version or (j >= 0 and st.value is not vals[j]) or \
+                        (j < 0 and data_edits and data_edits.get(st, -1) > s):
+                    return False  # the general walk raises torch's error (reads the new value, warns) there
             nf = node._next
             if len(nf) != nlen:
                 return False
@@ -586,7 +587,8 @@ def _walk(order, buffers, acc_deps, V, touched, executed):
                         st = st()
                         if st is None:
                             continue
-                    if st.version != version or (k >= 0 and st.value is not vals[k]):
+                    if st.version != version or (k >= 0 and st.value is not vals[k]) or \
+                            (k < 0 and data_edits and data_edits.get(st, -1) > node._seq):
                         vals = node._check_saved()
                         break
             if node._dropped:
