@@ -959,10 +959,10 @@ def _count_family(entries, outs):
     _families[fam] = n
     if n == FAMILY_WARN:
         import warnings
-        warnings.warn(f"funcgrad: one step structure ({len(entries)} ops) has met {n} different shapes, and each "
-                      "new shape compiles a program of its own (about as long as many steps). Pad batches to a few "
-                      "fixed lengths (buckets) so that shapes recur; every shape met before runs its cached program.",
-                      RecompileWarning, stacklevel=4)
+        warnings.warn(f"funcgrad: one step structure ({len(entries)} ops) has met {n} different shapes (or "
+                      "parameters: a python number an op bakes in), and each new one compiles a program of its own "
+                      "(about as long as many steps). Pad batches to a few fixed lengths (buckets) so that shapes "
+                      "recur; every shape met before runs its cached program.", RecompileWarning, stacklevel=4)
 
 
 def _remember_heat(key, heat):
