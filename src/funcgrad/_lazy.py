@@ -609,13 +609,13 @@ def _run(tape):
             if not outs:
                 return
         layout, args = _layout(inputs)
-        hit = _hot_get(entries, layout, outs)
+        hit = _hot_get(entries, layout, outs, nodes)
         if hit is None:
             key = (tuple(entries), layout, outs, True)  # (True: not a segment's key, see _run_split)
             hit = _program_cache.get(key)
             if hit is not None:
                 _program_cache.move_to_end(key)
-                _hot_put(key, hit)
+                _hot_put(key, hit, nodes)
         if hit is not None:
             _recent.append(False)
             _stats["fused_runs"] += 1
@@ -636,20 +636,34 @@ def _run(tape):
 _Tracer = jax.core.Tracer
 _second = operator.itemgetter(1)
 # The structures last run by their cached fused programs, newest first, each as (primitives, parameters,
-# parameters' hashes, argument codes: tuples with an item per entry; layout, returned entries, program): a tape is checked against these
-# before its structure key is built and looked up in ``_program_cache`` (hashing and comparing the whole
-# key, nested tuples, costs more than these flat list comparisons). As exact as the dict: primitives by
-# identity, codes, layout and returned entries by equality (ints, shapes, dtypes and markers), parameters
-# by identity or else equal with equal hashes, as a dict compares keys.
+# parameters' hashes, argument codes: tuples with an item per entry; layout, returned entries, program, hash of
+# the nodes' shapes or None): a tape is checked against these before its structure key is built and looked up in
+# ``_program_cache`` (hashing and comparing the whole key, nested tuples, costs more than these flat list
+# comparisons). As exact as the dict: primitives by identity, codes, layout and returned entries by equality
+# (ints, shapes, dtypes and markers), parameters by identity or else equal with equal hashes, as a dict compares
+# keys. Past the newest, a structure whose nodes' shapes differ from the tape's is skipped unchecked (equal
+# structures have equal shapes): a loop over batches of many lengths switches between many structures that
+# differ by their shapes, and each costs one int comparison.
 _hot: list = []
-HOT_STRUCTURES = 4
+HOT_STRUCTURES = 64
+_node_shape = operator.attrgetter("shape")
 
 
-def _hot_get(entries, layout, outs):
-    """The (program, ...) of a structure in ``_hot`` equal to this one (moved to the front), or None."""
+def _shapes_hash(nodes):
+    return hash(tuple(map(_node_shape, nodes)))
+
+
+def _hot_get(entries, layout, outs, nodes=None):
+    """The (program, ...) of a structure in ``_hot`` equal to this one (moved to the front), or None.
+    ``nodes``: the tape's nodes (their shapes rule out the structures past the newest at once)."""
     n = len(entries)
     cols = None
+    sh = None
     for k, h in enumerate(_hot):
+        if k == 1 and nodes is not None:
+            sh = _shapes_hash(nodes)
+        if sh is not None and h[7] is not None and h[7] != sh:
+            continue
         if h[4] != layout or h[5] != outs or len(h[0]) != n:
             continue
         if cols is None:
@@ -676,9 +690,10 @@ def _hot_get(entries, layout, outs):
     return h[6]
 
 
-def _hot_put(key, hit):
+def _hot_put(key, hit, nodes=None):
     prims, params, codes = zip(*key[0])
-    _hot.insert(0, (prims, params, tuple(map(hash, params)), codes, key[1], key[2], hit))
+    _hot.insert(0, (prims, params, tuple(map(hash, params)), codes, key[1], key[2], hit,
+                    None if nodes is None else _shapes_hash(nodes)))
     del _hot[HOT_STRUCTURES:]
 
 

@@ -261,10 +261,12 @@ def test_interpolate(name):
 
 
 def test_interpolate_float32():
+    # atol: a few float32 ulps of the O(1) inputs (torch and XLA round the weighted sums differently, and
+    # the inputs come from the module's RNG: they depend on which tests ran before in this process)
     check(lambda L, F, x: F.interpolate(x, scale_factor=1.37, mode="bilinear"), (2, 3, 11, 13), dtype=np.float32,
-          rtol=1e-5, atol=1e-6)
+          rtol=1e-5, atol=5e-6)
     check(lambda L, F, x: F.interpolate(x, scale_factor=1.37), (2, 3, 11, 13), dtype=np.float32, rtol=1e-5,
-          atol=1e-6)
+          atol=5e-6)
 
 
 # -- folding, shuffles, grids -------------------------------------------------------------------------

@@ -379,8 +379,16 @@ def unsqueeze_view(x, d):
     """``unsqueeze(x, d)`` for ``0 <= d <= x.dim()`` by ``direct``."""
     s = x._shape
     shape = s[:d] + (1,) + s[d:]
-    out = direct(unsqueeze.op, x, (("shape", shape),), shape, "UnsqueezeBackward0")
+    params = _unsqueeze_params.get(shape)
+    if params is None:  # one params object per shape: a cached structure then matches it by identity
+        if len(_unsqueeze_params) > 4096:
+            _unsqueeze_params.clear()
+        params = _unsqueeze_params[shape] = (("shape", shape),)
+    out = direct(unsqueeze.op, x, params, shape, "UnsqueezeBackward0")
     return out if out is not None else unsqueeze(x, d)
+
+
+_unsqueeze_params: dict = {}  # shape (ints) -> unsqueeze's params
 
 
 def _slice_impl(x, dim, start, stop, step):

@@ -990,8 +990,16 @@ def _window_rule(params, pprim, pparams):
     lo, hi = pads[dim]
     if lo < 0 or hi < 0 or any(p != (0, 0) for j, p in enumerate(pads) if j != dim):
         return None
-    # the value as its type and text: -0.0 and nan stay apart from 0.0 and equal themselves in keys
-    return _WINDOW, (dim, lo + span + hi, (type(value), repr(value))), start + (span, lo)
+    # the value as its type and text: -0.0 and nan stay apart from 0.0 and equal themselves in keys; one
+    # params object per window (interned: a cached structure then matches it by identity)
+    params = (dim, lo + span + hi, (type(value), repr(value)))
+    if len(_window_params) > 4096:
+        _window_params.clear()
+    params = _window_params.setdefault(params, params)
+    return _WINDOW, params, start + (span, lo)
+
+
+_window_params: dict = {}
 
 
 _lazy._folds[constant_pad_nd.op.prim] = _window_rule
