@@ -387,8 +387,7 @@ class _BackwardPlan:
                 # walk, with this node's params, as the general walk records them
                 if pws is None:
                     pws = [None] * n_ops
-                pw = _wrapped_params.get(id(pp))
-                pws[k] = pw if pw is not None and pw[0][1] is pp else _wrap_params(pp)
+                pws[k] = _wrap_params(pp)
             s = node._seq
             if s >= last:  # the general walk's order (decreasing sequence numbers), each node once
                 return False
@@ -518,10 +517,7 @@ def _build_plan(order):
             checks.append((e, c))
             recs.append((c, p.pos[e >> 1], vjps[p.pos[e >> 1]], c))
         pp = node.params
-        pw = _wrapped_params.get(id(pp))
-        if pw is None or pw[0][1] is not pp:
-            pw = _wrap_params(pp)
-        specs.append([tp, p, pp, n, len(nf), tuple(checks), recs, pw, p.needed])
+        specs.append([tp, p, pp, n, len(nf), tuple(checks), recs, _wrap_params(pp), p.needed])
     # whether each record is the first gradient to reach its slot (later ones are added to it)
     seen = {0}
     for sp in specs:
@@ -558,7 +554,6 @@ def _walk(order, buffers, acc_deps, V, touched, executed):
     summed into the buffers), every other node takes ``_run_node``."""
     record = _lazy.record
     plain_cache = _plain_cache
-    wrapped = _wrapped_params
     pop = buffers.pop
     get = buffers.get
     add = _add_raw
@@ -593,10 +588,7 @@ def _walk(order, buffers, acc_deps, V, touched, executed):
                         break
             if node._dropped:
                 vals = undrop(vals)
-            pp = node.params
-            params = wrapped.get(id(pp))
-            if params is None or params[0][1] is not pp:
-                params = _wrap_params(pp)
+            params = _wrap_params(node.params)
             p = node._p
             op = p.op
             n = len(vals)
@@ -661,7 +653,11 @@ _wrapped_params: dict = {}
 
 
 def _wrap_params(p):
-    """``(("params", p),)``, the vjp ops' parameters for a node's params ``p`` (one per interned ``p``)."""
+    """``(("params", p),)``, the vjp ops' parameters for a node's params ``p``: one object per ``p``
+    (kept by ``p``'s id while ``p`` is the object it wraps), so recorded entries share it."""
+    w = _wrapped_params.get(id(p))
+    if w is not None and w[0][1] is p:
+        return w
     if len(_wrapped_params) > 4096:
         _wrapped_params.clear()
     w = _wrapped_params[id(p)] = (("params", p),)
