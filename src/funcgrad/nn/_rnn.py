@@ -17,7 +17,7 @@ import jax.numpy as jnp
 
 from .. import _dtypes, _lazy, _ops
 from .._autograd.graph import OpNode
-from .._ops.registry import JOINT_VJP, broadcast_error, broadcast_shape, defop
+from .._ops.registry import JOINT_VJP, broadcast_shape, defop
 from ..tensor import Tensor
 from . import init
 from ._spatial import routed_pad
@@ -329,10 +329,7 @@ def _like_first(s, trail, dtype):
     first sample's trailing shape, cast to its dtype (torch's errors where it does not broadcast)."""
     dst = (s._shape[0],) + tuple(trail)
     if s._shape != dst:
-        err = broadcast_error([dst, s._shape])
-        if err is not None:
-            raise err
-        b = broadcast_shape(dst, tuple(s._shape))
+        b = broadcast_shape(dst, tuple(s._shape))  # torch's error where they do not broadcast
         if b != dst:
             raise RuntimeError(f"output with shape {list(dst)} doesn't match the broadcast shape {list(b)}")
         s = s.expand(dst)
