@@ -25,20 +25,15 @@ def _saved_input(lib):
     return [x.grad, w.grad]
 
 
-def _saved_tanh_result(lib):
-    x = _x(lib)
-    h = (x * 0.3).tanh()
-    h.data.mul_(2)
-    h.sum().backward()
-    return [x.grad]
-
-
-def _saved_exp_result(lib):
-    x = _x(lib)
-    e = (x * 0.1).exp()
-    e.data.add_(1)
-    e.sum().backward()
-    return [x.grad]
+def _saved_result(op, scale, edit):
+    """A case: ``op`` of ``x * scale``, whose node saves its result, then ``edit`` of the result's ``.data``."""
+    def case(lib):
+        x = _x(lib)
+        h = getattr(x * scale, op)()
+        edit(h.data)
+        h.sum().backward()
+        return [x.grad]
+    return case
 
 
 def _linear_weight_view(lib):
@@ -74,7 +69,9 @@ def _clip_before_forward(lib):
 
 
 SEEN = {"saved_input": _saved_input, "clip_before_forward": _clip_before_forward}
-UNSEEN = {"tanh_result": _saved_tanh_result, "exp_result": _saved_exp_result, "linear_weight_view": _linear_weight_view}
+UNSEEN = {"tanh_result": _saved_result("tanh", 0.3, lambda d: d.mul_(2)),
+          "exp_result": _saved_result("exp", 0.1, lambda d: d.add_(1)),
+          "linear_weight_view": _linear_weight_view}
 
 
 def _np(ts):
